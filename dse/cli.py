@@ -1,0 +1,74 @@
+"""The `dse` command line: one Typer app, each command group registered by its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from dse import __version__
+from dse.errors import USER_ERRORS
+
+app = typer.Typer(
+    name="dse",
+    help="Design-space explorer for Bayesian binary spiking neural networks on Zynq-7000.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`; the order is the order of `dse --help`.
+COMMAND_MODULES = (
+    "dse.commands.model_commands",  # train, evaluate
+    "dse.commands.estimate_command",  # estimate
+    "dse.commands.study_commands",  # run, worker, report, show
+    "dse.commands.hardware_commands",  # export, csim, measure
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Find the best Bayesian binary SNNs for a Zynq-7000 part and export them to HLS."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become one red line and exit code 2, never a traceback."""
+    err = Console(stderr=True)
+    try:
+        app(args=argv, standalone_mode=False)
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
