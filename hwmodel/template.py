@@ -1,0 +1,310 @@
+"""The accelerator template: the one description of the datapath.
+
+Everything that decides *what the hardware computes* lives here, in pure numpy, so that
+the integer SNN in `models/`, the HLS kernel in `hls/` and the cost model in `hwmodel/`
+cannot drift apart.  `docs/accelerator.md` is the prose version; this module is the law.
+
+Datapath summary (a layer-sequential, event-driven machine):
+
+* Network: `widths = (n0, n1, ..., nL)`; weight layer `l` maps `n_l` inputs to `n_{l+1}`
+  neurons.  Hidden layers are integrate-and-fire neurons; the last layer is a
+  non-spiking accumulator whose final membrane is the class score.
+* Weights are +1/-1.  Each is stored as a k-bit Bernoulli code `c` (see
+  `quantize_probability`) and sampled by comparing with a k-bit random number `r`:
+  ``w = +1 if (r < c or c == 2**k - 1) else -1``.  Code 0 is always -1 and the top code
+  always +1, so saturated posteriors are exactly deterministic.
+* Random numbers come from a counter-based generator (`prng_word`): a 32-bit xorshift
+  LFSR step interleaved with key additions, keyed by (seed, sample, layer) and counted by
+  the weight *group*.  Weights are numbered input-major, ``index = i * n_out + j``, and
+  ``group = index // reuse``: `reuse` consecutive weights (the same input, neighbouring
+  neurons, i.e. lanes of the same cycle) share one random number.  The stream is a pure
+  function of (seed, sample, layer, group), so the result does not depend on the number
+  of PEs, synapses per cycle or lanes, and both weight-sampling strategies
+  (``memory``: sample every weight into a 1-bit memory at the start of a weight sample;
+  ``regenerate``: recompute the word whenever a weight is touched) give identical bits.
+* Per timestep and layer: the synaptic current ``I_j = sum_i w_ji * x_i`` is accumulated
+  exactly (an integer of `current_bits` width), then the membrane is updated once,
+  saturating to `membrane_bits` two's complement:
+  ``v = sat(v + (I << shift) + bias)``; a hidden neuron spikes when ``v >= threshold``
+  and subtracts the threshold (reset by subtraction).  The output layer never spikes.
+* Inputs of the first layer are multi-bit (`input_bits` unsigned, direct encoding) and
+  constant over time, so the first layer's current is computed once per weight sample.
+* Ensembles: ``repeat`` runs `samples` independent T-step runs (membranes start from
+  `initial` each run); ``time`` runs one T-step run in which the weight sample changes at
+  timestep boundaries, sample ``s(t) = t * samples // timesteps`` (needs samples <= T).
+* Class scores: ``repeat`` gives one score vector per sample, ``time`` gives one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from hwmodel.errors import HardwareInputError
+
+__all__ = [
+    "AcceleratorConfig",
+    "IntegerLayer",
+    "IntegerNetwork",
+    "MASK32",
+    "PIPELINE_DEPTH",
+    "cycle_breakdown_from_events",
+    "layer_key",
+    "prng_word",
+    "quantize_probability",
+    "random_codes",
+    "sample_signs",
+    "saturate",
+    "segment_of_timestep",
+    "xorshift32",
+]
+
+Ensemble = Literal["time", "repeat"]
+Sampling = Literal["memory", "regenerate"]
+
+MASK32 = 0xFFFFFFFF
+# Key-schedule constants (fractional parts of the golden ratio and sqrt(2), sqrt(3), sqrt(5)).
+_C0, _C1, _C2, _C3 = 0x9E3779B9, 0x6A09E667, 0xBB67AE85, 0x3C6EF372
+# Cycles to fill the event pipeline (read code, compare, add, write back) per layer pass.
+PIPELINE_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """Every hardware knob of one design; validated on construction (one-line errors)."""
+
+    widths: tuple[int, ...]
+    pe: int = 64
+    synapses_per_cycle: int = 1
+    sample_lanes: int = 1
+    k_bits: int = 8
+    membrane_bits: int = 16
+    reuse: int = 1
+    sampling: Sampling = "memory"
+    clock_mhz: float = 100.0
+    part: str = "xc7z020clg400-1"
+    ensemble: Ensemble = "repeat"
+    timesteps: int = 8
+    samples: int = 10
+    input_bits: int = 8
+    seed: int = 1
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        widths = tuple(self.widths)
+        if len(widths) < 2 or any(int(w) != w or w < 1 for w in widths):
+            raise HardwareInputError(
+                f"widths: {list(widths)} must be at least two positive integers "
+                "(inputs, ..., classes), e.g. 784,512,10"
+            )
+        object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        positive = {
+            "pe": self.pe,
+            "synapses_per_cycle": self.synapses_per_cycle,
+            "sample_lanes": self.sample_lanes,
+            "reuse": self.reuse,
+            "timesteps": self.timesteps,
+            "samples": self.samples,
+        }
+        for name, value in positive.items():
+            if int(value) != value or value < 1:
+                raise HardwareInputError(f"{name}: {value!r} must be a positive integer")
+        if not 1 <= self.k_bits <= 16:
+            raise HardwareInputError(f"k_bits: {self.k_bits} must be between 1 and 16")
+        if not 4 <= self.membrane_bits <= 32:
+            raise HardwareInputError(
+                f"membrane_bits: {self.membrane_bits} must be between 4 and 32"
+            )
+        if not 1 <= self.input_bits <= 16:
+            raise HardwareInputError(f"input_bits: {self.input_bits} must be between 1 and 16")
+        if self.sampling not in ("memory", "regenerate"):
+            raise HardwareInputError(
+                f"sampling: {self.sampling!r} must be 'memory' or 'regenerate'"
+            )
+        if self.ensemble not in ("time", "repeat"):
+            raise HardwareInputError(f"ensemble: {self.ensemble!r} must be 'time' or 'repeat'")
+        if self.ensemble == "time" and self.samples > self.timesteps:
+            raise HardwareInputError(
+                f"samples: {self.samples} exceeds timesteps {self.timesteps}; the 'time' "
+                "ensemble spreads samples over timesteps, so use samples <= timesteps"
+            )
+        if not self.clock_mhz > 0:
+            raise HardwareInputError(f"clock_mhz: {self.clock_mhz} must be positive")
+
+    # Derived quantities the kernel, the integer model and the estimates share.
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers."""
+        return len(self.widths) - 1
+
+    @property
+    def neurons_per_cycle(self) -> int:
+        """Neurons of one layer updated per cycle by all PEs together."""
+        return self.pe * self.synapses_per_cycle
+
+    @property
+    def weight_samples_per_run(self) -> int:
+        """Distinct weight samples inside one T-step run."""
+        return self.samples if self.ensemble == "time" else 1
+
+    @property
+    def runs(self) -> int:
+        """T-step runs per inference (one for `time`, one per sample for `repeat`)."""
+        return 1 if self.ensemble == "time" else self.samples
+
+    def current_bits(self, layer: int) -> int:
+        """Width of the exact synaptic-current accumulator of weight layer `layer`."""
+        fan_in = self.widths[layer]
+        peak = fan_in * ((1 << self.input_bits) - 1 if layer == 0 else 1)
+        return int(peak).bit_length() + 1
+
+    def as_dict(self) -> dict:
+        """Plain-JSON view, for design.json and trial attributes."""
+        out = asdict(self)
+        out["widths"] = list(self.widths)
+        out.pop("extra")
+        return out
+
+
+@dataclass
+class IntegerLayer:
+    """One weight layer as the hardware stores it."""
+
+    codes: np.ndarray  # uint16 [n_out, n_in]: k-bit Bernoulli codes (P(w=+1) ~ code / 2**k)
+    threshold: np.ndarray  # int64 [n_out]: firing threshold (> 0); ignored by the output layer
+    bias: np.ndarray  # int64 [n_out]: added to the membrane every timestep
+    initial: np.ndarray  # int64 [n_out]: membrane at the start of every run
+    shift: int = 0  # the current is shifted left by this many bits before the update
+    spiking: bool = True
+
+
+@dataclass
+class IntegerNetwork:
+    """A converted network quantized for the template: what goes into the parameter header."""
+
+    layers: list[IntegerLayer]
+    input_bits: int
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, ..., classes) derived from the code matrices."""
+        return (self.layers[0].codes.shape[1], *(lay.codes.shape[0] for lay in self.layers))
+
+
+def xorshift32(x: np.ndarray) -> np.ndarray:
+    """One step of Marsaglia's 32-bit xorshift LFSR (13, 17, 5); `x` holds uint64 < 2**32."""
+    x = x ^ ((x << 13) & MASK32)
+    x = x ^ (x >> 17)
+    return x ^ ((x << 5) & MASK32)
+
+
+def _add32(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    return (a + b) & MASK32
+
+
+def layer_key(seed: int, sample: np.ndarray | int, layer: int) -> np.ndarray:
+    """The per-(seed, sample, layer) key; the hardware computes it once per weight sample."""
+    x = np.asarray(seed, dtype=np.uint64) & MASK32
+    x = xorshift32(_add32(x, _C0))
+    x = xorshift32(_add32(x, np.asarray(sample, dtype=np.uint64) + _C1))
+    return xorshift32(_add32(x, np.uint64(layer) + _C2))
+
+
+def prng_word(key: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The 32-bit random word of weight group `group` under `key` (broadcasting, uint64)."""
+    x = xorshift32(_add32(np.asarray(group, dtype=np.uint64), key))
+    x = xorshift32(_add32(x, (key >> 16) | ((key << 16) & MASK32)))
+    return xorshift32(_add32(x, _C3))
+
+
+def random_codes(
+    seed: int, sample: np.ndarray | int, layer: int, n_in: int, n_out: int, reuse: int, k: int
+) -> np.ndarray:
+    """k-bit random numbers for every weight of a layer, shaped [..., n_out, n_in].
+
+    `sample` may be an array of sample indices; its shape leads the result.
+    """
+    sample_arr = np.asarray(sample, dtype=np.uint64)
+    key = layer_key(seed, sample_arr, layer)[..., None, None]
+    j = np.arange(n_out, dtype=np.uint64)[:, None]
+    i = np.arange(n_in, dtype=np.uint64)[None, :]
+    group = (i * np.uint64(n_out) + j) // np.uint64(reuse)
+    return (prng_word(key, group) >> np.uint64(32 - k)).astype(np.uint32)
+
+
+def quantize_probability(p: np.ndarray, k: int) -> np.ndarray:
+    """k-bit Bernoulli code of P(w=+1): round(p * 2**k), saturated to [0, 2**k - 1]."""
+    scaled = np.floor(np.asarray(p, dtype=np.float64) * (1 << k) + 0.5)
+    return np.clip(scaled, 0, (1 << k) - 1).astype(np.uint16)
+
+
+def sample_signs(codes: np.ndarray, randoms: np.ndarray, k: int) -> np.ndarray:
+    """Weights in {-1, +1} (int8) from codes and k-bit random numbers (broadcasting)."""
+    top = (1 << k) - 1
+    positive = (randoms < codes) | (codes == top)
+    return np.where(positive, np.int8(1), np.int8(-1))
+
+
+def saturate(v: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement saturation to `bits` bits."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(v, lo, hi)
+
+
+def segment_of_timestep(t: np.ndarray | int, timesteps: int, samples: int) -> np.ndarray:
+    """Weight sample in force at timestep `t` of a `time`-ensemble run."""
+    return (np.asarray(t) * samples) // timesteps
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def cycle_breakdown_from_events(
+    config: AcceleratorConfig, events: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Cycles of one inference, per component, from counted input events.
+
+    `events[..., r, t, l]` is the number of input spikes into weight layer l >= 1 at
+    timestep t of lane-round r (for several lanes, spikes of *any* lane: the lanes share
+    the event loop and mask the update).  Index 0 of the last axis is ignored, since the
+    first layer is dense.  Leading axes broadcast (e.g. a batch of images).  The kernel
+    counts its loop iterations the same way, and the cost model calls this with expected
+    event counts.
+
+    Schedule of one lane-round (repeat: ceil(S / lanes) rounds, one weight sample each;
+    time: one round in which the weight sample changes `samples` times):
+      per weight sample: sampling phase (memory strategy only) of
+        ceil(N_weights / neurons_per_cycle) cycles, then the first layer's current,
+        n0 * ceil(n1 / neurons_per_cycle) + PIPELINE_DEPTH cycles;
+      per timestep and layer l: events * ceil(n_{l+1} / neurons_per_cycle) cycles (layer 0:
+        none, its current is reused) plus a fire pass of ceil(n_{l+1} / neurons_per_cycle)
+        + PIPELINE_DEPTH cycles.
+    """
+    events = np.asarray(events, dtype=np.float64)
+    w = config.widths
+    npc = config.neurons_per_cycle
+    rows = np.array([_ceil_div(n, npc) for n in w[1:]], dtype=np.float64)  # per layer
+    n_weights = sum(a * b for a, b in zip(w[:-1], w[1:], strict=True))
+    sampling_per = _ceil_div(n_weights, npc) if config.sampling == "memory" else 0
+    first_per = w[0] * rows[0] + PIPELINE_DEPTH
+    if config.ensemble == "repeat":
+        rounds = _ceil_div(config.samples, config.sample_lanes)
+        weight_samples = rounds
+    else:
+        rounds = 1
+        weight_samples = config.samples
+    lead = events.shape[:-3]
+    ones = np.ones(lead)
+    event_cycles = (events[..., 1:] * rows[1:]).sum(axis=(-3, -2))  # [..., L-1]
+    fire_cycles = np.broadcast_to(
+        (rows + PIPELINE_DEPTH) * config.timesteps * rounds, (*lead, len(rows))
+    )
+    per_layer = fire_cycles.copy()
+    per_layer[..., 1:] = per_layer[..., 1:] + event_cycles
+    per_layer[..., 0] = per_layer[..., 0] + first_per * weight_samples
+    sampling = ones * sampling_per * weight_samples
+    total = per_layer.sum(axis=-1) + sampling
+    return {"sampling": sampling, "per_layer": per_layer, "total": total}

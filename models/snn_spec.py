@@ -1,0 +1,40 @@
+"""The converted (float) spiking network: what ANN-to-SNN conversion hands to the simulators.
+
+Plain numpy so that the integer model (`models.snn_integer`) and the HLS generator can read
+it without torch.  Units: the synaptic current of weight layer l is ``sum_i w_ji x_i`` with
+w in {-1, +1} and x the layer's input (first layer: the input in [0, 1]; later layers:
+spikes in {0, 1}).  A hidden neuron adds ``current + bias`` to its membrane every timestep
+and fires when the membrane reaches ``threshold`` (reset by subtraction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ConvertedLayer", "ConvertedSNN"]
+
+
+@dataclass
+class ConvertedLayer:
+    """One weight layer after folding batch-norm and the quantized ReLU's clip value."""
+
+    prob: np.ndarray  # float [n_out, n_in]: P(w = +1), batch-norm sign flips already applied
+    threshold: np.ndarray  # float [n_out] > 0 (hidden layers); ones for the output layer
+    bias: np.ndarray  # float [n_out]: added every timestep
+    initial: np.ndarray  # float [n_out]: membrane at the start of a run (e.g. threshold / 2)
+    spiking: bool = True
+
+
+@dataclass
+class ConvertedSNN:
+    """A whole converted network plus the output scale fitted on the validation split."""
+
+    layers: list[ConvertedLayer]
+    output_scale: float = 1.0  # probabilities are softmax(output_scale * scores / timesteps)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, ..., classes)."""
+        return (self.layers[0].prob.shape[1], *(lay.prob.shape[0] for lay in self.layers))
