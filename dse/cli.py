@@ -23,8 +23,10 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "dse.commands.model_commands",  # train, evaluate
     "dse.commands.estimate_command",  # estimate
-    "dse.commands.study_commands",  # run, worker, report, show
-    "dse.commands.hardware_commands",  # export, csim, measure
+    "dse.commands.study_commands",  # run, report, show
+    "dse.commands.worker_command",  # worker
+    "dse.commands.hardware_commands",  # export, csim
+    "dse.commands.measure_command",  # measure
 )
 
 
