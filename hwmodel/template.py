@@ -9,10 +9,13 @@ Datapath summary (a layer-sequential, event-driven machine):
 * Network: `widths = (n0, n1, ..., nL)`; weight layer `l` maps `n_l` inputs to `n_{l+1}`
   neurons.  Hidden layers are integrate-and-fire neurons; the last layer is a
   non-spiking accumulator whose final membrane is the class score.
-* Weights are +1/-1.  Each is stored as a k-bit Bernoulli code `c` (see
-  `quantize_probability`) and sampled by comparing with a k-bit random number `r`:
-  ``w = +1 if (r < c or c == 2**k - 1) else -1``.  Code 0 is always -1 and the top code
-  always +1, so saturated posteriors are exactly deterministic.
+* Weights are +1/-1.  Each is stored as a k-bit Bernoulli code
+  ``c = round(p * (2**k - 1))`` (see `quantize_probability`) and sampled by comparing
+  with a random number ``r`` uniform on ``0 .. 2**k - 2``: ``w = +1 if r < c else -1``,
+  so ``P(w = +1) = c / (2**k - 1)``.  Code 0 is always -1 and the top code always +1
+  (saturated posteriors stay deterministic), the scheme is symmetric about p = 1/2, and
+  k = 1 gives the mode (sign) weights.  ``r = (x * (2**k - 1)) >> 32`` for a 32-bit
+  random word x: a shift and a subtraction in hardware, no multiplier.
 * Random numbers come from a counter-based generator (`prng_word`): a 32-bit xorshift
   LFSR step interleaved with key additions, keyed by (seed, sample, layer) and counted by
   the weight *group*.  Weights are numbered input-major, ``index = i * n_out + j``, and
@@ -57,6 +60,7 @@ __all__ = [
     "random_codes",
     "sample_signs",
     "saturate",
+    "scale_word",
     "segment_of_timestep",
     "xorshift32",
 ]
@@ -222,7 +226,7 @@ def prng_word(key: np.ndarray, group: np.ndarray) -> np.ndarray:
 def random_codes(
     seed: int, sample: np.ndarray | int, layer: int, n_in: int, n_out: int, reuse: int, k: int
 ) -> np.ndarray:
-    """k-bit random numbers for every weight of a layer, shaped [..., n_out, n_in].
+    """Random numbers on 0 .. 2**k - 2 for every weight of a layer, shaped [..., n_out, n_in].
 
     `sample` may be an array of sample indices; its shape leads the result.
     """
@@ -231,20 +235,24 @@ def random_codes(
     j = np.arange(n_out, dtype=np.uint64)[:, None]
     i = np.arange(n_in, dtype=np.uint64)[None, :]
     group = (i * np.uint64(n_out) + j) // np.uint64(reuse)
-    return (prng_word(key, group) >> np.uint64(32 - k)).astype(np.uint32)
+    return scale_word(prng_word(key, group), k)
+
+
+def scale_word(word: np.ndarray, k: int) -> np.ndarray:
+    """Map a 32-bit word onto 0 .. 2**k - 2: ``(word * (2**k - 1)) >> 32`` = shift - word."""
+    word = np.asarray(word, dtype=np.uint64)
+    return (((word << np.uint64(k)) - word) >> np.uint64(32)).astype(np.uint32)
 
 
 def quantize_probability(p: np.ndarray, k: int) -> np.ndarray:
-    """k-bit Bernoulli code of P(w=+1): round(p * 2**k), saturated to [0, 2**k - 1]."""
-    scaled = np.floor(np.asarray(p, dtype=np.float64) * (1 << k) + 0.5)
+    """k-bit Bernoulli code of P(w=+1): round(p * (2**k - 1)), within [0, 2**k - 1]."""
+    scaled = np.floor(np.asarray(p, dtype=np.float64) * ((1 << k) - 1) + 0.5)
     return np.clip(scaled, 0, (1 << k) - 1).astype(np.uint16)
 
 
-def sample_signs(codes: np.ndarray, randoms: np.ndarray, k: int) -> np.ndarray:
-    """Weights in {-1, +1} (int8) from codes and k-bit random numbers (broadcasting)."""
-    top = (1 << k) - 1
-    positive = (randoms < codes) | (codes == top)
-    return np.where(positive, np.int8(1), np.int8(-1))
+def sample_signs(codes: np.ndarray, randoms: np.ndarray) -> np.ndarray:
+    """Weights in {-1, +1} (int8) from codes and random numbers on 0 .. 2**k - 2."""
+    return np.where(randoms < codes, np.int8(1), np.int8(-1))
 
 
 def saturate(v: np.ndarray, bits: int) -> np.ndarray:
