@@ -1,0 +1,296 @@
+"""Datasets for the search: train/val/test tensors plus out-of-distribution inputs.
+
+Every split is ``(x, y)``: ``x`` float32 ``[N, D]`` scaled to [0, 1] (flattened images, the
+layout the binary MLP and the accelerator consume) and ``y`` int64 ``[N]``.
+
+* ``digits`` - scikit-learn's 8x8 digits (1797 images, ships with scikit-learn). The test set
+  is a fixed stratified 20 % (independent of the seed, so that test metrics of different
+  seeds compare like with like); the validation set is carved from the rest by the seed.
+* ``mnist``, ``fashion-mnist`` - the standard four IDX files (plain or ``.gz``) from a
+  directory; the official 10k test set is the test set and the validation set is carved from
+  the 60k training set by the seed.
+
+Where the IDX files are looked for, first hit wins: the ``root`` argument (a directory
+holding the four files); otherwise ``$DSE_DATA_ROOT/<name>/``, ``../shared/datasets/<name>/``
+relative to the working directory and to the repository, and for Fashion-MNIST
+``/usr/share/datasets/fashion-mnist/`` (Debian's ``dataset-fashion-mnist``).
+
+Decoded arrays are cached per process: a study loads the same dataset for every trial.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from models.errors import ModelInputError
+from models.idx import read_idx
+
+Split = tuple[torch.Tensor, torch.Tensor]
+
+DATASETS = ("digits", "mnist", "fashion-mnist")
+OOD_TRANSFORMS = ("noise", "flip")
+DATA_ROOT_ENV = "DSE_DATA_ROOT"
+IDX_STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+_SYSTEM_ROOTS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+_DIGITS_TEST_FRACTION = 0.2
+_DIGITS_TEST_SEED = 0
+_NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """One dataset split three ways; ``input_dim`` is the flattened image size."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+    input_dim: int
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """Decoded, read-only arrays before splitting: uint8 pixels and their full-scale value."""
+
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    scale: float
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Mark cached arrays read-only so that no caller can corrupt the cache."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+@lru_cache(maxsize=1)
+def _digits_raw() -> _Raw:
+    bunch = load_digits()
+    x = bunch.data.astype(np.uint8)  # integer pixel values 0..16
+    y = bunch.target.astype(np.int64)
+    x_pool, x_test, y_pool, y_test = train_test_split(
+        x, y, test_size=_DIGITS_TEST_FRACTION, random_state=_DIGITS_TEST_SEED, stratify=y
+    )
+    return _Raw(*_frozen(x_pool, y_pool, x_test, y_test), scale=16.0)
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    """The plain or gzipped IDX file named ``stem`` in ``directory``, if present."""
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _candidate_roots(name: str) -> list[Path]:
+    """Conventional directories for ``name`` in the order they are tried."""
+    roots = []
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        roots.append(Path(env) / name)
+    roots.append(Path.cwd().parent / "shared" / "datasets" / name)
+    roots.append(_REPO_ROOT.parent / "shared" / "datasets" / name)
+    if name in _SYSTEM_ROOTS:
+        roots.append(_SYSTEM_ROOTS[name])
+    unique: list[Path] = []
+    for root in roots:
+        if root.resolve() not in [u.resolve() for u in unique]:
+            unique.append(root)
+    return unique
+
+
+def resolve_root(name: str, root: str | Path | None = None) -> Path:
+    """Directory holding ``name``'s four IDX files; ModelInputError naming the fix if none."""
+    fix = (
+        f"pass --data-root DIR holding the four IDX files or set {DATA_ROOT_ENV} to a "
+        f"directory with a {name}/ subdirectory"
+    )
+    if root is not None:
+        directory = Path(root).expanduser()
+        missing = [s for s in IDX_STEMS if _find_idx(directory, s) is None]
+        if missing:
+            raise ModelInputError(f"{name}: {directory / missing[0]}(.gz) not found; {fix}")
+        return directory
+    tried = _candidate_roots(name)
+    for directory in tried:
+        if all(_find_idx(directory, s) is not None for s in IDX_STEMS):
+            return directory
+    places = ", ".join(str(d) for d in tried)
+    raise ModelInputError(f"{name}: IDX files not found in any of {places}; {fix}")
+
+
+@lru_cache(maxsize=4)
+def _idx_raw(directory: Path) -> _Raw:
+    paths = [_find_idx(directory, s) for s in IDX_STEMS]
+    x_pool, y_pool, x_test, y_test = (read_idx(p) for p in paths)  # type: ignore[arg-type]
+    for images, labels, img_path, lbl_path in (
+        (x_pool, y_pool, paths[0], paths[1]),
+        (x_test, y_test, paths[2], paths[3]),
+    ):
+        if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1:] != x_pool.shape[1:]:
+            raise ModelInputError(
+                f"{img_path}: expected uint8 images [N, H, W] matching the training images, "
+                f"got {images.dtype} {images.shape}; replace it with an intact copy"
+            )
+        if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= _NUM_CLASSES:
+            raise ModelInputError(
+                f"{lbl_path}: expected {len(images)} labels in 0..{_NUM_CLASSES - 1}, got shape "
+                f"{labels.shape}; replace it with an intact copy"
+            )
+    flat = [x_pool.reshape(len(x_pool), -1), x_test.reshape(len(x_test), -1)]
+    return _Raw(
+        *_frozen(flat[0], y_pool.astype(np.int64), flat[1], y_test.astype(np.int64)), scale=255.0
+    )
+
+
+def _raw(name: str, root: str | Path | None) -> _Raw:
+    if name == "digits":
+        return _digits_raw()
+    return _idx_raw(resolve_root(name, root).resolve())
+
+
+def _split(
+    y: np.ndarray, n_second: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a random two-way split, stratified by class wherever that is possible."""
+    counts = np.bincount(y)
+    stratify = (
+        y
+        if min(n_second, len(y) - n_second) >= np.count_nonzero(counts)
+        and counts[counts > 0].min() >= 2
+        else None
+    )
+    first, second = train_test_split(
+        np.arange(len(y)), test_size=n_second, random_state=rng, stratify=stratify
+    )
+    return np.sort(first), np.sort(second)
+
+
+def _tensors(x: np.ndarray, y: np.ndarray, idx: np.ndarray, scale: float) -> Split:
+    xs = x[idx].astype(np.float32) / np.float32(scale)
+    return torch.from_numpy(xs), torch.from_numpy(y[idx].copy())
+
+
+def _check_count(field: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ModelInputError(f"{field}: {value!r} is not a positive integer; pass e.g. 1000")
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    max_train: int | None = None,
+    max_test: int | None = None,
+) -> DatasetSplits:
+    """Load ``name`` split into train/val/test, deterministic in ``seed``.
+
+    ``max_train`` caps the training pool (train + val) by a seeded, class-stratified subset
+    and ``max_test`` the test set (a fixed subset, the same for every seed): quick runs and
+    tests use them.
+    """
+    if name not in DATASETS:
+        raise ModelInputError(f"dataset: unknown name {name!r}; choose one of {list(DATASETS)}")
+    if not 0.0 < val_fraction < 1.0:
+        raise ModelInputError(f"val_fraction: {val_fraction!r} is not in (0, 1); use e.g. 0.1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ModelInputError(f"seed: {seed!r} is not an integer in [0, 2**32); use e.g. 0")
+    _check_count("max_train", max_train)
+    _check_count("max_test", max_test)
+    raw = _raw(name, root)
+    rng = np.random.RandomState(seed)
+
+    pool = np.arange(len(raw.y_pool))
+    if max_train is not None and max_train < len(pool):
+        pool, _ = _split(raw.y_pool, len(pool) - max_train, rng)
+    n_val = round(val_fraction * len(pool))
+    if not 1 <= n_val < len(pool):
+        raise ModelInputError(
+            f"val_fraction: {val_fraction} of {len(pool)} training images leaves an empty "
+            "train or validation set; raise max_train or change val_fraction"
+        )
+    train_local, val_local = _split(raw.y_pool[pool], n_val, rng)
+
+    test = np.arange(len(raw.y_test))
+    if max_test is not None and max_test < len(test):
+        test, _ = _split(raw.y_test, len(test) - max_test, np.random.RandomState(0))
+
+    return DatasetSplits(
+        name=name,
+        train=_tensors(raw.x_pool, raw.y_pool, pool[train_local], raw.scale),
+        val=_tensors(raw.x_pool, raw.y_pool, pool[val_local], raw.scale),
+        test=_tensors(raw.x_test, raw.y_test, test, raw.scale),
+        num_classes=_NUM_CLASSES,
+        input_dim=raw.x_pool.shape[1],
+    )
+
+
+def load_ood(
+    spec: str,
+    like: DatasetSplits,
+    seed: int = 0,
+    n: int | None = None,
+    root: str | Path | None = None,
+) -> torch.Tensor:
+    """Out-of-distribution inputs ``[n, like.input_dim]`` to score a model trained on ``like``.
+
+    ``spec``: ``noise`` - i.i.d. uniform [0, 1] pixels (far OOD); ``flip`` - ``like``'s test
+    images mirrored top-to-bottom (near OOD; symmetric classes such as 0, 1 and 8 stay
+    in-distribution, so expect a modest AUROC); or another dataset's name (its test images,
+    from ``root``), e.g. ``fashion-mnist`` against an ``mnist`` model. ``n`` defaults to the
+    size of ``like``'s test set; a smaller ``n`` takes a seeded random subset.
+    """
+    _check_count("ood n", n)
+    count = len(like.test[0]) if n is None else n
+    gen = torch.Generator().manual_seed(seed)
+    if spec == "noise":
+        return torch.rand(count, like.input_dim, generator=gen)
+    if spec == "flip":
+        side = math.isqrt(like.input_dim)
+        if side * side != like.input_dim:
+            raise ModelInputError(
+                f"ood: 'flip' needs square images, {like.name} has {like.input_dim} inputs; "
+                "use noise or another dataset"
+            )
+        x = like.test[0].reshape(-1, side, side).flip(1).reshape(-1, like.input_dim)
+    elif spec in DATASETS:
+        if spec == like.name:
+            raise ModelInputError(
+                f"ood: {spec!r} is the in-distribution dataset; choose another dataset, "
+                f"or one of {list(OOD_TRANSFORMS)}"
+            )
+        x = load_dataset(spec, root=root, seed=seed).test[0]
+        if x.shape[1] != like.input_dim:
+            raise ModelInputError(
+                f"ood: {spec} has {x.shape[1]} inputs but {like.name} has {like.input_dim}; "
+                f"choose a dataset of the same image size or one of {list(OOD_TRANSFORMS)}"
+            )
+    else:
+        raise ModelInputError(
+            f"ood: unknown spec {spec!r}; choose one of {list(OOD_TRANSFORMS + DATASETS)}"
+        )
+    if count > len(x):
+        raise ModelInputError(f"ood n: {count} exceeds the {len(x)} {spec} images; lower n")
+    if count < len(x):
+        x = x[torch.randperm(len(x), generator=gen)[:count].sort().values]
+    return x
