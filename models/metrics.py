@@ -1,0 +1,130 @@
+"""Accuracy, calibration, uncertainty and activity metrics every trial records.
+
+All functions take numpy arrays or torch tensors and compute in float64 numpy, vectorised.
+Conventions (stated here once so that reports can quote them):
+
+* ``ece`` - 15 equal-width bins over the top-label confidence, bin ``b`` holding
+  ``b/15 <= conf < (b+1)/15`` (confidence 1 in the last bin); the sum over bins of
+  (bin size / N) * |accuracy - mean confidence|. Same binning as torchmetrics.
+* ``nll`` - mean of ``-log p[true class]`` with ``p`` clamped below at 1e-12, so a confidently
+  wrong prediction costs at most ``log(1e12) ~ 27.6`` nats instead of infinity.
+* ``brier`` - mean over samples of the *sum* over classes of ``(p - onehot)^2`` (range
+  [0, 2]; the original multi-class Brier score, not divided by the number of classes).
+* ``entropy`` - mean predictive entropy ``-sum p log p`` in nats (0 log 0 = 0).
+* ``ood_auroc`` - AUROC of predictive entropy separating OOD (positive) from in-distribution
+  inputs, from ranks (Mann-Whitney U) with ties counted as one half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+ECE_BINS = 15
+NLL_FLOOR = 1e-12
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[float]
+
+
+def _to_numpy(a: ArrayLike, dtype: type = np.float64) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=dtype)
+
+
+def _check_probs(probs: ArrayLike) -> np.ndarray:
+    p = _to_numpy(probs)
+    if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
+        raise ValueError(f"probs must have shape [N>0, C>=2], got {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("probs contain NaN or infinity")
+    return p
+
+
+def _check_labels(labels: ArrayLike, p: np.ndarray) -> np.ndarray:
+    y = _to_numpy(labels, dtype=np.int64)
+    if y.shape != (p.shape[0],):
+        raise ValueError(f"labels must have shape [{p.shape[0]}], got {y.shape}")
+    if y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(f"labels must lie in 0..{p.shape[1] - 1}, got {y.min()}..{y.max()}")
+    return y
+
+
+def predictive_entropy(probs: ArrayLike) -> np.ndarray:
+    """Per-sample entropy (nats) of the predictive distribution: the uncertainty score."""
+    p = _check_probs(probs)
+    return -np.sum(p * np.log(np.clip(p, np.finfo(np.float64).tiny, None)), axis=1)
+
+
+def expected_calibration_error(
+    probs: ArrayLike, labels: ArrayLike, n_bins: int = ECE_BINS
+) -> float:
+    """Top-label ECE with ``n_bins`` equal-width confidence bins (see module docstring)."""
+    p = _check_probs(probs)
+    y = _check_labels(labels, p)
+    conf = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    gap = np.bincount(bins, weights=correct - conf, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(y))
+
+
+def classification_metrics(probs: ArrayLike, labels: ArrayLike) -> dict[str, float]:
+    """Accuracy, ECE, NLL, Brier and mean entropy of predictive probabilities ``[N, C]``."""
+    p = _check_probs(probs)
+    y = _check_labels(labels, p)
+    rows = np.arange(len(y))
+    p_true = p[rows, y]
+    onehot = np.zeros_like(p)
+    onehot[rows, y] = 1.0
+    return {
+        "accuracy": float(np.mean(p.argmax(axis=1) == y)),
+        "ece": expected_calibration_error(p, y),
+        "nll": float(np.mean(-np.log(np.clip(p_true, NLL_FLOOR, None)))),
+        "brier": float(np.mean(np.sum((p - onehot) ** 2, axis=1))),
+        "entropy": float(np.mean(predictive_entropy(p))),
+    }
+
+
+def binary_auroc(scores_negative: ArrayLike, scores_positive: ArrayLike) -> float:
+    """Probability that a positive outscores a negative (ties count 1/2), via average ranks."""
+    neg = _to_numpy(scores_negative).ravel()
+    pos = _to_numpy(scores_positive).ravel()
+    if neg.size == 0 or pos.size == 0:
+        raise ValueError("AUROC needs at least one negative and one positive score")
+    scores = np.concatenate([neg, pos])
+    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    # Average 1-based rank of each tie group: the last rank of the group minus half its spread.
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[group]
+    u = ranks[neg.size :].sum() - pos.size * (pos.size + 1) / 2.0
+    return float(u / (pos.size * neg.size))
+
+
+def ood_auroc(probs_in: ArrayLike, probs_out: ArrayLike) -> float:
+    """AUROC of predictive entropy for telling OOD inputs (positive) from in-distribution."""
+    return binary_auroc(predictive_entropy(probs_in), predictive_entropy(probs_out))
+
+
+def spike_statistics(spikes: ArrayLike, fan_outs: Sequence[int]) -> dict[str, float | list[float]]:
+    """Mean events per inference, per layer and as synaptic operations.
+
+    ``spikes[b, l]`` counts the events layer ``l`` emitted for image ``b`` (summed over
+    timesteps and weight samples); every event drives ``fan_outs[l]`` synapses, so
+    synaptic operations are the fan-out-weighted sum. Which layers count (e.g. the encoded
+    input) is the caller's choice: include a column for every layer whose events drive
+    synapses.
+    """
+    s = _to_numpy(spikes)
+    fan = _to_numpy(fan_outs)
+    if s.ndim != 2 or s.shape[0] == 0 or fan.shape != (s.shape[1],):
+        raise ValueError(f"spikes must be [B>0, L] with L = len(fan_outs) = {fan.size}")
+    per_layer = s.mean(axis=0)
+    return {
+        "spikes_per_inference": float(per_layer.sum()),
+        "spikes_per_layer": per_layer.tolist(),
+        "synops_per_inference": float(per_layer @ fan),
+    }
