@@ -1,0 +1,171 @@
+"""Open the Optuna storage a study lives in, so that several processes and machines share it.
+
+Optuna's RDB storage is the distributed engine: PostgreSQL for several machines, SQLite for one
+machine. Both get heartbeats, so a worker killed mid-trial leaves a RUNNING trial that the next
+worker fails after the grace period and re-enqueues (same parameters) through
+``RetryHeartbeatStaleTrialCallback`` (Optuna 4.9+); only that trial's partial work is lost.
+
+Local multi-process runs (``--n-jobs``) stay on SQLite rather than the journal file: SQLite's
+file locking serialises the few writes a trial makes (ask, attributes, tell, one heartbeat every
+few seconds), a busy timeout makes writers wait instead of failing with "database is locked",
+and WAL mode lets readers run beside the writer. The journal file storage has no heartbeats, so
+a killed worker's trial would stay RUNNING for ever; it is still available as
+``journal:///path/to/study.log`` for file systems where SQLite's locks are unreliable (NFS).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from dse.errors import StudyInputError
+
+#: Seconds between heartbeats of a running trial, and seconds without one before it is stale.
+#: The grace period covers a heartbeat thread starved by training on busy cores.
+DEFAULT_HEARTBEAT_INTERVAL = 10
+DEFAULT_GRACE_PERIOD = 60
+#: How often a trial that lost its worker is re-run with the same parameters.
+MAX_RETRY = 3
+#: Seconds a SQLite writer waits for the lock held by another process.
+SQLITE_BUSY_TIMEOUT_S = 120
+
+HEARTBEAT_ENV = "DSE_HEARTBEAT_INTERVAL"
+GRACE_ENV = "DSE_HEARTBEAT_GRACE"
+
+_SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile"}
+_RDB_SCHEMES = ("postgresql", "sqlite", "mysql")
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with its password (in the authority or the query) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+    redacted = url
+    if "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = userinfo.split(":", 1)[0] + ":***@" + host
+            redacted = redacted.replace(parts.netloc, netloc, 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        hidden = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
+        redacted = redacted.replace("?" + parts.query, "?" + urlencode(hidden, safe="*"), 1)
+    return redacted
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """Heartbeat interval and grace period in seconds (environment overrides for short tests)."""
+    values = []
+    for env, default in (
+        (HEARTBEAT_ENV, DEFAULT_HEARTBEAT_INTERVAL),
+        (GRACE_ENV, DEFAULT_GRACE_PERIOD),
+    ):
+        raw = os.environ.get(env, str(default))
+        if not raw.isdigit() or int(raw) < 1:
+            raise StudyInputError(
+                f"{env}={raw!r} is not a whole number of seconds >= 1; fix or unset it"
+            )
+        values.append(int(raw))
+    interval, grace = values
+    if grace <= interval:
+        raise StudyInputError(
+            f"{GRACE_ENV}={grace} must exceed {HEARTBEAT_ENV}={interval}; use about 3x the interval"
+        )
+    return interval, grace
+
+
+def open_storage(url: str) -> BaseStorage:
+    """Open (and create the tables of) the storage at `url`, ready for concurrent workers."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "journal":
+        return _open_journal(url)
+    if scheme not in _RDB_SCHEMES:
+        raise StudyInputError(
+            f"storage {redact_url(url)!r} has an unknown scheme; use postgresql://, "
+            "sqlite:///path.db or journal:///path.log"
+        )
+    interval, grace = heartbeat_settings()
+    engine_kwargs: dict = {"pool_pre_ping": True}
+    if scheme == "sqlite":
+        _make_parent(_sqlite_path(url))
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" but exactly what we need
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            storage = RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=interval,
+                grace_period=grace,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+    except ImportError as exc:
+        raise StudyInputError(
+            f"storage {redact_url(url)!r} needs a database driver ({exc.name}); "
+            "install it with pip install -e '.[postgres]'"
+        ) from None
+    except (SQLAlchemyError, OSError) as exc:  # refused, bad credentials, unknown database
+        # The driver's message can echo the URL, so only the exception type is shown.
+        raise StudyInputError(
+            f"storage {redact_url(url)!r} cannot be opened ({type(exc).__name__}); "
+            "check the host, port, user, password and database name"
+        ) from None
+    if scheme == "sqlite":
+        _enable_wal(storage)
+    return storage
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite URL, or None for an in-memory database."""
+    database = make_url(url).database
+    return None if database in (None, "", ":memory:") else Path(database)
+
+
+def _make_parent(path: Path | None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _enable_wal(storage: RDBStorage) -> None:
+    """Switch the SQLite file to write-ahead logging (persistent), so readers never block."""
+    with storage.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _open_journal(url: str) -> JournalStorage:
+    """Journal-file storage with an open(O_EXCL) lock, which also works on NFS."""
+    path = Path(url.split("://", 1)[1])
+    if not path.name:
+        raise StudyInputError(
+            f"storage {url!r} names no file; use journal:///absolute/path/study.log"
+        )
+    _make_parent(path)
+    backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    return JournalStorage(backend)
+
+
+def count_trials(study: optuna.Study) -> dict[str, int]:
+    """Trials per state name (``COMPLETE``, ``RUNNING``, ...), for progress lines and tests."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
