@@ -1,0 +1,246 @@
+"""The search space: every design knob, how a study file may specify it, and how a trial
+draws it.
+
+A knob is written in the study file in one of three forms: a fixed value (`timesteps: 8`,
+not searched), a list of choices (`levels: [2, 4, 8]`), or a range
+(`clock_mhz: {low: 100, high: 200, step: 25}`, `threshold_scale: {low: 0.5, high: 2, log:
+true}`).  `width` and `threshold_scale` are per hidden layer: a trial draws `width_0` ...
+`width_{depth-1}` (and the same for the scale), so they are conditional on `depth`.
+
+The same `suggest_design` runs on a live `optuna.Trial` and on a `FrozenTrial`, which
+returns its recorded values; that is how `dse export` rebuilds a finished trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import optuna
+
+from hwmodel.devices import get_part, known_parts
+from hwmodel.errors import HardwareInputError
+
+Kind = Literal["int", "float", "choice", "part"]
+PER_LAYER = ("width", "threshold_scale")
+
+
+@dataclass(frozen=True)
+class KnobRule:
+    """What values one knob accepts and its default when the study file omits it."""
+
+    kind: Kind
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    positive: bool = False  # strictly greater than zero (floats)
+    doc: str = ""
+
+    def allowed(self) -> str:
+        """The fix part of an error message: what the knob accepts."""
+        if self.kind == "part":
+            return f"use a Zynq-7000 part such as xc7z020clg400-1 (dies: {known_parts()})"
+        if self.kind == "choice":
+            return "use one of " + ", ".join(self.choices)
+        noun = "an integer" if self.kind == "int" else "a number"
+        if self.positive:
+            return f"use {noun} > 0"
+        if self.maximum is None:
+            return f"use {noun} >= {self.minimum:g}"
+        return f"use {noun} between {self.minimum:g} and {self.maximum:g}"
+
+    def check(self, value: Any) -> bool:
+        """Whether one value is allowed (no coercion beyond int -> float)."""
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if self.kind == "part":
+            return isinstance(value, str) and _is_part(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        if self.positive and not value > 0:
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+KNOBS: dict[str, KnobRule] = {
+    "timesteps": KnobRule("int", 8, 1, doc="SNN timesteps T per run"),
+    "levels": KnobRule("int", 4, 2, 256, doc="quantized-ReLU levels L (changes training)"),
+    "threshold_scale": KnobRule("float", 1.0, positive=True, doc="threshold scale per layer"),
+    "samples": KnobRule("int", 4, 1, doc="weight samples S per inference"),
+    "ensemble": KnobRule("choice", "repeat", choices=("time", "repeat"), doc="ensemble mode"),
+    "depth": KnobRule("int", 1, 1, 8, doc="hidden layers (changes training)"),
+    "width": KnobRule("int", 64, 1, doc="neurons per hidden layer (changes training)"),
+    "k_bits": KnobRule("int", 8, 1, 16, doc="bits of the stored Bernoulli parameter"),
+    "membrane_bits": KnobRule("int", 16, 4, 32, doc="membrane register bits"),
+    "input_bits": KnobRule("int", 8, 1, 16, doc="bits of the direct-encoded input"),
+    "reuse": KnobRule("int", 1, 1, doc="weights sharing one random number"),
+    "pe": KnobRule("int", 64, 1, doc="processing elements"),
+    "synapses_per_cycle": KnobRule("int", 1, 1, doc="synapses per PE per cycle"),
+    "sample_lanes": KnobRule("int", 1, 1, doc="weight samples computed in parallel"),
+    "sampling": KnobRule(
+        "choice", "memory", choices=("memory", "regenerate"), doc="weight-sampling strategy"
+    ),
+    "clock_mhz": KnobRule("float", 100.0, positive=True, doc="clock frequency"),
+    "part": KnobRule("part", "xc7z020clg400-1", doc="Zynq-7000 part (see hwmodel.devices)"),
+}
+# Knobs that change the trained weights; the rest only change evaluation or hardware cost.
+TRAINING_KNOBS = ("levels", "depth", "width")
+
+
+def _is_part(name: str) -> bool:
+    try:
+        get_part(name)
+    except HardwareInputError:
+        return False
+    return True
+
+
+class KnobError(ValueError):
+    """A bad knob specification: `where` is the sub-field (e.g. 'low'), `value` the culprit."""
+
+    def __init__(self, where: str, value: Any, fix: str) -> None:
+        self.where, self.value, self.fix = where, value, fix
+        super().__init__(f"{where}: {value!r} is not allowed; {fix}")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One knob of a study: fixed, a list of choices, or a range."""
+
+    name: str
+    kind: Kind
+    fixed: Any = None
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+
+    @property
+    def searched(self) -> bool:
+        """Whether trials draw this knob (otherwise it is the fixed value)."""
+        return bool(self.choices) or self.low is not None
+
+    def suggest(self, trial: optuna.trial.BaseTrial, param: str) -> Any:
+        """Draw (or, for a FrozenTrial, read back) this knob's value under `param`."""
+        if not self.searched:
+            return self.fixed
+        if self.choices:
+            return trial.suggest_categorical(param, list(self.choices))
+        if self.kind == "int":
+            step = int(self.step or 1)
+            return trial.suggest_int(param, int(self.low), int(self.high), step=step, log=self.log)
+        return trial.suggest_float(param, self.low, self.high, step=self.step, log=self.log)
+
+    def grid_values(self) -> list[Any]:
+        """Every value a grid search visits; ranges need a step (ints default to 1)."""
+        if not self.searched:
+            return [self.fixed]
+        if self.choices:
+            return list(self.choices)
+        step = self.step or (1 if self.kind == "int" else None)
+        if step is None:
+            raise KnobError("step", None, "the grid sampler needs a step for float ranges")
+        count = int(round((self.high - self.low) / step)) + 1
+        values = [self.low + i * step for i in range(count)]
+        return [int(v) if self.kind == "int" else float(v) for v in values]
+
+
+def parse_knob(name: str, raw: Any, rule: KnobRule) -> Knob:
+    """Validate one knob's study-file entry; raises KnobError naming the bad sub-field."""
+    if isinstance(raw, list):
+        if not raw:
+            raise KnobError("choices", raw, "give at least one value")
+        for i, value in enumerate(raw):
+            if not rule.check(value):
+                raise KnobError(str(i), value, rule.allowed())
+        if len(set(raw)) != len(raw):
+            raise KnobError("choices", raw, "list each choice once")
+        return Knob(name, rule.kind, choices=tuple(raw))
+    if isinstance(raw, dict):
+        return _parse_range(name, raw, rule)
+    if not rule.check(raw):
+        raise KnobError("value", raw, rule.allowed())
+    return Knob(name, rule.kind, fixed=float(raw) if rule.kind == "float" else raw)
+
+
+def _parse_range(name: str, raw: dict, rule: KnobRule) -> Knob:
+    if rule.kind in ("choice", "part"):
+        raise KnobError("range", raw, f"{name} takes a value or a list; {rule.allowed()}")
+    unknown = set(raw) - {"low", "high", "step", "log"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise KnobError(key, raw[key], "a range has only low, high, step and log")
+    for key in ("low", "high"):
+        if key not in raw:
+            raise KnobError(key, None, "a range needs both low and high")
+        if not rule.check(raw[key]):
+            raise KnobError(key, raw[key], rule.allowed())
+    low, high, step, log = raw["low"], raw["high"], raw.get("step"), raw.get("log", False)
+    if high < low:
+        raise KnobError("high", high, f"use a value >= low ({low})")
+    if not isinstance(log, bool):
+        raise KnobError("log", log, "use true or false")
+    if step is not None:
+        integral = rule.kind != "int" or isinstance(step, int)
+        if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
+            raise KnobError("step", step, "use a positive number")
+        if not integral:
+            raise KnobError("step", step, "use a positive integer")
+        if log:
+            raise KnobError("log", log, "a log-scale range cannot have a step")
+    if log and low <= 0:
+        raise KnobError("low", low, "a log-scale range needs low > 0")
+    as_num = float if rule.kind == "float" else int
+    return Knob(
+        name,
+        rule.kind,
+        low=as_num(low),
+        high=as_num(high),
+        step=None if step is None else as_num(step),
+        log=log,
+    )
+
+
+def default_knob(name: str) -> Knob:
+    """The knob fixed at its default value (the study file did not mention it)."""
+    rule = KNOBS[name]
+    return Knob(name, rule.kind, fixed=rule.default)
+
+
+def suggest_design(trial: optuna.trial.BaseTrial, space: dict[str, Knob]) -> dict[str, Any]:
+    """Draw one design: every knob, with per-layer widths and scales as lists of `depth`.
+
+    The `time` ensemble spreads samples over timesteps, so it needs samples <= T; rather
+    than pruning (wasting a trial) the effective sample count is clamped to T and the
+    design records it; the drawn `samples` parameter stays in the trial for the sampler.
+    """
+    design: dict[str, Any] = {}
+    for name, knob in space.items():
+        if name not in PER_LAYER:
+            design[name] = knob.suggest(trial, name)
+    for name in PER_LAYER:
+        design[name] = [space[name].suggest(trial, f"{name}_{i}") for i in range(design["depth"])]
+    if design["ensemble"] == "time":
+        design["samples"] = min(design["samples"], design["timesteps"])
+    return design
+
+
+def grid_search_space(space: dict[str, Knob]) -> dict[str, list[Any]]:
+    """The grid for optuna's GridSampler: searched knobs only, per-layer ones for max depth."""
+    depth = space["depth"]
+    max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
+    grid: dict[str, list[Any]] = {}
+    for name, knob in space.items():
+        if not knob.searched:
+            continue
+        if name in PER_LAYER:
+            grid.update({f"{name}_{i}": knob.grid_values() for i in range(max_depth)})
+        else:
+            grid[name] = knob.grid_values()
+    return grid
