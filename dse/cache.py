@@ -1,0 +1,113 @@
+"""Trained-model cache shared by concurrent workers, on one machine or on a shared path.
+
+Only some knobs change the trained weights, so trials with the same training key reuse one
+model. The key is hashed canonically (JSON with sorted keys) into ``root/<sha256>/``. A model is
+trained into a temporary directory on the same file system and renamed into place, and it is
+valid only once its completion marker exists, so no reader ever loads a half-written model.
+A per-key file lock (``filelock``; flock, which NFSv4 forwards to the server) makes a second
+worker with the same key wait for the first and then reuse its model instead of training again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+MARKER = "COMPLETE"
+KEY_FILE = "key.json"
+_TMP_PREFIX = ".tmp-"
+
+
+def key_digest(key: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of `key`: equal keys give equal digests in any dict order."""
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ModelCache:
+    """Content-addressed directories of trained models under `root`."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: dict[str, Any]) -> Path:
+        """Where the model for `key` lives (whether or not it exists yet)."""
+        return self.root / key_digest(key)
+
+    def lookup(self, key: dict[str, Any]) -> Path | None:
+        """The finished model directory for `key`, or None."""
+        path = self.path_for(key)
+        return path if (path / MARKER).is_file() else None
+
+    def get_or_train(self, key: dict[str, Any], train: Callable[[Path], None]) -> tuple[Path, bool]:
+        """Return (model directory, hit); on a miss run ``train(tmp_dir)`` once across workers."""
+        found = self.lookup(key)
+        if found is not None:
+            return found, True
+        digest = key_digest(key)
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with FileLock(locks / f"{digest}.lock"):
+            found = self.lookup(key)
+            if found is not None:
+                return found, True
+            self._discard_leftovers(digest)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{digest}-", dir=self.root))
+            try:
+                train(tmp)
+                self._finish(tmp, key)
+                self._publish(tmp, key)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)  # gone after a successful rename
+        return self.root / digest, False
+
+    def _publish(self, tmp: Path, key: dict[str, Any]) -> None:
+        """Atomically rename the finished model into place (first finisher wins)."""
+        try:
+            os.rename(tmp, self.path_for(key))
+        except OSError:
+            # Only on a file system that ignores the lock: another machine finished first.
+            if self.lookup(key) is None:
+                raise
+        _fsync_dir(self.root)
+
+    def _discard_leftovers(self, digest: str) -> None:
+        """Remove what a killed trainer of `digest` left (only the lock holder writes these)."""
+        for tmp in self.root.glob(f"{_TMP_PREFIX}{digest}-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        unfinished = self.root / digest
+        if unfinished.exists():  # e.g. copied in by hand without a marker
+            shutil.rmtree(unfinished)
+
+    @staticmethod
+    def _finish(directory: Path, key: dict[str, Any]) -> None:
+        """Flush every file, then write the key and, last, the completion marker."""
+        for path in directory.rglob("*"):
+            if path.is_file():
+                _fsync_file(path)
+        (directory / KEY_FILE).write_text(json.dumps(key, sort_keys=True, indent=1))
+        _fsync_file(directory / KEY_FILE)
+        (directory / MARKER).write_text(key_digest(key) + "\n")
+        _fsync_file(directory / MARKER)
+        _fsync_dir(directory)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
