@@ -20,6 +20,7 @@ Decoded arrays are cached per process: a study loads the same dataset for every 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -138,9 +139,29 @@ def resolve_root(name: str, root: str | Path | None = None) -> Path:
     raise ModelInputError(f"{name}: IDX files not found in any of {places}; {fix}")
 
 
+def _verify_checksums(directory: Path, paths: list[Path]) -> None:
+    """Compare ``paths`` with the directory's ``SHA256SUMS`` (sha256sum format), if it has one."""
+    sums = directory / "SHA256SUMS"
+    if not sums.is_file():
+        return
+    expected = {}
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.strip().partition(" ")
+        expected[name.strip().lstrip("*")] = digest.lower()
+    for path in paths:
+        if (
+            path.name in expected
+            and hashlib.sha256(path.read_bytes()).hexdigest() != expected[path.name]
+        ):
+            raise ModelInputError(
+                f"{path}: SHA256 differs from {sums}; replace the file with an intact copy"
+            )
+
+
 @lru_cache(maxsize=4)
 def _idx_raw(directory: Path) -> _Raw:
     paths = [_find_idx(directory, s) for s in IDX_STEMS]
+    _verify_checksums(directory, paths)  # type: ignore[arg-type]
     x_pool, y_pool, x_test, y_test = (read_idx(p) for p in paths)  # type: ignore[arg-type]
     for images, labels, img_path, lbl_path in (
         (x_pool, y_pool, paths[0], paths[1]),
@@ -207,7 +228,8 @@ def load_dataset(
 
     ``max_train`` caps the training pool (train + val) by a seeded, class-stratified subset
     and ``max_test`` the test set (a fixed subset, the same for every seed): quick runs and
-    tests use them.
+    tests use them. ``root`` applies to the IDX datasets only; ``digits`` ships with
+    scikit-learn.
     """
     if name not in DATASETS:
         raise ModelInputError(f"dataset: unknown name {name!r}; choose one of {list(DATASETS)}")
@@ -279,7 +301,8 @@ def load_ood(
                 f"ood: {spec!r} is the in-distribution dataset; choose another dataset, "
                 f"or one of {list(OOD_TRANSFORMS)}"
             )
-        x = load_dataset(spec, root=root, seed=seed).test[0]
+        raw = _raw(spec, root)
+        x = torch.from_numpy(raw.x_test.astype(np.float32) / np.float32(raw.scale))
         if x.shape[1] != like.input_dim:
             raise ModelInputError(
                 f"ood: {spec} has {x.shape[1]} inputs but {like.name} has {like.input_dim}; "

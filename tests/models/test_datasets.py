@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,18 @@ def test_inconsistent_labels_are_rejected(tmp_path: Path) -> None:
     _write_idx(root / "train-labels-idx1-ubyte.gz", np.full(100, 12, dtype=np.uint8))
     with pytest.raises(ModelInputError, match="labels in 0..9"):
         load_dataset("mnist", root=root)
+
+
+def test_checksum_mismatch_is_rejected(tmp_path: Path) -> None:
+    root = _fake_idx_dataset(tmp_path / "fake", n_train=100)
+    good = hashlib.sha256((root / "t10k-images-idx3-ubyte").read_bytes()).hexdigest()
+    (root / "SHA256SUMS").write_text(
+        f"{good}  t10k-images-idx3-ubyte\n{'0' * 64}  train-images-idx3-ubyte.gz\n"
+    )
+    with pytest.raises(ModelInputError, match="train-images-idx3-ubyte.gz: SHA256 differs"):
+        load_dataset("mnist", root=root)
+    (root / "SHA256SUMS").write_text(f"{good} *t10k-images-idx3-ubyte\n")
+    assert len(load_dataset("mnist", root=root).test[0]) == 50
 
 
 def test_ood_noise_and_flip() -> None:
