@@ -1,0 +1,260 @@
+"""Measured figures of an exported design: find its reports, merge them, compare, tabulate.
+
+`measure(project_dir)` finds the Vitis HLS synthesis report (`<proj>/<solution>/syn/report/`)
+and the Vivado placed-utilization and routed-power reports under the project folder (or takes
+the files named), merges them into one `measured.json` beside the export's `design.json`, and
+says which file gave which number. Implementation (placed) resources supersede the HLS
+estimates, which are kept as `hls_lut`, `hls_ff`, `hls_bram18k`, `hls_dsp`.
+`measured_table` turns many such folders into the DataFrame `hwmodel.calibration` fits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from hls.reports import BRAM_UNITS, ReportError, parse_report
+
+__all__ = [
+    "DESIGN_FILE",
+    "MEASURED_FILE",
+    "comparison",
+    "find_reports",
+    "load_design",
+    "measure",
+    "measured_table",
+    "record_on_study",
+]
+
+DESIGN_FILE = "design.json"
+MEASURED_FILE = "measured.json"
+UNITS = {
+    "bram18k": BRAM_UNITS,
+    "clock": "ns",
+    "latency": "clock cycles, worst case",
+    "power": "W (Vivado report_power, whole device including the PS)",
+}
+RESOURCES = ("lut", "ff", "bram18k", "dsp")
+# Later kinds override earlier ones: implementation results beat HLS estimates.
+_ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
+_HLS_KINDS = ("csynth_rpt", "csynth_xml")
+# Where Vivado writes its reports, best first (placed beats post-synthesis utilization).
+_VIVADO_PATTERNS = {
+    "utilization": ("*_utilization_placed.rpt", "*_utilization_synth.rpt"),
+    "power": ("*_power_routed.rpt",),
+}
+
+
+def _choose_csynth(directory: Path, suffix: str) -> Path | None:
+    """The top-level HLS report of one `syn/report` folder.
+
+    Vitis writes `csynth.<suffix>` for the top plus `<module>_csynth.<suffix>` per module;
+    without the plain file, the top is the module with the most LUTs (it contains the rest).
+    """
+    plain = directory / f"csynth.{suffix}"
+    if plain.is_file():
+        return plain
+    candidates = sorted(directory.glob(f"*_csynth.{suffix}"))
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    return max(candidates, key=lambda p: (parse_report(p)[1].get("lut", -1), -len(p.name)))
+
+
+def find_reports(project_dir: Path, skip: Iterable[str] = ()) -> dict[str, Path]:
+    """Report files under a project folder by kind, except the `skip` kinds (named by the
+    user); several candidates of one kind are an error, not a guess."""
+    project_dir = Path(project_dir)
+    skip = set(skip)
+    found: dict[str, Path] = {}
+    if not skip & set(_HLS_KINDS):
+        folders = sorted({p.parent for p in project_dir.rglob("syn/report/*csynth.*")})
+        if len(folders) > 1:
+            raise ReportError(
+                f"{project_dir}: several HLS solutions ({', '.join(map(str, folders))}); "
+                "name the one to measure with --report"
+            )
+        # The XML carries the same figures as the text report and parses unambiguously.
+        for folder in folders:
+            if xml := _choose_csynth(folder, "xml"):
+                found["csynth_xml"] = xml
+            elif rpt := _choose_csynth(folder, "rpt"):
+                found["csynth_rpt"] = rpt
+    for kind, patterns in _VIVADO_PATTERNS.items():
+        if kind in skip:
+            continue
+        for pattern in patterns:
+            matches = sorted(project_dir.rglob(pattern))
+            if len(matches) > 1:
+                raise ReportError(
+                    f"{project_dir}: several {pattern} files ({', '.join(map(str, matches))}); "
+                    "name the one to measure with --report"
+                )
+            if matches:
+                found[kind] = matches[0]
+                break
+    return found
+
+
+def _shown(path: Path, project_dir: Path) -> str:
+    """A report's path as recorded: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(project_dir.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _merge(parsed: list[tuple[str, Path, dict]], project_dir: Path) -> dict:
+    """One dict of figures plus `sources`; reports of different parts are refused."""
+    parsed = sorted(parsed, key=lambda item: _ORDER.index(item[0]))
+    parts = {figures["part"]: path for _, path, figures in parsed if "part" in figures}
+    if len(parts) > 1:
+        listing = ", ".join(f"{part} ({path})" for part, path in parts.items())
+        raise ReportError(f"reports are for different parts: {listing}; measure one build")
+    measured: dict = {}
+    sources: dict[str, str] = {}
+    for kind, path, figures in parsed:
+        for key, value in figures.items():
+            keys = [key, f"hls_{key}"] if kind in _HLS_KINDS and key in RESOURCES else [key]
+            for name in keys:
+                measured[name] = value
+                sources[name] = _shown(path, project_dir)
+    measured["sources"] = dict(sorted(sources.items()))
+    measured["units"] = UNITS
+    return measured
+
+
+def measure(project_dir: Path, reports: Iterable[Path] | None = None) -> dict:
+    """Parse the project's reports (named ones replace found ones of their kind), write
+    `measured.json` in the project folder and return its contents."""
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise ReportError(f"{project_dir}: no such project folder; give the `dse export` folder")
+    named: dict[str, tuple[Path, dict]] = {}
+    for given in reports or ():
+        kind, figures = parse_report(Path(given))
+        if kind in named:
+            raise ReportError(f"--report: {named[kind][0]} and {given} are both {kind}; give one")
+        named[kind] = (Path(given), figures)
+    found = find_reports(project_dir, skip=named)  # a named HLS report replaces both HLS kinds
+    parsed = [(kind, path, figures) for kind, (path, figures) in named.items()]
+    parsed += [(kind, path, parse_report(path)[1]) for kind, path in found.items()]
+    if not parsed:
+        raise ReportError(
+            f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
+            "*_utilization_placed.rpt, *_utilization_synth.rpt, *_power_routed.rpt); run the "
+            "Vitis HLS / Vivado build first (vitis_hls -f run_hls.tcl) or name files with --report"
+        )
+    measured = _merge(parsed, project_dir)
+    target = project_dir / MEASURED_FILE
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(measured, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return measured
+
+
+def load_design(project_dir: Path) -> dict | None:
+    """The export's `design.json` (config, estimates, study), or None when there is none."""
+    path = Path(project_dir) / DESIGN_FILE
+    if not path.is_file():
+        return None
+    try:
+        design = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc}); re-run `dse export`") from None
+    if not isinstance(design, dict):
+        raise ReportError(f"{path}: expected a JSON object; re-run `dse export`")
+    return design
+
+
+def _ratio(estimated: float | None, measured: float | None) -> float | None:
+    if estimated is None or measured is None or estimated == 0:
+        return None
+    return measured / estimated
+
+
+def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
+    """Measured beside estimated, in common units (BRAM in 18 Kb blocks), with the ratio.
+
+    Rows where neither side has a figure are left out; a missing side stays NaN.
+    """
+    estimates = estimates or {}
+    bram36 = estimates.get("bram36")
+    target_ns = measured.get("target_clock_ns")
+    achieved_ns = measured.get("estimated_clock_ns")
+    cycles = measured.get("latency_cycles")
+    rows = {
+        "LUT": (estimates.get("lut"), measured.get("lut")),
+        "FF": (estimates.get("ff"), measured.get("ff")),
+        "BRAM (18 Kb)": (None if bram36 is None else 2 * bram36, measured.get("bram18k")),
+        "DSP": (estimates.get("dsp"), measured.get("dsp")),
+        "Power (W)": (estimates.get("power_w"), measured.get("power_w")),
+        "Clock target (MHz)": (estimates.get("clock_mhz"), target_ns and 1000.0 / target_ns),
+        "Clock achievable (MHz)": (None, achieved_ns and 1000.0 / achieved_ns),
+        "Cycles per inference": (estimates.get("cycles"), cycles),
+        "Latency (us)": (
+            estimates.get("latency_us"),
+            None if cycles is None or target_ns is None else cycles * target_ns / 1000.0,
+        ),
+    }
+    table = pd.DataFrame(
+        [
+            {"quantity": name, "estimated": est, "measured": meas, "ratio": _ratio(est, meas)}
+            for name, (est, meas) in rows.items()
+            if est is not None or meas is not None
+        ],
+        columns=["quantity", "estimated", "measured", "ratio"],
+    )
+    return table.set_index("quantity").astype(float)
+
+
+def record_on_study(study: optuna.Study, trial: int, measured: dict) -> str:
+    """Store the figures as study user attribute `measured_trial_<N>`; returns its name.
+
+    Optuna freezes a finished trial's user attributes, so the study carries them instead.
+    """
+    if trial not in {t.number for t in study.get_trials(deepcopy=False)}:
+        raise ReportError(
+            f"design.json study.trial: {trial} is not a trial of study {study.study_name!r}; "
+            "re-export the design from that study"
+        )
+    key = f"measured_trial_{trial}"
+    study.set_user_attr(key, {k: v for k, v in measured.items() if k != "units"})
+    return key
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
+    """One row per measured design (a project folder or its measured.json): the measured
+    figures, the power per block as `power_<block>_w`, and the design knobs of design.json.
+
+    `part` is the reports' part; `clock_mhz` is the design's clock, or the HLS target clock
+    when there is no design.json.
+    """
+    rows = []
+    for given in paths:
+        path = Path(given)
+        path = path / MEASURED_FILE if path.is_dir() else path
+        try:
+            measured = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ReportError(f"{path}: unreadable ({exc}); run `dse measure` there") from None
+        design = load_design(path.parent) or {}
+        row: dict = {"project": str(path.parent), **design.get("config", {})}
+        for key, value in measured.items():
+            if key == "power_breakdown_w":
+                row.update({f"power_{_slug(block)}_w": watts for block, watts in value.items()})
+            elif not isinstance(value, dict):
+                row[key] = value
+        if "clock_mhz" not in row and measured.get("target_clock_ns"):
+            row["clock_mhz"] = 1000.0 / measured["target_clock_ns"]
+        rows.append(row)
+    return pd.DataFrame(rows)
