@@ -167,9 +167,14 @@ def _idx_raw(directory: Path) -> _Raw:
         (x_pool, y_pool, paths[0], paths[1]),
         (x_test, y_test, paths[2], paths[3]),
     ):
-        if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1:] != x_pool.shape[1:]:
+        if (
+            images.ndim != 3
+            or len(images) == 0
+            or images.dtype != np.uint8
+            or images.shape[1:] != x_pool.shape[1:]
+        ):
             raise ModelInputError(
-                f"{img_path}: expected uint8 images [N, H, W] matching the training images, "
+                f"{img_path}: expected uint8 images [N>0, H, W] matching the training images, "
                 f"got {images.dtype} {images.shape}; replace it with an intact copy"
             )
         if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= _NUM_CLASSES:

@@ -62,6 +62,8 @@ def expected_calibration_error(
     probs: ArrayLike, labels: ArrayLike, n_bins: int = ECE_BINS
 ) -> float:
     """Top-label ECE with ``n_bins`` equal-width confidence bins (see module docstring)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
     p = _check_probs(probs)
     y = _check_labels(labels, p)
     conf = p.max(axis=1)
@@ -95,6 +97,8 @@ def binary_auroc(scores_negative: ArrayLike, scores_positive: ArrayLike) -> floa
     pos = _to_numpy(scores_positive).ravel()
     if neg.size == 0 or pos.size == 0:
         raise ValueError("AUROC needs at least one negative and one positive score")
+    if not (np.all(np.isfinite(neg)) and np.all(np.isfinite(pos))):
+        raise ValueError("AUROC scores contain NaN or infinity")
     scores = np.concatenate([neg, pos])
     _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
     # Average 1-based rank of each tie group: the last rank of the group minus half its spread.

@@ -158,6 +158,13 @@ def test_inconsistent_labels_are_rejected(tmp_path: Path) -> None:
         load_dataset("mnist", root=root)
 
 
+def test_empty_image_file_is_rejected(tmp_path: Path) -> None:
+    root = _fake_idx_dataset(tmp_path / "fake", n_train=100)
+    _write_idx(root / "t10k-images-idx3-ubyte", np.zeros((0, 28, 28), dtype=np.uint8))
+    with pytest.raises(ModelInputError, match="t10k-images-idx3-ubyte: expected uint8 images"):
+        load_dataset("mnist", root=root)
+
+
 def test_checksum_mismatch_is_rejected(tmp_path: Path) -> None:
     root = _fake_idx_dataset(tmp_path / "fake", n_train=100)
     good = hashlib.sha256((root / "t10k-images-idx3-ubyte").read_bytes()).hexdigest()

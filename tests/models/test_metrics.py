@@ -108,6 +108,8 @@ def test_auroc_edge_cases() -> None:
     assert binary_auroc([0.1, 0.5], [0.5, 0.9]) == pytest.approx(3.5 / 4)
     with pytest.raises(ValueError, match="at least one"):
         binary_auroc([], [0.1])
+    with pytest.raises(ValueError, match="NaN"):
+        binary_auroc([0.1, float("nan")], [0.2])
 
 
 def test_ood_auroc_scores_by_entropy() -> None:
