@@ -1,7 +1,114 @@
-"""Placeholder until the owning issue lands; replaced by the real commands."""
+"""`dse measure`: read back real Vitis HLS / Vivado reports of an exported design."""
 
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import optuna
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from dse.errors import StudyInputError
+from dse.schema import load_study_file
+from dse.storage import open_storage, redact_url
+from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
+
+
+def _format(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if value == int(value) and abs(value) >= 10:
+        return f"{int(value):,}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _table(compared: pd.DataFrame, with_estimates: bool) -> Table:
+    table = Table(title="Measured against estimated" if with_estimates else "Measured")
+    table.add_column("quantity")
+    if with_estimates:
+        table.add_column("estimated", justify="right")
+    table.add_column("measured", justify="right")
+    if with_estimates:
+        table.add_column("measured / estimated", justify="right")
+    for name, row in compared.iterrows():
+        cells = [str(name)]
+        if with_estimates:
+            cells.append(_format(row["estimated"]))
+        cells.append(_format(row["measured"]))
+        if with_estimates:
+            cells.append("-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}x")
+        table.add_row(*cells)
+    return table
+
+
+def _study_file(given: str, project: Path) -> Path:
+    """design.json may hold the study file relative to where `dse export` ran or to itself."""
+    path = Path(given)
+    if path.is_absolute() or path.is_file():
+        return path
+    return project / path
+
+
+def _open_study(ref: dict, project: Path) -> optuna.Study:
+    if not isinstance(ref, dict) or "study_file" not in ref or "trial" not in ref:
+        raise StudyInputError(
+            f"{project / 'design.json'}: study: {ref!r} needs study_file and trial; "
+            "re-run `dse export`"
+        )
+    cfg = load_study_file(_study_file(str(ref["study_file"]), project))
+    name = ref.get("study_name") or cfg.name
+    url = cfg.storage_url()
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        raise StudyInputError(
+            f"study {name!r} is not in storage {redact_url(url)}; check design.json's study "
+            "entry or the study file's storage"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `dse` app."""
+
+    @app.command("measure")
+    def measure_command(
+        project: Annotated[Path, typer.Argument(help="Project folder written by `dse export`.")],
+        report: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--report",
+                "-r",
+                help="A csynth.xml/.rpt, report_utilization or report_power file; repeatable. "
+                "Replaces any report of the same kind found in the project folder.",
+            ),
+        ] = None,
+    ) -> None:
+        """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
+        and record the figures on the study the design came from."""
+        console = Console()
+        measured = measure(project, report)
+        console.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
+        for source in sorted(set(measured["sources"].values())):
+            console.print(f"  from {source}", highlight=False, soft_wrap=True)
+        design = load_design(project) or {}
+        estimates = design.get("estimates")
+        console.print(_table(comparison(measured, estimates), estimates is not None))
+        if estimates is None:
+            console.print(f"no design.json with estimates in {project}; showing measured only")
+        blocks = measured.get("power_breakdown_w")
+        if blocks:
+            parts = ", ".join(f"{name} {watts:.3f}" for name, watts in blocks.items())
+            console.print(f"power by block (W): {parts}", highlight=False, soft_wrap=True)
+        console.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
+        if design.get("study"):
+            study = _open_study(design["study"], project)
+            key = record_on_study(study, int(design["study"]["trial"]), measured)
+            console.print(
+                f"recorded as study user attribute {key!r} of study {study.study_name!r} "
+                "(Optuna keeps a finished trial's attributes read-only)",
+                highlight=False,
+            )
