@@ -148,7 +148,7 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None) -> dict:
         raise ReportError(
             f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
             "*_utilization_placed.rpt, *_utilization_synth.rpt, *_power_routed.rpt); run the "
-            "Vitis HLS / Vivado build first (vitis_hls -f run_hls.tcl) or name files with --report"
+            "Vitis HLS / Vivado build first or name the report files with --report"
         )
     measured = _merge(parsed, project_dir)
     target = project_dir / MEASURED_FILE

@@ -1,8 +1,8 @@
 """Parsers for real Vitis HLS / Vivado HLS and Vivado reports.
 
 Each parser returns only the figures the report holds (never a default or a guess) under
-the names `measured.json` uses: `part`, `top`, `tool_version`, `target_clock_ns`,
-`estimated_clock_ns`, `latency_cycles` (worst case), `latency_best_cycles`,
+the names `measured.json` uses: `part`, `top`, `target_clock_ns`,
+`estimated_clock_ns`, `hls_version`, `latency_cycles` (worst case), `latency_best_cycles`,
 `interval_cycles` (worst case), `lut`, `ff`, `bram18k`, `dsp`, `power_w`,
 `power_dynamic_w`, `power_static_w`, `power_breakdown_w`. Block RAM is always counted in
 18 Kb blocks: a 36 Kb tile counts 2, so Vivado's "Block RAM Tile 1.5" is 3.
@@ -119,7 +119,7 @@ def parse_csynth_xml(path: Path) -> dict:
     if text("UserAssignments/Part"):
         out["part"] = normalize_part(text("UserAssignments/Part"))
     _put(out, "top", text("UserAssignments/TopModelName"))
-    _put(out, "tool_version", text("ReportVersion/Version"))
+    _put(out, "hls_version", text("ReportVersion/Version"))
     for key, xpath in (
         ("target_clock_ns", "UserAssignments/TargetClockPeriod"),
         ("estimated_clock_ns", "PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod"),
@@ -190,7 +190,7 @@ def parse_csynth_rpt(path: Path) -> dict:
     if device:
         out["part"] = normalize_part(device[1])
     version = re.search(r"^\* Version:\s*(\S+)", text, re.MULTILINE)
-    _put(out, "tool_version", version[1] if version else None)
+    _put(out, "hls_version", version[1] if version else None)
 
     tables = [[_clean(row) for row in table] for table in _tables(text)]
     for table in tables:
@@ -279,7 +279,7 @@ def parse_utilization(path: Path) -> dict:
     device = _header_field(text, "Device")
     if device:
         out["part"] = normalize_part(device)
-    _put(out, "design_state", _header_field(text, "Design State"))
+    _put(out, "utilization_state", _header_field(text, "Design State"))
     for key in ("lut", "ff", "dsp"):
         out[key] = _count(path, used[_UTILIZATION_ROWS[key]], f"{_UTILIZATION_ROWS[key]} Used")
     tiles = _number(path, used["Block RAM Tile"], "Block RAM Tile Used")
@@ -330,7 +330,7 @@ def parse_power(path: Path) -> dict:
     if device:
         out["part"] = normalize_part(device)
     _put(out, "power_confidence", summary.get("Confidence Level"))
-    _put(out, "design_state", _header_field(text, "Design State"))
+    _put(out, "power_state", _header_field(text, "Design State"))
     if breakdown:
         out["power_breakdown_w"] = breakdown
     return out

@@ -30,7 +30,7 @@ OLD_RPT = LOCAL / "vivado_hls_2019_csynth.rpt"
 VITIS_HLS = {
     "part": "xc7z020clg400-1",
     "top": "myproject",
-    "tool_version": "2025.1",
+    "hls_version": "2025.1",
     "target_clock_ns": 5.0,
     "estimated_clock_ns": 3.624,
     "latency_cycles": 32,
@@ -44,7 +44,7 @@ VITIS_HLS = {
 VIVADO_HLS = {
     "part": "xc7z020clg400-1",
     "top": "snn_top",
-    "tool_version": "2019.1",
+    "hls_version": "2019.1",
     "target_clock_ns": 10.0,
     "estimated_clock_ns": 8.144,
     "latency_cycles": 20891,
@@ -73,7 +73,7 @@ def test_hls_reports_give_exact_figures(parser, path, expected) -> None:
 def test_utilization_counts_block_ram_in_18kb_units() -> None:
     assert parse_utilization(UTIL) == {
         "part": "xc7z020clg400-1",
-        "design_state": "Fully Placed",
+        "utilization_state": "Fully Placed",
         "lut": 3455,
         "ff": 5126,
         "dsp": 110,
@@ -84,7 +84,7 @@ def test_utilization_counts_block_ram_in_18kb_units() -> None:
 def test_power_gives_totals_and_top_level_blocks() -> None:
     assert parse_power(POWER) == {
         "part": "xc7z020clg400-1",
-        "design_state": "routed",
+        "power_state": "routed",
         "power_confidence": "Medium",
         "power_w": 1.603,
         "power_dynamic_w": 1.463,

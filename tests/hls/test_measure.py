@@ -1,0 +1,212 @@
+"""measure: find reports in a project, merge, write measured.json, compare, record, tabulate."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hls.measure import (
+    comparison,
+    find_reports,
+    measure,
+    measured_table,
+    record_on_study,
+)
+from hls.reports import ReportError
+
+SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "reports").resolve()
+PREFIX = "Thifjj__Iris_hls4ml_pynqZ2__"
+XML = SHARED / f"{PREFIX}myproject_csynth.xml"
+RPT = SHARED / f"{PREFIX}myproject_csynth.rpt"
+UTIL = SHARED / f"{PREFIX}design_1_wrapper_utilization_placed.rpt"
+POWER = SHARED / f"{PREFIX}design_1_wrapper_power_routed.rpt"
+OLD_XML = Path(__file__).resolve().parent / "fixtures" / "vivado_hls_2019_csynth.xml"
+
+HLS_DIR = Path("snn_prj/solution1/syn/report")
+IMPL_DIR = Path("vivado/snn.runs/impl_1")
+ESTIMATES = {
+    "lut": 4000,
+    "ff": 6400,
+    "bram36": 2.5,
+    "dsp": 0,
+    "power_w": 1.5,
+    "clock_mhz": 200.0,
+    "cycles": 40,
+    "latency_us": 0.2,
+}
+CONFIG = {"widths": [64, 32, 10], "pe": 16, "reuse": 4, "clock_mhz": 200.0, "part": "xc7z020"}
+
+
+def make_project(root: Path, hls=(XML, RPT), impl=(UTIL, POWER), design: dict | None = None):
+    """A folder laid out like a Vitis HLS run plus a Vivado implementation run."""
+    for directory, files, names in (
+        (HLS_DIR, hls, {XML: "csynth.xml", RPT: "csynth.rpt"}),
+        (IMPL_DIR, impl, {UTIL: "top_utilization_placed.rpt", POWER: "top_power_routed.rpt"}),
+    ):
+        (root / directory).mkdir(parents=True, exist_ok=True)
+        for source in files:
+            shutil.copy(source, root / directory / names.get(source, source.name))
+    if design is not None:
+        (root / "design.json").write_text(json.dumps(design))
+    return root
+
+
+def test_measure_merges_implementation_over_hls(tmp_path: Path) -> None:
+    measured = measure(make_project(tmp_path))
+    assert json.loads((tmp_path / "measured.json").read_text()) == measured
+    expected = {
+        "part": "xc7z020clg400-1",
+        "lut": 3455,
+        "ff": 5126,
+        "bram18k": 3,
+        "dsp": 110,
+        "hls_lut": 4725,
+        "hls_ff": 13240,
+        "hls_bram18k": 3,
+        "hls_dsp": 110,
+        "target_clock_ns": 5.0,
+        "estimated_clock_ns": 3.624,
+        "latency_cycles": 32,
+        "interval_cycles": 1,
+        "power_w": 1.603,
+        "power_dynamic_w": 1.463,
+        "power_static_w": 0.139,
+    }
+    assert {key: measured[key] for key in expected} == expected
+    assert measured["power_breakdown_w"]["PS7"] == 1.256
+    assert measured["sources"]["lut"] == str(IMPL_DIR / "top_utilization_placed.rpt")
+    assert measured["sources"]["hls_lut"] == str(HLS_DIR / "csynth.xml")
+    assert measured["sources"]["power_w"] == str(IMPL_DIR / "top_power_routed.rpt")
+    assert "18 Kb" in measured["units"]["bram18k"]
+
+
+def test_hls_only_leaves_implementation_figures_out(tmp_path: Path) -> None:
+    measured = measure(make_project(tmp_path, hls=(RPT,), impl=()))
+    assert measured["lut"] == measured["hls_lut"] == 4725
+    assert measured["sources"]["lut"] == str(HLS_DIR / "csynth.rpt")
+    assert not any(key.startswith("power") for key in measured)
+
+
+def test_module_reports_without_plain_csynth_pick_the_top(tmp_path: Path) -> None:
+    report = tmp_path / HLS_DIR
+    report.mkdir(parents=True)
+    shutil.copy(XML, report / "myproject_csynth.xml")
+    module = XML.read_text().replace("<LUT>4725</LUT>", "<LUT>1037</LUT>")
+    (report / "dense_latency_config2_s_csynth.xml").write_text(module)
+    assert find_reports(tmp_path) == {"csynth_xml": report / "myproject_csynth.xml"}
+
+
+def test_several_solutions_need_a_named_report(tmp_path: Path) -> None:
+    make_project(tmp_path, impl=())
+    other = tmp_path / "snn_prj/solution2/syn/report"
+    other.mkdir(parents=True)
+    shutil.copy(OLD_XML, other / "csynth.xml")
+    with pytest.raises(ReportError, match="several HLS solutions"):
+        measure(tmp_path)
+    measured = measure(tmp_path, [other / "csynth.xml"])
+    assert measured["lut"] == 4546
+    assert measured["dsp"] == 4
+
+
+def test_named_report_replaces_the_found_one(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    power = tmp_path / "elsewhere.rpt"
+    power.write_text(POWER.read_text().replace("| Total On-Chip Power (W)  | 1.603", "| x | 1.9"))
+    with pytest.raises(ReportError, match="'Total On-Chip Power \\(W\\)'"):
+        measure(project, [power])
+    power.write_text(POWER.read_text().replace("| 1.603        |", "| 1.900        |"))
+    measured = measure(project, [power])
+    assert measured["power_w"] == 1.9
+    assert measured["sources"]["power_w"] == str(power.resolve())
+
+
+def test_no_reports_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no reports found .* run the Vitis HLS / Vivado build"):
+        measure(tmp_path)
+    assert not (tmp_path / "measured.json").exists()
+
+
+def test_reports_of_different_parts_are_refused(tmp_path: Path) -> None:
+    make_project(tmp_path, hls=(), impl=(UTIL,))
+    other = tmp_path / "other_csynth.xml"
+    other.write_text(XML.read_text().replace("xc7z020-clg400-1", "xc7z010-clg400-1"))
+    with pytest.raises(ReportError, match="different parts: .*xc7z010clg400-1"):
+        measure(tmp_path, [other])
+
+
+def test_comparison_converts_bram36_to_18kb_blocks() -> None:
+    measured = {"lut": 3455, "bram18k": 3, "dsp": 110, "target_clock_ns": 5.0, "latency_cycles": 32}
+    table = comparison(measured, ESTIMATES)
+    assert table.loc["BRAM (18 Kb)", "estimated"] == 5.0  # 2.5 tiles of 36 Kb
+    assert table.loc["BRAM (18 Kb)", "ratio"] == pytest.approx(0.6)
+    assert table.loc["LUT", "ratio"] == pytest.approx(3455 / 4000)
+    assert table.loc["Latency (us)", "measured"] == pytest.approx(0.16)
+    assert table.loc["Clock target (MHz)", "measured"] == pytest.approx(200.0)
+    assert math.isnan(table.loc["DSP", "ratio"])  # estimated zero: no ratio
+    assert math.isnan(table.loc["FF", "measured"])  # absent stays absent
+    assert "Clock achievable (MHz)" not in table.index
+
+
+def test_record_on_study_uses_a_study_attribute(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    key = record_on_study(study, 1, {"lut": 3455, "units": {}, "sources": {"lut": "a.rpt"}})
+    assert key == "measured_trial_1"
+    reloaded = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert reloaded.user_attrs[key] == {"lut": 3455, "sources": {"lut": "a.rpt"}}
+    with pytest.raises(ReportError, match="study.trial: 7 is not a trial"):
+        record_on_study(study, 7, {"lut": 1})
+
+
+def test_measured_table_has_calibration_columns(tmp_path: Path) -> None:
+    first = make_project(tmp_path / "a", design={"config": CONFIG, "estimates": ESTIMATES})
+    second = make_project(tmp_path / "b", hls=(OLD_XML,), impl=())
+    measure(first)
+    measure(second)
+    table = measured_table([first / "measured.json", second])
+    for column in ("lut", "ff", "bram18k", "dsp", "power_w", "part", "clock_mhz", "pe", "reuse"):
+        assert column in table.columns
+    assert table["lut"].tolist() == [3455, 4546]
+    assert table["part"].tolist() == ["xc7z020clg400-1", "xc7z020clg400-1"]  # reports' spelling
+    assert table["clock_mhz"].tolist() == [200.0, 100.0]  # design clock, else the HLS target
+    assert table.loc[0, "power_ps7_w"] == 1.256
+    assert table.loc[0, "widths"] == [64, 32, 10]
+    assert math.isnan(table.loc[1, "power_w"])
+
+
+def test_cli_measure_prints_and_records_on_study(tmp_path: Path, capsys) -> None:
+    from dse.cli import main  # the whole CLI; imported here so parser tests run without it
+
+    out = tmp_path / "run"
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        f"name: demo\noutput_dir: {out}\n"
+        "objectives:\n  - {metric: accuracy, direction: maximize}\n"
+    )
+    out.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{out / 'study.db'}", study_name="demo")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    ref = {"study_file": str(study_file), "study_name": "demo", "trial": 0}
+    project = make_project(
+        tmp_path / "t0", design={"config": CONFIG, "estimates": ESTIMATES, "study": ref}
+    )
+    assert main(["measure", str(project)]) == 0
+    printed = capsys.readouterr().out
+    assert "measured_trial_0" in printed
+    assert "3,455" in printed and "0.86x" in printed  # LUT 3455 against 4000
+    reloaded = optuna.load_study(study_name="demo", storage=f"sqlite:///{out / 'study.db'}")
+    assert reloaded.user_attrs["measured_trial_0"]["power_w"] == 1.603
+
+
+def test_cli_without_reports_exits_2(tmp_path: Path, capsys) -> None:
+    from dse.cli import main
+
+    assert main(["measure", str(tmp_path)]) == 2
+    message = " ".join(capsys.readouterr().err.split())  # rich wraps at the terminal width
+    assert "no reports found" in message
+    assert "run the Vitis HLS / Vivado build first" in message
