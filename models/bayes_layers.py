@@ -1,0 +1,92 @@
+"""Bayesian binary linear layer: every weight is +1/-1 drawn from a learned Bernoulli.
+
+The layer owns the natural parameters ``lam`` of the Bernoulli posterior,
+P(w = +1) = sigmoid(2 lam) and mean mu = tanh(lam).  The forward pass draws weights in one of
+four modes:
+
+* ``relaxed``  training: the Gumbel-softmax relaxation of BayesBiNN,
+  w = tanh((lam + delta) / tau), delta = 0.5 log(eps / (1 - eps)), eps ~ U(0, 1).  It is
+  differentiable, so autograd leaves dL/dw * (1 - w^2) / tau in ``lam.grad`` and the
+  optimizer (``models.bayesbinn.BayesBiNN``) only divides by (1 - mu^2).
+* ``sample``   one hard Bernoulli draw per call (what the hardware does).
+* ``mode``     sign(lam): the deterministic binary network (the frequentist baseline).
+* ``mean``     mu: the posterior mean, a deterministic real-valued surrogate.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.errors import ModelInputError
+
+__all__ = ["BayesBinaryLinear", "WeightMode", "WEIGHT_MODES"]
+
+WeightMode = Literal["relaxed", "sample", "mode", "mean"]
+WEIGHT_MODES: tuple[str, ...] = get_args(WeightMode)
+
+
+class BayesBinaryLinear(nn.Module):
+    """y = x W^T with binary weights W drawn from Bernoulli(sigmoid(2 lam)); no bias.
+
+    There is no bias on purpose: batch-norm (hidden layers) or the output bias provides it,
+    and both fold into the SNN neuron's per-timestep bias.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        tau: float = 1.0,
+        lam_init: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not tau > 0:
+            raise ModelInputError(f"tau: {tau!r} must be positive, e.g. 1.0")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.tau = float(tau)
+        self.lam = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.reset_parameters(lam_init, generator)
+
+    def reset_parameters(self, lam_init: float, generator: torch.Generator | None = None) -> None:
+        """lam ~ U(-lam_init, lam_init): random signs with a spread of confidences."""
+        with torch.no_grad():
+            u = torch.rand(self.lam.shape, generator=generator)
+            self.lam.copy_((2.0 * u - 1.0) * lam_init)
+
+    @property
+    def mu(self) -> torch.Tensor:
+        """Posterior mean of each weight, tanh(lam)."""
+        return torch.tanh(self.lam)
+
+    @property
+    def prob(self) -> torch.Tensor:
+        """P(w = +1) = sigmoid(2 lam)."""
+        return torch.sigmoid(2.0 * self.lam)
+
+    def weight(self, mode: WeightMode) -> torch.Tensor:
+        """One weight matrix [out, in] drawn in `mode` (see the module docstring)."""
+        lam = self.lam
+        if mode == "relaxed":
+            eps = torch.rand_like(lam).clamp_(1e-10, 1.0 - 1e-7)
+            delta = 0.5 * torch.log(eps / (1.0 - eps))
+            return torch.tanh((lam + delta) / self.tau)
+        if mode == "sample":
+            draw = torch.rand_like(lam) < torch.sigmoid(2.0 * lam.detach())
+            return torch.where(draw, 1.0, -1.0).to(lam.dtype)
+        if mode == "mode":
+            return torch.where(lam.detach() >= 0, 1.0, -1.0).to(lam.dtype)
+        if mode == "mean":
+            return torch.tanh(lam)
+        raise ModelInputError(f"mode: {mode!r} must be one of {', '.join(WEIGHT_MODES)}")
+
+    def forward(self, x: torch.Tensor, mode: WeightMode = "relaxed") -> torch.Tensor:
+        return F.linear(x, self.weight(mode))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, tau={self.tau}"

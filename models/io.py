@@ -1,0 +1,86 @@
+"""Save and load a TrainedModel: ``weights.pt`` (state dict) + ``settings.json``.
+
+The weights are a plain state dict loaded with ``torch.load(weights_only=True)``, so a model
+directory from elsewhere cannot execute code; everything needed to rebuild the network
+(widths, levels, clip, tau) is in ``settings.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models.errors import ModelInputError
+from models.network import BayesBinaryMLP
+from models.training import TrainConfig, TrainedModel
+
+__all__ = ["SETTINGS_FILE", "WEIGHTS_FILE", "load_model", "save_model"]
+
+WEIGHTS_FILE = "weights.pt"
+SETTINGS_FILE = "settings.json"
+FORMAT_VERSION = 1
+
+
+def save_model(model: TrainedModel, directory: str | Path) -> Path:
+    """Write the model into `directory` (created if needed); returns the directory."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    net = model.network
+    settings: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "dataset": model.dataset,
+        "widths": list(net.widths),
+        "levels": net.levels,
+        "clip": net.clip,
+        "tau": net.layers[0].tau,
+        "output_scale": model.output_scale,
+        "output_scale_mode": model.output_scale_mode,
+        "gain": net.gain,
+        "wall_time_s": model.wall_time_s,
+        "metrics": model.metrics,
+        "config": model.config.to_dict(),
+    }
+    torch.save(net.state_dict(), out / WEIGHTS_FILE)
+    (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def load_model(directory: str | Path) -> TrainedModel:
+    """Rebuild a TrainedModel saved by `save_model`; bad or missing files are ModelInputError."""
+    path = Path(directory)
+    settings_path, weights_path = path / SETTINGS_FILE, path / WEIGHTS_FILE
+    if not settings_path.is_file() or not weights_path.is_file():
+        raise ModelInputError(
+            f"model directory: {path} has no {SETTINGS_FILE} and {WEIGHTS_FILE}; "
+            "point to a directory written by `dse train`"
+        )
+    try:
+        settings = json.loads(settings_path.read_text())
+        config = TrainConfig.from_dict(settings["config"])
+        net = BayesBinaryMLP(
+            settings["widths"],
+            levels=settings["levels"],
+            clip=settings["clip"],
+            tau=settings["tau"],
+            lam_init=0.0,
+        )
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelInputError(
+            f"model directory: {path} is corrupt ({reason}); retrain it with `dse train`"
+        ) from None
+    net.eval()
+    return TrainedModel(
+        network=net,
+        config=config,
+        output_scale=float(settings["output_scale"]),
+        output_scale_mode=float(settings.get("output_scale_mode", settings["output_scale"])),
+        metrics=settings.get("metrics", {}),
+        wall_time_s=float(settings.get("wall_time_s", 0.0)),
+        dataset=settings.get("dataset", ""),
+    )

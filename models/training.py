@@ -1,0 +1,280 @@
+"""Two-stage BayesBiNN training of the Bayesian binary MLP (the seed paper's recipe).
+
+Stage 1 trains the binary posterior with a plain ReLU; stage 2 continues with the ReLU
+quantized to `levels` values, so that activations map onto spike counts.  Afterwards the
+batch-norm statistics are recomputed with *sampled* hard weights (the network the hardware
+runs), and one output scale is fitted on the validation split (``models.temperature``).
+See docs/bayesian.md for why the defaults are what they are.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from models.bayesbinn import BayesBiNN
+from models.errors import ModelInputError
+from models.network import BayesBinaryMLP
+from models.temperature import fit_output_scale, mc_probs
+
+__all__ = [
+    "TrainConfig",
+    "TrainedModel",
+    "TrainingDivergedError",
+    "recalibrate_batchnorm",
+    "resolve_device",
+    "train_model",
+]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN/inf: a failed run (not the user's input), e.g. lr too large."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that changes the trained weights (the model cache key is built from it)."""
+
+    widths: tuple[int, ...] = (256, 256)  # hidden widths; inputs and classes come from data
+    levels: int = 4  # quantized-ReLU values, 0 included
+    clip: float = 1.0  # quantized-ReLU clip value (one spike per timestep)
+    epochs: int = 30
+    stage1_epochs: int | None = None  # plain-ReLU epochs; None = half of `epochs`
+    batch_size: int = 64
+    lr: float = 0.01  # BayesBiNN step size
+    lr_other: float = 0.01  # Adam step size of batch-norm affine, output gain and bias
+    tau: float = 1.0  # relaxation temperature of the training samples
+    dataset_size: float | None = None  # effective N of BayesBiNN; None = training examples
+    prior_lam: float = 0.0  # prior natural parameter (0 = P(w=+1) = 1/2)
+    lam_init: float = 1.0  # lam ~ U(-lam_init, lam_init)
+    mc_samples: int = 1  # relaxed samples per BayesBiNN step
+    bn_samples: int = 4  # passes over the training set with sampled weights for BN stats
+    calib_samples: int = 10  # weight samples for the validation metrics and output scale
+    seed: int = 0
+    device: str = "auto"  # "auto" = CUDA if available, else CPU
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(int(w) for w in self.widths)
+        if not self.widths or min(self.widths) < 1:
+            raise ModelInputError(
+                f"widths: {list(self.widths)} must be one or more positive hidden widths, "
+                "e.g. 256,256"
+            )
+        positive_ints = ("epochs", "batch_size", "mc_samples", "bn_samples", "calib_samples")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ModelInputError(f"{name}: {value!r} must be a positive integer")
+        if int(self.levels) != self.levels or self.levels < 2:
+            raise ModelInputError(f"levels: {self.levels!r} must be an integer >= 2, e.g. 4")
+        if self.stage1_epochs is not None and not 0 <= self.stage1_epochs <= self.epochs:
+            raise ModelInputError(
+                f"stage1_epochs: {self.stage1_epochs!r} must be between 0 and epochs "
+                f"({self.epochs})"
+            )
+        for name in ("lr", "lr_other", "tau", "clip"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+                raise ModelInputError(f"{name}: {value!r} must be a positive number")
+        if self.lr > 1:
+            raise ModelInputError(f"lr: {self.lr} must be at most 1, e.g. 0.01")
+        if self.dataset_size is not None and not self.dataset_size > 0:
+            raise ModelInputError(f"dataset_size: {self.dataset_size!r} must be positive")
+        if self.lam_init < 0:
+            raise ModelInputError(f"lam_init: {self.lam_init!r} must be >= 0")
+
+    @property
+    def stage1(self) -> int:
+        """Epochs of stage 1 (plain ReLU)."""
+        return self.epochs // 2 if self.stage1_epochs is None else self.stage1_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings (tuples become lists)."""
+        data = asdict(self)
+        data["widths"] = list(self.widths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of to_dict; unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelInputError(f"train config: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with the settings and validation figures that produced it."""
+
+    network: BayesBinaryMLP
+    config: TrainConfig
+    output_scale: float = 1.0  # logit multiplier fitted on validation for sampled weights
+    output_scale_mode: float = 1.0  # the same for the mode (frequentist binary) network
+    metrics: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    dataset: str = ""
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, hidden..., classes)."""
+        return self.network.widths
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks CUDA when present; anything else is passed to torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ModelInputError(f"device: {device!r} is not a torch device ({exc})") from None
+
+
+def _batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
+    order = torch.randperm(n) if shuffle else torch.arange(n)
+    return list(order.split(batch_size))
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    net: BayesBinaryMLP, x: torch.Tensor, passes: int = 4, batch_size: int = 256
+) -> None:
+    """Recompute batch-norm running statistics with hard *sampled* weights.
+
+    Training sees relaxed weights in (-1, 1); the SNN sees +-1 draws, whose pre-activations
+    have a different mean and a larger variance.  The statistics are the exact average over
+    `passes` epochs of batches, each batch with a fresh weight draw per layer.
+    """
+    was_training = net.training
+    momenta = [norm.momentum for norm in net.norms]
+    for norm in net.norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average
+    net.train()
+    for _ in range(passes):
+        for idx in _batches(len(x), batch_size, shuffle=True):
+            net.hidden(x[idx], "sample")
+    for norm, momentum in zip(net.norms, momenta, strict=True):
+        norm.momentum = momentum
+    net.train(was_training)
+
+
+def _validation_metrics(
+    net: BayesBinaryMLP, x: torch.Tensor, y: torch.Tensor, samples: int
+) -> tuple[float, float, dict[str, Any]]:
+    """Fit output scales on validation (sampled ensemble and mode); their val metrics."""
+    from models.metrics import classification_metrics
+
+    y = y.cpu()
+    metrics: dict[str, Any] = {"frac_uncertain": posterior_uncertainty(net)}
+    scales = []
+    for mode, n, suffix in (("sample", samples, ""), ("mode", 1, "_mode")):
+        logits = net.mc_logits(x, n, mode).cpu()
+        fit = fit_output_scale(logits, y)
+        scales.append(fit.scale)
+        found = classification_metrics(mc_probs(logits, fit.scale), y)
+        metrics.update({f"val_{k}{suffix}": float(v) for k, v in found.items()})
+        metrics[f"val_ece_before_scaling{suffix}"] = fit.ece_before
+        metrics[f"val_nll_before_scaling{suffix}"] = fit.nll_before
+    return scales[0], scales[1], metrics
+
+
+def posterior_uncertainty(net: BayesBinaryMLP, threshold: float = 0.9) -> float:
+    """Fraction of weights whose posterior mean |mu| is below `threshold` (not near-certain)."""
+    with torch.no_grad():
+        total = sum(layer.lam.numel() for layer in net.layers)
+        uncertain = sum(int((layer.mu.abs() < threshold).sum()) for layer in net.layers)
+    return uncertain / total
+
+
+def _run_stage(
+    net: BayesBinaryMLP,
+    cfg: TrainConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    bar: tqdm,
+) -> None:
+    """One training stage: BayesBiNN on lam, Adam on the rest, cosine-decayed step sizes."""
+    n_steps = epochs * math.ceil(len(x) / cfg.batch_size)
+    if n_steps == 0:
+        return
+    bbinn = BayesBiNN(
+        net.binary_parameters(),
+        lr=cfg.lr,
+        dataset_size=cfg.dataset_size or len(x),
+        prior_lam=cfg.prior_lam,
+        mc_samples=cfg.mc_samples,
+    )
+    adam = torch.optim.Adam(net.other_parameters(), lr=cfg.lr_other)
+    schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, n_steps) for o in (bbinn, adam)]
+    net.train()
+    for _ in range(epochs):
+        total, count = 0.0, 0
+        for idx in _batches(len(x), cfg.batch_size, shuffle=True):
+            xb, yb = x[idx], y[idx]
+
+            def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
+                bbinn.zero_grad()
+                adam.zero_grad()
+                loss = F.cross_entropy(net(xb, "relaxed"), yb)
+                loss.backward()
+                return loss
+
+            loss = float(bbinn.step(closure))
+            if not math.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"training diverged (loss {loss}) in epoch {bar.n + 1}; lower lr or lr_other"
+                )
+            adam.step()
+            for schedule in schedules:
+                schedule.step()
+            total += loss * len(idx)
+            count += len(idx)
+        bar.set_postfix(loss=f"{total / count:.4f}", quantized=net.quantized)
+        bar.update(1)
+
+
+def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> TrainedModel:
+    """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`."""
+    start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        x, y = (t.to(device) for t in splits.train)
+        xv, yv = (t.to(device) for t in splits.val)
+        net = BayesBinaryMLP(
+            (splits.input_dim, *cfg.widths, splits.num_classes),
+            levels=cfg.levels,
+            clip=cfg.clip,
+            tau=cfg.tau,
+            lam_init=cfg.lam_init,
+        ).to(device)
+        with tqdm(total=cfg.epochs, desc="train", unit="epoch", disable=not progress) as bar:
+            net.quantized = False
+            _run_stage(net, cfg, x, y, cfg.stage1, bar)
+            net.quantized = True
+            _run_stage(net, cfg, x, y, cfg.epochs - cfg.stage1, bar)
+        recalibrate_batchnorm(net, x, passes=cfg.bn_samples)
+        net.eval()
+        scale, scale_mode, metrics = _validation_metrics(net, xv, yv, cfg.calib_samples)
+    net.cpu()
+    return TrainedModel(
+        network=net,
+        config=cfg,
+        output_scale=scale,
+        output_scale_mode=scale_mode,
+        metrics=metrics,
+        wall_time_s=time.perf_counter() - start,
+        dataset=getattr(splits, "name", ""),
+    )
