@@ -1,0 +1,225 @@
+"""Calibration: fit coefficient multipliers to measured designs and keep them as a profile.
+
+The model's resource figure is a sum over components (`hwmodel.resources.COMPONENTS`).  A
+profile scales each component's contribution per resource by a non-negative multiplier
+fitted by least squares (scipy's NNLS, with a faint pull towards 1 so that components the
+measured designs cannot tell apart stay at their first-principles value), and scales the
+dynamic power per resource kind the same way.  A resource the model prices at zero for
+every design (DSP: the datapath has no multipliers) gets a fitted constant offset instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from hwmodel.devices import get_part
+from hwmodel.errors import HardwareInputError
+from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
+from hwmodel.resources import (
+    COMPONENTS,
+    RESOURCES,
+    DesignBatch,
+    component_resources,
+    load_coefficients,
+)
+from hwmodel.template import AcceleratorConfig
+
+__all__ = [
+    "Calibration",
+    "MEASURED_COLUMNS",
+    "apply_calibration",
+    "fit_calibration",
+    "load_calibration",
+    "measured_row",
+    "resolve_calibration",
+    "save_calibration",
+]
+
+# Measured columns as `hls.measure` writes them (bram18k: RAMB18 halves, as Vivado counts).
+MEASURED_COLUMNS = {"lut": "lut", "ff": "ff", "bram18": "bram18k", "dsp": "dsp"}
+_RIDGE = 1e-6
+
+
+@dataclass
+class Calibration:
+    """Multipliers per resource and component, offsets per resource, power multipliers."""
+
+    multipliers: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {r: dict.fromkeys(COMPONENTS, 1.0) for r in RESOURCES}
+    )
+    offsets: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RESOURCES, 0.0))
+    power: dict[str, float] = field(default_factory=lambda: dict.fromkeys(POWER_KINDS, 1.0))
+    name: str = "default"
+    fit: dict = field(default_factory=dict)  # rows used and RMS error before/after
+
+
+def save_calibration(cal: Calibration, path: str | Path) -> Path:
+    """Write the profile as JSON (creating its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(cal), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read a profile written by `save_calibration`; a missing file is a user error."""
+    path = Path(path)
+    if not path.is_file():
+        raise HardwareInputError(
+            f"calibration: {str(path)!r} does not exist; fit one with "
+            "hwmodel.calibration.fit_calibration or leave calibration unset"
+        )
+    data = json.loads(path.read_text())
+    default = Calibration()
+    for resource, comps in data.get("multipliers", {}).items():
+        default.multipliers.setdefault(resource, {}).update(comps)
+    default.offsets.update(data.get("offsets", {}))
+    default.power.update(data.get("power", {}))
+    default.name = data.get("name", path.stem)
+    default.fit = data.get("fit", {})
+    return default
+
+
+def resolve_calibration(calibration: Calibration | str | Path | None) -> Calibration | None:
+    """Accept a profile, a path to one, or None (first-principles coefficients)."""
+    if calibration is None or isinstance(calibration, Calibration):
+        return calibration
+    return load_calibration(calibration)
+
+
+def apply_calibration(
+    components: dict[str, dict[str, np.ndarray]], cal: Calibration | None
+) -> dict[str, dict[str, np.ndarray]]:
+    """Components with each resource scaled by the profile's multiplier (unchanged if None)."""
+    if cal is None:
+        return components
+    return {
+        comp: {
+            res: (
+                values * cal.multipliers.get(res, {}).get(comp, 1.0) if res in RESOURCES else values
+            )
+            for res, values in per_res.items()
+        }
+        for comp, per_res in components.items()
+    }
+
+
+def _config_from_row(row: pd.Series) -> AcceleratorConfig:
+    names = AcceleratorConfig.__dataclass_fields__.keys() - {"extra"}
+    kwargs = {k: row[k] for k in names if k in row.index and not _missing(row[k])}
+    if isinstance(kwargs.get("widths"), str):
+        kwargs["widths"] = tuple(int(v) for v in kwargs["widths"].split(","))
+    for key in ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse"):
+        if key in kwargs:
+            kwargs[key] = int(kwargs[key])
+    return AcceleratorConfig(**kwargs)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _design_bases(df: pd.DataFrame, coeffs: dict) -> dict[str, np.ndarray]:
+    """Per resource: [rows, components] of first-principles component figures."""
+    per_row = []
+    for _, row in df.iterrows():  # measured designs are few; each may have its own widths
+        comps = component_resources(DesignBatch.from_configs([_config_from_row(row)]), coeffs)
+        per_row.append(comps)
+    return {
+        res: np.array([[float(c[comp][res][0]) for comp in COMPONENTS] for c in per_row])
+        for res in RESOURCES
+    }
+
+
+def _nnls_towards_one(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative multipliers m minimising |a m - y|^2 + ridge |(m - 1) * |a_j||^2."""
+    scale = np.linalg.norm(a, axis=0)
+    active = scale > 0
+    m = np.ones(a.shape[1])
+    if not active.any():
+        return m
+    a_n = a[:, active] / scale[active]
+    y_n = y / max(np.linalg.norm(y), 1e-12)
+    target = scale[active] / max(np.linalg.norm(y), 1e-12)  # m = 1 in normalised units
+    k = int(active.sum())
+    lhs = np.vstack([a_n, np.sqrt(_RIDGE) * np.eye(k)])
+    rhs = np.concatenate([y_n, np.sqrt(_RIDGE) * target])
+    solution, _ = nnls(lhs, rhs)
+    m[active] = solution / target
+    return m
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
+
+
+def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibration:
+    """Fit a profile to measured designs (columns lut, ff, bram18k, dsp, power_w, part,
+    clock_mhz plus the AcceleratorConfig knobs; optional includes_ps, default True)."""
+    missing = [c for c in (*MEASURED_COLUMNS.values(), "widths") if c not in measured.columns]
+    if missing or measured.empty:
+        raise HardwareInputError(
+            f"measured: table lacks columns {missing or 'rows'}; give lut, ff, bram18k, dsp, "
+            "power_w, part, clock_mhz and the design knobs (widths, pe, ...) per design"
+        )
+    coeffs = load_coefficients()
+    bases = _design_bases(measured, coeffs)
+    cal = Calibration(name=name)
+    report: dict[str, dict[str, float]] = {}
+    for res in RESOURCES:
+        y = measured[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
+        a = bases[res]
+        if np.any(a > 0):
+            m = _nnls_towards_one(a, y)
+            cal.multipliers[res] = dict(zip(COMPONENTS, m.tolist(), strict=True))
+            fitted = a @ m
+        else:
+            cal.offsets[res] = float(np.mean(y))
+            fitted = np.full_like(y, cal.offsets[res])
+        report[res] = {"rms_before": _rms(a.sum(axis=1) - y), "rms_after": _rms(fitted - y)}
+    if "power_w" in measured.columns:
+        report["power_w"] = _fit_power(measured, coeffs, cal)
+    cal.fit = {"rows": len(measured), "errors": report}
+    return cal
+
+
+def _fit_power(measured: pd.DataFrame, coeffs: dict, cal: Calibration) -> dict[str, float]:
+    rows = measured[measured["power_w"].notna()]
+    if rows.empty:
+        return {"rms_before": 0.0, "rms_after": 0.0}
+    parts = [get_part(p) for p in rows["part"]]
+    includes_ps = rows["includes_ps"] if "includes_ps" in rows else pd.Series(True, rows.index)
+    overhead = np.array(
+        [
+            p.static_w + (p.ps_w if bool(ps) else 0.0)
+            for p, ps in zip(parts, includes_ps, strict=True)
+        ]
+    )
+    counts = {
+        "lut": rows["lut"].to_numpy(float),
+        "ff": rows["ff"].to_numpy(float),
+        "bram36": rows["bram18k"].to_numpy(float) / 2,
+        "dsp": rows["dsp"].to_numpy(float),
+    }
+    by_kind = dynamic_power_by_kind(counts, rows["clock_mhz"].to_numpy(float), coeffs)
+    a = np.stack([by_kind[k] for k in POWER_KINDS], axis=1)
+    y = rows["power_w"].to_numpy(float) - overhead
+    m = _nnls_towards_one(a, y)
+    cal.power = dict(zip(POWER_KINDS, m.tolist(), strict=True))
+    return {"rms_before": _rms(a.sum(axis=1) - y), "rms_after": _rms(a @ m - y)}
+
+
+def measured_row(measured: dict, design: dict) -> dict:
+    """One table row from a `measured.json` and the design's knobs (`design.json`)."""
+    row = {k: v for k, v in design.items() if k != "extra"}
+    row.update({k: measured.get(k) for k in ("lut", "ff", "bram18k", "dsp", "power_w")})
+    row["part"] = measured.get("part") or design.get("part")
+    if measured.get("target_clock_ns"):
+        row["clock_mhz"] = 1000.0 / float(measured["target_clock_ns"])
+    return row

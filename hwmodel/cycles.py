@@ -1,0 +1,112 @@
+"""Cycles and operation counts per inference, from a measured or assumed activity profile.
+
+The schedule itself is `hwmodel.template.cycle_breakdown_from_events` (the HLS kernel counts
+its loop iterations with the same function); this module only turns an activity profile into
+the expected event counts that function takes, and adds the I/O that surrounds the kernel's
+compute loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hwmodel.errors import HardwareInputError
+from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
+
+__all__ = [
+    "activity_matrix",
+    "dense_ops_per_inference",
+    "expected_events",
+    "io_cycles",
+    "schedule_cycles",
+    "synops_per_inference",
+]
+
+
+def activity_matrix(
+    widths: Sequence[int],
+    n: int,
+    activity: Sequence[float] | np.ndarray | None = None,
+    spike_rate: float | np.ndarray = 0.1,
+) -> np.ndarray:
+    """Mean input events per timestep per weight sample, [n designs, weight layers].
+
+    `activity` (one list per design, or one list for all) is what `models.evaluation`
+    measures: index 0 is the dense input n0.  Without it, hidden inputs fire at `spike_rate`.
+    """
+    w = np.asarray(widths[:-1], dtype=np.float64)
+    if activity is None:
+        rate = np.broadcast_to(np.asarray(spike_rate, dtype=np.float64), (n,))
+        if np.any(~np.isfinite(rate)) or np.any((rate < 0) | (rate > 1)):
+            bad = rate[~((rate >= 0) & (rate <= 1))][0]
+            raise HardwareInputError(
+                f"spike_rate: {bad} must be a fraction between 0 and 1 (e.g. 0.1)"
+            )
+        events = rate[:, None] * w[None, :]
+        events[:, 0] = w[0]
+        return events
+    act = np.asarray(activity, dtype=np.float64)
+    act = np.broadcast_to(act, (n, act.shape[-1])) if act.ndim == 1 else act
+    if act.shape != (n, len(w)):
+        raise HardwareInputError(
+            f"activity: {act.shape[-1]} entries per design, but widths {list(widths)} have "
+            f"{len(w)} weight layers; give one mean event count per weight layer"
+        )
+    if np.any(~np.isfinite(act)) or np.any(act < 0):
+        raise HardwareInputError("activity: event counts must be finite and non-negative")
+    return np.minimum(act, w[None, :])
+
+
+def expected_events(config: AcceleratorConfig, per_lane: np.ndarray) -> np.ndarray:
+    """Expected events [n, rounds, T, L] that the shared event loop processes.
+
+    In `repeat` mode a lane-round runs up to `sample_lanes` samples at once and the loop
+    visits an input if it fired in any lane: n (1 - (1 - rate)^lanes) for independent lanes.
+    """
+    w = np.asarray(config.widths[:-1], dtype=np.float64)
+    if config.ensemble == "repeat":
+        rounds = -(-config.samples // config.sample_lanes)
+        lanes = np.minimum(
+            config.sample_lanes, config.samples - np.arange(rounds) * config.sample_lanes
+        )
+    else:
+        rounds, lanes = 1, np.ones(1, dtype=np.int64)
+    rate = np.clip(per_lane / w, 0.0, 1.0)  # [n, L]
+    union = w * (1.0 - (1.0 - rate[:, None, :]) ** lanes[None, :, None])  # [n, rounds, L]
+    return np.broadcast_to(union[:, :, None, :], (len(per_lane), rounds, config.timesteps, len(w)))
+
+
+def schedule_cycles(config: AcceleratorConfig, per_lane: np.ndarray) -> dict[str, np.ndarray]:
+    """The template's cycle breakdown (sampling, per_layer, total) for expected activity."""
+    return cycle_breakdown_from_events(config, expected_events(config, per_lane))
+
+
+def io_cycles(
+    widths: Sequence[int], input_bits: np.ndarray, score_vectors: int, io: dict
+) -> np.ndarray:
+    """Cycles to fetch the image and write the scores over m_axi (outside the schedule)."""
+    word = io["axi_word_bits"]
+    load = -(-widths[0] * np.asarray(input_bits) // word)
+    store = widths[-1] * score_vectors  # one 32-bit word per class score
+    return 2 * io["axi_latency_cycles"] + load + store
+
+
+def dense_ops_per_inference(config: AcceleratorConfig) -> int:
+    """Dense-equivalent operations: 2 per weight per timestep per run (multiply + add)."""
+    w = config.widths
+    n_weights = sum(a * b for a, b in zip(w[:-1], w[1:], strict=True))
+    return 2 * n_weights * config.timesteps * config.runs
+
+
+def synops_per_inference(config: AcceleratorConfig, per_lane: np.ndarray) -> np.ndarray:
+    """Synaptic operations actually performed (one add/subtract each), per design.
+
+    The dense first layer costs n0 x n1 per weight sample; a hidden-input event costs the
+    layer's fan-out, every timestep of every run.
+    """
+    w = config.widths
+    fan_out = np.asarray(w[2:], dtype=np.float64)
+    hidden = (per_lane[:, 1:] * fan_out).sum(axis=-1)
+    return config.samples * w[0] * w[1] + config.timesteps * config.runs * hidden
