@@ -234,7 +234,8 @@ def _slug(name: str) -> str:
 
 def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
     """One row per measured design (a project folder or its measured.json): the measured
-    figures, the power per block as `power_<block>_w`, and the design knobs of design.json.
+    figures, the power per block as `power_<block>_w` (with `includes_ps` when the report has
+    the PS7 block), and the design knobs of design.json.
 
     `part` is the reports' part; `clock_mhz` is the design's clock, or the HLS target clock
     when there is no design.json.
@@ -252,6 +253,7 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
         for key, value in measured.items():
             if key == "power_breakdown_w":
                 row.update({f"power_{_slug(block)}_w": watts for block, watts in value.items()})
+                row["includes_ps"] = "PS7" in value  # Zynq PS power is in the total
             elif not isinstance(value, dict):
                 row[key] = value
         if "clock_mhz" not in row and measured.get("target_clock_ns"):

@@ -175,6 +175,7 @@ def test_measured_table_has_calibration_columns(tmp_path: Path) -> None:
     assert table["part"].tolist() == ["xc7z020clg400-1", "xc7z020clg400-1"]  # reports' spelling
     assert table["clock_mhz"].tolist() == [200.0, 100.0]  # design clock, else the HLS target
     assert table.loc[0, "power_ps7_w"] == 1.256
+    assert table.loc[0, "includes_ps"] is True
     assert table.loc[0, "widths"] == [64, 32, 10]
     assert math.isnan(table.loc[1, "power_w"])
 
@@ -210,3 +211,12 @@ def test_cli_without_reports_exits_2(tmp_path: Path, capsys) -> None:
     message = " ".join(capsys.readouterr().err.split())  # rich wraps at the terminal width
     assert "no reports found" in message
     assert "run the Vitis HLS / Vivado build first" in message
+
+
+def test_measured_table_feeds_the_calibration_fit(tmp_path: Path) -> None:
+    calibration = pytest.importorskip("hwmodel.calibration")
+    project = make_project(tmp_path, design={"config": CONFIG, "estimates": ESTIMATES})
+    measure(project)
+    fitted = calibration.fit_calibration(measured_table([project]))
+    assert fitted.fit["rows"] == 1
+    assert fitted.fit["errors"]["lut"]["rms_after"] < fitted.fit["errors"]["lut"]["rms_before"]
