@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,61 @@ def postgres_url() -> Iterator[str]:
     finally:
         subprocess.run(_as_cluster_owner([*ctl, "-m", "fast", "-w", "stop"]), **run)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# A worker process whose trials mimic a real one: it samples a training key, gets the model from
+# the shared cache (training it once per key), sleeps, records user attributes. Each trial
+# writes started-<pid>-<number> into `workdir` first, so a test can kill it mid-trial.
+MIMIC_WORKER = """
+import os, sys, time
+from pathlib import Path
+import optuna
+from dse.cache import ModelCache
+from dse.parallel import optimize_to_total
+from dse.storage import open_storage
+
+url, name, total, seconds, workdir = sys.argv[1:6]
+workdir = Path(workdir)
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.create_study(study_name=name, storage=open_storage(url), load_if_exists=True)
+cache = ModelCache(workdir / "cache")
+
+def train(directory):
+    with (workdir / "trainings.log").open("a") as log:
+        log.write(f"{os.getpid()}\\n")
+    time.sleep(float(seconds))
+    (directory / "weights.bin").write_bytes(b"w")
+
+def objective(trial):
+    (workdir / f"started-{os.getpid()}-{trial.number}").touch()
+    width = trial.suggest_categorical("width", [16])
+    x = trial.suggest_float("x", 0.0, 1.0)
+    _, hit = cache.get_or_train({"width": width}, train)
+    time.sleep(float(seconds))
+    trial.set_user_attr("worker", os.getpid())
+    trial.set_user_attr("cache_hit", hit)
+    trial.set_user_attr("accuracy", x)
+    return x
+
+optimize_to_total(study, objective, int(total), poll_s=0.2)
+"""
+
+
+@pytest.fixture
+def mimic_worker(monkeypatch):
+    """Start a mimic worker: (url, study name, total, seconds per trial, workdir) -> Popen."""
+    monkeypatch.setenv("DSE_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("DSE_HEARTBEAT_GRACE", "3")
+    started: list[subprocess.Popen] = []
+
+    def spawn(url: str, name: str, total: int, seconds: float, workdir: Path) -> subprocess.Popen:
+        args = [sys.executable, "-c", MIMIC_WORKER, url, name, str(total), str(seconds)]
+        proc = subprocess.Popen([*args, str(workdir)])
+        started.append(proc)
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
