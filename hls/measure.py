@@ -25,6 +25,7 @@ __all__ = [
     "DESIGN_FILE",
     "MEASURED_FILE",
     "comparison",
+    "design_estimates",
     "find_reports",
     "load_design",
     "measure",
@@ -46,8 +47,8 @@ _ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
 _HLS_KINDS = ("csynth_rpt", "csynth_xml")
 # Where Vivado writes its reports, best first (placed beats post-synthesis utilization).
 _VIVADO_PATTERNS = {
-    "utilization": ("*_utilization_placed.rpt", "*_utilization_synth.rpt"),
-    "power": ("*_power_routed.rpt",),
+    "utilization": ("*utilization_placed.rpt", "*utilization_synth.rpt"),
+    "power": ("*power_routed.rpt",),
 }
 
 
@@ -89,16 +90,25 @@ def find_reports(project_dir: Path, skip: Iterable[str] = ()) -> dict[str, Path]
         if kind in skip:
             continue
         for pattern in patterns:
-            matches = sorted(project_dir.rglob(pattern))
-            if len(matches) > 1:
-                raise ReportError(
-                    f"{project_dir}: several {pattern} files ({', '.join(map(str, matches))}); "
-                    "name the one to measure with --report"
-                )
-            if matches:
-                found[kind] = matches[0]
+            if matches := sorted(project_dir.rglob(pattern)):
+                found[kind] = _one_of(project_dir, pattern, matches)
                 break
     return found
+
+
+def _one_of(project_dir: Path, pattern: str, matches: list[Path]) -> Path:
+    """Vivado writes a run's reports into the run folder and a build script often writes them
+    again; copies that agree are one report (the shallowest is kept), others are ambiguous."""
+    figures = {
+        json.dumps({k: v for k, v in parse_report(m)[1].items() if not k.endswith("_state")})
+        for m in matches
+    }
+    if len(figures) > 1:
+        raise ReportError(
+            f"{project_dir}: {pattern} files disagree ({', '.join(map(str, matches))}); "
+            "name the one to measure with --report"
+        )
+    return min(matches, key=lambda m: (len(m.relative_to(project_dir).parts), str(m)))
 
 
 def _shown(path: Path, project_dir: Path) -> str:
@@ -147,7 +157,7 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None) -> dict:
     if not parsed:
         raise ReportError(
             f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
-            "*_utilization_placed.rpt, *_utilization_synth.rpt, *_power_routed.rpt); run the "
+            "*utilization_placed.rpt, *utilization_synth.rpt, *power_routed.rpt); run the "
             "Vitis HLS / Vivado build first or name the report files with --report"
         )
     measured = _merge(parsed, project_dir)
@@ -170,6 +180,12 @@ def load_design(project_dir: Path) -> dict | None:
     if not isinstance(design, dict):
         raise ReportError(f"{path}: expected a JSON object; re-run `dse export`")
     return design
+
+
+def design_estimates(design: dict) -> dict | None:
+    """The cost model's figures in design.json: `estimates` (the contract), or `estimate`,
+    the spelling `hls.export` writes while the two are being reconciled."""
+    return design.get("estimates", design.get("estimate"))
 
 
 def _ratio(estimated: float | None, measured: float | None) -> float | None:

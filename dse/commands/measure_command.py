@@ -15,7 +15,14 @@ from rich.table import Table
 from dse.errors import StudyInputError
 from dse.schema import load_study_file
 from dse.storage import open_storage, redact_url
-from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
+from hls.measure import (
+    MEASURED_FILE,
+    comparison,
+    design_estimates,
+    load_design,
+    measure,
+    record_on_study,
+)
 
 
 def _format(value: float) -> str:
@@ -95,7 +102,7 @@ def register(app: typer.Typer) -> None:
         for source in sorted(set(measured["sources"].values())):
             console.print(f"  from {source}", highlight=False, soft_wrap=True)
         design = load_design(project) or {}
-        estimates = design.get("estimates")
+        estimates = design_estimates(design)
         console.print(_table(comparison(measured, estimates), estimates is not None))
         if estimates is None:
             console.print(f"no design.json with estimates in {project}; showing measured only")

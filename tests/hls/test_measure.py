@@ -27,8 +27,9 @@ UTIL = SHARED / f"{PREFIX}design_1_wrapper_utilization_placed.rpt"
 POWER = SHARED / f"{PREFIX}design_1_wrapper_power_routed.rpt"
 OLD_XML = Path(__file__).resolve().parent / "fixtures" / "vivado_hls_2019_csynth.xml"
 
-HLS_DIR = Path("snn_prj/solution1/syn/report")
-IMPL_DIR = Path("vivado/snn.runs/impl_1")
+# The layout of an exported project after its build.tcl and block_design.tcl ran.
+HLS_DIR = Path("snn_hls/solution1/syn/report")
+IMPL_DIR = Path("build/vivado/snn_system.runs/impl_1")
 ESTIMATES = {
     "lut": 4000,
     "ff": 6400,
@@ -103,7 +104,7 @@ def test_module_reports_without_plain_csynth_pick_the_top(tmp_path: Path) -> Non
 
 def test_several_solutions_need_a_named_report(tmp_path: Path) -> None:
     make_project(tmp_path, impl=())
-    other = tmp_path / "snn_prj/solution2/syn/report"
+    other = tmp_path / "snn_hls/solution2/syn/report"
     other.mkdir(parents=True)
     shutil.copy(OLD_XML, other / "csynth.xml")
     with pytest.raises(ReportError, match="several HLS solutions"):
@@ -111,6 +112,16 @@ def test_several_solutions_need_a_named_report(tmp_path: Path) -> None:
     measured = measure(tmp_path, [other / "csynth.xml"])
     assert measured["lut"] == 4546
     assert measured["dsp"] == 4
+
+
+def test_vivado_copies_that_agree_are_one_report(tmp_path: Path) -> None:
+    make_project(tmp_path, hls=())
+    copy = tmp_path / "build/vivado/utilization_placed.rpt"
+    copy.write_text(UTIL.read_text().replace("Fully Placed", "Fully Routed"))
+    assert find_reports(tmp_path)["utilization"] == copy  # shallowest of equal copies
+    copy.write_text(UTIL.read_text().replace("| 3455 |", "| 3456 |", 1))
+    with pytest.raises(ReportError, match="utilization_placed.rpt files disagree"):
+        find_reports(tmp_path)
 
 
 def test_named_report_replaces_the_found_one(tmp_path: Path) -> None:
@@ -177,6 +188,7 @@ def test_measured_table_has_calibration_columns(tmp_path: Path) -> None:
     assert table.loc[0, "power_ps7_w"] == 1.256
     assert table.loc[0, "includes_ps"] is True
     assert table.loc[0, "widths"] == [64, 32, 10]
+    assert table.loc[0, "pe"] == 16
     assert math.isnan(table.loc[1, "power_w"])
 
 
