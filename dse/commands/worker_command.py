@@ -1,7 +1,66 @@
-"""Placeholder until the owning issue lands; replaced by the real commands."""
+"""`dse worker`: one more process (on this or another machine) working on a shared study."""
+
+from __future__ import annotations
+
+import os
+import socket
+import zlib
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from dse.parallel import STORAGE_ENV
+from dse.storage import count_trials, redact_url
+
+
+def _default_index() -> int:
+    """A worker index that differs between machines and processes, so seeds differ too."""
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 100_000
+
+
+def worker(
+    study_file: Annotated[Path, typer.Argument(help="The study file (same on every machine).")],
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            envvar=STORAGE_ENV,
+            help=f"Shared storage URL, e.g. postgresql://user:pw@host/db (or env {STORAGE_ENV}, "
+            "which keeps the password out of the process list). Default: the study file's.",
+        ),
+    ] = None,
+    n_trials: Annotated[
+        int | None,
+        typer.Option("--n-trials", help="The study's total of finished trials, all workers."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
+    ] = None,
+    worker_index: Annotated[
+        int | None,
+        typer.Option("--worker-index", help="Seed offset of this worker (default: host and pid)."),
+    ] = None,
+) -> None:
+    """Join the study on its storage and run trials until the study's total is reached."""
+    from dse.runner import StudyFailing, run_study  # torch and models load only when needed
+    from dse.schema import load_study_file
+
+    cfg = load_study_file(study_file)
+    url = storage or cfg.storage_url()
+    index = _default_index() if worker_index is None else worker_index
+    typer.echo(f"worker {index}: study {cfg.name!r} on {redact_url(url)}")
+    try:
+        study = run_study(
+            cfg, n_trials=n_trials, timeout=timeout, storage_url=url, progress=False, worker=index
+        )
+    except StudyFailing as exc:
+        typer.echo(f"worker {index}: run failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    states = ", ".join(f"{n} {state}" for state, n in sorted(count_trials(study).items()))
+    typer.echo(f"worker {index}: done; trials of study {cfg.name!r}: {states}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `dse` app."""
+    app.command()(worker)
