@@ -1,0 +1,124 @@
+"""`dse csim`: build an exported project's kernel and testbench with g++ and compare every
+class score, spike count and cycle count with the golden vectors, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hls.golden import read_golden, read_outputs
+from hwmodel.errors import HardwareInputError
+from models.snn_integer import class_probabilities
+
+__all__ = ["CsimError", "CsimSummary", "PROJECT_FILES", "run_csim"]
+
+# What makes a folder an exported project.
+PROJECT_FILES = ("design.json", "Makefile", "src/snn_kernel.cpp", "tb/snn_tb.cpp", "tb/golden.txt")
+OUTPUT_FILE = "build/csim/csim_out.txt"
+
+
+class CsimError(RuntimeError):
+    """The kernel or testbench did not build or crashed (not a user-input problem)."""
+
+
+@dataclass
+class CsimSummary:
+    """Outcome of one C-simulation."""
+
+    images: int
+    score_mismatches: int
+    spike_mismatches: int
+    cycle_mismatches: int
+    accuracy: float  # of the kernel's scores against the golden labels
+    golden_accuracy: float  # of the integer model's scores (the same when bit-exact)
+    cycles_kernel: float  # mean cycles per image counted by the kernel's loops
+    cycles_golden: float  # the same from the integer model's events
+    cycles_estimate: float | None  # the cost model's estimate (design.json), if recorded
+    estimate_source: str
+    log: str  # make's output
+
+    @property
+    def mismatches(self) -> int:
+        """Differing values over scores, spike counts and cycle counts."""
+        return self.score_mismatches + self.spike_mismatches + self.cycle_mismatches
+
+    @property
+    def exact(self) -> bool:
+        """True when the C-simulation reproduced the integer model bit for bit."""
+        return self.mismatches == 0
+
+
+def _check_project(root: Path) -> None:
+    missing = [name for name in PROJECT_FILES if not (root / name).is_file()]
+    if missing:
+        raise HardwareInputError(
+            f"project: {root} is not an exported project (missing {', '.join(missing)}); "
+            "create one with `dse export`"
+        )
+
+
+def _check_tools(cxx: str) -> None:
+    for tool in (cxx, "make"):
+        if shutil.which(tool) is None:
+            raise HardwareInputError(
+                f"{tool}: not found on PATH; install it (e.g. apt-get install g++ make) "
+                "or set CXX to a C++17 compiler"
+            )
+
+
+def _accuracy(scores: np.ndarray, labels: np.ndarray, design: dict) -> float:
+    if not len(labels):
+        return float("nan")
+    quant = design["quantization"]
+    probs = class_probabilities(
+        scores,
+        output_scale=quant["output_scale"],
+        divisor=quant["score_divisor"],
+        timesteps=design["config"]["timesteps"],
+    )
+    return float((probs.argmax(axis=1) == labels).mean())
+
+
+def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
+    """Build with the project's Makefile (g++ -O2 -Wall -Wextra -Werror), run, compare."""
+    root = Path(project_dir)
+    _check_project(root)
+    cxx = cxx or os.environ.get("CXX", "g++")
+    _check_tools(cxx)
+    output = root / OUTPUT_FILE
+    output.unlink(missing_ok=True)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(root), "csim", f"CXX={cxx}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log = proc.stdout + proc.stderr
+    if not output.is_file():
+        tail = "\n".join(log.strip().splitlines()[-30:])
+        raise CsimError(f"C-simulation of {root} did not produce results:\n{tail}")
+    design = json.loads((root / "design.json").read_text(encoding="utf-8"))
+    golden = read_golden(root / "tb" / "golden.txt")
+    got = read_outputs(output)
+    if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
+        raise CsimError(f"C-simulation of {root} returned results of the wrong shape")
+    estimate = design.get("estimates", {})
+    return CsimSummary(
+        images=len(golden.labels),
+        score_mismatches=int((got.scores != golden.scores).sum()),
+        spike_mismatches=int((got.spikes != golden.spikes).sum()),
+        cycle_mismatches=int((got.cycles != golden.cycles).sum()),
+        accuracy=_accuracy(got.scores, golden.labels, design),
+        golden_accuracy=_accuracy(golden.scores, golden.labels, design),
+        cycles_kernel=float(got.cycles.mean()),
+        cycles_golden=float(golden.cycles.mean()),
+        cycles_estimate=float(estimate["cycles"]) if "cycles" in estimate else None,
+        estimate_source=str(estimate.get("source", "")),
+        log=log,
+    )

@@ -1,0 +1,222 @@
+"""`dse export`: a self-contained Vitis HLS project from a converted SNN and a design.
+
+`export_project` is the core (numpy only): quantize, run the integer hardware-exact model on
+the golden images, render every template through one guarded writer.  `export_design` loads
+a saved model directory first (torch, through `models`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hls.context import template_context
+from hls.golden import GoldenVectors, format_golden
+from hls.project import TEMPLATE_DIR, ProjectWriter, render
+from hwmodel.errors import HardwareInputError
+from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
+from models.snn_integer import (
+    IntegerResult,
+    class_probabilities,
+    quantize_input,
+    quantize_network,
+    run_integer,
+    score_divisor,
+)
+from models.snn_spec import ConvertedSNN
+
+if TYPE_CHECKING:  # torch-free at import time; the loaders come in with export_design
+    from models.datasets import DatasetSplits
+
+__all__ = [
+    "ExportResult",
+    "export_design",
+    "export_project",
+    "golden_activity",
+    "model_estimate",
+]
+
+# Rendered templates: template path -> project path.
+_RENDERED = {
+    "src/snn_config.h.j2": "src/snn_config.h",
+    "src/snn_params.h.j2": "src/snn_params.h",
+    "src/snn_kernel.cpp.j2": "src/snn_kernel.cpp",
+    "Makefile.j2": "Makefile",
+    "build.tcl.j2": "build.tcl",
+    "block_design.tcl.j2": "block_design.tcl",
+    "host/snn_driver.py.j2": "host/snn_driver.py",
+    "README.md.j2": "README.md",
+}
+# Copied verbatim.
+_STATIC = ("src/snn_datapath.h", "tb/snn_tb.cpp")
+
+
+@dataclass
+class ExportResult:
+    """Where the project went and what the integer model said about the golden images."""
+
+    out_dir: Path
+    files: list[Path]
+    design: dict = field(repr=False)
+
+
+def golden_activity(config: AcceleratorConfig, result: IntegerResult) -> list[float]:
+    """`models.evaluation`'s activity list from an integer run: mean input events per
+    timestep per weight sample per image, index 0 the dense input (n0)."""
+    per_sample = result.spikes.mean(axis=0) / (config.runs * config.timesteps)
+    return [float(config.widths[0]), *map(float, per_sample)]
+
+
+def model_estimate(config: AcceleratorConfig, result: IntegerResult) -> dict:
+    """The cost model's figures for this design at the golden images' activity.
+
+    `hwmodel.estimate.estimate` when present; otherwise the template's cycle count at the
+    mean event counts (the cost model builds on the same function).
+    """
+    try:
+        from hwmodel.estimate import estimate
+    except ImportError:
+        total = cycle_breakdown_from_events(config, result.events.mean(axis=0))["total"]
+        return {"cycles": float(total), "source": "hwmodel.template.cycle_breakdown_from_events"}
+    out = dict(estimate(config, activity=golden_activity(config, result)))
+    out["source"] = "hwmodel.estimate.estimate"
+    return out
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def export_project(
+    snn: ConvertedSNN,
+    config: AcceleratorConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    design_name: str = "snn",
+    metrics: dict | None = None,
+    source: dict | None = None,
+    study: dict | None = None,
+) -> ExportResult:
+    """Write the project for `snn` under `config` into `out_dir` (see the module doc).
+
+    `images` are floats in [0, 1] [N, n0] with their `labels`; they become the golden vectors.
+    `metrics` (e.g. a trial's user attributes), `source` and `study` (study_file, study_name,
+    trial; what `dse measure` needs to record on the study) go into design.json as given.
+    """
+    writer = ProjectWriter(out_dir, force=force)
+    net = quantize_network(snn, config)
+    x_int = quantize_input(images, config.input_bits)
+    labels = np.asarray(labels, dtype=np.int64)
+    result = run_integer(net, x_int, config)
+    probs = class_probabilities(
+        result.scores,
+        output_scale=snn.output_scale,
+        divisor=score_divisor(net),
+        timesteps=config.timesteps,
+    )
+    accuracy = float((probs.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
+    golden = GoldenVectors(
+        scores=result.scores,
+        spikes=result.spikes,
+        cycles=result.cycles,
+        inputs=x_int,
+        labels=labels,
+    )
+    context = template_context(net, config, len(x_int), design_name)
+    design = {
+        "name": design_name,
+        "config": config.as_dict(),
+        "quantization": {
+            "shifts": [layer.shift for layer in net.layers],
+            "score_divisor": score_divisor(net),
+            "output_scale": float(snn.output_scale),
+            "input_scale": (1 << config.input_bits) - 1,
+        },
+        "golden": {
+            "images": len(x_int),
+            "accuracy": accuracy,
+            "cycles_mean": float(result.cycles.mean()) if len(x_int) else 0.0,
+            "spikes_per_layer_mean": result.spikes.mean(axis=0).tolist() if len(x_int) else [],
+        },
+        "estimates": model_estimate(config, result) if len(x_int) else {},
+        "metrics": metrics or {},
+        "source": source or {},
+    }
+    if study:
+        design["study"] = study
+    context["design"] = design
+    files = [writer.write(target, render(name, context)) for name, target in _RENDERED.items()]
+    files += [
+        writer.write(name, (TEMPLATE_DIR / name).read_text(encoding="utf-8")) for name in _STATIC
+    ]
+    files.append(writer.write("tb/golden.txt", format_golden(golden)))
+    text = json.dumps(_json_ready(design), indent=2, allow_nan=True) + "\n"
+    files.append(writer.write("design.json", text))
+    return ExportResult(out_dir=writer.root, files=files, design=design)
+
+
+def export_design(
+    model_dir: str | Path,
+    config: AcceleratorConfig,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    n_images: int = 16,
+    threshold_scales: Sequence[float] | None = None,
+    splits: DatasetSplits | None = None,
+    dataset_root: str | Path | None = None,
+    metrics: dict | None = None,
+    source: dict | None = None,
+    study: dict | None = None,
+    design_name: str = "snn",
+) -> ExportResult:
+    """Export the model saved in `model_dir` under `config`; golden images are the first
+    `n_images` of the test split (`splits`, else the model's dataset from `dataset_root`)."""
+    from models.conversion import convert
+    from models.datasets import load_dataset
+    from models.io import load_model
+
+    if n_images < 1:
+        raise HardwareInputError(f"--images: {n_images} must be at least 1")
+    model = load_model(model_dir)
+    if tuple(model.widths) != tuple(config.widths):
+        raise HardwareInputError(
+            f"widths: the design has {list(config.widths)} but the model in {model_dir} has "
+            f"{list(model.widths)}; take the widths from the model"
+        )
+    snn = convert(model, threshold_scales)
+    if splits is None:
+        splits = load_dataset(model.dataset, root=dataset_root)
+    x, y = splits.test
+    images = np.asarray(x[:n_images], dtype=np.float64)
+    labels = np.asarray(y[:n_images], dtype=np.int64)
+    info = {"model_dir": str(Path(model_dir).resolve()), "dataset": model.dataset}
+    info.update(source or {})
+    return export_project(
+        snn,
+        config,
+        images,
+        labels,
+        out_dir,
+        force=force,
+        design_name=design_name,
+        metrics=metrics,
+        source=info,
+        study=study,
+    )
