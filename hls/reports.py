@@ -47,9 +47,10 @@ def _fail(path: Path, problem: str) -> ReportError:
 
 
 def normalize_part(name: str) -> str:
-    """Spell a part the way `hwmodel` does: HLS writes xc7z020-clg400-1, Vivado xc7z020clg400-1."""
+    """Spell a 7-series part as Vivado and `hwmodel` do: HLS writes xc7z020-clg400-1, Vivado
+    xc7z020clg400-1 (newer families keep the hyphen in both, so they are left alone)."""
     name = name.strip().lower()
-    match = re.fullmatch(r"(xc\w+?)-([a-z]+\d+)(-.+)", name)
+    match = re.fullmatch(r"(xc7\w+?)-([a-z]+\d+)(-.+)", name)
     return f"{match[1]}{match[2]}{match[3]}" if match else name
 
 
@@ -310,7 +311,7 @@ def parse_power(path: Path) -> dict:
     breakdown: dict[str, float] = {}
     for table in _tables(text):
         header = _clean(table[0])
-        if len(header) == 2 and not summary:
+        if header[0] == _POWER_SUMMARY["power_w"] and len(header) == 2:
             summary = {_clean(row)[0]: _clean(row)[1] for row in table if len(row) == 2}
         if header[:2] == ["On-Chip", "Power (W)"]:
             for row in table[1:]:

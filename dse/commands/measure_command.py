@@ -61,9 +61,10 @@ def _study_file(given: str, project: Path) -> Path:
 
 
 def _open_study(ref: dict, project: Path) -> optuna.Study:
-    if not isinstance(ref, dict) or "study_file" not in ref or "trial" not in ref:
+    """The study a design was exported from, through the storage its study file names."""
+    if not (isinstance(ref, dict) and "study_file" in ref and isinstance(ref.get("trial"), int)):
         raise StudyInputError(
-            f"{project / 'design.json'}: study: {ref!r} needs study_file and trial; "
+            f"{project / 'design.json'}: study: {ref!r} needs study_file and a trial number; "
             "re-run `dse export`"
         )
     cfg = load_study_file(_study_file(str(ref["study_file"]), project))
@@ -113,7 +114,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
         if design.get("study"):
             study = _open_study(design["study"], project)
-            key = record_on_study(study, int(design["study"]["trial"]), measured)
+            key = record_on_study(study, design["study"]["trial"], measured)
             console.print(
                 f"recorded as study user attribute {key!r} of study {study.study_name!r} "
                 "(Optuna keeps a finished trial's attributes read-only)",

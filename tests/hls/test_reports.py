@@ -122,6 +122,7 @@ def test_part_names_agree_between_hls_and_vivado_spelling() -> None:
     assert normalize_part("xc7z020-clg400-1") == "xc7z020clg400-1"
     assert normalize_part("XC7Z020CLG400-1") == "xc7z020clg400-1"
     assert normalize_part("xc7z045ffg900-2") == "xc7z045ffg900-2"
+    assert normalize_part("xczu9eg-ffvb1156-2-e") == "xczu9eg-ffvb1156-2-e"
 
 
 @pytest.mark.parametrize("path", [XML, RPT, UTIL, POWER, OLD_XML, OLD_RPT])
