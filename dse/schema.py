@@ -182,9 +182,8 @@ class StudyConfig(_Section):
             try:
                 grid_search_space(self.knobs)
             except KnobError as exc:
-                raise PydanticCustomError(
-                    "knob", "grid", {"where": "sampler.name", "value": "grid", "fix": exc.fix}
-                ) from None
+                ctx = {"where": f"search.{exc.where}", "value": exc.value, "fix": exc.fix}
+                raise PydanticCustomError("knob", "grid", ctx) from None
         _check_training(self.training)
         return self
 

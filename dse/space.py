@@ -145,7 +145,10 @@ class Knob:
             return list(self.choices)
         step = self.step or (1 if self.kind == "int" else None)
         if step is None:
-            raise KnobError("step", None, "the grid sampler needs a step for float ranges")
+            rng = {"low": self.low, "high": self.high}
+            raise KnobError(
+                self.name, rng, "add a step: the grid sampler needs one for float ranges"
+            )
         count = int(round((self.high - self.low) / step)) + 1
         values = [self.low + i * step for i in range(count)]
         return [int(v) if self.kind == "int" else float(v) for v in values]

@@ -1,0 +1,39 @@
+"""A terminal progress bar for a study: trials done of the total, time left, Pareto size."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from tqdm.auto import tqdm
+
+#: Trial states that count towards a study's total (failed trials are retried, not counted).
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def count_done(study: optuna.Study) -> int:
+    """Finished trials that count towards `n_trials` (all workers together)."""
+    return len(study.get_trials(deepcopy=False, states=COUNTED_STATES))
+
+
+class StudyProgress:
+    """Optuna callback drawing one tqdm bar; counts trials of every worker on the storage."""
+
+    def __init__(self, study: optuna.Study, total: int, enabled: bool = True) -> None:
+        self._bar = tqdm(
+            total=total,
+            initial=min(count_done(study), total),
+            desc=study.study_name,
+            unit="trial",
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        done = min(count_done(study), self._bar.total)
+        failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+        self._bar.set_postfix(pareto=len(study.best_trials), failed=failed, refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        """Finish the bar line."""
+        self._bar.close()
