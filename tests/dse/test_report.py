@@ -1,0 +1,102 @@
+"""The report: CSV tables equal to Optuna's view of the study, and an offline HTML file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from dse.plots import reference_point
+from dse.report import pareto_frame, trials_frame, write_report
+
+
+def _objective(trial: optuna.Trial) -> tuple[float, float, float]:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    width = trial.suggest_categorical("width_0", [16, 32])
+    ensemble = trial.suggest_categorical("ensemble", ["time", "repeat"])
+    trial.set_user_attr("lut", 1000.0 * x + width)
+    trial.set_user_attr("spikes_per_layer", [x, 2 * x])
+    trial.set_user_attr("accelerator", {"pe": width, "ensemble": ensemble})
+    trial.set_constraint("power_w", x - 0.8)  # x > 0.8 is infeasible
+    if trial.number == 5:
+        raise RuntimeError("diverged")
+    return x, x * x + width / 100, 1.0 - 0.5 * x
+
+
+@pytest.fixture(scope="module")
+def study() -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name="synthetic",
+        directions=["maximize", "minimize", "minimize"],
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    study.set_metric_names(["accuracy", "power_w", "ece"])
+    study.optimize(_objective, n_trials=30, catch=(RuntimeError,))
+    return study
+
+
+@pytest.fixture(scope="module")
+def paths(study: optuna.Study, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_report(study, tmp_path_factory.mktemp("report"))
+
+
+def test_pareto_csv_equals_best_trials(study: optuna.Study, paths: dict[str, Path]) -> None:
+    pareto = pd.read_csv(paths["pareto.csv"])
+    best = sorted(study.best_trials, key=lambda t: t.number)
+    assert list(pareto["number"]) == [t.number for t in best]
+    assert pareto["feasible"].all()
+    for (_, row), trial in zip(pareto.iterrows(), best, strict=True):
+        assert row["values_accuracy"] == pytest.approx(trial.values[0])
+        assert row["values_ece"] == pytest.approx(trial.values[2])
+    assert len(pareto_frame(study)) == len(best)
+
+
+def test_trials_csv_has_every_trial_attribute_and_state(paths: dict[str, Path]) -> None:
+    trials = pd.read_csv(paths["trials.csv"])
+    assert len(trials) == 30
+    assert trials.loc[5, "state"] == "FAIL"
+    for column in ("params_x", "params_width_0", "lut", "constraint_power_w", "feasible"):
+        assert column in trials.columns
+    infeasible = trials[(trials["state"] == "COMPLETE") & (trials["params_x"] > 0.8)]
+    assert len(infeasible) > 0 and not infeasible["feasible"].any()
+    row = trials.loc[0]
+    assert json.loads(row["spikes_per_layer"]) == pytest.approx(
+        [row["params_x"], 2 * row["params_x"]]
+    )
+    assert json.loads(row["accelerator"])["pe"] == row["params_width_0"]
+
+
+def test_html_is_offline_and_holds_the_plots(paths: dict[str, Path]) -> None:
+    html = paths["report.html"].read_text()
+    assert "<script src=" not in html  # nothing fetched: plotly.js is inline
+    assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js embedded
+    for title in (
+        "Pareto front: accuracy vs power_w",
+        "Pareto front: accuracy vs ece",
+        "Pareto front: power_w vs ece",
+        "Pareto front in 3-D",
+        "Parallel coordinates",
+        "Hypervolume history",
+        "Parameter importances for accuracy",
+        "Parameter importances for ece",
+    ):
+        assert f"<h2>{title}" in html, title
+    assert "Infeasible" in html  # optuna marks infeasible trials in the Pareto plots
+    assert '\\"number\\": 0' in html or '"number": 0' in html  # hover shows the trial number
+
+
+def test_reference_point_is_beyond_the_worst_feasible_value(study: optuna.Study) -> None:
+    ref = reference_point(study)
+    feasible = [t for t in study.trials if t.values and t.constraints["power_w"] <= 0]
+    assert ref[0] < min(t.values[0] for t in feasible)  # maximised
+    assert ref[1] > max(t.values[1] for t in feasible)  # minimised
+    assert ref[2] > max(t.values[2] for t in feasible)
+
+
+def test_trials_frame_of_empty_study_is_empty() -> None:
+    empty = optuna.create_study(directions=["maximize", "minimize"])
+    assert trials_frame(empty).empty
