@@ -25,7 +25,6 @@ __all__ = [
     "DESIGN_FILE",
     "MEASURED_FILE",
     "comparison",
-    "design_estimates",
     "find_reports",
     "load_design",
     "measure",
@@ -180,12 +179,6 @@ def load_design(project_dir: Path) -> dict | None:
     if not isinstance(design, dict):
         raise ReportError(f"{path}: expected a JSON object; re-run `dse export`")
     return design
-
-
-def design_estimates(design: dict) -> dict | None:
-    """The cost model's figures in design.json: `estimates` (the contract), or `estimate`,
-    the spelling `hls.export` writes while the two are being reconciled."""
-    return design.get("estimates", design.get("estimate"))
 
 
 def _ratio(estimated: float | None, measured: float | None) -> float | None:

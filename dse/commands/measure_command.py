@@ -14,15 +14,7 @@ from rich.table import Table
 
 from dse.errors import StudyInputError
 from dse.schema import load_study_file
-from dse.storage import open_storage, redact_url
-from hls.measure import (
-    MEASURED_FILE,
-    comparison,
-    design_estimates,
-    load_design,
-    measure,
-    record_on_study,
-)
+from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
 
 
 def _format(value: float) -> str:
@@ -60,23 +52,17 @@ def _study_file(given: str, project: Path) -> Path:
     return project / path
 
 
-def _open_study(ref: dict, project: Path) -> optuna.Study:
-    """The study a design was exported from, through the storage its study file names."""
+def _open_study(ref: object, project: Path, storage: str | None) -> tuple[optuna.Study, int]:
+    """The study and trial a design was exported from (design.json's `study` entry)."""
+    from dse.runner import open_study  # imports torch; only needed when there is a study
+
     if not (isinstance(ref, dict) and "study_file" in ref and isinstance(ref.get("trial"), int)):
         raise StudyInputError(
             f"{project / 'design.json'}: study: {ref!r} needs study_file and a trial number; "
             "re-run `dse export`"
         )
     cfg = load_study_file(_study_file(str(ref["study_file"]), project))
-    name = ref.get("study_name") or cfg.name
-    url = cfg.storage_url()
-    try:
-        return optuna.load_study(study_name=name, storage=open_storage(url))
-    except KeyError:
-        raise StudyInputError(
-            f"study {name!r} is not in storage {redact_url(url)}; check design.json's study "
-            "entry or the study file's storage"
-        ) from None
+    return open_study(cfg, storage, create=False), ref["trial"]
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +80,10 @@ def register(app: typer.Typer) -> None:
                 "Replaces any report of the same kind found in the project folder.",
             ),
         ] = None,
+        storage: Annotated[
+            str | None,
+            typer.Option("--storage", help="Optuna storage URL (default: the study file's)."),
+        ] = None,
     ) -> None:
         """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
         and record the figures on the study the design came from."""
@@ -103,7 +93,7 @@ def register(app: typer.Typer) -> None:
         for source in sorted(set(measured["sources"].values())):
             console.print(f"  from {source}", highlight=False, soft_wrap=True)
         design = load_design(project) or {}
-        estimates = design_estimates(design)
+        estimates = design.get("estimates")
         console.print(_table(comparison(measured, estimates), estimates is not None))
         if estimates is None:
             console.print(f"no design.json with estimates in {project}; showing measured only")
@@ -113,8 +103,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"power by block (W): {parts}", highlight=False, soft_wrap=True)
         console.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
         if design.get("study"):
-            study = _open_study(design["study"], project)
-            key = record_on_study(study, design["study"]["trial"], measured)
+            study, trial = _open_study(design["study"], project, storage)
+            key = record_on_study(study, trial, measured)
             console.print(
                 f"recorded as study user attribute {key!r} of study {study.study_name!r} "
                 "(Optuna keeps a finished trial's attributes read-only)",

@@ -13,6 +13,7 @@ import pytest
 from hls.measure import (
     comparison,
     find_reports,
+    load_design,
     measure,
     measured_table,
     record_on_study,
@@ -134,6 +135,17 @@ def test_named_report_replaces_the_found_one(tmp_path: Path) -> None:
     measured = measure(project, [power])
     assert measured["power_w"] == 1.9
     assert measured["sources"]["power_w"] == str(power.resolve())
+
+
+def test_two_reports_of_one_kind_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="are both csynth_xml; give one"):
+        measure(tmp_path, [XML, OLD_XML])
+
+
+def test_malformed_design_json_is_named(tmp_path: Path) -> None:
+    (tmp_path / "design.json").write_text('{"config": ')
+    with pytest.raises(ReportError, match="design.json: not valid JSON"):
+        load_design(tmp_path)
 
 
 def test_no_reports_says_where_it_looked(tmp_path: Path) -> None:
