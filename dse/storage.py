@@ -48,7 +48,7 @@ HEARTBEAT_ENV = "DSE_HEARTBEAT_INTERVAL"
 GRACE_ENV = "DSE_HEARTBEAT_GRACE"
 
 _SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile"}
-_RDB_SCHEMES = ("postgresql", "sqlite", "mysql")
+_RDB_SCHEMES = ("postgresql", "sqlite")
 
 
 def redact_url(url: str) -> str:

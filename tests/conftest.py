@@ -126,7 +126,7 @@ optimize_to_total(study, objective, int(total), poll_s=0.2)
 def mimic_worker(monkeypatch):
     """Start a mimic worker: (url, study name, total, seconds per trial, workdir) -> Popen."""
     monkeypatch.setenv("DSE_HEARTBEAT_INTERVAL", "1")
-    monkeypatch.setenv("DSE_HEARTBEAT_GRACE", "3")
+    monkeypatch.setenv("DSE_HEARTBEAT_GRACE", "4")
     started: list[subprocess.Popen] = []
 
     def spawn(url: str, name: str, total: int, seconds: float, workdir: Path) -> subprocess.Popen:

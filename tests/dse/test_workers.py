@@ -9,9 +9,10 @@ import time
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
-from dse.parallel import SURPLUS_ATTR
+from dse.parallel import SURPLUS_ATTR, run_parallel
 from dse.storage import count_trials, open_storage
 
 pytestmark = pytest.mark.postgres
@@ -81,3 +82,38 @@ def test_worker_killed_mid_trial_is_retried(postgres_url: str, mimic_worker, tmp
     ]  # fmt: skip
     assert len(retries) == 1 and retries[0].params == killed.params
     assert retries[0].user_attrs["worker"] == survivor.pid
+
+
+def test_dse_workers_share_a_real_study(postgres_url: str, tmp_path, capfd) -> None:
+    """`run_parallel` (= `dse run --n-jobs 2`) starts two `dse worker`s on one study."""
+    name = f"tiny-{time.time_ns()}"
+    study = {
+        "name": name,
+        "output_dir": str(tmp_path / "out"),
+        "dataset": {"name": "digits", "max_train": 200, "max_test": 100},
+        "training": {"epochs": 1, "bn_samples": 1, "calib_samples": 2},
+        "search": {"width": 8, "depth": 1, "timesteps": {"low": 2, "high": 4}, "samples": 1},
+        "objectives": [
+            {"metric": "accuracy", "direction": "maximize"},
+            {"metric": "energy_uj", "direction": "minimize"},
+        ],
+        "sampler": {"name": "random"},
+    }
+    study_file = tmp_path / "tiny.yaml"
+    study_file.write_text(yaml.safe_dump(study))
+    run_parallel(study_file, 2, n_trials=4, storage_url=postgres_url)
+    printed = capfd.readouterr()
+    password = postgres_url.split(":")[2].split("@")[0]
+    assert password not in printed.out + printed.err
+    assert printed.out.count("postgresql://postgres:***@127.0.0.1") == 2
+    loaded = optuna.load_study(study_name=name, storage=open_storage(postgres_url))
+    trials = loaded.get_trials()
+    assert len({t.number for t in trials}) == len(trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 4
+    for t in complete:
+        assert {"accuracy", "energy_uj", "lut", "cache_hit", "model_key"} <= set(t.user_attrs)
+    # One training key (fixed width and depth): trained once, by one of the two workers.
+    assert len({t.user_attrs["model_key"] for t in complete}) == 1
+    assert sum(not t.user_attrs["cache_hit"] for t in complete) == 1
+    assert len([p for p in (tmp_path / "out" / "models").iterdir() if p.name != ".locks"]) == 1
