@@ -8,7 +8,6 @@ from hwmodel.calibration import (
     Calibration,
     fit_calibration,
     load_calibration,
-    measured_row,
     save_calibration,
 )
 from hwmodel.devices import PARTS, Part, get_part
@@ -27,7 +26,6 @@ __all__ = [
     "fit_calibration",
     "get_part",
     "load_calibration",
-    "measured_row",
     "parse_widths",
     "save_calibration",
 ]

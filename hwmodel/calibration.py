@@ -36,7 +36,6 @@ __all__ = [
     "apply_calibration",
     "fit_calibration",
     "load_calibration",
-    "measured_row",
     "resolve_calibration",
     "save_calibration",
 ]
@@ -111,6 +110,11 @@ def apply_calibration(
 
 
 def _config_from_row(row: pd.Series) -> AcceleratorConfig:
+    if _missing(row.get("widths")):
+        raise HardwareInputError(
+            f"measured: row {row.name} has no design knobs (widths, pe, ...); measure a "
+            "project exported by `dse export` so that its design.json is beside the reports"
+        )
     names = AcceleratorConfig.__dataclass_fields__.keys() - {"extra"}
     kwargs = {k: row[k] for k in names if k in row.index and not _missing(row[k])}
     if isinstance(kwargs.get("widths"), str):
@@ -213,13 +217,3 @@ def _fit_power(measured: pd.DataFrame, coeffs: dict, cal: Calibration) -> dict[s
     m = _nnls_towards_one(a, y)
     cal.power = dict(zip(POWER_KINDS, m.tolist(), strict=True))
     return {"rms_before": _rms(a.sum(axis=1) - y), "rms_after": _rms(a @ m - y)}
-
-
-def measured_row(measured: dict, design: dict) -> dict:
-    """One table row from a `measured.json` and the design's knobs (`design.json`)."""
-    row = {k: v for k, v in design.items() if k != "extra"}
-    row.update({k: measured.get(k) for k in ("lut", "ff", "bram18k", "dsp", "power_w")})
-    row["part"] = measured.get("part") or design.get("part")
-    if measured.get("target_clock_ns"):
-        row["clock_mhz"] = 1000.0 / float(measured["target_clock_ns"])
-    return row

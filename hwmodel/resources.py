@@ -140,21 +140,24 @@ def finn_bram18(depth: np.ndarray, width: np.ndarray) -> np.ndarray:
 def memory_cost(
     depth: np.ndarray, width: np.ndarray, copies: np.ndarray | int, mem: dict
 ) -> dict[str, np.ndarray]:
-    """Cost of `copies` identical memories: registers, LUTRAM or block RAM by size.
+    """Cost of `copies` identical depth x width memories, by depth (FINN's style of rule).
 
-    Returns lut (LUTRAM LUTs), ff (register bits), bram18 and lutram (= lut, for utilisation).
+    depth <= register_max_depth: flip-flops, each with a LUT for its load/hold mux;
+    depth <= lutram_max_depth: distributed RAM, one RAM64X1S LUT per bit of width;
+    deeper: block RAM by `finn_bram18`.  Both small kinds cost `width` LUTs per copy, so
+    splitting a memory over more PEs never lowers the LUT count.
+    Returns lut, ff, bram18 and lutram (the LUTRAM share of lut, for utilisation).
     """
     d = np.asarray(depth, dtype=np.int64)
     w = np.asarray(width, dtype=np.int64)
     registers = d <= mem["register_max_depth"]
-    lutram = ~registers & (d * w <= mem["lutram_max_bits"])
+    lutram = ~registers & (d <= mem["lutram_max_depth"])
     block = ~registers & ~lutram
-    lut = np.where(lutram, _ceil_div(d, mem["lutram_depth"]) * w, 0) * copies
     return {
-        "lut": lut,
+        "lut": np.where(block, 0, w) * copies,
         "ff": np.where(registers, d * w, 0) * copies,
         "bram18": np.where(block, finn_bram18(d, w), 0) * copies,
-        "lutram": lut,
+        "lutram": np.where(lutram, w, 0) * copies,
     }
 
 
@@ -163,27 +166,22 @@ def _sum_costs(costs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def prng_units(batch: DesignBatch) -> np.ndarray:
-    """PRNG units per sample lane: the most weight groups one cycle's npc weights can span.
+    """PRNG units per sample lane: the most weight groups a window of npc consecutive weight
+    indices can touch, ceil((npc - 1) / reuse) + 1 (at most npc).
 
-    Aligned designs (every n_out a multiple of reuse, and npc a multiple or divisor of reuse)
-    need ceil(npc / reuse); otherwise a window of npc indices can straddle one extra group.
+    The kernel always builds this worst case, so that it needs no alignment analysis and
+    the count never falls as npc grows.
     """
     npc, r = batch.npc, batch.reuse
-    outs_aligned = np.all([n % r == 0 for n in batch.widths[1:]], axis=0)
-    aligned = outs_aligned & ((npc % r == 0) | (r % npc == 0))
-    return np.where(aligned, _ceil_div(npc, r), np.minimum(npc, _ceil_div(npc - 1, r) + 1))
+    return np.minimum(npc, _ceil_div(npc - 1, r) + 1)
 
 
 def _window_rotator_luts(batch: DesignBatch) -> np.ndarray:
-    """LUTs of the lane-wide rotator that aligns a flat sampled-bit window to the PEs.
-
-    Needed only when some layer's n_out is not a multiple of npc (windows then straddle
-    words); one 4:1 mux level per LUT6, log2(npc) levels, per bit and lane.
-    """
+    """LUTs of the rotator that aligns a flat window of sampled bits to the PEs: per lane and
+    bit, log2(npc) levels of 2:1 muxing, two levels per LUT6 (4:1 mux)."""
     npc = batch.npc
-    aligned = np.all([n % npc == 0 for n in batch.widths[1:]], axis=0)
     levels = _ceil_div(np.ceil(np.log2(np.maximum(npc, 1))).astype(np.int64), 2)
-    return np.where(aligned, 0, npc * levels * batch.sample_lanes)
+    return npc * levels * batch.sample_lanes
 
 
 def _component(
@@ -254,9 +252,10 @@ def component_resources(batch: DesignBatch, coeffs: dict) -> dict[str, dict[str,
         shape=shape,
     )
 
-    # Sampled signs: 1 bit per weight per lane, flat, two banks (even/odd words) so that a
-    # window straddling two words is read in one cycle, plus the aligning rotator.
-    banks = memory_cost(_ceil_div(flat_depth, 2), Q * N, 2 * P, mem)
+    # Sampled signs: 1 bit per weight per lane, flat words of npc x lanes bits in two banks
+    # (even/odd words) so that a window straddling two words is read in one cycle, then
+    # rotated onto the PEs.
+    banks = memory_cost(_ceil_div(flat_depth, 2), npc * N, 2, mem)
     sample_memory = _component(
         lut=np.where(ms, banks["lut"] + _window_rotator_luts(batch), 0),
         ff=np.where(ms, banks["ff"], 0),

@@ -1,7 +1,145 @@
-"""Placeholder until the owning issue lands; replaced by the real commands."""
+"""`dse estimate`: price one accelerator design with the analytical model, no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from hwmodel.devices import get_part
+from hwmodel.errors import HardwareInputError
+from hwmodel.estimate import estimate, parse_widths
+from hwmodel.template import AcceleratorConfig
+
+
+_RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
+_ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
+
+
+def _read_activity(path: Path) -> list[float]:
+    """A JSON list, or an object with an `activity` list (e.g. saved evaluation metrics)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HardwareInputError(
+            f"--activity: cannot read {str(path)!r} ({exc.__class__.__name__}); give a JSON "
+            "list of mean events per weight layer, e.g. [784, 51.2, 40.3]"
+        ) from None
+    values = data.get("activity") if isinstance(data, dict) else data
+    if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        raise HardwareInputError(
+            f"--activity: {str(path)!r} holds no list of numbers; give a JSON list such as "
+            "[784, 51.2, 40.3] or an object with an 'activity' list"
+        )
+    return [float(v) for v in values]
+
+
+def _print_report(result: dict, config: AcceleratorConfig) -> None:
+    console = Console()
+    part = get_part(config.part)
+    res = Table(title=f"Resources on {config.part} (fits: {result['fits']})")
+    for col in ("resource", "used", "available", "util %"):
+        res.add_column(col, justify="right" if col != "resource" else "left")
+    for key, avail in (("lut", part.lut), ("ff", part.ff), ("bram36", part.bram36)):
+        res.add_row(
+            key.upper(), f"{result[key]:g}", f"{avail}", f"{100 * result[f'util_{key}']:.1f}"
+        )
+    res.add_row("DSP", f"{result['dsp']:g}", f"{part.dsp}", f"{100 * result['util_dsp']:.1f}")
+    res.add_row(
+        "LUTRAM", f"{result['lutram']:g}", f"{part.lutram}", f"{100 * result['util_lutram']:.1f}"
+    )
+    console.print(res)
+
+    comp = Table(title="Per component")
+    for col in ("component", "LUT", "FF", "BRAM18", "DSP"):
+        comp.add_column(col, justify="right" if col != "component" else "left")
+    for name, figures in result["components"].items():
+        comp.add_row(name, *(f"{figures[r]:g}" for r in ("lut", "ff", "bram18", "dsp")))
+    console.print(comp)
+
+    perf = Table(title=f"Performance at {result['clock_mhz']:g} MHz")
+    perf.add_column("metric")
+    perf.add_column("value", justify="right")
+    rows = [
+        ("cycles (schedule)", f"{result['cycles']:,.0f}"),
+        ("  sampling phase", f"{result['cycles_sampling']:,.0f}"),
+        *((f"  layer {i}", f"{c:,.0f}") for i, c in enumerate(result["cycles_per_layer"])),
+        ("  I/O (m_axi)", f"{result['cycles_io']:,.0f}"),
+        ("latency", f"{result['latency_us']:,.1f} us"),
+        ("throughput", f"{result['throughput_ips']:,.1f} inferences/s"),
+        ("synaptic ops", f"{result['synops_per_s'] / 1e9:,.3f} G/s"),
+        ("GOPS (dense-equivalent, 2/MAC)", f"{result['gops']:,.2f}"),
+        ("GOPS/DSP (DSP floored at 1)", f"{result['gops_per_dsp']:,.2f}"),
+        ("power PL static", f"{result['power_static_w']:.3f} W"),
+        ("power PL dynamic", f"{result['power_dynamic_w']:.3f} W"),
+        ("power PL (power_w)", f"{result['power_w']:.3f} W"),
+        ("power PS7 (not in power_w)", f"{result['power_ps_w']:.3f} W"),
+        ("power on-chip total", f"{result['power_total_w']:.3f} W"),
+        ("energy per inference (PL)", f"{result['energy_uj']:,.1f} uJ"),
+    ]
+    for name, value in rows:
+        perf.add_row(name, value)
+    console.print(perf)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `dse` app."""
+    """Add `dse estimate` to the app."""
+
+    @app.command("estimate")
+    def estimate_command(
+        widths: Annotated[str, typer.Option(help="Widths, inputs to classes: 784,512,512,10.")],
+        part: Annotated[str, typer.Option(help="Zynq-7000 part.")] = "xc7z020clg400-1",
+        pe: Annotated[int, typer.Option(help="Processing elements P.")] = 64,
+        clock_mhz: Annotated[float, typer.Option(help="Kernel clock in MHz.")] = 100.0,
+        timesteps: Annotated[int, typer.Option(help="Timesteps T per run.")] = 8,
+        samples: Annotated[int, typer.Option(help="Weight samples S per inference.")] = 10,
+        ensemble: Annotated[str, typer.Option(help="'repeat' (S runs) or 'time'.")] = "repeat",
+        k_bits: Annotated[int, typer.Option(help="Bits per Bernoulli code k.")] = 8,
+        membrane_bits: Annotated[int, typer.Option(help="Membrane bits b.")] = 16,
+        reuse: Annotated[int, typer.Option(help="Weights sharing one random number.")] = 1,
+        synapses_per_cycle: Annotated[int, typer.Option(help="Synapse lanes per PE Q.")] = 1,
+        sample_lanes: Annotated[int, typer.Option(help="Samples run in parallel.")] = 1,
+        sampling: Annotated[str, typer.Option(help="'memory' or 'regenerate'.")] = "memory",
+        input_bits: Annotated[int, typer.Option(help="Bits per input pixel.")] = 8,
+        spike_rate: Annotated[float | None, typer.Option(help=_RATE_HELP)] = None,
+        activity: Annotated[Path | None, typer.Option(help=_ACTIVITY_HELP)] = None,
+        calibration: Annotated[Path | None, typer.Option(help="Calibration profile.")] = None,
+        util_cap: Annotated[float | None, typer.Option(help="Utilisation cap (0-1].")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Price one design: resources, cycles, latency, GOPS and power, without training."""
+        if spike_rate is not None and activity is not None:
+            raise HardwareInputError(
+                "--spike-rate/--activity: give one of them, not both (activity overrides rates)"
+            )
+        config = AcceleratorConfig(
+            widths=parse_widths(widths),
+            pe=pe,
+            synapses_per_cycle=synapses_per_cycle,
+            sample_lanes=sample_lanes,
+            k_bits=k_bits,
+            membrane_bits=membrane_bits,
+            reuse=reuse,
+            sampling=sampling,
+            clock_mhz=clock_mhz,
+            part=get_part(part).name,
+            ensemble=ensemble,
+            timesteps=timesteps,
+            samples=samples,
+            input_bits=input_bits,
+        )
+        result = estimate(
+            config,
+            activity=_read_activity(activity) if activity is not None else None,
+            spike_rate=0.1 if spike_rate is None else spike_rate,
+            calibration=calibration,
+            util_cap=util_cap,
+        )
+        if as_json:
+            typer.echo(json.dumps({**result, "config": config.as_dict()}, indent=2))
+        else:
+            _print_report(result, config)
