@@ -8,6 +8,7 @@ directory from elsewhere cannot execute code; everything needed to rebuild the n
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,15 @@ def load_model(directory: str | Path) -> TrainedModel:
         )
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        EOFError,
+        pickle.PickleError,
+    ) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelInputError(
             f"model directory: {path} is corrupt ({reason}); retrain it with `dse train`"

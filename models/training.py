@@ -44,13 +44,13 @@ class TrainConfig:
     widths: tuple[int, ...] = (256, 256)  # hidden widths; inputs and classes come from data
     levels: int = 4  # quantized-ReLU values, 0 included
     clip: float = 1.0  # quantized-ReLU clip value (one spike per timestep)
-    epochs: int = 30
+    epochs: int = 40
     stage1_epochs: int | None = None  # plain-ReLU epochs; None = half of `epochs`
     batch_size: int = 64
     lr: float = 0.01  # BayesBiNN step size
     lr_other: float = 0.01  # Adam step size of batch-norm affine, output gain and bias
     tau: float = 1.0  # relaxation temperature of the training samples
-    dataset_size: float | None = None  # effective N of BayesBiNN; None = training examples
+    dataset_size: float | None = 1e5  # effective N of BayesBiNN; None = training examples
     prior_lam: float = 0.0  # prior natural parameter (0 = P(w=+1) = 1/2)
     lam_init: float = 1.0  # lam ~ U(-lam_init, lam_init)
     mc_samples: int = 1  # relaxed samples per BayesBiNN step

@@ -1,0 +1,63 @@
+"""Two-stage BayesBiNN training on digits: sanity accuracy, determinism, failures."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from models.datasets import load_dataset
+from models.errors import ModelInputError
+from models.training import TrainConfig, TrainingDivergedError, train_model
+
+TINY = {"widths": (32,), "epochs": 3, "calib_samples": 4, "bn_samples": 1, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", seed=0)
+
+
+def test_training_learns_digits_and_is_deterministic(digits):
+    first = train_model(TrainConfig(**TINY), digits, progress=False)
+    again = train_model(TrainConfig(**TINY), digits, progress=False)
+    other = train_model(TrainConfig(**TINY, seed=1), digits, progress=False)
+    net = first.network
+    assert net.widths == (64, 32, 10) and net.quantized
+    assert first.metrics["val_accuracy"] > 0.8
+    assert first.metrics["val_accuracy_mode"] > 0.8
+    assert 0 <= first.metrics["val_ece"] <= 1 and first.output_scale > 0
+    assert 0 < first.metrics["frac_uncertain"] <= 1
+    assert first.wall_time_s > 0 and first.dataset == "digits"
+    for a, b in zip(net.state_dict().values(), again.network.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(net.layers[0].lam, other.network.layers[0].lam)
+
+
+def test_stage_split_and_progress_bar(digits, capsys):
+    cfg = TrainConfig(**{**TINY, "epochs": 2}, stage1_epochs=2)
+    model = train_model(cfg, digits, progress=True)
+    assert cfg.stage1 == 2 and model.network.quantized
+    assert "2/2" in capsys.readouterr().err
+
+
+def test_nan_loss_raises_a_clear_error(digits):
+    x, y = digits.train
+    broken = dataclasses.replace(digits, train=(torch.full_like(x, float("nan")), y))
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        train_model(TrainConfig(**TINY), broken, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("widths", (0,)), ("levels", 1), ("epochs", 0), ("lr", 3.0), ("stage1_epochs", 9)],
+)
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ModelInputError, match=field):
+        TrainConfig(**{**TINY, field: value})
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = TrainConfig(**TINY, lr=0.02)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ModelInputError, match="bogus"):
+        TrainConfig.from_dict({**cfg.to_dict(), "bogus": 1})
