@@ -188,7 +188,8 @@ def _ratio(estimated: float | None, measured: float | None) -> float | None:
 
 
 def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
-    """Measured beside estimated, in common units (BRAM in 18 Kb blocks), with the ratio.
+    """Measured beside estimated, in common units (BRAM in 18 Kb blocks, power with and
+    without the PS as the report has it), with the ratio measured / estimated.
 
     Rows where neither side has a figure are left out; a missing side stays NaN.
     """
@@ -197,12 +198,22 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
     target_ns = measured.get("target_clock_ns")
     achieved_ns = measured.get("estimated_clock_ns")
     cycles = measured.get("latency_cycles")
+    ps_w = (measured.get("power_breakdown_w") or {}).get("PS7")
     rows = {
         "LUT": (estimates.get("lut"), measured.get("lut")),
         "FF": (estimates.get("ff"), measured.get("ff")),
         "BRAM (18 Kb)": (None if bram36 is None else 2 * bram36, measured.get("bram18k")),
         "DSP": (estimates.get("dsp"), measured.get("dsp")),
-        "Power (W)": (estimates.get("power_w"), measured.get("power_w")),
+        # Vivado's total includes the Zynq PS (PS7 block) when the design instantiates it;
+        # hwmodel's power_w is the PL alone and power_total_w adds its PS figure.
+        "Power, on chip (W)": (
+            estimates.get("power_w" if ps_w is None else "power_total_w"),
+            measured.get("power_w"),
+        ),
+        "Power, PL without PS7 (W)": (
+            None if ps_w is None else estimates.get("power_w"),
+            None if ps_w is None or "power_w" not in measured else measured["power_w"] - ps_w,
+        ),
         "Clock target (MHz)": (estimates.get("clock_mhz"), target_ns and 1000.0 / target_ns),
         "Clock achievable (MHz)": (None, achieved_ns and 1000.0 / achieved_ns),
         "Cycles per inference": (estimates.get("cycles"), cycles),

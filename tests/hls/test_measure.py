@@ -36,7 +36,8 @@ ESTIMATES = {
     "ff": 6400,
     "bram36": 2.5,
     "dsp": 0,
-    "power_w": 1.5,
+    "power_w": 0.2,
+    "power_total_w": 1.5,
     "clock_mhz": 200.0,
     "cycles": 40,
     "latency_us": 0.2,
@@ -165,6 +166,7 @@ def test_reports_of_different_parts_are_refused(tmp_path: Path) -> None:
 def test_comparison_converts_bram36_to_18kb_blocks() -> None:
     measured = {"lut": 3455, "bram18k": 3, "dsp": 110, "target_clock_ns": 5.0, "latency_cycles": 32}
     table = comparison(measured, ESTIMATES)
+    assert math.isnan(table.loc["Power, on chip (W)", "measured"])  # no power report
     assert table.loc["BRAM (18 Kb)", "estimated"] == 5.0  # 2.5 tiles of 36 Kb
     assert table.loc["BRAM (18 Kb)", "ratio"] == pytest.approx(0.6)
     assert table.loc["LUT", "ratio"] == pytest.approx(3455 / 4000)
@@ -173,6 +175,17 @@ def test_comparison_converts_bram36_to_18kb_blocks() -> None:
     assert math.isnan(table.loc["DSP", "ratio"])  # estimated zero: no ratio
     assert math.isnan(table.loc["FF", "measured"])  # absent stays absent
     assert "Clock achievable (MHz)" not in table.index
+
+
+def test_comparison_sets_power_with_and_without_the_ps() -> None:
+    measured = {"power_w": 1.603, "power_breakdown_w": {"DSPs": 0.105, "PS7": 1.256}}
+    table = comparison(measured, ESTIMATES)
+    assert table.loc["Power, on chip (W)"].tolist() == pytest.approx([1.5, 1.603, 1.603 / 1.5])
+    assert table.loc["Power, PL without PS7 (W)", "estimated"] == 0.2
+    assert table.loc["Power, PL without PS7 (W)", "measured"] == pytest.approx(0.347)
+    without_ps = comparison({"power_w": 0.3}, ESTIMATES)  # e.g. an out-of-context PL design
+    assert without_ps.loc["Power, on chip (W)", "estimated"] == 0.2
+    assert "Power, PL without PS7 (W)" not in without_ps.index
 
 
 def test_record_on_study_uses_a_study_attribute(tmp_path: Path) -> None:
