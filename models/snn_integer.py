@@ -33,7 +33,6 @@ from hwmodel.template import (
     quantize_probability,
     random_codes,
     sample_signs,
-    saturate,
     segment_of_timestep,
 )
 from models.errors import ModelInputError
@@ -211,8 +210,12 @@ class _Runner:
         ]
 
     def _update(self, index: int, v: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """v = sat(v + (I << shift) + bias), updating `v` in place."""
         layer = self.net.layers[index]
-        return saturate(v + current * (1 << layer.shift) + layer.bias, self.bits)
+        v += current * (1 << layer.shift) if layer.shift else current
+        v += layer.bias
+        lo, hi = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+        return np.clip(v, lo, hi, out=v)
 
     def _round_events(self, spikes: np.ndarray) -> np.ndarray:
         """[lanes-rows, B, n] bool -> [B, rounds]: inputs that spiked in any lane of a round."""

@@ -1,0 +1,271 @@
+"""The integer hardware-exact SNN against a slow per-neuron reference and hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwmodel.template import (
+    AcceleratorConfig,
+    IntegerLayer,
+    IntegerNetwork,
+    cycle_breakdown_from_events,
+    random_codes,
+    sample_signs,
+)
+from models.errors import ModelInputError
+from models.snn_integer import (
+    class_probabilities,
+    quantize_input,
+    quantize_network,
+    run_integer,
+    sampled_weights,
+    score_divisor,
+)
+from models.snn_spec import ConvertedLayer, ConvertedSNN
+
+
+def random_snn(widths, rng, threshold=3.0):
+    """A converted network with random posteriors, thresholds around `threshold` units."""
+    layers = []
+    last = len(widths) - 2
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        thr = np.ones(n_out) if index == last else rng.uniform(0.5, 1.5, n_out) * threshold
+        layers.append(
+            ConvertedLayer(
+                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
+                threshold=thr,
+                bias=rng.normal(0.0, 0.5, n_out),
+                initial=np.zeros(n_out) if index == last else thr / 2,
+                spiking=index != last,
+            )
+        )
+    return ConvertedSNN(layers=layers, output_scale=1.5)
+
+
+def reference_run(net: IntegerNetwork, x: np.ndarray, cfg: AcceleratorConfig):
+    """Image by image, sample by sample, neuron by neuron: the template's prose, literally."""
+    n_layers = len(net.layers)
+    lo, hi = -(1 << (cfg.membrane_bits - 1)), (1 << (cfg.membrane_bits - 1)) - 1
+
+    def weights(sample):
+        out = []
+        for index, layer in enumerate(net.layers):
+            n_out, n_in = layer.codes.shape
+            r = random_codes(cfg.seed, sample, index, n_in, n_out, cfg.reuse, cfg.k_bits)
+            out.append(sample_signs(layer.codes, r).astype(np.int64))
+        return out
+
+    def step(state, w, inputs, index):
+        layer = net.layers[index]
+        fired = np.zeros(layer.codes.shape[0], dtype=bool)
+        for j in range(layer.codes.shape[0]):
+            current = int(sum(int(w[j, i]) * int(inputs[i]) for i in range(len(inputs))))
+            v = state[j] + current * (1 << layer.shift) + int(layer.bias[j])
+            v = min(max(v, lo), hi)
+            if layer.spiking and v >= layer.threshold[j]:
+                v -= int(layer.threshold[j])
+                fired[j] = True
+            state[j] = v
+        return fired
+
+    scores, spikes = [], np.zeros((len(x), n_layers - 1), dtype=np.int64)
+    for b, image in enumerate(x):
+        runs = []
+        for run in range(cfg.runs):
+            state = [[int(v) for v in layer.initial] for layer in net.layers]
+            for t in range(cfg.timesteps):
+                sample = run if cfg.ensemble == "repeat" else t * cfg.samples // cfg.timesteps
+                w = weights(sample)
+                inputs = image
+                for index in range(n_layers):
+                    inputs = step(state[index], w[index], inputs, index)
+                    if net.layers[index].spiking:
+                        spikes[b, index] += inputs.sum()
+            runs.append(state[-1])
+        scores.append(runs)
+    return np.array(scores).transpose(1, 0, 2), spikes
+
+
+DESIGNS = [
+    dict(ensemble="repeat", samples=3, timesteps=3, reuse=1, k_bits=4, membrane_bits=8),
+    dict(ensemble="repeat", samples=4, timesteps=2, reuse=3, k_bits=8, sample_lanes=3),
+    dict(ensemble="time", samples=3, timesteps=5, reuse=2, k_bits=3, membrane_bits=6),
+    dict(ensemble="time", samples=2, timesteps=4, reuse=5, k_bits=1, input_bits=4),
+]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_matches_slow_reference(design):
+    rng = np.random.default_rng(len(str(design)))
+    cfg = AcceleratorConfig(widths=(7, 6, 5, 4), pe=2, seed=11, **design)
+    net = quantize_network(random_snn(cfg.widths, rng, threshold=2.0), cfg)
+    x = quantize_input(rng.uniform(0, 1, (3, 7)), cfg.input_bits)
+    result = run_integer(net, x, cfg)
+    scores, spikes = reference_run(net, x, cfg)
+    np.testing.assert_array_equal(result.scores, scores)
+    np.testing.assert_array_equal(result.spikes, spikes)
+    assert result.spikes.sum() > 0  # the test exercises spiking, not just silence
+
+
+def test_quantize_input_rounds_and_clips():
+    np.testing.assert_array_equal(
+        quantize_input(np.array([[0.0, 0.5, 1.0, 1.2, -0.1, 0.002]]), 8),
+        [[0, 128, 255, 255, 0, 1]],
+    )
+
+
+def test_quantize_network_units_and_shifts():
+    rng = np.random.default_rng(0)
+    snn = random_snn((10, 8, 3), rng, threshold=3.0)
+    cfg = AcceleratorConfig(widths=(10, 8, 3), membrane_bits=16, input_bits=8, timesteps=4)
+    net = quantize_network(snn, cfg)
+    first, out = net.layers
+    # First layer: thresholds in units of 255 * current, shifted to sit below 2**(b-2).
+    assert first.threshold.max() < 1 << 14
+    assert first.threshold.max() >= 1 << 13  # the largest shift that fits was taken
+    expected = np.floor(snn.layers[0].threshold * 255 * (1 << first.shift) + 0.5)
+    np.testing.assert_array_equal(first.threshold, expected)
+    # Output layer: T timesteps of the worst-case current cannot saturate the membrane.
+    worst = 4 * (8 + np.abs(snn.layers[1].bias).max()) * (1 << out.shift)
+    assert worst <= (1 << 15) - 1 < 2 * worst
+    assert score_divisor(net) == 1 << out.shift
+    assert not out.spiking and first.spiking
+
+
+def test_oversized_thresholds_clip_to_the_membrane():
+    rng = np.random.default_rng(1)
+    snn = random_snn((10, 4, 2), rng, threshold=1000.0)
+    cfg = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=8)
+    net = quantize_network(snn, cfg)
+    assert net.layers[0].shift == 0
+    np.testing.assert_array_equal(net.layers[0].threshold, np.full(4, 127))
+
+
+def test_widths_mismatch_is_an_input_error():
+    snn = random_snn((10, 4, 2), np.random.default_rng(2))
+    with pytest.raises(ModelInputError, match="widths"):
+        quantize_network(snn, AcceleratorConfig(widths=(10, 5, 2)))
+    cfg = AcceleratorConfig(widths=(10, 4, 2), input_bits=4)
+    net = quantize_network(snn, cfg)
+    with pytest.raises(ModelInputError, match="x_int"):
+        run_integer(net, np.full((1, 10), 16), cfg)
+
+
+def _constant_net(bias, shift=0, codes_value=1, spiking=False, k=1, n_in=2):
+    layer = IntegerLayer(
+        codes=np.full((1, n_in), codes_value, dtype=np.uint16),
+        threshold=np.array([1]),
+        bias=np.array([bias]),
+        initial=np.array([0]),
+        shift=shift,
+        spiking=spiking,
+    )
+    return IntegerNetwork(layers=[layer], input_bits=4)
+
+
+def test_membrane_saturates_both_ways():
+    cfg = AcceleratorConfig(
+        widths=(2, 1), k_bits=1, membrane_bits=6, samples=1, timesteps=5, input_bits=4
+    )
+    # Weights all +1 (top code), input 15 + 15 = 30 per step plus bias 10: 40 > 31 at once.
+    up = run_integer(_constant_net(10), np.array([[15, 15]]), cfg)
+    assert up.scores.tolist() == [[[31]]]
+    # All -1 (code 0): -30 per step saturates at -32, not below.
+    down = run_integer(_constant_net(0, codes_value=0), np.array([[15, 15]]), cfg)
+    assert down.scores.tolist() == [[[-32]]]
+    # Unsaturated: 5 steps of (3 + 1) with shift 1 = 5 * (3 * 2 + 1) = 35 > 31 -> 31;
+    # 4 steps would be 28: check with T = 4.
+    cfg4 = AcceleratorConfig(
+        widths=(2, 1), k_bits=1, membrane_bits=6, samples=1, timesteps=4, input_bits=4
+    )
+    mid = run_integer(_constant_net(1, shift=1), np.array([[1, 2]]), cfg4)
+    assert mid.scores.tolist() == [[[28]]]
+
+
+def test_reuse_shares_one_random_number_per_group():
+    rng = np.random.default_rng(3)
+    n_in, n_out, reuse = 5, 6, 4
+    snn = random_snn((n_in, n_out), rng)
+    snn.layers[0].prob[:] = 0.5  # every weight compares the same code with its random number
+    cfg = AcceleratorConfig(widths=(n_in, n_out), reuse=reuse, k_bits=8, samples=3)
+    net = quantize_network(snn, cfg)
+    for sample in range(3):
+        w = sampled_weights(net, cfg, sample)[0]  # [n_in, n_out], input-major like the index
+        flat = w.ravel()  # index = i * n_out + j
+        groups = np.arange(flat.size) // reuse
+        for g in np.unique(groups):
+            assert len(set(flat[groups == g].tolist())) == 1
+        assert len(set(flat.tolist())) == 2  # and groups do differ
+    # Without reuse the same weights are drawn independently: some group splits.
+    w1 = sampled_weights(net, AcceleratorConfig(widths=(n_in, n_out), k_bits=8), 0)[0].ravel()
+    assert any(len(set(w1[groups == g].tolist())) > 1 for g in np.unique(groups))
+
+
+def test_k1_gives_the_mode_weights():
+    rng = np.random.default_rng(4)
+    snn = random_snn((9, 7, 3), rng)
+    cfg = AcceleratorConfig(widths=(9, 7, 3), k_bits=1, samples=4)
+    net = quantize_network(snn, cfg)
+    for sample in range(4):
+        for layer, w in zip(snn.layers, sampled_weights(net, cfg, sample), strict=True):
+            np.testing.assert_array_equal(w.T, np.where(layer.prob >= 0.5, 1.0, -1.0))
+
+
+def test_time_ensemble_switches_samples_at_segment_boundaries():
+    rng = np.random.default_rng(5)
+    snn = random_snn((6, 5, 3), rng, threshold=2.0)
+    x = quantize_input(rng.uniform(0, 1, (4, 6)), 8)
+    base = dict(widths=(6, 5, 3), timesteps=4, membrane_bits=12, seed=3)
+    one = AcceleratorConfig(ensemble="time", samples=1, **base)
+    rep = AcceleratorConfig(ensemble="repeat", samples=1, **base)
+    net = quantize_network(snn, one)
+    # One sample: the time ensemble is the first repeat run.
+    np.testing.assert_array_equal(run_integer(net, x, one).scores, run_integer(net, x, rep).scores)
+    # Two samples over four steps: sample 0 for t < 2, sample 1 after (the slow reference).
+    two = AcceleratorConfig(ensemble="time", samples=2, **base)
+    result = run_integer(net, x, two)
+    scores, _ = reference_run(net, x, two)
+    np.testing.assert_array_equal(result.scores, scores)
+    assert result.scores.shape == (1, 4, 3)
+    assert not np.array_equal(result.scores, run_integer(net, x, one).scores)
+
+
+def test_cycles_follow_the_schedule_by_hand():
+    # widths 4-3-2 with 2 neurons per cycle, memory sampling, one sample, one step:
+    # sampling ceil(18/2)=9, first layer 4*2+4=12, fire pass 2+4=6, e events * 1 row, output
+    # pass 1+4=5: 32 + e cycles.
+    cfg = AcceleratorConfig(widths=(4, 3, 2), pe=2, samples=1, timesteps=1, membrane_bits=10)
+    snn = random_snn(cfg.widths, np.random.default_rng(6), threshold=0.5)
+    net = quantize_network(snn, cfg)
+    result = run_integer(net, np.array([[255, 255, 0, 128], [0, 0, 0, 0]]), cfg)
+    hidden_spikes = result.spikes[:, 0]
+    np.testing.assert_array_equal(result.cycles, 32 + hidden_spikes)
+    np.testing.assert_array_equal(result.events[:, 0, 0, 1], hidden_spikes)
+    assert result.events[:, 0, 0, 0].tolist() == [4, 4]
+    total = cycle_breakdown_from_events(cfg, result.events)["total"]
+    np.testing.assert_array_equal(result.cycles, total)
+
+
+def test_lane_events_count_inputs_spiking_in_any_lane():
+    rng = np.random.default_rng(7)
+    base = dict(widths=(8, 10, 3), samples=4, timesteps=3, seed=2, membrane_bits=12)
+    one_lane = AcceleratorConfig(sample_lanes=1, **base)
+    two_lanes = AcceleratorConfig(sample_lanes=2, **base)
+    net = quantize_network(random_snn(base["widths"], rng, threshold=2.0), one_lane)
+    x = quantize_input(rng.uniform(0, 1, (5, 8)), 8)
+    a, b = run_integer(net, x, one_lane), run_integer(net, x, two_lanes)
+    np.testing.assert_array_equal(a.scores, b.scores)  # lanes change time, never results
+    assert b.events.shape == (5, 2, 3, 2)
+    pairs = a.events[..., 1].reshape(5, 2, 2, 3)  # [B, round, lane, T]
+    assert (b.events[..., 1] >= pairs.max(axis=2)).all()
+    assert (b.events[..., 1] <= pairs.sum(axis=2)).all()
+    assert b.cycles.sum() < a.cycles.sum()
+
+
+def test_class_probabilities_average_runs():
+    scores = np.array([[[4, 0]], [[0, 4]]])  # two runs, one image, opposite votes
+    probs = class_probabilities(scores, output_scale=1.0, divisor=2.0, timesteps=1)
+    np.testing.assert_allclose(probs, [[0.5, 0.5]])
+    single = class_probabilities(scores[:1], output_scale=1.0, divisor=2.0, timesteps=1)
+    np.testing.assert_allclose(single, [[np.exp(2) / (np.exp(2) + 1), 1 / (np.exp(2) + 1)]])
