@@ -257,8 +257,8 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
     figures, the power per block as `power_<block>_w` (with `includes_ps` when the report has
     the PS7 block), and the design knobs of design.json.
 
-    `part` is the reports' part; `clock_mhz` is the design's clock, or the HLS target clock
-    when there is no design.json.
+    What the reports say wins over design.json: `part` is the reports' part and `clock_mhz`
+    the HLS target clock, else the design's clock.
     """
     rows = []
     for given in paths:
@@ -276,7 +276,7 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
                 row["includes_ps"] = "PS7" in value  # Zynq PS power is in the total
             elif not isinstance(value, dict):
                 row[key] = value
-        if "clock_mhz" not in row and measured.get("target_clock_ns"):
+        if measured.get("target_clock_ns"):  # the clock the build was made for
             row["clock_mhz"] = 1000.0 / measured["target_clock_ns"]
         rows.append(row)
     return pd.DataFrame(rows)

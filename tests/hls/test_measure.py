@@ -202,14 +202,15 @@ def test_record_on_study_uses_a_study_attribute(tmp_path: Path) -> None:
 def test_measured_table_has_calibration_columns(tmp_path: Path) -> None:
     first = make_project(tmp_path / "a", design={"config": CONFIG, "estimates": ESTIMATES})
     second = make_project(tmp_path / "b", hls=(OLD_XML,), impl=())
-    measure(first)
-    measure(second)
-    table = measured_table([first / "measured.json", second])
+    third = make_project(tmp_path / "c", hls=(), design={"config": {**CONFIG, "clock_mhz": 150.0}})
+    for project in (first, second, third):
+        measure(project)
+    table = measured_table([first / "measured.json", second, third])
     for column in ("lut", "ff", "bram18k", "dsp", "power_w", "part", "clock_mhz", "pe", "reuse"):
         assert column in table.columns
-    assert table["lut"].tolist() == [3455, 4546]
-    assert table["part"].tolist() == ["xc7z020clg400-1", "xc7z020clg400-1"]  # reports' spelling
-    assert table["clock_mhz"].tolist() == [200.0, 100.0]  # design clock, else the HLS target
+    assert table["lut"].tolist() == [3455, 4546, 3455]
+    assert table["part"].tolist() == ["xc7z020clg400-1"] * 3  # the reports' part
+    assert table["clock_mhz"].tolist() == [200.0, 100.0, 150.0]  # HLS target, else the design
     assert table.loc[0, "power_ps7_w"] == 1.256
     assert table.loc[0, "includes_ps"] is True
     assert table.loc[0, "widths"] == [64, 32, 10]
