@@ -178,6 +178,8 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     for name, default in _DEFAULTS.items():
         if name not in table.columns:
             table[name] = default
+        elif name != "widths":
+            table[name] = table[name].where(table[name].notna(), default)
     table["widths"] = table["widths"].map(parse_widths)
     for name in _INT_KNOBS:
         values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
@@ -187,20 +189,30 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
                 f"{name}: {table[name].to_numpy()[bad][0]!r} must be an integer"
             )
         table[name] = values.astype(np.int64)
-    table["clock_mhz"] = pd.to_numeric(table["clock_mhz"], errors="coerce").astype(float)
+    clock = pd.to_numeric(table["clock_mhz"], errors="coerce").astype(float)
+    if clock.isna().any():
+        raise HardwareInputError(
+            f"clock_mhz: {table['clock_mhz'][clock.isna()].iloc[0]!r} must be a number in MHz"
+        )
+    table["clock_mhz"] = clock
     table["_npc"] = table["pe"] * table["synapses_per_cycle"]
     return table
 
 
 def _group_schedule(sub: pd.DataFrame) -> AcceleratorConfig:
-    """Validate a group through AcceleratorConfig at its column-wise extremes; the min one
-    carries the group's cycle schedule (every range check is an interval)."""
+    """The group's first design as a config (it carries the shared cycle schedule), after
+    validating the group through AcceleratorConfig at its column-wise extremes: every
+    per-knob check is an interval and the cross-knob ones involve only schedule keys."""
     first = sub.iloc[0]
     base = {k: first[k] for k in _DEFAULTS if k not in _INT_KNOBS + ("clock_mhz",)}
-    varying = [*_INT_KNOBS, "clock_mhz"]
-    lo = AcceleratorConfig(**base, **{k: sub[k].min() for k in varying})
-    AcceleratorConfig(**base, **{k: sub[k].max() for k in varying})
-    return lo
+
+    def knobs(pick) -> dict:
+        values = {k: int(pick(sub[k])) for k in _INT_KNOBS}
+        return {**values, "clock_mhz": float(pick(sub["clock_mhz"]))}
+
+    AcceleratorConfig(**base, **knobs(pd.Series.min))
+    AcceleratorConfig(**base, **knobs(pd.Series.max))
+    return AcceleratorConfig(**base, **knobs(lambda col: col.iloc[0]))
 
 
 def estimate_table(
