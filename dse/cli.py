@@ -51,7 +51,7 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one red line and exit code 2, never a traceback."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         app(args=argv, standalone_mode=False)
     except USER_ERRORS as exc:
@@ -60,15 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        err.print("aborted")
-        return 1
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+        err.print("interrupted; run the same command again to resume")
+        return 130
+    except typer.TyperException as exc:  # usage errors carry their own message and code
+        show = getattr(exc, "show", None)
+        if show is None:
+            err.print(f"error: {exc.format_message()}", highlight=False, markup=False)
+        else:
+            show()
+        return exc.exit_code
     return 0
 
 
