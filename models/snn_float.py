@@ -48,6 +48,7 @@ __all__ = [
     "default_device",
     "sample_weights",
     "simulate",
+    "synaptic_operations",
     "time_segments",
 ]
 
@@ -147,6 +148,23 @@ def sample_weights(
     return SampledWeights(layers=layers, encoding=encoding)
 
 
+def synaptic_operations(
+    widths: tuple[int, ...], events: torch.Tensor, samples: int, encoding: Encoding
+) -> torch.Tensor:
+    """Add/subtract operations per image [B] from input events per weight layer [B, L].
+
+    Every input event of weight layer l drives its n_{l+1} synapses once.  The direct-encoded
+    first layer is dense and its current is computed once per weight sample and reused over
+    time, so it costs ``samples * n0 * n1`` whatever the input (this is also what the
+    hardware executes; zero pixels are not skipped).
+    """
+    fan_out = torch.tensor(widths[1:], dtype=torch.float64)
+    ops = events.double() * fan_out
+    if encoding == "direct":
+        ops[:, 0] = float(samples * widths[0] * widths[1])
+    return ops.sum(dim=1)
+
+
 @dataclass
 class SimulationResult:
     """Outputs of one simulated batch.
@@ -154,9 +172,7 @@ class SimulationResult:
     `events[b, l]` counts the input events of weight layer l for image b, summed over runs
     and timesteps: for l >= 1 the spikes of hidden layer l - 1, for l = 0 the input spikes
     (rate encoding) or n0 per timestep and run (direct encoding: a dense input).
-    `synops[b]` counts the add/subtract operations executed: every event times its fan-out,
-    except the direct-encoded first layer, whose n0 x n1 operations run once per weight
-    sample because its current is reused over time.
+    `synops[b]` counts the add/subtract operations executed (`synaptic_operations`).
     """
 
     scores: torch.Tensor  # float32 [runs, B, C]: final output membranes
@@ -327,21 +343,17 @@ def simulate(
         return torch.as_tensor(values, dtype=torch.float32, device=device)
 
     events = torch.zeros((batch, len(snn.layers)), dtype=torch.float64, device=device)
-    synops = torch.zeros(batch, dtype=torch.float64, device=device)
     spikes: _Spikes | None = None  # the current layer's input when it is spikes
     if encoding == "rate":
         generator = torch.Generator(device).manual_seed(int(seed) + 1)
         spikes = _Spikes.drawn(x, schedule, generator)
     else:
         events[:, 0] = float(n0 * schedule.runs * timesteps)
-        synops += float(samples * n0 * snn.widths[1])
     for index, layer in enumerate(snn.layers):
         weight = weights.layers[index]
         bias = param(layer.bias)
         if spikes is not None:
-            count = spikes.counts.sum(dim=(0, 2), dtype=torch.float64)
-            events[:, index] = count
-            synops += count * weight.shape[-1]
+            events[:, index] = spikes.counts.sum(dim=(0, 2), dtype=torch.float64)
         if index == len(snn.layers) - 1:
             scores = _output_scores(spikes, x, weight, schedule)
             scores += param(layer.initial) + timesteps * bias
@@ -353,6 +365,6 @@ def simulate(
             current_at = partial(torch.select, currents, 1)  # t -> currents[:, t]
         threshold, initial = param(layer.threshold), param(layer.initial)
         spikes = _integrate_and_fire(current_at, batch, schedule, threshold, initial)
-    return SimulationResult(
-        scores=scores, events=events.cpu(), synops=synops.cpu(), timesteps=timesteps
-    )
+    events = events.cpu()
+    synops = synaptic_operations(snn.widths, events, samples, encoding)
+    return SimulationResult(scores=scores, events=events, synops=synops, timesteps=timesteps)

@@ -1,0 +1,221 @@
+"""Evaluate one design point: convert, simulate (float or hardware-exact), calibrate, score.
+
+This is what the search calls per trial.  Steps:
+
+1. convert the trained model (`models.conversion.convert`) unless a `ConvertedSNN` is given,
+   which is then evaluated as is (its probabilities and thresholds already fixed);
+2. run the SNN on the validation and test splits (and the OOD inputs): the float simulator
+   (`models.snn_float`, weights drawn once from the seed and shared by every batch, as the
+   hardware does) or the integer datapath (`models.snn_integer`, scores divided back to
+   float units);
+3. temperature scaling *of the SNN itself*: the output scale that minimises the validation
+   NLL of ``mean over runs softmax(scale * scores / T)`` (`models.temperature`), starting
+   from the conversion's `output_scale`; `ece_uncalibrated` is the test ECE before it and
+   every other probability metric is after it;
+4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy.
+
+Activity conventions (what `hwmodel.estimate` prices): ``activity[l]`` is the mean number of
+input events of weight layer l per timestep, per run (weight-sample lane) and per image,
+index 0 being the dense input (n0) under direct encoding; ``spikes_per_inference`` and
+``spikes_per_layer`` count hidden-layer spikes per image summed over all runs and
+timesteps; ``synops_per_inference`` counts executed add/subtract operations: spikes times
+fan-out, plus ``samples * n0 * n1`` for the dense first layer computed once per weight
+sample (`models.snn_float.synaptic_operations`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from hwmodel.template import AcceleratorConfig
+from models.conversion import convert
+from models.errors import ModelInputError
+from models.metrics import classification_metrics, ood_auroc, spike_statistics
+from models.snn_float import (
+    Encoding,
+    Ensemble,
+    default_device,
+    sample_weights,
+    simulate,
+    synaptic_operations,
+)
+from models.snn_integer import quantize_input, quantize_network, run_integer, score_divisor
+from models.snn_spec import ConvertedSNN
+from models.temperature import fit_output_scale, mc_probs
+
+__all__ = ["EvalConfig", "evaluate"]
+
+_CHOICES = {
+    "ensemble": ("time", "repeat"),
+    "encoding": ("direct", "rate"),
+    "evaluation": ("float", "integer"),
+    "weights": ("sample", "mode"),
+}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Every evaluation-time knob (none of them changes the trained weights)."""
+
+    timesteps: int = 8
+    samples: int = 10
+    ensemble: Ensemble = "repeat"
+    encoding: Encoding = "direct"
+    evaluation: Literal["float", "integer"] = "float"
+    weights: Literal["sample", "mode"] = "sample"
+    k_bits: int = 8  # integer evaluation: Bernoulli-parameter bits
+    membrane_bits: int = 16  # integer evaluation: saturating membrane width
+    reuse: int = 1  # integer evaluation: weights sharing one random number
+    input_bits: int = 8  # integer evaluation: pixel bits
+    threshold_scales: tuple[float, ...] | None = None  # per hidden layer, at conversion
+    seed: int = 0
+    batch_size: int = 500  # images per float simulation call (memory ~ S * T * batch * width)
+    device: str | None = None  # None: CUDA when available, else CPU
+
+    def __post_init__(self) -> None:
+        for name in ("timesteps", "samples", "batch_size"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ModelInputError(f"{name}: {value!r} must be a positive integer")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ModelInputError(
+                    f"{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                )
+        if self.ensemble == "time" and self.samples > self.timesteps:
+            raise ModelInputError(
+                f"samples: {self.samples} exceeds timesteps {self.timesteps}; the 'time' "
+                "ensemble spreads samples over timesteps, so use samples <= timesteps"
+            )
+        if self.evaluation == "integer" and self.encoding != "direct":
+            raise ModelInputError(
+                f"encoding: {self.encoding!r} has no hardware datapath; integer evaluation "
+                "needs encoding 'direct'"
+            )
+        if self.threshold_scales is not None:
+            object.__setattr__(self, "threshold_scales", tuple(self.threshold_scales))
+
+    @property
+    def runs(self) -> int:
+        """T-step runs per inference."""
+        return self.samples if self.ensemble == "repeat" else 1
+
+
+@dataclass
+class _Outputs:
+    """One split through the SNN: float-unit scores [runs, N, C], events [N, L], synops [N]."""
+
+    scores: torch.Tensor
+    events: torch.Tensor
+    synops: torch.Tensor
+
+    def logits(self, snn: ConvertedSNN, cfg: EvalConfig) -> torch.Tensor:
+        """The conversion's logits per run: output_scale * scores / T."""
+        return snn.output_scale * self.scores.double() / cfg.timesteps
+
+
+def _float_runner(snn: ConvertedSNN, cfg: EvalConfig):
+    device = torch.device(cfg.device) if cfg.device else default_device()
+    weights = sample_weights(snn, cfg.samples, cfg.seed, cfg.encoding, device)
+
+    def run(x: torch.Tensor) -> _Outputs:
+        parts = [
+            simulate(
+                snn,
+                x[start : start + cfg.batch_size],
+                cfg.timesteps,
+                cfg.samples,
+                cfg.ensemble,
+                cfg.encoding,
+                seed=cfg.seed + index,
+                device=device,
+                weights=weights,
+            )
+            for index, start in enumerate(range(0, len(x), cfg.batch_size))
+        ]
+        return _Outputs(
+            scores=torch.cat([p.scores.cpu() for p in parts], dim=1),
+            events=torch.cat([p.events for p in parts]),
+            synops=torch.cat([p.synops for p in parts]),
+        )
+
+    return run
+
+
+def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig):
+    config = AcceleratorConfig(
+        widths=snn.widths,
+        k_bits=cfg.k_bits,
+        membrane_bits=cfg.membrane_bits,
+        reuse=cfg.reuse,
+        ensemble=cfg.ensemble,
+        timesteps=cfg.timesteps,
+        samples=cfg.samples,
+        input_bits=cfg.input_bits,
+        seed=cfg.seed,
+    )
+    net = quantize_network(snn, config)
+    divisor = score_divisor(net)
+
+    def run(x: torch.Tensor) -> _Outputs:
+        result = run_integer(net, quantize_input(x.cpu().numpy(), cfg.input_bits), config)
+        events = torch.as_tensor(result.events.sum(axis=(1, 2)), dtype=torch.float64)
+        # The dense first layer is not an event loop; count it as the float model does.
+        events[:, 0] = float(snn.widths[0] * cfg.runs * cfg.timesteps)
+        return _Outputs(
+            scores=torch.as_tensor(result.scores / divisor),
+            events=events,
+            synops=synaptic_operations(snn.widths, events, cfg.samples, cfg.encoding),
+        )
+
+    return run
+
+
+def _converted(model: Any, cfg: EvalConfig) -> ConvertedSNN:
+    if isinstance(model, ConvertedSNN):
+        return model
+    return convert(model, threshold_scales=cfg.threshold_scales, weights=cfg.weights)
+
+
+def _labels(split: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = split
+    if len(x) == 0:
+        raise ModelInputError(f"splits.{name}: empty; evaluation needs at least one image")
+    return x, y
+
+
+def evaluate(
+    model: Any, splits: Any, eval_cfg: EvalConfig, ood: torch.Tensor | None = None
+) -> dict[str, Any]:
+    """Metrics of one design point (keys as in docs/architecture.md; see the module doc).
+
+    `model` is a `TrainedModel` (converted here with the config's threshold scales and
+    weight source) or a `ConvertedSNN`; `splits` has `val` and `test` as (x, y).
+    """
+    start = time.perf_counter()
+    snn = _converted(model, eval_cfg)
+    run = (_integer_runner if eval_cfg.evaluation == "integer" else _float_runner)(snn, eval_cfg)
+    x_val, y_val = _labels(splits.val, "val")
+    x_test, y_test = _labels(splits.test, "test")
+    fit = fit_output_scale(run(x_val).logits(snn, eval_cfg), y_val)
+    test = run(x_test)
+    logits = test.logits(snn, eval_cfg)
+    probs = mc_probs(logits, fit.scale)
+    metrics: dict[str, Any] = classification_metrics(probs, y_test)
+    metrics["ece_uncalibrated"] = classification_metrics(mc_probs(logits, 1.0), y_test)["ece"]
+    if ood is not None:
+        ood_probs = mc_probs(run(ood).logits(snn, eval_cfg), fit.scale)
+        metrics["ood_auroc"] = ood_auroc(probs, ood_probs)
+    spikes = test.events[:, 1:]
+    metrics.update(spike_statistics(spikes.numpy(), list(snn.widths[2:])))
+    metrics["synops_per_inference"] = float(test.synops.mean())
+    per_step = test.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
+    metrics["activity"] = [float(a) for a in np.asarray(per_step)]
+    metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
