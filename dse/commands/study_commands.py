@@ -1,7 +1,121 @@
-"""Placeholder until the owning issue lands; replaced by the real commands."""
+"""`dse run`, `dse report`, `dse show`: run a study file, summarise it, inspect one trial."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from dse.errors import StudyInputError
+from dse.progress import count_done
+from dse.schema import load_study_file
+
+StudyFile = Annotated[Path, typer.Argument(help="The study YAML file.")]
+Storage = Annotated[
+    str | None,
+    typer.Option("--storage", help="Optuna storage URL (default: the study file's)."),
+]
+
+
+def run(
+    study_file: StudyFile,
+    n_trials: Annotated[
+        int | None, typer.Option("--n-trials", help="The study's total of finished trials.")
+    ] = None,
+    storage: Storage = None,
+    n_jobs: Annotated[
+        int | None, typer.Option("--n-jobs", help="Worker processes on this machine.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
+    ] = None,
+) -> None:
+    """Run (or resume) the study until it has its total number of finished trials."""
+    from dse.parallel import run_parallel
+    from dse.runner import StudyFailing, open_study, run_study
+    from dse.storage import redact_url
+
+    cfg = load_study_file(study_file)
+    jobs = n_jobs if n_jobs is not None else cfg.n_jobs
+    if jobs < 1:
+        raise StudyInputError(f"--n-jobs: {jobs} is not allowed; use an integer >= 1")
+    url = storage or cfg.storage_url()
+    try:
+        if jobs > 1:
+            run_parallel(study_file, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
+            study = open_study(cfg, url, create=False)
+        else:
+            study = run_study(cfg, n_trials=n_trials, timeout=timeout, storage_url=url)
+    except StudyFailing as exc:
+        Console(stderr=True).print(f"[red]run failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"study {cfg.name!r}: {count_done(study)} finished trials, "
+        f"{len(study.best_trials)} on the Pareto front; storage {redact_url(url)}"
+    )
+    typer.echo(f"next: dse report {study_file}")
+
+
+def report(
+    study_file: StudyFile,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the files (default: output_dir).")
+    ] = None,
+    storage: Storage = None,
+) -> None:
+    """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
+    from dse.report import pareto_table, write_report
+    from dse.runner import open_study
+
+    cfg = load_study_file(study_file)
+    study = open_study(cfg, storage, create=False)
+    paths = write_report(study, out if out is not None else cfg.out_dir)
+    Console().print(pareto_table(study))
+    for path in paths.values():
+        typer.echo(f"wrote {path}")
+
+
+def show(
+    study_file: StudyFile,
+    trial: Annotated[int, typer.Option("--trial", help="Trial number.")],
+    storage: Storage = None,
+) -> None:
+    """Every parameter and metric of one trial, and the command that exports it."""
+    from dse.runner import open_study
+
+    cfg = load_study_file(study_file)
+    study = open_study(cfg, storage, create=False)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if trial not in trials:
+        last = max(trials) if trials else None
+        raise StudyInputError(
+            f"--trial: {trial} is not in study {cfg.name!r}; use a number from 0 to {last}"
+        )
+    frozen = trials[trial]
+    table = Table(title=f"{cfg.name}: trial {trial} ({frozen.state.name.lower()})")
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("value", overflow="fold")
+    names = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
+    for name, value in zip(names, frozen.values or [], strict=False):
+        table.add_row("objective", name, f"{value:.6g}")
+    for name, value in frozen.params.items():
+        table.add_row("parameter", name, str(value))
+    for name, value in frozen.constraints.items():
+        table.add_row("constraint", name, f"{value:.6g} ({'ok' if value <= 0 else 'violated'})")
+    for name, value in sorted(frozen.user_attrs.items()):
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        table.add_row("metric", name, text)
+    Console().print(table)
+    typer.echo(f"export: dse export {study_file} --trial {trial} --out build/t{trial}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `dse` app."""
+    app.command()(run)
+    app.command()(report)
+    app.command()(show)
