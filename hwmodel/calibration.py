@@ -42,7 +42,7 @@ __all__ = [
 
 # Measured columns as `hls.measure` writes them (bram18k: RAMB18 halves, as Vivado counts).
 MEASURED_COLUMNS = {"lut": "lut", "ff": "ff", "bram18": "bram18k", "dsp": "dsp"}
-_RIDGE = 1e-6
+_RIDGE = 1e-8
 
 
 @dataclass

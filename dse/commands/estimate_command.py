@@ -15,7 +15,6 @@ from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate, parse_widths
 from hwmodel.template import AcceleratorConfig
 
-
 _RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
 _ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
 

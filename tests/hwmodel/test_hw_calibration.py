@@ -1,0 +1,99 @@
+"""Calibration recovers known multipliers from synthetic measurements and is applied."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hwmodel.calibration import fit_calibration, load_calibration, save_calibration
+from hwmodel.devices import get_part
+from hwmodel.errors import HardwareInputError
+from hwmodel.estimate import estimate
+from hwmodel.power import dynamic_power_by_kind
+from hwmodel.resources import COMPONENTS, DesignBatch, component_resources, load_coefficients
+from hwmodel.template import AcceleratorConfig
+
+TRUE = {
+    "lut": dict(zip(COMPONENTS, [1.3, 0.8, 1.0, 1.5, 0.9, 1.1, 1.2, 0.7], strict=True)),
+    "ff": dict(zip(COMPONENTS, [0.6, 1.4, 1.0, 1.0, 1.7, 1.0, 0.9, 1.1], strict=True)),
+    "bram18": dict(zip(COMPONENTS, [1, 1, 1.25, 0.5, 1, 2.0, 1, 1.0], strict=True)),
+}
+POWER = {"lut": 1.8, "ff": 0.7, "bram36": 1.2, "dsp": 1.0}
+
+
+def _designs() -> list[AcceleratorConfig]:
+    rng = np.random.default_rng(3)
+    shapes = [(64, 32, 10), (784, 128, 10), (196, 100, 50, 10), (64, 300, 10), (100, 20)]
+    out = []
+    for i in range(24):
+        out.append(
+            AcceleratorConfig(
+                widths=shapes[i % len(shapes)],
+                pe=int(rng.choice([2, 4, 8, 16, 32])),
+                synapses_per_cycle=int(rng.integers(1, 3)),
+                sample_lanes=int(rng.integers(1, 4)),
+                k_bits=int(rng.integers(2, 9)),
+                membrane_bits=int(rng.integers(8, 20)),
+                reuse=int(rng.choice([1, 2, 4])),
+                sampling=["memory", "regenerate"][i % 2],
+                clock_mhz=float(rng.uniform(50, 200)),
+                part=["xc7z020clg400-1", "xc7z045ffg900-2"][i % 2],
+            )
+        )
+    return out
+
+
+def _synthetic_table() -> pd.DataFrame:
+    coeffs = load_coefficients()
+    rows = []
+    for cfg in _designs():
+        comps = component_resources(DesignBatch.from_configs([cfg]), coeffs)
+        row = cfg.as_dict()
+        for res, mult in TRUE.items():
+            row[res] = sum(float(comps[c][res][0]) * m for c, m in mult.items())
+        row["bram18k"] = row.pop("bram18")
+        row["dsp"] = 3.0  # e.g. address arithmetic the model does not price
+        counts = {"lut": row["lut"], "ff": row["ff"], "bram36": row["bram18k"] / 2, "dsp": 3.0}
+        dyn = dynamic_power_by_kind(counts, cfg.clock_mhz, coeffs, POWER)
+        part = get_part(cfg.part)
+        row["power_w"] = float(sum(dyn.values())) + part.static_w + part.ps_w
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_known_multipliers(tmp_path) -> None:
+    cal = fit_calibration(_synthetic_table(), name="synthetic")
+    for res, mult in TRUE.items():
+        for comp, m in mult.items():
+            if res == "bram18" and comp in ("pe", "prng", "control"):
+                assert cal.multipliers[res][comp] == 1.0  # never priced: left alone
+            else:
+                assert cal.multipliers[res][comp] == pytest.approx(m, rel=1e-3), (res, comp)
+    assert cal.offsets["dsp"] == pytest.approx(3.0)
+    for kind, m in POWER.items():
+        assert cal.power[kind] == pytest.approx(m, rel=1e-3), kind
+    assert cal.fit["errors"]["lut"]["rms_after"] < 1e-2 * cal.fit["errors"]["lut"]["rms_before"]
+
+    path = save_calibration(cal, tmp_path / "profiles" / "synthetic.json")
+    loaded = load_calibration(path)
+    assert loaded.multipliers == cal.multipliers and loaded.power == cal.power
+
+
+def test_estimate_uses_the_profile(tmp_path) -> None:
+    table = _synthetic_table()
+    path = save_calibration(fit_calibration(table), tmp_path / "cal.json")
+    cfg = _designs()[5]
+    row = table.iloc[5]
+    plain = estimate(cfg)
+    calibrated = estimate(cfg, calibration=str(path))
+    assert calibrated["lut"] == pytest.approx(row["lut"], abs=1)
+    assert calibrated["ff"] == pytest.approx(row["ff"], abs=1)
+    assert calibrated["dsp"] == 3 and plain["dsp"] == 0
+    assert calibrated["power_total_w"] == pytest.approx(row["power_w"], rel=1e-3)
+    assert calibrated["lut"] != plain["lut"]
+
+
+def test_bad_inputs_are_user_errors(tmp_path) -> None:
+    with pytest.raises(HardwareInputError, match="calibration"):
+        estimate(_designs()[0], calibration=str(tmp_path / "missing.json"))
+    with pytest.raises(HardwareInputError, match="bram18k"):
+        fit_calibration(pd.DataFrame({"lut": [1], "widths": [(4, 2)]}))

@@ -1,0 +1,48 @@
+"""`dse estimate`: the JSON contract, the readable table and exit code 2 on bad values."""
+
+import json
+
+import pytest
+
+from dse.cli import main
+
+BASE = ["estimate", "--part", "xc7z020clg400-1", "--widths", "64,16,4", "--pe", "4"]
+BASE += ["--clock-mhz", "100", "--timesteps", "2", "--samples", "2", "--k-bits", "4"]
+BASE += ["--membrane-bits", "8", "--input-bits", "4"]
+KEYS = {"lut", "ff", "bram36", "dsp", "fits", "latency_us", "throughput_ips", "gops"}
+KEYS |= {"gops_per_dsp", "power_w", "energy_uj", "util_lut", "util_ff", "util_bram36"}
+KEYS |= {"util_dsp", "cycles_per_layer", "cycles", "power_static_w", "power_dynamic_w"}
+
+
+def test_json_holds_the_contract_keys(capsys) -> None:
+    assert main([*BASE, "--spike-rate", "0.25", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out.keys() >= KEYS
+    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (3813, 3468, 4.0, 1132)
+    assert out["config"]["widths"] == [64, 16, 4]
+
+
+def test_activity_file_and_table(tmp_path, capsys) -> None:
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"activity": [64, 2.0]}))
+    assert main([*BASE, "--activity", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cycles_per_layer"][1] == 20 + 8
+    assert main(BASE) == 0
+    text = capsys.readouterr().out
+    assert "BRAM36" in text and "GOPS" in text and "3813" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--part", "xc7z999"], "part"),
+        (["--pe", "0"], "pe"),
+        (["--widths", "784,5x,10"], "widths"),
+        (["--spike-rate", "1.5"], "spike_rate"),
+        (["--ensemble", "both"], "ensemble"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(args: list[str], fragment: str, capsys) -> None:
+    assert main([*BASE, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "\n" not in err
