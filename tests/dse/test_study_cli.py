@@ -1,0 +1,78 @@
+"""`dse run`, `dse report`, `dse show` through the CLI entry point, with exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dse.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny study (3 trials) with its output in a temporary directory, already run."""
+    root = tmp_path_factory.mktemp("cli")
+    raw = yaml.safe_load((FIXTURES / "tiny.yaml").read_text())
+    raw.update(name="cli", output_dir=str(root / "out"), n_trials=3)
+    path = root / "cli.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(path)]) == 0
+    return path
+
+
+def test_run_prints_summary_and_resume_is_a_no_op(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(study_file), "--n-trials", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "study 'cli': 3 finished trials" in out
+    assert f"next: dse report {study_file}" in out
+
+
+def test_report_writes_files_and_prints_the_front(
+    study_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(study_file), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "accuracy" in out
+    for name in ("trials.csv", "pareto.csv", "report.html"):
+        assert (tmp_path / name).is_file()
+        assert f"wrote {tmp_path / name}" in out
+
+
+def test_show_prints_a_trial_and_its_export_command(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", str(study_file), "--trial", "1"]) == 0
+    out = capsys.readouterr().out
+    for word in ("width_0", "energy_uj", "model_key", "utilisation", "objective"):
+        assert word in out
+    assert f"dse export {study_file} --trial 1 --out build/t1" in out
+
+
+def test_user_errors_exit_2_with_one_line(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", str(study_file), "--trial", "99"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--trial: 99 is not in study 'cli'" in err
+    assert main(["run", str(FIXTURES / "bad_training.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training.epochs: 0 must be a positive integer" in err and "Traceback" not in err
+    assert main(["run", str(study_file), "--n-jobs", "0"]) == 2
+    assert "--n-jobs: 0 is not allowed" in capsys.readouterr().err
+
+
+def test_report_before_run_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = yaml.safe_load((FIXTURES / "tiny.yaml").read_text())
+    raw.update(name="never_run", output_dir=str(tmp_path))
+    path = tmp_path / "never.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["report", str(path)]) == 2
+    assert "study 'never_run' is not in" in capsys.readouterr().err

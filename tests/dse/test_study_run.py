@@ -1,0 +1,147 @@
+"""A tiny study end to end: SQLite storage, cache hits, constraints, failures, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+import dse.objective
+from dse.objective import trial_configuration
+from dse.report import write_report
+from dse.runner import open_study, run_study
+from dse.schema import StudyConfig, parse_study
+from models.training import TrainingDivergedError
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
+REQUIRED_ATTRS = (
+    *("accuracy", "ece", "nll", "brier", "spikes_per_inference"),
+    *("lut", "ff", "bram36", "dsp", "latency_us", "throughput_ips", "gops", "gops_per_dsp"),
+    *("power_w", "energy_uj", "fits", "model_key", "model_dir", "cache_hit"),
+    *("train_seconds", "eval_seconds", "train_config", "accelerator"),
+)
+
+
+def tiny(out_dir: Path, **overrides) -> StudyConfig:
+    raw = yaml.safe_load(TINY.read_text())
+    raw.update(output_dir=str(out_dir), **overrides)
+    return parse_study(raw, "tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One output directory (and model cache) shared by this module's studies."""
+    return tmp_path_factory.mktemp("tiny")
+
+
+@pytest.fixture(scope="module")
+def study(out_dir: Path) -> optuna.Study:
+    return run_study(tiny(out_dir), progress=False)
+
+
+def test_tiny_study_lands_in_sqlite_and_reloads(study: optuna.Study, out_dir: Path) -> None:
+    assert (out_dir / "study.db").is_file()
+    loaded = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out_dir / 'study.db'}")
+    trials = loaded.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 5
+    assert loaded.metric_names == ["accuracy", "power_w"]
+    for trial in trials:
+        missing = [name for name in REQUIRED_ATTRS if name not in trial.user_attrs]
+        assert not missing
+        assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
+        assert trial.values == [trial.user_attrs["accuracy"], trial.user_attrs["power_w"]]
+        assert trial.user_attrs["accelerator"]["pe"] == trial.params["pe"]
+        assert set(trial.constraints) == {"utilisation"}
+        peak = max(v for k, v in trial.user_attrs.items() if k.startswith("util_"))
+        assert trial.constraints["utilisation"] == pytest.approx(peak - 0.9)
+
+
+def test_cache_hits_for_trials_that_share_a_training_key(
+    study: optuna.Study, out_dir: Path
+) -> None:
+    trials = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    seen: set[str] = set()
+    for trial in trials:
+        key = trial.user_attrs["model_key"]
+        assert trial.user_attrs["cache_hit"] == (key in seen)
+        assert trial.user_attrs["model_key"] == Path(trial.user_attrs["model_dir"]).name
+        seen.add(key)
+    widths = {t.params["width_0"] for t in trials}
+    assert len(seen) == len(widths) < len(trials)  # width is the only training knob searched
+    cached = [p for p in (out_dir / "models").iterdir() if not p.name.startswith(".")]
+    assert len(cached) == len(seen)
+
+
+def test_pareto_csv_equals_best_trials(study: optuna.Study, out_dir: Path) -> None:
+    pareto = pd.read_csv(write_report(study, out_dir / "report")["pareto.csv"])
+    assert list(pareto["number"]) == sorted(t.number for t in study.best_trials)
+
+
+def test_trial_configuration_rebuilds_a_trial(study: optuna.Study, out_dir: Path) -> None:
+    cfg = tiny(out_dir)
+    trial = study.get_trials(states=(TrialState.COMPLETE,))[-1]
+    train_cfg, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
+    assert str(model_dir) == trial.user_attrs["model_dir"]
+    assert train_cfg.to_dict() == trial.user_attrs["train_config"]
+    assert accel.as_dict() == trial.user_attrs["accelerator"]
+    assert eval_cfg.timesteps == trial.params["timesteps"]
+    assert accel.widths == (64, trial.params["width_0"], 10)
+
+
+def test_resume_after_interruption_finishes_the_total(
+    out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tiny(out_dir, name="resumed", n_trials=4)
+    real_evaluate = dse.objective.evaluate
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the third trial
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(dse.objective, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(cfg, progress=False)
+    monkeypatch.setattr(dse.objective, "evaluate", real_evaluate)
+    first = open_study(cfg, create=False).get_trials(states=(TrialState.COMPLETE,))
+    assert len(first) == 2
+    study = run_study(cfg, progress=False)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 4
+    assert [t.datetime_start for t in done[:2]] == [t.datetime_start for t in first]
+    assert run_study(cfg, progress=False).trials == study.trials  # already complete: no-op
+
+
+def test_failed_training_is_a_failed_trial_and_the_study_goes_on(
+    out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_train = dse.objective.train_model
+
+    def diverge_wide(train_cfg, splits, progress=True):
+        if train_cfg.widths == (16,):
+            raise TrainingDivergedError("loss became nan at epoch 1")
+        return real_train(train_cfg, splits, progress=progress)
+
+    monkeypatch.setattr(dse.objective, "train_model", diverge_wide)
+    cfg = tiny(out_dir, name="diverging", training={"epochs": 1, "seed": 7}, n_trials=3)
+    study = run_study(cfg, progress=False)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+    assert failed and all(t.params["width_0"] == 16 for t in failed)
+    assert all(
+        "TrainingDivergedError: loss became nan" in t.user_attrs["fail_reason"] for t in failed
+    )
+
+
+def test_integer_evaluation_is_recorded(out_dir: Path) -> None:
+    cfg = tiny(out_dir, name="integer", evaluation={"mode": "integer"}, n_trials=1)
+    trial = run_study(cfg, progress=False).trials[0]
+    assert trial.state == TrialState.COMPLETE
+    assert trial.user_attrs["evaluation"] == "integer"
+    assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
