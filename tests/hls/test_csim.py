@@ -1,0 +1,209 @@
+"""C-simulation of exported kernels with g++ against the integer model, bit for bit."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dse.cli import app, main
+from hls.csim import run_csim
+from hls.export import export_project
+from hls.golden import read_golden
+from hwmodel.template import AcceleratorConfig
+from models.snn_integer import quantize_network, run_integer
+from models.snn_spec import ConvertedLayer, ConvertedSNN
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+
+N_DESIGNS = 22
+
+
+def random_design(seed: int) -> tuple[ConvertedSNN, AcceleratorConfig]:
+    """A small random network and a random design over every knob the kernel has."""
+    rng = np.random.default_rng(seed)
+    hidden = rng.integers(3, 13, size=rng.integers(0, 3)).tolist()
+    widths = (int(rng.integers(4, 17)), *hidden, int(rng.integers(2, 11)))
+    ensemble = str(rng.choice(["repeat", "time"]))
+    timesteps = int(rng.integers(1, 7))
+    high = timesteps if ensemble == "time" else 4
+    config = AcceleratorConfig(
+        widths=widths,
+        pe=int(rng.choice([1, 2, 3, 4, 8, 64])),
+        synapses_per_cycle=int(rng.choice([1, 2])),
+        sample_lanes=int(rng.integers(1, 4)),
+        k_bits=int(rng.integers(1, 17)),
+        membrane_bits=int(rng.integers(4, 33)),
+        reuse=int(rng.integers(1, 9)),
+        sampling=str(rng.choice(["memory", "regenerate"])),
+        ensemble=ensemble,
+        timesteps=timesteps,
+        samples=int(rng.integers(1, high + 1)),
+        input_bits=int(rng.integers(1, 17)),
+        seed=int(rng.integers(0, 2**32)),
+    )
+    layers = []
+    last = len(widths) - 2
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
+        layers.append(
+            ConvertedLayer(
+                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
+                threshold=np.ones(n_out) if index == last else threshold,
+                bias=rng.normal(0.0, 0.5, n_out),
+                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
+                spiking=index != last,
+            )
+        )
+    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3))), config
+
+
+def export_random(
+    seed: int, out: Path, n_images: int = 6
+) -> tuple[ConvertedSNN, AcceleratorConfig]:
+    snn, config = random_design(seed)
+    rng = np.random.default_rng(seed + 1000)
+    images = rng.uniform(0, 1, (n_images, config.widths[0]))
+    labels = rng.integers(0, config.widths[-1], n_images)
+    export_project(snn, config, images, labels, out, design_name=f"random{seed}")
+    return snn, config
+
+
+def test_random_designs_cover_every_mode():
+    configs = [random_design(seed)[1] for seed in range(N_DESIGNS)]
+    assert {c.ensemble for c in configs} == {"repeat", "time"}
+    assert {c.sampling for c in configs} == {"memory", "regenerate"}
+    assert any(c.sample_lanes > 1 and c.ensemble == "repeat" and c.samples > 1 for c in configs)
+    assert any(c.reuse > 1 for c in configs) and any(c.k_bits == 1 for c in configs)
+    assert {len(c.widths) for c in configs} == {2, 3, 4}
+    assert any(c.neurons_per_cycle > max(c.widths[1:]) for c in configs)
+    assert any(c.widths[1] % c.neurons_per_cycle for c in configs)
+
+
+@pytest.mark.parametrize("seed", range(N_DESIGNS))
+def test_csim_matches_integer_model_bit_for_bit(seed: int, tmp_path: Path):
+    snn, config = export_random(seed, tmp_path)
+    summary = run_csim(tmp_path)
+    assert summary.images == 6
+    assert summary.exact, summary.log
+    golden = read_golden(tmp_path / "tb" / "golden.txt")
+    # The golden vectors are the integer model's outputs on the quantized images.
+    again = run_integer(quantize_network(snn, config), golden.inputs, config)
+    np.testing.assert_array_equal(golden.scores, again.scores)
+    np.testing.assert_array_equal(golden.spikes, again.spikes)
+    np.testing.assert_array_equal(golden.cycles, again.cycles)
+    assert summary.cycles_kernel == pytest.approx(again.cycles.mean())
+    assert summary.accuracy == summary.golden_accuracy
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("project")
+    export_random(3, out)
+    return out
+
+
+def test_csim_reports_a_corrupted_golden_value(project: Path, tmp_path: Path):
+    corrupted = tmp_path / "corrupted"
+    shutil.copytree(project, corrupted)
+    golden_file = corrupted / "tb" / "golden.txt"
+    lines = golden_file.read_text().splitlines()
+    header = [int(v) for v in lines[0].split()]
+    values = lines[2].split()
+    position = 1 + header[1]  # first score of the second image
+    values[position] = str(int(values[position]) + 1)
+    lines[2] = " ".join(values)
+    golden_file.write_text("\n".join(lines) + "\n")
+    summary = run_csim(corrupted)
+    assert (summary.score_mismatches, summary.spike_mismatches, summary.cycle_mismatches) == (
+        1,
+        0,
+        0,
+    )
+    assert not summary.exact
+    # The command's exit status (typer's own runner: dse.cli.main drops it, see the report).
+    assert app(args=["csim", str(corrupted)], standalone_mode=False) == 1
+    assert main(["csim", str(project)]) == 0
+
+
+def test_csim_needs_a_project_and_a_compiler(project: Path, tmp_path: Path, monkeypatch):
+    assert main(["csim", str(tmp_path)]) == 2
+    monkeypatch.setenv("CXX", "no-such-compiler-dse")
+    assert main(["csim", str(project)]) == 2
+
+
+def _function_bodies(source: str) -> dict[str, str]:
+    """Name -> body of every function defined at any level of the kernel source."""
+    bodies = {}
+    pattern = re.compile(r"\b(\w+)\s*\([^;{}]*\)\s*\{")
+    for match in pattern.finditer(source):
+        name = match.group(1)
+        if name in {"if", "for", "while", "switch"}:
+            continue
+        depth, pos = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(source[pos], 0)
+            pos += 1
+        bodies[name] = source[match.end() : pos - 1]
+    return bodies
+
+
+def test_kernel_is_synthesizable_c(project: Path):
+    sources = [project / "src" / name for name in ("snn_kernel.cpp", "snn_datapath.h")]
+    kernel = "\n".join(path.read_text() for path in sources)
+    code = re.sub(r"//[^\n]*", "", kernel)
+    for banned in ("new ", "malloc", "free(", "std::", "vector", "while", "goto"):
+        assert banned not in code, banned
+    bounds = re.findall(r"for \(\w+ \w+ = 0; \w+ < ([^;]+);", code)
+    assert len(bounds) >= 10
+    for bound in bounds:  # constants from the headers, or the image count with its pragma
+        assert re.fullmatch(r"[A-Z_0-9]+|ceil_div\(\w+, \w+\)|count", bound), bound
+    assert "LOOP_TRIPCOUNT" in code
+    bodies = _function_bodies(code)
+    assert {"run_image", "fire", "event_current", "snn_top", "prng_word"} <= set(bodies)
+    for name, body in bodies.items():
+        assert not re.search(rf"\b{name}\s*[<(]", body), f"{name} is recursive"
+
+
+def test_export_from_a_real_tiny_study(tmp_path: Path):
+    """Train, search and score a two-trial study, export its best trial, simulate it."""
+    study_file = tmp_path / "tiny.yaml"
+    study = {
+        "name": "csimtiny",
+        "output_dir": str(tmp_path / "run"),
+        "dataset": {"name": "digits", "max_train": 200, "max_test": 40},
+        "training": {"epochs": 2, "batch_size": 64, "bn_samples": 1, "calib_samples": 2},
+        "evaluation": {"mode": "integer"},
+        "search": {
+            "width": 12,
+            "timesteps": 3,
+            "samples": 2,
+            "ensemble": "time",
+            "pe": [4, 8],
+            "k_bits": 5,
+            "membrane_bits": 12,
+            "reuse": 3,
+            "sample_lanes": 2,
+        },
+        "objectives": [{"metric": "accuracy", "direction": "maximize"}],
+        "sampler": {"name": "random", "seed": 0},
+        "n_trials": 2,
+    }
+    study_file.write_text(yaml.safe_dump(study))
+    assert main(["run", str(study_file)]) == 0
+    out = tmp_path / "project"
+    assert (
+        main(["export", str(study_file), "--trial", "1", "--out", str(out), "--images", "40"]) == 0
+    )
+    summary = run_csim(out)
+    assert summary.exact and summary.images == 40
+    design = yaml.safe_load((out / "design.json").read_text())  # JSON is YAML
+    assert design["study"]["trial"] == 1 and design["study"]["study_name"] == "csimtiny"
+    assert design["config"]["reuse"] == 3 and design["config"]["k_bits"] == 5
+    # The trial was scored by the same integer datapath on the same 40 test images (one run
+    # per image in the time ensemble, so the top class does not depend on calibration).
+    assert summary.accuracy == pytest.approx(design["metrics"]["accuracy"])
