@@ -54,7 +54,7 @@ class TrainConfig:
     prior_lam: float = 0.0  # prior natural parameter (0 = P(w=+1) = 1/2)
     lam_init: float = 1.0  # lam ~ U(-lam_init, lam_init)
     mc_samples: int = 1  # relaxed samples per BayesBiNN step
-    bn_samples: int = 4  # passes over the training set with sampled weights for BN stats
+    bn_samples: int = 4  # passes with sampled weights to recompute BN stats; 0 = keep relaxed
     calib_samples: int = 10  # weight samples for the validation metrics and output scale
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA if available, else CPU
@@ -67,11 +67,12 @@ class TrainConfig:
                 f"widths: {list(self.widths)} must be one or more positive hidden widths, "
                 "e.g. 256,256"
             )
-        positive_ints = ("epochs", "batch_size", "mc_samples", "bn_samples", "calib_samples")
-        for name in positive_ints:
+        positive_ints = ("epochs", "batch_size", "mc_samples", "calib_samples")
+        for name in (*positive_ints, "bn_samples"):
             value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ModelInputError(f"{name}: {value!r} must be a positive integer")
+            minimum = int(name in positive_ints)
+            if int(value) != value or value < minimum:
+                raise ModelInputError(f"{name}: {value!r} must be an integer >= {minimum}")
         if int(self.levels) != self.levels or self.levels < 2:
             raise ModelInputError(f"levels: {self.levels!r} must be an integer >= 2, e.g. 4")
         if self.stage1_epochs is not None and not 0 <= self.stage1_epochs <= self.epochs:
@@ -265,7 +266,8 @@ def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> Trained
             _run_stage(net, cfg, x, y, cfg.stage1, bar)
             net.quantized = True
             _run_stage(net, cfg, x, y, cfg.epochs - cfg.stage1, bar)
-        recalibrate_batchnorm(net, x, passes=cfg.bn_samples)
+        if cfg.bn_samples:
+            recalibrate_batchnorm(net, x, passes=cfg.bn_samples)
         net.eval()
         scale, scale_mode, metrics = _validation_metrics(net, xv, yv, cfg.calib_samples)
     net.cpu()

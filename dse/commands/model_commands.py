@@ -1,7 +1,178 @@
-"""Placeholder until the owning issue lands; replaced by the real commands."""
+"""`dse train` and `dse evaluate`: train one Bayesian binary network, score its SNN."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.errors import ModelInputError
+
+
+def parse_int_list(text: str, option: str) -> tuple[int, ...]:
+    """'256,256' -> (256, 256); anything else is a one-line ModelInputError naming `option`."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise ModelInputError(
+            f"{option}: {text!r} must be comma-separated positive integers, e.g. 256,256"
+        )
+    return values
+
+
+def parse_float_list(text: str | None, option: str) -> tuple[float, ...] | None:
+    """'1,0.8' -> (1.0, 0.8); None stays None."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ModelInputError(
+            f"{option}: {text!r} must be comma-separated numbers, e.g. 1.0,0.8"
+        ) from None
+
+
+def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif isinstance(value, int | bool | str):
+            table.add_row(key, str(value))
+        elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+            table.add_row(key, ", ".join(f"{v:.3g}" for v in value))
+    return table
+
+
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Directory for weights.pt + settings.json.")],
+    dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist.")] = "digits",
+    widths: Annotated[str, typer.Option(help="Hidden widths, e.g. 256,256.")] = "256,256",
+    levels: Annotated[int, typer.Option(help="Quantized-ReLU levels (0 included).")] = 4,
+    epochs: Annotated[int, typer.Option(help="Total epochs (both stages).")] = 40,
+    stage1_epochs: Annotated[
+        int | None, typer.Option(help="Plain-ReLU epochs (default: half).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    lr: Annotated[float, typer.Option(help="BayesBiNN step size.")] = 0.01,
+    dataset_size: Annotated[
+        float, typer.Option(help="Effective data-set size N of BayesBiNN.")
+    ] = 1e5,
+    tau: Annotated[float, typer.Option(help="Relaxation temperature.")] = 1.0,
+    lam_init: Annotated[float, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of split, init and training.")] = 0,
+    data_root: Annotated[
+        Path | None, typer.Option(help="Directory of the IDX files (MNIST-like sets).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train a Bayesian binary MLP with BayesBiNN (two stages) and save it to OUT."""
+    from models.datasets import load_dataset
+    from models.io import save_model
+    from models.training import TrainConfig, train_model
+
+    cfg = TrainConfig(
+        widths=parse_int_list(widths, "--widths"),
+        levels=levels,
+        epochs=epochs,
+        stage1_epochs=stage1_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        dataset_size=dataset_size,
+        tau=tau,
+        lam_init=lam_init,
+        seed=seed,
+        device=device,
+    )
+    splits = load_dataset(dataset, root=data_root, seed=seed)
+    model = train_model(cfg, splits, progress=not quiet)
+    save_model(model, out)
+    console = Console()
+    title = f"{dataset} {'-'.join(map(str, model.widths))}, {model.wall_time_s:.1f} s -> {out}"
+    console.print(_metrics_table(title, model.metrics))
+
+
+def evaluation_filename(timesteps: int, samples: int, ensemble: str, **flags: Any) -> str:
+    """One JSON file per evaluation setting, e.g. eval_T8_S10_repeat_float.json."""
+    name = f"eval_T{timesteps}_S{samples}_{ensemble}_{flags['evaluation']}"
+    if flags.get("weights") == "mode":
+        name += "_mode"
+    if flags.get("encoding", "direct") != "direct":
+        name += f"_{flags['encoding']}"
+    if flags.get("ood"):
+        name += f"_ood-{flags['ood']}"
+    return name + ".json"
+
+
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="Directory written by `dse train`.")],
+    timesteps: Annotated[int, typer.Option(help="SNN timesteps T.")] = 8,
+    samples: Annotated[int, typer.Option(help="Weight samples S.")] = 10,
+    ensemble: Annotated[str, typer.Option(help="time or repeat.")] = "repeat",
+    integer: Annotated[
+        bool, typer.Option("--integer", help="Hardware-exact integer datapath.")
+    ] = False,
+    mode_weights: Annotated[
+        bool, typer.Option("--mode-weights", help="Deterministic binary SNN (sign of lam).")
+    ] = False,
+    encoding: Annotated[str, typer.Option(help="direct or rate input encoding.")] = "direct",
+    ood: Annotated[
+        str | None, typer.Option(help="OOD set for AUROC: noise, flip, mnist, fashion-mnist.")
+    ] = None,
+    ood_root: Annotated[Path | None, typer.Option(help="IDX directory of the OOD set.")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="IDX directory of the dataset.")] = None,
+    threshold_scales: Annotated[
+        str | None, typer.Option(help="Per hidden layer, e.g. 1.0,0.9.")
+    ] = None,
+    k_bits: Annotated[int, typer.Option(help="Integer: Bernoulli-parameter bits.")] = 8,
+    membrane_bits: Annotated[int, typer.Option(help="Integer: membrane bits.")] = 16,
+    reuse: Annotated[int, typer.Option(help="Integer: weights per random number.")] = 1,
+    input_bits: Annotated[int, typer.Option(help="Integer: pixel bits.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of weight sampling.")] = 0,
+) -> None:
+    """Convert a trained model to an SNN, score it on the test split, write JSON into DIR."""
+    from models.datasets import load_dataset, load_ood
+    from models.evaluation import EvalConfig
+    from models.evaluation import evaluate as run_evaluation
+    from models.io import load_model
+
+    model = load_model(model_dir)
+    cfg = EvalConfig(
+        timesteps=timesteps,
+        samples=samples,
+        ensemble=ensemble,
+        encoding=encoding,
+        evaluation="integer" if integer else "float",
+        weights="mode" if mode_weights else "sample",
+        k_bits=k_bits,
+        membrane_bits=membrane_bits,
+        reuse=reuse,
+        input_bits=input_bits,
+        threshold_scales=parse_float_list(threshold_scales, "--threshold-scales"),
+        seed=seed,
+    )
+    # The training seed fixes the validation split the output scale is fitted on.
+    splits = load_dataset(model.dataset, root=data_root, seed=model.config.seed)
+    ood_x = load_ood(ood, like=splits, seed=seed, root=ood_root) if ood else None
+    metrics = run_evaluation(model, splits, cfg, ood=ood_x)
+    settings = {k: v for k, v in vars(cfg).items() if k not in ("device", "batch_size")}
+    path = model_dir / evaluation_filename(ood=ood, **settings)
+    path.write_text(json.dumps({**metrics, "eval_config": settings}, indent=2) + "\n")
+    title = f"{model.dataset} SNN, T={timesteps} S={samples} {ensemble} ({settings['evaluation']})"
+    Console().print(_metrics_table(title, metrics))
+    Console().print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `dse` app."""
+    """Add `train` and `evaluate` to the `dse` app."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
