@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 
 import numpy as np
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
+from optuna.exceptions import ExperimentalWarning
+from optuna.importance import FanovaImportanceEvaluator
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from optuna.visualization import (
@@ -128,7 +131,12 @@ def importance_figures(study: optuna.Study) -> Figures:
     optuna_logger = logging.getLogger("optuna")
     for k, name in enumerate(names):
         try:
-            fig = plot_param_importances(study, target=lambda t, k=k: t.values[k], target_name=name)
+            fig = plot_param_importances(
+                study,
+                evaluator=FanovaImportanceEvaluator(seed=0),
+                target=lambda t, k=k: t.values[k],
+                target_name=name,
+            )
         except (ValueError, RuntimeError) as exc:  # e.g. no parameter varies
             optuna_logger.info("importances for %s skipped: %s", name, exc)
             continue
@@ -138,5 +146,7 @@ def importance_figures(study: optuna.Study) -> Figures:
 
 def all_figures(study: optuna.Study) -> Figures:
     """Every figure of the report, in reading order."""
-    front = pareto_figures(study) if len(study.directions) > 1 else []
-    return front + parallel_figure(study) + history_figure(study) + importance_figures(study)
+    with warnings.catch_warnings():  # hypervolume history and metric names are "experimental"
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        front = pareto_figures(study) if len(study.directions) > 1 else []
+        return front + parallel_figure(study) + history_figure(study) + importance_figures(study)

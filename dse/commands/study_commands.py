@@ -74,7 +74,8 @@ def report(
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
     paths = write_report(study, out if out is not None else cfg.out_dir)
-    Console().print(pareto_table(study))
+    console = Console()
+    console.print(pareto_table(study, width=console.width))
     for path in paths.values():
         typer.echo(f"wrote {path}")
 
