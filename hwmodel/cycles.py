@@ -93,20 +93,26 @@ def io_cycles(
     return 2 * io["axi_latency_cycles"] + load + store
 
 
-def dense_ops_per_inference(config: AcceleratorConfig) -> int:
+def dense_ops_per_inference(
+    widths: Sequence[int], timesteps: np.ndarray, runs: np.ndarray
+) -> np.ndarray:
     """Dense-equivalent operations: 2 per weight per timestep per run (multiply + add)."""
-    w = config.widths
-    n_weights = sum(a * b for a, b in zip(w[:-1], w[1:], strict=True))
-    return 2 * n_weights * config.timesteps * config.runs
+    n_weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return 2.0 * n_weights * np.asarray(timesteps) * np.asarray(runs)
 
 
-def synops_per_inference(config: AcceleratorConfig, per_lane: np.ndarray) -> np.ndarray:
+def synops_per_inference(
+    widths: Sequence[int],
+    per_lane: np.ndarray,
+    samples: np.ndarray,
+    timesteps: np.ndarray,
+    runs: np.ndarray,
+) -> np.ndarray:
     """Synaptic operations actually performed (one add/subtract each), per design.
 
     The dense first layer costs n0 x n1 per weight sample; a hidden-input event costs the
     layer's fan-out, every timestep of every run.
     """
-    w = config.widths
-    fan_out = np.asarray(w[2:], dtype=np.float64)
+    fan_out = np.asarray(widths[2:], dtype=np.float64)
     hidden = (per_lane[:, 1:] * fan_out).sum(axis=-1)
-    return config.samples * w[0] * w[1] + config.timesteps * config.runs * hidden
+    return samples * widths[0] * widths[1] + np.asarray(timesteps) * runs * hidden

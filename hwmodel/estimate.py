@@ -1,9 +1,10 @@
 """Price designs: resources, utilisation, cycles, latency, throughput, GOPS and power.
 
 `estimate` prices one `AcceleratorConfig`; `estimate_table` prices a DataFrame of designs
-with numpy over columns (designs that share a cycle schedule - widths, ensemble, sampling,
-timesteps, samples, lanes, P x Q - are one array computation).  Both go through the same
-`_price_group`, so a table row and a single estimate cannot disagree.
+with numpy over columns: resources, power and operation counts are one array computation
+per set of layer widths, and the template's cycle schedule is called once per distinct
+schedule (widths, ensemble, sampling, timesteps, samples, lanes, P x Q) with the events of
+all its designs.  Both go through `_price`, so a table row and a single estimate agree.
 
 Conventions (docs/accelerator.md):
 * GOPS counts dense-equivalent operations, 2 per weight per timestep per run (multiply and
@@ -41,8 +42,11 @@ __all__ = ["estimate", "estimate_table", "parse_widths"]
 _DEFAULTS = {f.name: f.default for f in fields(AcceleratorConfig) if f.name != "extra"}
 _INT_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
 _INT_KNOBS += ("input_bits", "timesteps", "samples", "seed")
-_SCHEDULE_KEYS = ["widths", "ensemble", "sampling", "timesteps", "samples", "sample_lanes", "_npc"]
+_BATCH_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
+_BATCH_KNOBS += ("input_bits",)
+_SCHEDULE_KEYS = ["ensemble", "sampling", "timesteps", "samples", "sample_lanes", "_npc"]
 _PART_FIELDS = ("lut", "ff", "bram36", "dsp", "lutram", "static_w", "ps_w")
+_UTIL = ("lut", "ff", "bram36", "dsp", "lutram")
 
 
 def parse_widths(value: str | Sequence[int]) -> tuple[int, ...]:
@@ -67,18 +71,11 @@ def _validate_cap(util_cap: float | None) -> float:
     return cap
 
 
-def _price_group(
-    schedule: AcceleratorConfig,
-    batch: DesignBatch,
-    clock_mhz: np.ndarray,
-    part: dict[str, np.ndarray],
-    per_lane: np.ndarray,
-    cal: Calibration | None,
-    cap: float,
-) -> dict[str, np.ndarray | dict]:
-    """Every metric for designs sharing `schedule`'s cycle structure, as arrays."""
-    coeffs = load_coefficients()
-    comps = apply_calibration(component_resources(batch, coeffs), cal)
+def _resources(
+    batch: DesignBatch, part: dict[str, np.ndarray], cal: Calibration | None, cap: float
+) -> dict:
+    """Component and total resources, utilisation and the fits flag."""
+    comps = apply_calibration(component_resources(batch, load_coefficients()), cal)
     offsets = cal.offsets if cal is not None else {}
     total = {
         r: sum(c[r] for c in comps.values()) + offsets.get(r, 0.0) for r in (*RESOURCES, "lutram")
@@ -91,46 +88,65 @@ def _price_group(
         "lutram": np.rint(total["lutram"]),
     }
     out["bram36"] = out["bram18"] / 2  # a RAMB18 is half a BRAM36 tile, as Vivado counts
-    for res in ("lut", "ff", "bram36", "dsp", "lutram"):
+    for res in _UTIL:
         out[f"util_{res}"] = out[res] / part[res]
-    out["fits"] = np.all(
-        [out[f"util_{r}"] <= cap for r in ("lut", "ff", "bram36", "dsp", "lutram")], axis=0
-    )
+    out["fits"] = np.all([out[f"util_{r}"] <= cap for r in _UTIL], axis=0)
+    out["components"] = comps
+    return out
 
-    cyc = schedule_cycles(schedule, per_lane)
-    out["cycles"] = cyc["total"]
-    out["cycles_per_layer"] = cyc["per_layer"]
-    out["cycles_sampling"] = cyc["sampling"]
-    score_vectors = schedule.samples if schedule.ensemble == "repeat" else 1
-    out["cycles_io"] = io_cycles(schedule.widths, batch.input_bits, score_vectors, coeffs["io"])
-    seconds = (out["cycles"] + out["cycles_io"]) / (clock_mhz * 1e6)
+
+def _price(
+    widths: tuple[int, ...],
+    cols: dict[str, np.ndarray],
+    part: dict[str, np.ndarray],
+    per_lane: np.ndarray,
+    schedules: list[tuple[AcceleratorConfig, np.ndarray]],
+    cal: Calibration | None,
+    cap: float,
+) -> dict:
+    """Every metric for designs with the same widths; `schedules` pairs each distinct cycle
+    schedule (a config) with the positions of its designs."""
+    coeffs = load_coefficients()
+    batch = DesignBatch(
+        widths=widths,
+        memory_sampling=cols["sampling"] == "memory",
+        **{k: cols[k] for k in _BATCH_KNOBS},
+    )
+    out = _resources(batch, part, cal, cap)
+
+    n = len(cols["pe"])
+    out["cycles"] = np.empty(n)
+    out["cycles_sampling"] = np.empty(n)
+    out["cycles_per_layer"] = np.empty((n, len(widths) - 1))
+    for config, idx in schedules:
+        cyc = schedule_cycles(config, per_lane[idx])
+        out["cycles"][idx] = cyc["total"]
+        out["cycles_sampling"][idx] = cyc["sampling"]
+        out["cycles_per_layer"][idx] = cyc["per_layer"]
+    runs = np.where(cols["ensemble"] == "repeat", cols["samples"], 1)
+    out["cycles_io"] = io_cycles(widths, cols["input_bits"], runs, coeffs["io"])
+    clock = cols["clock_mhz"]
+    seconds = (out["cycles"] + out["cycles_io"]) / (clock * 1e6)
     out["latency_us"] = seconds * 1e6
     out["throughput_ips"] = 1.0 / seconds
-    out["synops_per_inference"] = synops_per_inference(schedule, per_lane)
+    out["synops_per_inference"] = synops_per_inference(
+        widths, per_lane, cols["samples"], cols["timesteps"], runs
+    )
     out["synops_per_s"] = out["synops_per_inference"] * out["throughput_ips"]
-    out["ops_per_inference"] = np.full(len(clock_mhz), float(dense_ops_per_inference(schedule)))
+    out["ops_per_inference"] = dense_ops_per_inference(widths, cols["timesteps"], runs)
     out["gops"] = out["ops_per_inference"] * out["throughput_ips"] / 1e9
     out["gops_per_dsp"] = out["gops"] / np.maximum(out["dsp"], 1.0)
 
     counts = {k: out[k] for k in ("lut", "ff", "bram36", "dsp")}
-    by_kind = dynamic_power_by_kind(counts, clock_mhz, coeffs, cal.power if cal else None)
+    by_kind = dynamic_power_by_kind(counts, clock, coeffs, cal.power if cal else None)
     out["power_static_w"] = part["static_w"]
     out["power_dynamic_w"] = sum(by_kind.values())
     out["power_w"] = out["power_static_w"] + out["power_dynamic_w"]
     out["power_ps_w"] = part["ps_w"]
     out["power_total_w"] = out["power_w"] + out["power_ps_w"]
     out["energy_uj"] = out["power_w"] * out["latency_us"]
-    out["clock_mhz"] = clock_mhz
-    out["components"] = comps
+    out["clock_mhz"] = clock
     return out
-
-
-def _part_arrays(names: pd.Series) -> dict[str, np.ndarray]:
-    parts = {name: get_part(name) for name in names.unique()}
-    return {
-        f: names.map({n: getattr(p, f) for n, p in parts.items()}).to_numpy(float)
-        for f in _PART_FIELDS
-    }
 
 
 def estimate(
@@ -143,18 +159,20 @@ def estimate(
     """Price one design; `activity` is models.evaluation's list (index 0 = n0)."""
     cap = _validate_cap(util_cap)
     per_lane = activity_matrix(config.widths, 1, activity, spike_rate)
-    out = _price_group(
-        config,
-        DesignBatch.from_configs([config]),
-        np.array([float(config.clock_mhz)]),
-        _part_arrays(pd.Series([config.part])),
+    part = get_part(config.part)
+    cols = {k: np.array([getattr(config, k)]) for k in (*_INT_KNOBS, "clock_mhz")}
+    cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
+    out = _price(
+        config.widths,
+        cols,
+        {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS},
         per_lane,
+        [(config, np.array([0]))],
         resolve_calibration(calibration),
         cap,
     )
-    result = {
-        k: _scalar(v[0]) for k, v in out.items() if k not in ("components", "cycles_per_layer")
-    }
+    skip = ("components", "cycles_per_layer")
+    result = {k: _scalar(v[0]) for k, v in out.items() if k not in skip}
     result["cycles_per_layer"] = [float(c) for c in out["cycles_per_layer"][0]]
     result["components"] = {
         comp: {r: float(v[0]) for r, v in per.items() if r in RESOURCES}
@@ -199,20 +217,34 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _group_schedule(sub: pd.DataFrame) -> AcceleratorConfig:
-    """The group's first design as a config (it carries the shared cycle schedule), after
-    validating the group through AcceleratorConfig at its column-wise extremes: every
-    per-knob check is an interval and the cross-knob ones involve only schedule keys."""
-    first = sub.iloc[0]
-    base = {k: first[k] for k in _DEFAULTS if k not in _INT_KNOBS + ("clock_mhz",)}
+def _table_parts(names: pd.Series) -> dict[str, np.ndarray]:
+    """Device figures per row: each distinct part string is resolved once."""
+    codes, uniques = pd.factorize(names)
+    parts = [get_part(name) for name in uniques]
+    return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
-    def knobs(pick) -> dict:
-        values = {k: int(pick(sub[k])) for k in _INT_KNOBS}
-        return {**values, "clock_mhz": float(pick(sub["clock_mhz"]))}
 
-    AcceleratorConfig(**base, **knobs(pd.Series.min))
-    AcceleratorConfig(**base, **knobs(pd.Series.max))
-    return AcceleratorConfig(**base, **knobs(lambda col: col.iloc[0]))
+def _config_at(
+    widths: tuple[int, ...], cols: dict[str, np.ndarray], i: int, **over: object
+) -> AcceleratorConfig:
+    """The config of design `i` of a widths group (knobs in `over` replace its values)."""
+    knobs: dict = {k: int(cols[k][i]) for k in _INT_KNOBS}
+    knobs.update(
+        sampling=str(cols["sampling"][i]),
+        ensemble=str(cols["ensemble"][i]),
+        clock_mhz=float(cols["clock_mhz"][i]),
+    )
+    return AcceleratorConfig(widths=widths, **{**knobs, **over})
+
+
+def _check_intervals(widths: tuple[int, ...], cols: dict[str, np.ndarray]) -> None:
+    """Validate every knob through AcceleratorConfig at the column-wise min and max: each
+    per-knob check is an interval; cross-knob checks run on the schedule configs."""
+    for pick in (np.min, np.max):
+        over = {k: int(pick(cols[k])) for k in _INT_KNOBS}
+        _config_at(
+            widths, cols, 0, ensemble="repeat", clock_mhz=float(pick(cols["clock_mhz"])), **over
+        )
 
 
 def estimate_table(
@@ -225,30 +257,26 @@ def estimate_table(
     cap = _validate_cap(util_cap)
     cal = resolve_calibration(calibration)
     table = _prepare(df)
+    part = _table_parts(table["part"])
     n = len(table)
     columns: dict[str, np.ndarray] = {}
     layer_cycles: list[pd.Series] = []
-    positions = table.groupby(_SCHEDULE_KEYS, sort=False).indices
-    for idx in positions.values():
+    for widths, idx in table.groupby("widths", sort=False).indices.items():
         sub = table.iloc[idx]
-        schedule = _group_schedule(sub)
+        cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
+        _check_intervals(widths, cols)
+        schedules = [
+            (_config_at(widths, cols, int(pos[0])), pos)
+            for pos in sub.groupby(_SCHEDULE_KEYS, sort=False).indices.values()
+        ]
         activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None
         rate = sub["spike_rate"].to_numpy(float) if "spike_rate" in sub else 0.1
-        batch = DesignBatch(
-            widths=schedule.widths,
-            memory_sampling=np.full(len(idx), schedule.sampling == "memory"),
-            **{
-                k: sub[k].to_numpy(np.int64)
-                for k in ("pe", "synapses_per_cycle", "sample_lanes", "k_bits")
-                + ("membrane_bits", "reuse", "input_bits")
-            },
-        )
-        priced = _price_group(
-            schedule,
-            batch,
-            sub["clock_mhz"].to_numpy(float),
-            _part_arrays(sub["part"]),
-            activity_matrix(schedule.widths, len(idx), activity, rate),
+        priced = _price(
+            widths,
+            cols,
+            {f: v[idx] for f, v in part.items()},
+            activity_matrix(widths, len(idx), activity, rate),
+            schedules,
             cal,
             cap,
         )
