@@ -277,8 +277,8 @@ def _integrate_and_fire(
     shape = (schedule.runs, batch, threshold.shape[0])
     v = initial.expand(shape).clone()
     fired = torch.empty(shape, device=v.device)
-    train = torch.empty((shape[0], schedule.timesteps, *shape[1:]), dtype=torch.bool)
-    train = train.to(v.device)
+    train_shape = (shape[0], schedule.timesteps, *shape[1:])
+    train = torch.empty(train_shape, dtype=torch.bool, device=v.device)
     counts = torch.zeros((len(schedule.blocks), *shape[1:]), device=v.device)
     for t in range(schedule.timesteps):
         v.add_(current_at(t))
