@@ -79,3 +79,12 @@ def test_mlp_shapes_quantized_activations_and_mc_logits():
     assert len(net.binary_parameters()) == 3 and net.gain > 0
     with pytest.raises(ModelInputError, match="widths"):
         BayesBinaryMLP((8,))
+
+
+def test_public_api_resolves_every_name_lazily():
+    import models
+
+    for name in models.__all__:
+        assert getattr(models, name) is not None
+    with pytest.raises(AttributeError):
+        models.no_such_name  # noqa: B018
