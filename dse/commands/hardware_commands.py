@@ -69,9 +69,9 @@ def export(
     study_file: Annotated[
         Path | None, typer.Argument(help="The study YAML file (or use --model).")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Project directory to create.")] = Path(
-        "build/snn_hls"
-    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Project directory to create (required).")
+    ] = None,
     trial: Annotated[int | None, typer.Option("--trial", help="Trial number to export.")] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="A saved model directory instead of a study.")
@@ -110,6 +110,8 @@ def export(
     """Write a Vitis HLS project (kernel, testbench, golden vectors, Tcl, host driver)."""
     from hls.export import export_design
 
+    if out is None:
+        raise StudyInputError("--out: missing; name the project directory, e.g. --out build/t17")
     if (study_file is None) == (model is None):
         raise StudyInputError(
             "export: give either a study file with --trial N, or --model MODEL_DIR"
