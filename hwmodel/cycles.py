@@ -84,7 +84,7 @@ def schedule_cycles(config: AcceleratorConfig, per_lane: np.ndarray) -> dict[str
 
 
 def io_cycles(
-    widths: Sequence[int], input_bits: np.ndarray, score_vectors: int, io: dict
+    widths: Sequence[int], input_bits: np.ndarray, score_vectors: np.ndarray | int, io: dict
 ) -> np.ndarray:
     """Cycles to fetch the image and write the scores over m_axi (outside the schedule)."""
     word = io["axi_word_bits"]
