@@ -186,6 +186,19 @@ def _scalar(value: np.generic) -> float | bool:
     return bool(value) if isinstance(value, np.bool_) else float(value)
 
 
+class _WidthsParser:
+    """parse_widths once per distinct spelling: a table repeats a few widths many times."""
+
+    def __init__(self) -> None:
+        self.seen: dict[object, tuple[int, ...]] = {}
+
+    def __call__(self, value: str | Sequence[int]) -> tuple[int, ...]:
+        key = value if isinstance(value, str | tuple) else tuple(value)
+        if key not in self.seen:
+            self.seen[key] = parse_widths(value)
+        return self.seen[key]
+
+
 def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     """Fill default knobs, parse widths, check integer knobs (one line per bad column)."""
     if "widths" not in df.columns:
@@ -198,7 +211,7 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
             table[name] = default
         elif name != "widths":
             table[name] = table[name].where(table[name].notna(), default)
-    table["widths"] = table["widths"].map(parse_widths)
+    table["widths"] = table["widths"].map(_WidthsParser())
     for name in _INT_KNOBS:
         values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(values) | (values != np.round(values))
