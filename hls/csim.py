@@ -72,16 +72,27 @@ def _check_tools(cxx: str) -> None:
             )
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray, design: dict) -> float:
+def _load_design(path: Path) -> tuple[dict, dict]:
+    """From design.json: the score-to-probability settings and the cost model's estimates."""
+    try:
+        design = json.loads(path.read_text(encoding="utf-8"))
+        scoring = {
+            "output_scale": float(design["quantization"]["output_scale"]),
+            "divisor": float(design["quantization"]["score_divisor"]),
+            "timesteps": int(design["config"]["timesteps"]),
+        }
+    except (ValueError, KeyError, TypeError):
+        raise HardwareInputError(
+            f"{path}: not the design.json of `dse export` (needs quantization and config); "
+            "re-run `dse export`"
+        ) from None
+    return scoring, design.get("estimates") or {}
+
+
+def _accuracy(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
     if not len(labels):
         return float("nan")
-    quant = design["quantization"]
-    probs = class_probabilities(
-        scores,
-        output_scale=quant["output_scale"],
-        divisor=quant["score_divisor"],
-        timesteps=design["config"]["timesteps"],
-    )
+    probs = class_probabilities(scores, **scoring)
     return float((probs.argmax(axis=1) == labels).mean())
 
 
@@ -91,6 +102,8 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     _check_project(root)
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
+    scoring, estimate = _load_design(root / "design.json")
+    golden = read_golden(root / "tb" / "golden.txt")
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(
@@ -103,19 +116,16 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     if not output.is_file():
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"C-simulation of {root} did not produce results:\n{tail}")
-    design = json.loads((root / "design.json").read_text(encoding="utf-8"))
-    golden = read_golden(root / "tb" / "golden.txt")
     got = read_outputs(output)
     if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
         raise CsimError(f"C-simulation of {root} returned results of the wrong shape")
-    estimate = design.get("estimates", {})
     return CsimSummary(
         images=len(golden.labels),
         score_mismatches=int((got.scores != golden.scores).sum()),
         spike_mismatches=int((got.spikes != golden.spikes).sum()),
         cycle_mismatches=int((got.cycles != golden.cycles).sum()),
-        accuracy=_accuracy(got.scores, golden.labels, design),
-        golden_accuracy=_accuracy(golden.scores, golden.labels, design),
+        accuracy=_accuracy(got.scores, golden.labels, scoring),
+        golden_accuracy=_accuracy(golden.scores, golden.labels, scoring),
         cycles_kernel=float(got.cycles.mean()),
         cycles_golden=float(golden.cycles.mean()),
         cycles_estimate=float(estimate["cycles"]) if "cycles" in estimate else None,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hwmodel.errors import HardwareInputError
+
 __all__ = ["GoldenVectors", "KernelOutputs", "format_golden", "read_golden", "read_outputs"]
 
 
@@ -55,15 +57,20 @@ def format_golden(golden: GoldenVectors) -> str:
     return header + "".join(" ".join(map(str, row)) + "\n" for row in rows.tolist())
 
 
-def _read(path: Path, leading: int) -> tuple[list[int], np.ndarray]:
+def _read(path: Path, with_inputs: bool) -> tuple[tuple[int, ...], np.ndarray]:
+    """Header and rows; rows carry label and pixels first when `with_inputs`."""
     tokens = Path(path).read_text(encoding="utf-8").split()
-    header = [int(v) for v in tokens[:5]]
-    n, n_inputs, runs, classes, hidden = header
-    width = leading + (n_inputs if leading else 0) + runs * classes + hidden + 1
-    body = np.array(tokens[5:], dtype=np.int64)
-    if body.size != n * width:
-        raise ValueError(f"{path}: expected {n * width} values after the header, got {body.size}")
-    return header, body.reshape(n, width)
+    try:
+        header = tuple(int(v) for v in tokens[:5])
+        n, n_inputs, runs, classes, hidden = header
+        width = (1 + n_inputs if with_inputs else 0) + runs * classes + hidden + 1
+        rows = np.array(tokens[5:], dtype=np.int64).reshape(n, width)
+    except ValueError:
+        raise HardwareInputError(
+            f"{path}: not a well-formed vector file (header n inputs runs classes hidden, "
+            "then one row per image); re-run `dse export`"
+        ) from None
+    return header, rows
 
 
 def _outputs(rows: np.ndarray, runs: int, classes: int, hidden: int) -> KernelOutputs:
@@ -78,7 +85,7 @@ def _outputs(rows: np.ndarray, runs: int, classes: int, hidden: int) -> KernelOu
 
 def read_golden(path: str | Path) -> GoldenVectors:
     """Parse a golden file."""
-    (n, n_inputs, runs, classes, hidden), rows = _read(Path(path), leading=1)
+    (n, n_inputs, runs, classes, hidden), rows = _read(Path(path), with_inputs=True)
     out = _outputs(rows[:, 1 + n_inputs :], runs, classes, hidden)
     return GoldenVectors(
         scores=out.scores,
@@ -91,5 +98,5 @@ def read_golden(path: str | Path) -> GoldenVectors:
 
 def read_outputs(path: str | Path) -> KernelOutputs:
     """Parse the testbench's output file."""
-    (_, _, runs, classes, hidden), rows = _read(Path(path), leading=0)
+    (_, _, runs, classes, hidden), rows = _read(Path(path), with_inputs=False)
     return _outputs(rows, runs, classes, hidden)

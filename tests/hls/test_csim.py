@@ -128,6 +128,10 @@ def test_csim_reports_a_corrupted_golden_value(project: Path, tmp_path: Path):
     # The command's exit status (typer's own runner: dse.cli.main drops it, see the report).
     assert app(args=["csim", str(corrupted)], standalone_mode=False) == 1
     assert main(["csim", str(project)]) == 0
+    golden_file.write_text(lines[0] + "\n" + lines[1] + "\n")  # an image short
+    assert main(["csim", str(corrupted)]) == 2
+    (corrupted / "design.json").write_text("{}")
+    assert main(["csim", str(corrupted)]) == 2
 
 
 def test_csim_needs_a_project_and_a_compiler(project: Path, tmp_path: Path, monkeypatch):

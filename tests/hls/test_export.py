@@ -96,7 +96,7 @@ def test_templates_carry_the_design_knobs(tmp_path: Path):
         assert step in build
     assert "xc7z010clg400-1" in (tmp_path / "block_design.tcl").read_text()
     kernel = (tmp_path / "src" / "snn_kernel.cpp").read_text()
-    assert "ARRAY_PARTITION variable=snn::CODES type=cyclic factor=2" in kernel
+    assert "ARRAY_PARTITION variable=CODES type=cyclic factor=2" in kernel
     assert "mode=s_axilite port=return" in kernel and "mode=m_axi port=images" in kernel
     config = (tmp_path / "src" / "snn_config.h").read_text()
     assert "constexpr int NPC = 2;" in config and "constexpr int SAMPLES = 3;" in config
