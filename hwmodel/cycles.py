@@ -18,7 +18,7 @@ from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
 __all__ = [
     "activity_matrix",
     "dense_ops_per_inference",
-    "expected_events",
+    "lane_union",
     "io_cycles",
     "schedule_cycles",
     "synops_per_inference",
@@ -59,28 +59,48 @@ def activity_matrix(
     return np.minimum(act, w[None, :])
 
 
-def expected_events(config: AcceleratorConfig, per_lane: np.ndarray) -> np.ndarray:
-    """Expected events [n, rounds, T, L] that the shared event loop processes.
+def lane_union(
+    widths: Sequence[int], per_lane: np.ndarray, ensemble: str, samples: int, lanes: int
+) -> np.ndarray:
+    """Expected events per lane-round [n, rounds, L] that the shared event loop processes.
 
-    In `repeat` mode a lane-round runs up to `sample_lanes` samples at once and the loop
-    visits an input if it fired in any lane: n (1 - (1 - rate)^lanes) for independent lanes.
+    In `repeat` mode a lane-round runs up to `lanes` samples at once and the loop visits an
+    input if it fired in any lane: n (1 - (1 - rate)^lanes) for independent lanes.  `time`
+    mode is one round of one lane.
     """
-    w = np.asarray(config.widths[:-1], dtype=np.float64)
-    if config.ensemble == "repeat":
-        rounds = -(-config.samples // config.sample_lanes)
-        lanes = np.minimum(
-            config.sample_lanes, config.samples - np.arange(rounds) * config.sample_lanes
-        )
+    w = np.asarray(widths[:-1], dtype=np.float64)
+    if ensemble == "repeat":
+        rounds = -(-samples // lanes)
+        active = np.minimum(lanes, samples - np.arange(rounds) * lanes)
     else:
-        rounds, lanes = 1, np.ones(1, dtype=np.int64)
-    rate = np.clip(per_lane / w, 0.0, 1.0)  # [n, L]
-    union = w * (1.0 - (1.0 - rate[:, None, :]) ** lanes[None, :, None])  # [n, rounds, L]
-    return np.broadcast_to(union[:, :, None, :], (len(per_lane), rounds, config.timesteps, len(w)))
+        active = np.ones(1)
+    rate = np.minimum(per_lane / w, 1.0)
+    return w * (1.0 - (1.0 - rate[:, None, :]) ** active[None, :, None])
 
 
-def schedule_cycles(config: AcceleratorConfig, per_lane: np.ndarray) -> dict[str, np.ndarray]:
-    """The template's cycle breakdown (sampling, per_layer, total) for expected activity."""
-    return cycle_breakdown_from_events(config, expected_events(config, per_lane))
+def schedule_cycles(
+    schedules: list[tuple[AcceleratorConfig, np.ndarray]], per_lane: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The template's cycle breakdown (total, sampling, per_layer) for designs of one widths.
+
+    `schedules` pairs each distinct schedule (a config) with the positions of its designs in
+    `per_lane`; the lane unions are shared by schedules with the same ensemble, S and lanes.
+    """
+    n, layers = per_lane.shape
+    out = {"total": np.empty(n), "sampling": np.empty(n), "per_layer": np.empty((n, layers))}
+    unions: dict[tuple, np.ndarray] = {}
+    for config, idx in schedules:
+        key = (config.ensemble, config.samples, config.sample_lanes)
+        if key not in unions:
+            unions[key] = lane_union(config.widths, per_lane, *key)
+        union = unions[key][idx]
+        events = np.broadcast_to(
+            union[:, :, None, :], (len(idx), union.shape[1], config.timesteps, layers)
+        )
+        cyc = cycle_breakdown_from_events(config, events)
+        for name in out:
+            out[name][idx] = cyc[name]
+    return out
 
 
 def io_cycles(

@@ -114,15 +114,10 @@ def _price(
     )
     out = _resources(batch, part, cal, cap)
 
-    n = len(cols["pe"])
-    out["cycles"] = np.empty(n)
-    out["cycles_sampling"] = np.empty(n)
-    out["cycles_per_layer"] = np.empty((n, len(widths) - 1))
-    for config, idx in schedules:
-        cyc = schedule_cycles(config, per_lane[idx])
-        out["cycles"][idx] = cyc["total"]
-        out["cycles_sampling"][idx] = cyc["sampling"]
-        out["cycles_per_layer"][idx] = cyc["per_layer"]
+    cyc = schedule_cycles(schedules, per_lane)
+    out["cycles"] = cyc["total"]
+    out["cycles_sampling"] = cyc["sampling"]
+    out["cycles_per_layer"] = cyc["per_layer"]
     runs = np.where(cols["ensemble"] == "repeat", cols["samples"], 1)
     out["cycles_io"] = io_cycles(widths, cols["input_bits"], runs, coeffs["io"])
     clock = cols["clock_mhz"]
