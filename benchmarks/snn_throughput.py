@@ -148,7 +148,7 @@ def main() -> None:
     table = Table(title=f"images/s, {WIDTHS}, S={SAMPLES}, T={TIMESTEPS}, {args.threads} threads")
     for column in ("batch", "snnTorch", "float", "float/snnTorch", "integer", "integer/snnTorch"):
         table.add_column(column, justify="right")
-    for batch, repeats in ((1, args.repeats), (args.large_batch, 2)):
+    for batch, repeats in ((1, args.repeats), (args.large_batch, 1)):
         x = images[:batch]
         x_int = quantize_input(x.numpy(), config.input_bits)
         rates = [
