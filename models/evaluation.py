@@ -26,7 +26,7 @@ sample (`models.snn_float.synaptic_operations`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,7 +120,7 @@ class _Outputs:
         return snn.output_scale * self.scores.double() / cfg.timesteps
 
 
-def _float_runner(snn: ConvertedSNN, cfg: EvalConfig):
+def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
     device = torch.device(cfg.device) if cfg.device else default_device()
     weights = sample_weights(snn, cfg.samples, cfg.seed, cfg.encoding, device)
 
@@ -148,7 +148,7 @@ def _float_runner(snn: ConvertedSNN, cfg: EvalConfig):
     return run
 
 
-def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig):
+def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
     config = AcceleratorConfig(
         widths=snn.widths,
         k_bits=cfg.k_bits,
