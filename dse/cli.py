@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one red line and exit code 2, never a traceback."""
     err = Console(stderr=True, soft_wrap=True)
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, a command's typer.Exit(code) comes back as the result.
+        result = app(args=argv, standalone_mode=False)
     except USER_ERRORS as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         return 2
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             show()
         return exc.exit_code
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":
