@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from dse.cache import ModelCache, key_digest
 from dse.errors import StudyInputError
@@ -149,6 +150,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _earlier_twin(trial: optuna.Trial) -> FrozenTrial | None:
+    """A completed trial with identical parameters (samplers repeat designs, NSGA-II often)."""
+    for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if other.params == trial.params and "model_key" in other.user_attrs:
+            return other
+    return None
+
+
+def _copied(twin: FrozenTrial) -> dict[str, Any]:
+    """A twin's metrics: training and scoring are deterministic, so they are this trial's."""
+    metrics = dict(twin.user_attrs)
+    metrics.update(cache_hit=True, train_seconds=0.0, eval_seconds=0.0, duplicate_of=twin.number)
+    return metrics
+
+
 class TrialObjective:
     """The callable handed to `study.optimize`: returns the objective values of one trial."""
 
@@ -175,8 +191,9 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         design = suggest_design(trial, self.cfg.knobs)
+        twin = _earlier_twin(trial)
         try:
-            metrics = self._score(trial, design)
+            metrics = self._score(trial, design) if twin is None else _copied(twin)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr("fail_reason", reason)

@@ -109,12 +109,13 @@ def test_resume_after_interruption_finishes_the_total(
     with pytest.raises(KeyboardInterrupt):
         run_study(cfg, progress=False)
     monkeypatch.setattr(dse.objective, "evaluate", real_evaluate)
-    first = open_study(cfg, create=False).get_trials(states=(TrialState.COMPLETE,))
-    assert len(first) == 2
+    *first, interrupted_trial = open_study(cfg, create=False).get_trials()
+    assert interrupted_trial.state == TrialState.FAIL
+    assert first and all(t.state == TrialState.COMPLETE for t in first)
     study = run_study(cfg, progress=False)
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 4
-    assert [t.datetime_start for t in done[:2]] == [t.datetime_start for t in first]
+    assert [t.datetime_start for t in done[: len(first)]] == [t.datetime_start for t in first]
     assert run_study(cfg, progress=False).trials == study.trials  # already complete: no-op
 
 
@@ -137,6 +138,19 @@ def test_failed_training_is_a_failed_trial_and_the_study_goes_on(
     assert all(
         "TrainingDivergedError: loss became nan" in t.user_attrs["fail_reason"] for t in failed
     )
+
+
+def test_repeated_designs_reuse_the_earlier_trial(out_dir: Path) -> None:
+    search = {"width": [8, 16], "timesteps": 2, "samples": 1, "pe": 4, "clock_mhz": 100}
+    cfg = tiny(out_dir, name="twins", search=search, n_trials=4)
+    trials = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))
+    twins = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(twins) >= 2  # four trials, two possible designs
+    for twin in twins:
+        first = trials[twin.user_attrs["duplicate_of"]]
+        assert first.number < twin.number and first.params == twin.params
+        assert twin.values == first.values and twin.user_attrs["eval_seconds"] == 0.0
+        assert twin.constraints == first.constraints
 
 
 def test_integer_evaluation_is_recorded(out_dir: Path) -> None:
