@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     args = parser.parse_args()
     torch.set_num_threads(1)  # tiny models: threads only add overhead on shared cores
-    console = Console()
+    console = Console(width=170)
     results: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     start = time.perf_counter()
     for name in args.settings.split(","):
@@ -91,7 +91,7 @@ def main() -> None:
         cells = []
         for col in COLUMNS:
             values = np.array([r[col] for r in runs], dtype=float)
-            cells.append(f"{values.mean():.3f} +- {values.std():.3f}")
+            cells.append(f"{values.mean():.3f}±{values.std():.3f}")
         table.add_row(name, row, *cells)
     console.print(table)
     console.print(f"wall time {time.perf_counter() - start:.0f} s")
