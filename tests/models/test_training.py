@@ -61,3 +61,17 @@ def test_config_round_trips_through_a_dict():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ModelInputError, match="bogus"):
         TrainConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+
+
+def test_output_scale_recovers_a_known_temperature():
+    from models.temperature import fit_output_scale, mc_probs
+
+    gen = torch.Generator().manual_seed(0)
+    z = 2.0 * torch.randn(4000, 5, generator=gen)
+    labels = torch.multinomial(torch.softmax(z, -1), 1, generator=gen).squeeze(1)
+    fit = fit_output_scale(3.0 * z, labels)  # logits 3x too sharp: the scale should be ~1/3
+    assert fit.scale == pytest.approx(1 / 3, rel=0.1)
+    assert fit.ece_after < fit.ece_before and fit.nll_after < fit.nll_before
+    # samples [S, B, C]: the softmax is averaged after scaling, not the logits
+    two = torch.stack([z, -z])
+    torch.testing.assert_close(mc_probs(two), (torch.softmax(z, -1) + torch.softmax(-z, -1)) / 2)
