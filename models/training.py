@@ -58,7 +58,6 @@ class TrainConfig:
     calib_samples: int = 10  # weight samples for the validation metrics and output scale
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA if available, else CPU
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
