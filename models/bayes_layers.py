@@ -54,8 +54,14 @@ class BayesBinaryLinear(nn.Module):
         self.reset_parameters(lam_init, generator)
 
     def reset_parameters(self, lam_init: float, generator: torch.Generator | None = None) -> None:
-        """lam ~ U(-lam_init, lam_init): random signs with a spread of confidences."""
+        """lam ~ U(-lam_init, lam_init): random signs with a spread of confidences.
+
+        lam_init = 0 (e.g. before loading a state dict) draws nothing, leaving the RNG as is.
+        """
         with torch.no_grad():
+            if lam_init == 0:
+                self.lam.zero_()
+                return
             u = torch.rand(self.lam.shape, generator=generator)
             self.lam.copy_((2.0 * u - 1.0) * lam_init)
 
