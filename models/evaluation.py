@@ -45,7 +45,13 @@ from models.snn_float import (
     simulate,
     synaptic_operations,
 )
-from models.snn_integer import quantize_input, quantize_network, run_integer, score_divisor
+from models.snn_integer import (
+    draw_weights,
+    quantize_input,
+    quantize_network,
+    run_integer,
+    score_divisor,
+)
 from models.snn_spec import ConvertedSNN
 from models.temperature import fit_output_scale, mc_probs
 
@@ -162,9 +168,11 @@ def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tenso
     )
     net = quantize_network(snn, config)
     divisor = score_divisor(net)
+    weights = draw_weights(net, config)  # once per evaluation, as the hardware does per seed
 
     def run(x: torch.Tensor) -> _Outputs:
-        result = run_integer(net, quantize_input(x.cpu().numpy(), cfg.input_bits), config)
+        x_int = quantize_input(x.cpu().numpy(), cfg.input_bits)
+        result = run_integer(net, x_int, config, weights)
         events = torch.as_tensor(result.events.sum(axis=(1, 2)), dtype=torch.float64)
         # The dense first layer is not an event loop; count it as the float model does.
         events[:, 0] = float(snn.widths[0] * cfg.runs * cfg.timesteps)

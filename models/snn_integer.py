@@ -21,9 +21,11 @@ plus bias and initial value cannot saturate the membrane.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from hwmodel.template import (
     AcceleratorConfig,
@@ -36,11 +38,14 @@ from hwmodel.template import (
     segment_of_timestep,
 )
 from models.errors import ModelInputError
+from models.snn_float import time_segments
 from models.snn_spec import ConvertedSNN
 
 __all__ = [
     "IntegerResult",
+    "IntegerWeights",
     "class_probabilities",
+    "draw_weights",
     "input_scale",
     "quantize_input",
     "quantize_network",
@@ -51,8 +56,9 @@ __all__ = [
 
 # Largest bit width of a shifted current, so that v + (I << shift) + bias stays inside int64.
 _MAX_SHIFTED_BITS = 62
-# Images per chunk: bounds memory at [samples, chunk, width] arrays.
-_CHUNK = 512
+# Images per chunk: bounds the [samples, T, chunk, width] spike trains and currents (about
+# 40 MB at MNIST size) and keeps them cache-friendly; 64-256 measured equally fast.
+_CHUNK = 128
 
 
 @dataclass
@@ -155,22 +161,57 @@ def class_probabilities(
 
 
 def sampled_weights(net: IntegerNetwork, config: AcceleratorConfig, sample: int) -> list:
-    """The +-1 weights of weight sample `sample`, per layer as float32 [n_in, n_out].
-
-    float32 keeps the matrix products exact: every partial sum is an integer below 2**24
-    (checked by `_product_dtype`).
-    """
+    """The +-1 weights (int8) of weight sample `sample`, per layer as [n_in, n_out]."""
     out = []
     for index, layer in enumerate(net.layers):
         n_out, n_in = layer.codes.shape
         randoms = random_codes(config.seed, sample, index, n_in, n_out, config.reuse, config.k_bits)
-        signs = sample_signs(layer.codes, randoms)
-        out.append(signs.T.astype(np.float32))
+        out.append(np.ascontiguousarray(sample_signs(layer.codes, randoms).T))
     return out
 
 
-def _product_dtype(config: AcceleratorConfig, layer: int) -> type:
-    return np.float32 if config.current_bits(layer) <= 24 else np.float64
+def _draw_key(config: AcceleratorConfig) -> tuple[int, int, int, int]:
+    """The design knobs a weight draw depends on (besides the codes)."""
+    return (config.seed, config.samples, config.reuse, config.k_bits)
+
+
+@dataclass(frozen=True)
+class IntegerWeights:
+    """Every weight sample of a network under one design, drawn once with the hardware PRNG.
+
+    The weights depend only on (seed, sample, layer) and the codes, as on the hardware, so one
+    draw serves every call and batch of an evaluation (the draw costs far more than a batch-1
+    inference).  `layers[l]` is [samples, n_in, n_out] in the dtype of its exact product
+    (`_weight_dtype`).
+    """
+
+    layers: list[torch.Tensor]
+    network: IntegerNetwork
+    key: tuple[int, int, int, int]  # `_draw_key` of the design they were drawn for
+
+
+def _weight_dtype(config: AcceleratorConfig, index: int, n_layers: int) -> torch.dtype:
+    """int8 for hidden layers fed by spikes (exact int8 x int8 -> int32 products); float32
+    for the multi-bit first layer while its currents stay below 2**24 (exact); float64 for the
+    output layer, whose spike counts over time are multiplied once."""
+    if index == n_layers - 1:
+        return torch.float64
+    if index > 0:
+        return torch.int8
+    return torch.float32 if config.current_bits(0) <= 24 else torch.float64
+
+
+def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeights:
+    """All `config.samples` weight samples of `net` (pass them to `run_integer`)."""
+    per_sample = [sampled_weights(net, config, s) for s in range(config.samples)]
+    n_layers = len(net.layers)
+    layers = [
+        torch.from_numpy(np.stack([draw[index] for draw in per_sample])).to(
+            _weight_dtype(config, index, n_layers)
+        )
+        for index in range(n_layers)
+    ]
+    return IntegerWeights(layers=layers, network=net, key=_draw_key(config))
 
 
 def _check_inputs(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
@@ -194,79 +235,184 @@ def _check_inputs(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorCon
     return x.astype(np.int64)
 
 
+def _check_weights(
+    weights: IntegerWeights, net: IntegerNetwork, config: AcceleratorConfig
+) -> IntegerWeights:
+    if weights.network is not net or weights.key != _draw_key(config):
+        raise ModelInputError(
+            f"weights: drawn for another network or design (seed, samples, reuse, k_bits = "
+            f"{weights.key}, this design {_draw_key(config)}); draw them with "
+            "draw_weights(net, config) for this network and design"
+        )
+    return weights
+
+
+def _blocks(config: AcceleratorConfig) -> list[tuple[int, int, int, int]]:
+    """(sample, run, t0, t1): the stretches of a run under one weight sample.
+
+    `repeat`: one block per run (all T timesteps); `time`: one per segment of the single run.
+    """
+    if config.ensemble == "repeat":
+        return [(s, s, 0, config.timesteps) for s in range(config.samples)]
+    return [
+        (s, 0, t0, t1) for s, (t0, t1) in enumerate(time_segments(config.timesteps, config.samples))
+    ]
+
+
+def _product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """[..., n_in] @ [n_in, n_out], exact: int8 x int8 -> int32, or in the float dtype."""
+    rows = inputs.reshape(-1, inputs.shape[-1])
+    if weight.dtype == torch.int8:
+        out = torch._int_mm(rows.to(torch.int8), weight)
+    else:
+        out = rows.to(weight.dtype) @ weight
+    return out.view(*inputs.shape[:-1], weight.shape[-1])
+
+
 class _Runner:
-    """One chunk of images through the schedule; weights are shared across chunks."""
+    """One chunk of images through the schedule, layer by layer over all timesteps.
 
-    def __init__(self, net: IntegerNetwork, config: AcceleratorConfig, weights: dict) -> None:
+    The structure does the work: the first layer's current is computed once per weight
+    sample, the currents of an event-driven layer for all timesteps of a block in one exact
+    int8 product of the binary spike train, and an output layer that cannot saturate (static
+    bound) multiplies each block's spike counts once; only the membrane recurrence loops over
+    time.  All arithmetic is integer (or float with integer values below 2**24 / 2**53).
+    """
+
+    def __init__(self, net: IntegerNetwork, config: AcceleratorConfig, weights: IntegerWeights):
         self.net, self.config, self.weights = net, config, weights
-        self.bits = config.membrane_bits
+        self.blocks = _blocks(config)
+        self.runs = config.runs
+        self.lo, self.hi = -(1 << (config.membrane_bits - 1)), (1 << (config.membrane_bits - 1)) - 1
 
-    def _stack(self, samples: np.ndarray) -> list[np.ndarray]:
-        return [
-            np.stack([self.weights[int(s)][index] for s in samples]).astype(
-                _product_dtype(self.config, index), copy=False
-            )
-            for index in range(len(self.net.layers))
-        ]
+    def _never_saturates(self, index: int) -> bool:
+        """True when T updates of the worst-case current stay inside the membrane."""
+        layer, cfg = self.net.layers[index], self.config
+        peak = layer.codes.shape[1] * input_scale(index, cfg.input_bits)
+        worst = int(np.abs(layer.initial).max(initial=0)) + cfg.timesteps * (
+            (peak << layer.shift) + int(np.abs(layer.bias).max(initial=0))
+        )
+        return worst <= self.hi
 
-    def _update(self, index: int, v: np.ndarray, current: np.ndarray) -> np.ndarray:
-        """v = sat(v + (I << shift) + bias), updating `v` in place."""
+    def _first_current(self, x: torch.Tensor) -> torch.Tensor:
+        """[samples, B, n1]: the first layer's current under every weight sample."""
+        weight = self.weights.layers[0]
+        return torch.matmul(x.to(weight.dtype)[None], weight).to(torch.int64)
+
+    def _spike_currents(self, train: torch.Tensor, index: int) -> torch.Tensor:
+        """Currents [runs, T, B, n_out] (int32) of a spike train [runs, T, B, n_in]."""
+        weight = self.weights.layers[index]
+        runs, steps, batch, _ = train.shape
+        out = torch.empty((runs, steps, batch, weight.shape[-1]), dtype=torch.int32)
+        for sample, run, t0, t1 in self.blocks:
+            out[run, t0:t1] = _product(train[run, t0:t1], weight[sample])
+        return out
+
+    def _integrate(self, index: int, current_at, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Membrane recurrence of one layer over all timesteps, in place.
+
+        `current_at(t)` is the layer's current at step t, already shifted, plus the bias.
+        Returns the final membranes [runs, B, n] and the spike train [runs, T, B, n] (empty
+        for the output layer).
+        """
         layer = self.net.layers[index]
-        v += current * (1 << layer.shift) if layer.shift else current
-        v += layer.bias
-        lo, hi = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
-        return np.clip(v, lo, hi, out=v)
+        n = layer.initial.size
+        v = torch.as_tensor(layer.initial, dtype=torch.int64).expand(self.runs, batch, n).clone()
+        threshold = torch.as_tensor(layer.threshold, dtype=torch.int64)
+        steps = self.config.timesteps if layer.spiking else 0
+        train = torch.empty((self.runs, steps, batch, n), dtype=torch.bool)
+        for t in range(self.config.timesteps):
+            v.add_(current_at(t)).clamp_(self.lo, self.hi)
+            if layer.spiking:
+                fired = torch.ge(v, threshold, out=train[:, t])
+                v.sub_(fired * threshold)
+        return v, train
 
-    def _round_events(self, spikes: np.ndarray) -> np.ndarray:
-        """[lanes-rows, B, n] bool -> [B, rounds]: inputs that spiked in any lane of a round."""
-        if self.config.ensemble == "time":
-            return spikes[0].sum(axis=-1)[:, None]
-        lanes = self.config.sample_lanes
-        rounds = -(-spikes.shape[0] // lanes)
-        padded = np.zeros((rounds * lanes, *spikes.shape[1:]), dtype=bool)
-        padded[: spikes.shape[0]] = spikes
-        grouped = padded.reshape(rounds, lanes, *spikes.shape[1:]).any(axis=1)
-        return grouped.sum(axis=-1).T
+    def _summed_scores(self, index: int, x: torch.Tensor, train: torch.Tensor | None):
+        """Output membranes [runs, B, C] as one product of spike counts per block."""
+        layer, weight = self.net.layers[index], self.weights.layers[index]
+        current = torch.zeros((self.runs, x.shape[0], weight.shape[-1]), dtype=torch.float64)
+        for sample, run, t0, t1 in self.blocks:
+            counts = (t1 - t0) * x if train is None else train[run, t0:t1].sum(0)
+            current[run] += counts.to(torch.float64) @ weight[sample]
+        scores = current.to(torch.int64) * (1 << layer.shift)
+        bias = torch.as_tensor(layer.bias, dtype=torch.int64)
+        return (
+            scores
+            + torch.as_tensor(layer.initial, dtype=torch.int64)
+            + self.config.timesteps * bias
+        )
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _events(self, train: torch.Tensor) -> torch.Tensor:
+        """[B, rounds, T]: inputs that spiked in any lane of a round, per timestep."""
+        lanes = 1 if self.config.ensemble == "time" else self.config.sample_lanes
+        if lanes > 1:
+            rounds = -(-train.shape[0] // lanes)
+            padded = torch.zeros((rounds * lanes, *train.shape[1:]), dtype=torch.bool)
+            padded[: train.shape[0]] = train
+            train = padded.view(rounds, lanes, *train.shape[1:]).any(dim=1)
+        return train.sum(dim=-1).permute(2, 0, 1)
+
+    def _shifted(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        """(I << shift) + bias, in int64."""
+        layer = self.net.layers[index]
+        bias = torch.as_tensor(layer.bias, dtype=torch.int64)
+        return current.to(torch.int64).mul_(1 << layer.shift).add_(bias)
+
+    def _current_source(
+        self, index: int, x: torch.Tensor, train: torch.Tensor | None
+    ) -> Callable[[int], torch.Tensor]:
+        """t -> the shifted current plus bias of layer `index` at step t.
+
+        Pixels (train None): the first layer's current of each weight sample, computed once
+        and reused at every step; spikes: one product per block for all its steps.
+        """
+        if train is not None:
+            currents = self._spike_currents(train, index)
+            return lambda t: self._shifted(index, currents[:, t])
+        first = self._shifted(index, self._first_current(x))
+        if self.config.ensemble == "repeat":
+            return lambda t: first
+        cfg = self.config
+        return lambda t: first[int(segment_of_timestep(t, cfg.timesteps, cfg.samples))]
+
+    @torch.inference_mode()
+    def run(self, x_np: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg, layers = self.config, self.net.layers
-        n_layers, batch = len(layers), x.shape[0]
-        rows = cfg.samples if cfg.ensemble == "repeat" else 1
+        n_layers, batch = len(layers), x_np.shape[0]
         rounds = -(-cfg.samples // cfg.sample_lanes) if cfg.ensemble == "repeat" else 1
-        events = np.zeros((batch, rounds, cfg.timesteps, n_layers), dtype=np.int64)
+        events = torch.zeros((batch, rounds, cfg.timesteps, n_layers), dtype=torch.int64)
         events[..., 0] = cfg.widths[0]
-        spikes = np.zeros((batch, n_layers - 1), dtype=np.int64)
-        v = [np.broadcast_to(lay.initial, (rows, batch, lay.initial.size)).copy() for lay in layers]
-        x_first = x.astype(_product_dtype(cfg, 0))[None]
-        current_sample, weights, first = None, None, None
-        for t in range(cfg.timesteps):
-            if cfg.ensemble == "repeat":
-                samples = np.arange(cfg.samples)
-            else:
-                samples = np.array([int(segment_of_timestep(t, cfg.timesteps, cfg.samples))])
-            key = tuple(samples.tolist())
-            if key != current_sample:  # a new weight sample: the first layer's current again
-                current_sample, weights = key, self._stack(samples)
-                first = np.matmul(x_first, weights[0]).astype(np.int64)
-            current, fired = first, None
-            for index, layer in enumerate(layers):
-                if fired is not None:  # event-driven layer: the previous layer's spikes
-                    events[:, :, t, index] = self._round_events(fired)
-                    current = np.matmul(fired.astype(weights[index].dtype), weights[index])
-                    current = current.astype(np.int64)
-                v[index] = self._update(index, v[index], current)
-                if layer.spiking:
-                    fired = v[index] >= layer.threshold
-                    v[index] -= fired * layer.threshold
-                    spikes[:, index] += fired.sum(axis=(0, 2))
-        return v[-1], spikes, events
+        spikes = torch.zeros((batch, n_layers - 1), dtype=torch.int64)
+        x = torch.from_numpy(x_np)
+        train: torch.Tensor | None = None  # the current layer's input spikes, if not pixels
+        for index, layer in enumerate(layers):
+            if train is not None:
+                events[..., index] = self._events(train)
+            if not layer.spiking and self._never_saturates(index):
+                scores = self._summed_scores(index, x, train)
+                break
+            current_at = self._current_source(index, x, train)
+            scores, train = self._integrate(index, current_at, batch)
+            if layer.spiking:
+                spikes[:, index] = train.sum(dim=(0, 1, 3))
+        return scores.numpy(), spikes.numpy(), events.numpy()
 
 
-def run_integer(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorConfig) -> IntegerResult:
-    """Run the hardware-exact datapath on integer inputs [B, n0] (see module doc)."""
+def run_integer(
+    net: IntegerNetwork,
+    x_int: np.ndarray,
+    config: AcceleratorConfig,
+    weights: IntegerWeights | None = None,
+) -> IntegerResult:
+    """Run the hardware-exact datapath on integer inputs [B, n0] (see module doc).
+
+    `weights` (from `draw_weights(net, config)`) lets a caller draw the weights once for many
+    calls; without it they are drawn here.  Runs on the CPU (exact int8 products).
+    """
     x = _check_inputs(net, x_int, config)
-    weights = {s: sampled_weights(net, config, s) for s in range(config.samples)}
-    runner = _Runner(net, config, weights)
+    weights = draw_weights(net, config) if weights is None else weights
+    runner = _Runner(net, config, _check_weights(weights, net, config))
     parts = [runner.run(x[start : start + _CHUNK]) for start in range(0, len(x), _CHUNK)]
     if not parts:
         parts = [runner.run(x)]

@@ -16,6 +16,7 @@ from hwmodel.template import (
 from models.errors import ModelInputError
 from models.snn_integer import (
     class_probabilities,
+    draw_weights,
     quantize_input,
     quantize_network,
     run_integer,
@@ -106,6 +107,42 @@ def test_matches_slow_reference(design):
     np.testing.assert_array_equal(result.scores, scores)
     np.testing.assert_array_equal(result.spikes, spikes)
     assert result.spikes.sum() > 0  # the test exercises spiking, not just silence
+
+
+def test_output_layer_that_may_saturate_is_stepped():
+    # A larger output shift lets T steps saturate the output membrane: the scores can no
+    # longer be summed over time in one product and must follow the per-step reference.
+    rng = np.random.default_rng(8)
+    cfg = AcceleratorConfig(widths=(7, 6, 4), samples=2, timesteps=4, membrane_bits=8, seed=5)
+    net = quantize_network(random_snn(cfg.widths, rng, threshold=2.0), cfg)
+    net.layers[-1].shift += 3
+    x = quantize_input(rng.uniform(0, 1, (6, 7)), cfg.input_bits)
+    result = run_integer(net, x, cfg)
+    scores, spikes = reference_run(net, x, cfg)
+    assert np.abs(scores).max() == 128  # saturated somewhere (at -128)
+    np.testing.assert_array_equal(result.scores, scores)
+    np.testing.assert_array_equal(result.spikes, spikes)
+
+
+def test_weights_drawn_once_serve_every_call():
+    rng = np.random.default_rng(9)
+    cfg = AcceleratorConfig(widths=(8, 6, 3), samples=3, timesteps=3, seed=4, reuse=2)
+    net = quantize_network(random_snn(cfg.widths, rng, threshold=2.0), cfg)
+    x = quantize_input(rng.uniform(0, 1, (5, 8)), cfg.input_bits)
+    weights = draw_weights(net, cfg)
+    assert [tuple(w.shape) for w in weights.layers] == [(3, 8, 6), (3, 6, 3)]
+    for sample in range(3):
+        for drawn, single in zip(weights.layers, sampled_weights(net, cfg, sample), strict=True):
+            np.testing.assert_array_equal(drawn[sample].numpy(), single)
+    whole = run_integer(net, x, cfg, weights)
+    parts = [run_integer(net, x[i : i + 2], cfg, weights) for i in (0, 2, 4)]
+    np.testing.assert_array_equal(whole.scores, np.concatenate([p.scores for p in parts], axis=1))
+    np.testing.assert_array_equal(whole.scores, run_integer(net, x, cfg).scores)
+    other = AcceleratorConfig(widths=(8, 6, 3), samples=3, timesteps=3, seed=5, reuse=2)
+    with pytest.raises(ModelInputError, match="weights"):
+        run_integer(net, x, other, weights)
+    with pytest.raises(ModelInputError, match="weights"):
+        run_integer(quantize_network(random_snn(cfg.widths, rng), cfg), x, cfg, weights)
 
 
 def test_quantize_input_rounds_and_clips():
