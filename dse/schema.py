@@ -222,7 +222,7 @@ def _check_training(training: dict[str, Any]) -> None:
     from models.errors import ModelInputError
     from models.training import TrainConfig
 
-    allowed = [f.name for f in fields(TrainConfig) if f.name not in ("widths", "levels", "extra")]
+    allowed = [f.name for f in fields(TrainConfig) if f.name not in ("widths", "levels")]
     for key in training:
         if key not in allowed:
             ctx = {"where": f"training.{key}", "value": key, "fix": "known: " + ", ".join(allowed)}

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 import dse.objective
 from dse.objective import trial_configuration
 from dse.report import write_report
-from dse.runner import open_study, run_study
+from dse.runner import StudyFailing, open_study, run_study
 from dse.schema import StudyConfig, parse_study
 from models.training import TrainingDivergedError
 
@@ -159,3 +159,16 @@ def test_integer_evaluation_is_recorded(out_dir: Path) -> None:
     assert trial.state == TrialState.COMPLETE
     assert trial.user_attrs["evaluation"] == "integer"
     assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
+
+
+def test_a_study_where_every_trial_fails_stops(
+    out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def always_diverge(train_cfg, splits, progress=True):
+        raise TrainingDivergedError("loss became nan at epoch 1")
+
+    monkeypatch.setattr(dse.objective, "train_model", always_diverge)
+    cfg = tiny(out_dir, name="hopeless", training={"epochs": 1, "seed": 11}, n_trials=2)
+    with pytest.raises(StudyFailing, match="2 trials failed; the last: TrainingDivergedError"):
+        run_study(cfg, progress=False)
+    assert len(open_study(cfg, create=False).trials) == 2
