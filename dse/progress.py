@@ -29,6 +29,10 @@ class StudyProgress:
         )
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.refresh(study)
+
+    def refresh(self, study: optuna.Study) -> None:
+        """Redraw from the storage (also used to watch worker processes from outside)."""
         done = min(count_done(study), self._bar.total)
         failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
         self._bar.set_postfix(pareto=len(study.best_trials), failed=failed, refresh=False)

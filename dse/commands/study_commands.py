@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Annotated
 
+import optuna
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dse.errors import StudyInputError
 from dse.progress import count_done
-from dse.schema import load_study_file
+from dse.schema import StudyConfig, load_study_file
 
 StudyFile = Annotated[Path, typer.Argument(help="The study YAML file.")]
 Storage = Annotated[
@@ -35,8 +37,7 @@ def run(
     ] = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
-    from dse.parallel import run_parallel
-    from dse.runner import StudyFailing, open_study, run_study
+    from dse.runner import StudyFailing, run_study
     from dse.storage import redact_url
 
     cfg = load_study_file(study_file)
@@ -46,11 +47,10 @@ def run(
     url = storage or cfg.storage_url()
     try:
         if jobs > 1:
-            run_parallel(study_file, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
-            study = open_study(cfg, url, create=False)
+            study = _run_workers(study_file, cfg, jobs, n_trials, timeout, url)
         else:
             study = run_study(cfg, n_trials=n_trials, timeout=timeout, storage_url=url)
-    except StudyFailing as exc:
+    except (StudyFailing, WorkersFailed) as exc:
         Console(stderr=True).print(f"[red]run failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     typer.echo(
@@ -58,6 +58,44 @@ def run(
         f"{len(study.best_trials)} on the Pareto front; storage {redact_url(url)}"
     )
     typer.echo(f"next: dse report {study_file}")
+
+
+class WorkersFailed(RuntimeError):
+    """A worker process of `--n-jobs` exited with an error."""
+
+
+def _run_workers(
+    study_file: Path,
+    cfg: StudyConfig,
+    jobs: int,
+    n_trials: int | None,
+    timeout: float | None,
+    url: str,
+) -> optuna.Study:
+    """Run `jobs` worker processes; this process draws the progress bar from the storage."""
+    from dse.parallel import run_parallel
+    from dse.progress import StudyProgress
+    from dse.runner import open_study
+
+    study = open_study(cfg, url)  # tables and study exist before the workers race for them
+    failures: list[Exception] = []
+
+    def work() -> None:
+        try:
+            run_parallel(study_file, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
+        except RuntimeError as exc:  # run_parallel's report of failed workers
+            failures.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    bar = StudyProgress(study, n_trials or cfg.n_trials)
+    while thread.is_alive():
+        thread.join(2.0)
+        bar.refresh(study)
+    bar.close()
+    if failures:
+        raise WorkersFailed(str(failures[0]))
+    return study
 
 
 def report(
