@@ -16,6 +16,7 @@ import jinja2
 import optuna
 import pandas as pd
 import plotly.offline
+from optuna.trial import TrialState
 from rich.table import Table
 
 from dse.plots import all_figures, is_feasible, objective_names
@@ -64,7 +65,9 @@ def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | N
             lambda n, name=name: by_number[n].constraints.get(name)
         )
     frame["duration"] = frame["duration"].dt.total_seconds()
-    frame["feasible"] = frame["number"].map(lambda n: is_feasible(by_number[n]))
+    frame["feasible"] = frame["number"].map(  # only a finished trial can be feasible
+        lambda n: by_number[n].state == TrialState.COMPLETE and is_feasible(by_number[n])
+    )
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
     if trials is not None:
         frame = frame.set_index("number").loc[[t.number for t in trials]].reset_index()
