@@ -122,6 +122,9 @@ def trial_configuration(
             "use the study file the study was run with"
         ) from None
     train_cfg, eval_cfg, accel = build_configs(cfg, design, splits)
+    recorded = trial.user_attrs.get("model_dir")  # the model the trial was scored with
+    if recorded is not None:
+        return train_cfg, eval_cfg, accel, Path(recorded)
     return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(training_key(cfg, train_cfg))
 
 
