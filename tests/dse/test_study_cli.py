@@ -76,3 +76,13 @@ def test_report_before_run_is_a_user_error(
     path.write_text(yaml.safe_dump(raw))
     assert main(["report", str(path)]) == 2
     assert "study 'never_run' is not in" in capsys.readouterr().err
+
+
+def test_parallel_workers_top_up_the_same_study(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(study_file), "--n-jobs", "2", "--n-trials", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "study 'cli': 5 finished trials" in out
+    assert main(["show", str(study_file), "--trial", "4"]) == 0
+    assert "cache_hit" in capsys.readouterr().out
