@@ -190,12 +190,9 @@ class IntegerWeights:
     key: tuple[int, int, int, int]  # `_draw_key` of the design they were drawn for
 
 
-def _weight_dtype(config: AcceleratorConfig, index: int, n_layers: int) -> torch.dtype:
-    """int8 for hidden layers fed by spikes (exact int8 x int8 -> int32 products); float32
-    for the multi-bit first layer while its currents stay below 2**24 (exact); float64 for the
-    output layer, whose spike counts over time are multiplied once."""
-    if index == n_layers - 1:
-        return torch.float64
+def _weight_dtype(config: AcceleratorConfig, index: int) -> torch.dtype:
+    """int8 for layers fed by spikes (exact int8 x int8 -> int32 products); float32 for the
+    multi-bit first layer while its currents stay below 2**24 (exact), float64 beyond."""
     if index > 0:
         return torch.int8
     return torch.float32 if config.current_bits(0) <= 24 else torch.float64
@@ -204,12 +201,11 @@ def _weight_dtype(config: AcceleratorConfig, index: int, n_layers: int) -> torch
 def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeights:
     """All `config.samples` weight samples of `net` (pass them to `run_integer`)."""
     per_sample = [sampled_weights(net, config, s) for s in range(config.samples)]
-    n_layers = len(net.layers)
     layers = [
         torch.from_numpy(np.stack([draw[index] for draw in per_sample])).to(
-            _weight_dtype(config, index, n_layers)
+            _weight_dtype(config, index)
         )
-        for index in range(n_layers)
+        for index in range(len(net.layers))
     ]
     return IntegerWeights(layers=layers, network=net, key=_draw_key(config))
 
@@ -259,11 +255,18 @@ def _blocks(config: AcceleratorConfig) -> list[tuple[int, int, int, int]]:
     ]
 
 
+def _spike_counts(train: torch.Tensor) -> torch.Tensor:
+    """Spikes over the last axis of a bool train, as int32 (an int8 product: faster than sum)."""
+    ones = torch.ones((train.shape[-1], 8), dtype=torch.int8)  # _int_mm wants >= 8 columns
+    return _product(train, ones)[..., 0]
+
+
 def _product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """[..., n_in] @ [n_in, n_out], exact: int8 x int8 -> int32, or in the float dtype."""
     rows = inputs.reshape(-1, inputs.shape[-1])
     if weight.dtype == torch.int8:
-        out = torch._int_mm(rows.to(torch.int8), weight)
+        spikes = rows.view(torch.int8) if rows.dtype == torch.bool else rows.to(torch.int8)
+        out = torch._int_mm(spikes, weight)
     else:
         out = rows.to(weight.dtype) @ weight
     return out.view(*inputs.shape[:-1], weight.shape[-1])
@@ -284,13 +287,24 @@ class _Runner:
         self.blocks = _blocks(config)
         self.runs = config.runs
         self.lo, self.hi = -(1 << (config.membrane_bits - 1)), (1 << (config.membrane_bits - 1)) - 1
+        self.dtypes = [self._membrane_dtype(index) for index in range(len(net.layers))]
+
+    def _peak(self, index: int) -> int:
+        """Largest |current << shift| of layer `index`."""
+        layer = self.net.layers[index]
+        return layer.codes.shape[1] * input_scale(index, self.config.input_bits) << layer.shift
+
+    def _membrane_dtype(self, index: int) -> torch.dtype:
+        """int32 when v + (I << shift) + bias cannot overflow it before saturation."""
+        layer = self.net.layers[index]
+        worst = self.hi + 1 + self._peak(index) + int(np.abs(layer.bias).max(initial=0))
+        return torch.int32 if worst < 1 << 31 else torch.int64
 
     def _never_saturates(self, index: int) -> bool:
         """True when T updates of the worst-case current stay inside the membrane."""
-        layer, cfg = self.net.layers[index], self.config
-        peak = layer.codes.shape[1] * input_scale(index, cfg.input_bits)
-        worst = int(np.abs(layer.initial).max(initial=0)) + cfg.timesteps * (
-            (peak << layer.shift) + int(np.abs(layer.bias).max(initial=0))
+        layer = self.net.layers[index]
+        worst = int(np.abs(layer.initial).max(initial=0)) + self.config.timesteps * (
+            self._peak(index) + int(np.abs(layer.bias).max(initial=0))
         )
         return worst <= self.hi
 
@@ -317,8 +331,9 @@ class _Runner:
         """
         layer = self.net.layers[index]
         n = layer.initial.size
-        v = torch.as_tensor(layer.initial, dtype=torch.int64).expand(self.runs, batch, n).clone()
-        threshold = torch.as_tensor(layer.threshold, dtype=torch.int64)
+        dtype = self.dtypes[index]
+        v = torch.as_tensor(layer.initial, dtype=dtype).expand(self.runs, batch, n).clone()
+        threshold = torch.as_tensor(layer.threshold, dtype=dtype)
         steps = self.config.timesteps if layer.spiking else 0
         train = torch.empty((self.runs, steps, batch, n), dtype=torch.bool)
         for t in range(self.config.timesteps):
@@ -329,13 +344,15 @@ class _Runner:
         return v, train
 
     def _summed_scores(self, index: int, x: torch.Tensor, train: torch.Tensor | None):
-        """Output membranes [runs, B, C] as one product of spike counts per block."""
+        """Output membranes [runs, B, C] from the currents summed over time, per block."""
         layer, weight = self.net.layers[index], self.weights.layers[index]
-        current = torch.zeros((self.runs, x.shape[0], weight.shape[-1]), dtype=torch.float64)
+        current = torch.zeros((self.runs, x.shape[0], weight.shape[-1]), dtype=torch.int64)
         for sample, run, t0, t1 in self.blocks:
-            counts = (t1 - t0) * x if train is None else train[run, t0:t1].sum(0)
-            current[run] += counts.to(torch.float64) @ weight[sample]
-        scores = current.to(torch.int64) * (1 << layer.shift)
+            if train is None:  # pixels: the same current at every step of the block
+                current[run] += (t1 - t0) * _product(x, weight[sample]).to(torch.int64)
+            else:
+                current[run] += _product(train[run, t0:t1], weight[sample]).sum(0)
+        scores = current * (1 << layer.shift)
         bias = torch.as_tensor(layer.bias, dtype=torch.int64)
         return (
             scores
@@ -343,21 +360,25 @@ class _Runner:
             + self.config.timesteps * bias
         )
 
-    def _events(self, train: torch.Tensor) -> torch.Tensor:
-        """[B, rounds, T]: inputs that spiked in any lane of a round, per timestep."""
+    def _events(self, train: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """[B, rounds, T]: inputs that spiked in any lane of a round, per timestep.
+
+        `counts` [runs, T, B] are the spikes per lane, the answer for a single lane.
+        """
         lanes = 1 if self.config.ensemble == "time" else self.config.sample_lanes
         if lanes > 1:
             rounds = -(-train.shape[0] // lanes)
             padded = torch.zeros((rounds * lanes, *train.shape[1:]), dtype=torch.bool)
             padded[: train.shape[0]] = train
-            train = padded.view(rounds, lanes, *train.shape[1:]).any(dim=1)
-        return train.sum(dim=-1).permute(2, 0, 1)
+            counts = _spike_counts(padded.view(rounds, lanes, *train.shape[1:]).any(dim=1))
+        return counts.permute(2, 0, 1)
 
     def _shifted(self, index: int, current: torch.Tensor) -> torch.Tensor:
-        """(I << shift) + bias, in int64."""
+        """(I << shift) + bias, in the layer's membrane dtype."""
         layer = self.net.layers[index]
-        bias = torch.as_tensor(layer.bias, dtype=torch.int64)
-        return current.to(torch.int64).mul_(1 << layer.shift).add_(bias)
+        dtype = self.dtypes[index]
+        bias = torch.as_tensor(layer.bias, dtype=dtype)
+        return current.to(dtype).mul_(1 << layer.shift).add_(bias)
 
     def _current_source(
         self, index: int, x: torch.Tensor, train: torch.Tensor | None
@@ -388,15 +409,15 @@ class _Runner:
         train: torch.Tensor | None = None  # the current layer's input spikes, if not pixels
         for index, layer in enumerate(layers):
             if train is not None:
-                events[..., index] = self._events(train)
+                counts = _spike_counts(train)  # [runs, T, B]
+                spikes[:, index - 1] = counts.sum(dim=(0, 1))
+                events[..., index] = self._events(train, counts)
             if not layer.spiking and self._never_saturates(index):
                 scores = self._summed_scores(index, x, train)
                 break
             current_at = self._current_source(index, x, train)
             scores, train = self._integrate(index, current_at, batch)
-            if layer.spiking:
-                spikes[:, index] = train.sum(dim=(0, 1, 3))
-        return scores.numpy(), spikes.numpy(), events.numpy()
+        return scores.to(torch.int64).numpy(), spikes.numpy(), events.numpy()
 
 
 def run_integer(
