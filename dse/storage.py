@@ -30,6 +30,7 @@ from optuna.storages import (
     RetryHeartbeatStaleTrialCallback,
 )
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -146,7 +147,18 @@ def _make_parent(path: Path | None) -> None:
 
 
 def _enable_wal(storage: RDBStorage) -> None:
-    """Switch the SQLite file to write-ahead logging (persistent), so readers never block."""
+    """Switch the SQLite file to write-ahead logging (persistent), so readers never block.
+
+    With WAL, ``synchronous=NORMAL`` stays crash-safe (a power cut may lose the last
+    commits, never corrupt the file) and makes Optuna's many small commits (one per user
+    attribute) several times cheaper; it is a per-connection setting, hence the listener.
+    """
+
+    def _normal_sync(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    event.listen(storage.engine, "connect", _normal_sync)
+    storage.engine.dispose()  # pooled connections made before the listener reconnect
     with storage.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
