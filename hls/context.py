@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from hwmodel.errors import HardwareInputError
+from hwmodel.resources import DesignBatch, prng_units
 from hwmodel.template import MASK32, PIPELINE_DEPTH, AcceleratorConfig, IntegerNetwork
 
-__all__ = ["MAX_IMAGES", "template_context"]
+__all__ = ["MAX_IMAGES", "sampling_window_units", "template_context"]
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
 _BRAM18_BITS = 18 * 1024
@@ -27,6 +28,35 @@ def _c_array(values: np.ndarray) -> str:
 def _memory_impl(bits: int) -> str:
     """Small memories go to LUTRAM, the rest to block RAM (about half a BRAM18 as the cut)."""
     return "bram" if bits >= _BRAM18_BITS // 2 else "lutram"
+
+
+def _row_codes(codes: np.ndarray, npc: int) -> tuple[np.ndarray, int]:
+    """Codes [n_out, n_in] in (input, row) order, each row of npc neurons padded with code 0."""
+    n_out, n_in = codes.shape
+    rows = -(-n_out // npc)
+    padded = np.zeros((n_in, rows * npc), dtype=codes.dtype)
+    padded[:, :n_out] = codes.T
+    return padded, rows
+
+
+def _group_bases(sizes: list[int], reuse: int) -> np.ndarray:
+    """First global group of each layer: groups numbered across layers, index // reuse."""
+    groups = [-(-size // reuse) for size in sizes]
+    return np.concatenate([[0], np.cumsum(groups)[:-1]]).astype(np.int64)
+
+
+def sampling_window_units(widths: tuple[int, ...], npc: int, reuse: int) -> int:
+    """Most global weight groups one flat window of npc weights of the `memory` sampling
+    phase spans: within a layer at most `prng_units`, but a window that crosses a layer
+    boundary unaligned can need more (the kernel builds the larger count)."""
+    sizes = [a * b for a, b in zip(widths[:-1], widths[1:], strict=True)]
+    bases = _group_bases(sizes, reuse)
+    groups = np.concatenate(
+        [base + np.arange(size) // reuse for base, size in zip(bases, sizes, strict=True)]
+    )
+    starts = np.arange(0, groups.size, npc)
+    ends = np.minimum(starts + npc, groups.size) - 1
+    return int((groups[ends] - groups[starts]).max()) + 1
 
 
 def template_context(
@@ -57,8 +87,22 @@ def template_context(
                 "initial": _c_array(layer.initial),
             }
         )
-    # Input-major codes per layer (index i * n_out + j), layers one after the other.
-    codes = np.concatenate([layer.codes.T.ravel() for layer in net.layers])
+    npc = config.neurons_per_cycle
+    memory = config.sampling == "memory"
+    units = int(prng_units(DesignBatch.from_configs([config]))[0])
+    if memory:
+        # Input-major codes per layer (index i * n_out + j), layers one after the other.
+        flat = np.concatenate([layer.codes.T.ravel() for layer in net.layers])
+        codes = _c_array(flat)
+        code_arrays = [{"name": "CODES", "impl": _memory_impl(flat.size * config.k_bits)}]
+        units = max(units, sampling_window_units(widths, npc, config.reuse))
+    else:
+        codes, code_arrays = "", []
+        for entry, layer in zip(layers, net.layers, strict=True):
+            rom, entry["rows"] = _row_codes(layer.codes, npc)
+            entry["codes"] = _c_array(rom)
+            impl = _memory_impl(rom.size * config.k_bits)
+            code_arrays.append({"name": f"CODES_{entry['index']}", "impl": impl})
     lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
     runs = config.runs
     hidden = config.n_layers - 1
@@ -72,19 +116,21 @@ def template_context(
         "runs": runs,
         "lanes": lanes,
         "rounds": -(-config.samples // lanes) if config.ensemble == "repeat" else 1,
-        "npc": config.neurons_per_cycle,
+        "npc": npc,
+        "prng_units": units,  # generators per lane (sampling phase or row windows)
+        "group_base": _group_bases(sizes, config.reuse).tolist(),
+        "code_arrays": code_arrays,
         "pipeline_depth": PIPELINE_DEPTH,
         "seed32": config.seed & MASK32,
         "n_weights": int(sum(sizes)),
         "max_images": MAX_IMAGES,
         "max_current_bits": current_bits,
         "code_type": "uint8_t" if config.k_bits <= 8 else "uint16_t",
-        "code_impl": _memory_impl(int(sum(sizes)) * config.k_bits),
         "wmem_impl": _memory_impl(int(sum(sizes)) * lanes),
-        "memory": config.sampling == "memory",
+        "memory": memory,
         "offsets": offsets,
         "layers": layers,
-        "codes": _c_array(codes),
+        "codes": codes,
         "depth": {
             "images": images * widths[0],
             "scores": images * runs * widths[-1],

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from dse.cli import app, main
+from hls.context import sampling_window_units
 from hls.csim import run_csim
 from hls.export import export_project
 from hls.golden import read_golden
+from hwmodel.resources import DesignBatch, prng_units
 from hwmodel.template import AcceleratorConfig
 from models.snn_integer import quantize_network, run_integer
 from models.snn_spec import ConvertedLayer, ConvertedSNN
@@ -21,6 +23,24 @@ from models.snn_spec import ConvertedLayer, ConvertedSNN
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
 N_DESIGNS = 22
+
+
+def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
+    """Random posteriors, thresholds near sqrt(fan-in) so that neurons do fire."""
+    layers = []
+    last = len(widths) - 2
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
+        layers.append(
+            ConvertedLayer(
+                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
+                threshold=np.ones(n_out) if index == last else threshold,
+                bias=rng.normal(0.0, 0.5, n_out),
+                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
+                spiking=index != last,
+            )
+        )
+    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3)))
 
 
 def random_design(seed: int) -> tuple[ConvertedSNN, AcceleratorConfig]:
@@ -46,26 +66,13 @@ def random_design(seed: int) -> tuple[ConvertedSNN, AcceleratorConfig]:
         input_bits=int(rng.integers(1, 17)),
         seed=int(rng.integers(0, 2**32)),
     )
-    layers = []
-    last = len(widths) - 2
-    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
-        layers.append(
-            ConvertedLayer(
-                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
-                threshold=np.ones(n_out) if index == last else threshold,
-                bias=rng.normal(0.0, 0.5, n_out),
-                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
-                spiking=index != last,
-            )
-        )
-    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3))), config
+    return random_snn(widths, rng), config
 
 
 def export_random(
-    seed: int, out: Path, n_images: int = 6
+    seed: int, out: Path, n_images: int = 6, design: tuple | None = None
 ) -> tuple[ConvertedSNN, AcceleratorConfig]:
-    snn, config = random_design(seed)
+    snn, config = random_design(seed) if design is None else design
     rng = np.random.default_rng(seed + 1000)
     images = rng.uniform(0, 1, (n_images, config.widths[0]))
     labels = rng.integers(0, config.widths[-1], n_images)
@@ -98,6 +105,25 @@ def test_csim_matches_integer_model_bit_for_bit(seed: int, tmp_path: Path):
     np.testing.assert_array_equal(golden.cycles, again.cycles)
     assert summary.cycles_kernel == pytest.approx(again.cycles.mean())
     assert summary.accuracy == summary.golden_accuracy
+
+
+@pytest.mark.parametrize("sampling", ["memory", "regenerate"])
+def test_csim_shares_words_across_layer_boundaries(sampling: str, tmp_path: Path):
+    # 7-5-3 with 3 neurons per cycle and reuse 2: the sampling phase's window over flat
+    # weights 33..35 holds layer 0's groups 16 and 17 and layer 1's group 0, one more than
+    # the 2 generators a row window needs; the kernel builds 3 there and stays exact.
+    config = AcceleratorConfig(
+        widths=(7, 5, 3), pe=3, reuse=2, sampling=sampling, samples=3, timesteps=3, seed=9
+    )
+    units = int(prng_units(DesignBatch.from_configs([config]))[0])
+    assert (units, sampling_window_units(config.widths, 3, 2)) == (2, 3)
+    design = (random_snn(config.widths, np.random.default_rng(5)), config)
+    export_random(5, tmp_path, design=design)
+    kernel_units = 3 if sampling == "memory" else units
+    header = (tmp_path / "src" / "snn_config.h").read_text()
+    assert f"constexpr int PRNG_UNITS = {kernel_units};" in header
+    summary = run_csim(tmp_path)
+    assert summary.exact, summary.log
 
 
 @pytest.fixture(scope="module")

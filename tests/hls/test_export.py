@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,11 @@ from dse.cli import main
 from hls.export import export_design, export_project
 from hls.project import ProjectWriter
 from hwmodel.errors import HardwareInputError
+from hwmodel.resources import DesignBatch, prng_units
 from hwmodel.template import AcceleratorConfig
 from models.io import save_model
 from models.network import BayesBinaryMLP
+from models.snn_integer import quantize_network
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 from models.training import TrainConfig, TrainedModel
 
@@ -104,6 +108,41 @@ def test_templates_carry_the_design_knobs(tmp_path: Path):
     assert "-std=c++17 -O2 -Wall -Wextra -Werror -Wno-unknown-pragmas" in makefile
     driver = (tmp_path / "host" / "snn_driver.py").read_text()
     compile(driver, "snn_driver.py", "exec")  # valid Python, importable without pynq
+
+
+def _c_values(header: str, name: str) -> np.ndarray:
+    body = re.search(rf"{name}\[[^\]]*\] = \{{([^}}]*)\}};", header).group(1)
+    return np.array([int(v) for v in body.replace("\n", " ").split(",")])
+
+
+@pytest.mark.parametrize("sampling", ["memory", "regenerate"])
+@pytest.mark.parametrize("reuse", [1, 3])
+def test_kernel_shares_one_word_per_group(sampling: str, reuse: int, tmp_path: Path):
+    config = dataclasses.replace(CONFIG, pe=4, reuse=reuse, sampling=sampling)
+    export_project(small_snn(), config, np.zeros((1, 5)), np.array([0]), tmp_path)
+    kernel = (tmp_path / "src" / "snn_kernel.cpp").read_text()
+    # One generator call site, inside the loop over the PRNG units, not one per synapse.
+    assert kernel.count("prng_word(") == 1
+    assert re.search(r"for \(int u = 0; u < PRNG_UNITS; \+\+u\) \{[^}]*prng_word\(", kernel)
+    units = int(prng_units(DesignBatch.from_configs([config]))[0])
+    assert units == (4 if reuse == 1 else 2)
+    config_h = (tmp_path / "src" / "snn_config.h").read_text()
+    assert f"constexpr int PRNG_UNITS = {units};" in config_h
+    params = (tmp_path / "src" / "snn_params.h").read_text()
+    net = quantize_network(small_snn(), config)
+    if sampling == "memory":  # one flat input-major ROM for the sampling phase
+        flat = np.concatenate([layer.codes.T.ravel() for layer in net.layers])
+        np.testing.assert_array_equal(_c_values(params, "CODES"), flat)
+        assert "CODES_0" not in params
+        return
+    # Per layer, (input, row) order with 4 neurons per row: 4 and 3 outputs, one row each.
+    for index, layer in enumerate(net.layers):
+        n_out, n_in = layer.codes.shape
+        rom = _c_values(params, f"CODES_{index}").reshape(n_in, 4)
+        np.testing.assert_array_equal(rom[:, :n_out], layer.codes.T)
+        assert (rom[:, n_out:] == 0).all()
+        assert f"ARRAY_PARTITION variable=CODES_{index} type=cyclic factor=4" in kernel
+    assert "CODES[" not in params
 
 
 def test_host_driver_probabilities_match_the_export(tmp_path: Path):
