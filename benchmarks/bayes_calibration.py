@@ -13,7 +13,7 @@ Columns: test accuracy, ECE before / after temperature scaling (fitted on valida
 NLL, OOD AUROC (uniform-noise images, predictive entropy), fraction of weights with
 |mu| < 0.9; mean +- std over seeds.  Usage::
 
-    python benchmarks/bayes_calibration.py [--seeds 3] [--settings default,N3e4,N2e5,no-bn-recal]
+    python benchmarks/bayes_calibration.py [--seeds 3] [--settings default,N1e6,...]
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from models.training import TrainConfig, train_model
 
 SETTINGS = {
     "default": {},
-    "N3e4": {"dataset_size": 3e4},
-    "N2e5": {"dataset_size": 2e5},
+    "N1e5": {"dataset_size": 1e5},
+    "N1e6": {"dataset_size": 1e6},
+    "no-floor N1e5": {"slope_floor": 0.0, "dataset_size": 1e5},
+    "no-floor N3e5": {"slope_floor": 0.0},
     "no-bn-recal": {"bn_samples": 0},
 }
 SNN_ROWS = {

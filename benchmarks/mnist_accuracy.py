@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--dataset-size", type=float, default=TrainConfig().dataset_size)
+    parser.add_argument("--lr", type=float, default=TrainConfig().lr)
     parser.add_argument("--timesteps", type=int, default=8)
     parser.add_argument("--max-train", type=int, default=None, help="cap for a quick run")
     parser.add_argument("--threads", type=int, default=2)
@@ -46,6 +48,8 @@ def main() -> None:
         levels=args.levels,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        dataset_size=args.dataset_size,
+        lr=args.lr,
         seed=args.seed,
         device="cpu",
     )

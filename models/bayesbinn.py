@@ -12,6 +12,13 @@ with N the effective data-set size (the weight of the likelihood against the pri
 ``prior_lam`` the prior's natural parameter (0 = P(+1) = 1/2).  Its fixed point is
 lam = prior_lam - N g, so N directly sets how confident the posterior may become.
 
+``slope_floor`` bounds the division: g = lam.grad / max(1 - mu^2, slope_floor).  For a
+confident weight the ratio (1 - w^2) / (1 - mu^2) behaves like (1 - eps) / eps, a
+heavy-tailed variable with infinite mean, so without a floor rare relaxed draws kick
+confident weights by N times a huge g and flip them at random; that is what made large N
+(a sharp posterior) lose accuracy.  The floor (default 0.1, i.e. |lam| ~ 1.8) damps those
+kicks; 0 gives the textbook rule.
+
 With ``mc_samples > 1`` the step needs a closure (as for LBFGS) that zeroes the gradients,
 draws a relaxed forward pass, back-propagates and returns the loss; g is averaged over the
 samples.  With one sample the closure is optional (call ``loss.backward()`` before step).
@@ -27,7 +34,7 @@ from models.errors import ModelInputError
 
 __all__ = ["BayesBiNN"]
 
-# 1 - mu^2 is clamped here so that a saturated lam cannot divide by zero.
+# 1 - mu^2 is never below this, so that a saturated lam cannot divide by zero.
 _MIN_SLOPE = 1e-20
 
 
@@ -41,6 +48,7 @@ class BayesBiNN(torch.optim.Optimizer):
         dataset_size: float = 1.0,
         prior_lam: float = 0.0,
         mc_samples: int = 1,
+        slope_floor: float = 0.1,
     ) -> None:
         if not 0 < lr <= 1:
             raise ModelInputError(f"lr: {lr!r} must be in (0, 1], e.g. 0.01")
@@ -48,11 +56,14 @@ class BayesBiNN(torch.optim.Optimizer):
             raise ModelInputError(f"dataset_size: {dataset_size!r} must be positive")
         if int(mc_samples) != mc_samples or mc_samples < 1:
             raise ModelInputError(f"mc_samples: {mc_samples!r} must be a positive integer")
+        if not 0 <= slope_floor <= 1:
+            raise ModelInputError(f"slope_floor: {slope_floor!r} must be in [0, 1], e.g. 0.1")
         defaults = {
             "lr": lr,
             "dataset_size": float(dataset_size),
             "prior_lam": float(prior_lam),
             "mc_samples": int(mc_samples),
+            "slope_floor": max(float(slope_floor), _MIN_SLOPE),
         }
         super().__init__(params, defaults)
 
@@ -72,7 +83,7 @@ class BayesBiNN(torch.optim.Optimizer):
                 for lam in group["params"]:
                     if lam.grad is None:
                         continue
-                    slope = (1.0 - torch.tanh(lam).square()).clamp_min(_MIN_SLOPE)
+                    slope = (1.0 - torch.tanh(lam).square()).clamp_min(group["slope_floor"])
                     g = lam.grad / slope
                     grads[lam] = grads[lam] + g if lam in grads else g
         for group in self.param_groups:

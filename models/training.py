@@ -50,7 +50,8 @@ class TrainConfig:
     lr: float = 0.01  # BayesBiNN step size
     lr_other: float = 0.01  # Adam step size of batch-norm affine, output gain and bias
     tau: float = 1.0  # relaxation temperature of the training samples
-    dataset_size: float | None = 1e5  # effective N of BayesBiNN; None = training examples
+    dataset_size: float | None = 3e5  # effective N of BayesBiNN; None = training examples
+    slope_floor: float = 0.1  # BayesBiNN: g = grad / max(1 - mu^2, slope_floor)
     prior_lam: float = 0.0  # prior natural parameter (0 = P(w=+1) = 1/2)
     lam_init: float = 1.0  # lam ~ U(-lam_init, lam_init)
     mc_samples: int = 1  # relaxed samples per BayesBiNN step
@@ -87,6 +88,8 @@ class TrainConfig:
             raise ModelInputError(f"lr: {self.lr} must be at most 1, e.g. 0.01")
         if self.dataset_size is not None and not self.dataset_size > 0:
             raise ModelInputError(f"dataset_size: {self.dataset_size!r} must be positive")
+        if not 0 <= self.slope_floor <= 1:
+            raise ModelInputError(f"slope_floor: {self.slope_floor!r} must be in [0, 1]")
         if self.lam_init < 0:
             raise ModelInputError(f"lam_init: {self.lam_init!r} must be >= 0")
 
@@ -214,6 +217,7 @@ def _run_stage(
         dataset_size=cfg.dataset_size or len(x),
         prior_lam=cfg.prior_lam,
         mc_samples=cfg.mc_samples,
+        slope_floor=cfg.slope_floor,
     )
     adam = torch.optim.Adam(net.other_parameters(), lr=cfg.lr_other)
     schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, n_steps) for o in (bbinn, adam)]

@@ -57,17 +57,17 @@ def train(
     dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist.")] = "digits",
     widths: Annotated[str, typer.Option(help="Hidden widths, e.g. 256,256.")] = "256,256",
     levels: Annotated[int, typer.Option(help="Quantized-ReLU levels (0 included).")] = 4,
-    epochs: Annotated[int, typer.Option(help="Total epochs (both stages).")] = 40,
+    epochs: Annotated[int | None, typer.Option(help="Total epochs (both stages).")] = None,
     stage1_epochs: Annotated[
         int | None, typer.Option(help="Plain-ReLU epochs (default: half).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
-    lr: Annotated[float, typer.Option(help="BayesBiNN step size.")] = 0.01,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="BayesBiNN step size.")] = None,
     dataset_size: Annotated[
-        float, typer.Option(help="Effective data-set size N of BayesBiNN.")
-    ] = 1e5,
-    tau: Annotated[float, typer.Option(help="Relaxation temperature.")] = 1.0,
-    lam_init: Annotated[float, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = 1.0,
+        float | None, typer.Option(help="Effective data-set size N of BayesBiNN.")
+    ] = None,
+    tau: Annotated[float | None, typer.Option(help="Relaxation temperature.")] = None,
+    lam_init: Annotated[float | None, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of split, init and training.")] = 0,
     data_root: Annotated[
         Path | None, typer.Option(help="Directory of the IDX files (MNIST-like sets).")
@@ -75,23 +75,29 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Train a Bayesian binary MLP with BayesBiNN (two stages) and save it to OUT."""
+    """Train a Bayesian binary MLP with BayesBiNN (two stages) and save it to OUT.
+
+    Unset training options take `models.training.TrainConfig`'s defaults (docs/bayesian.md).
+    """
     from models.datasets import load_dataset
     from models.io import save_model
     from models.training import TrainConfig, train_model
 
+    optional = {
+        "epochs": epochs,
+        "stage1_epochs": stage1_epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "dataset_size": dataset_size,
+        "tau": tau,
+        "lam_init": lam_init,
+    }
     cfg = TrainConfig(
         widths=parse_int_list(widths, "--widths"),
         levels=levels,
-        epochs=epochs,
-        stage1_epochs=stage1_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        dataset_size=dataset_size,
-        tau=tau,
-        lam_init=lam_init,
         seed=seed,
         device=device,
+        **{k: v for k, v in optional.items() if v is not None},
     )
     splits = load_dataset(dataset, root=data_root, seed=seed)
     model = train_model(cfg, splits, progress=not quiet)

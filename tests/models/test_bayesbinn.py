@@ -27,7 +27,7 @@ def test_one_step_matches_hand_computation():
     eps = torch.rand(2, 3)
     expected = _hand_step(lam0, eps, x, c, tau=0.7, lr=0.1, n=50.0, prior=0.2)
 
-    opt = BayesBiNN([layer.lam], lr=0.1, dataset_size=50, prior_lam=0.2)
+    opt = BayesBiNN([layer.lam], lr=0.1, dataset_size=50, prior_lam=0.2, slope_floor=0)
     torch.manual_seed(123)
     opt.zero_grad()
     (layer(x, "relaxed") @ c).sum().backward()
@@ -48,7 +48,7 @@ def test_mc_samples_average_the_gradients_and_need_a_closure():
     two = _hand_step(lam0, eps2, x, c, tau=1.0, lr=0.2, n=10.0, prior=0.0)
     expected = (one + two) / 2  # the step is affine in g, so averaging g averages the steps
 
-    opt = BayesBiNN([layer.lam], lr=0.2, dataset_size=10, mc_samples=2)
+    opt = BayesBiNN([layer.lam], lr=0.2, dataset_size=10, mc_samples=2, slope_floor=0)
 
     def closure():
         opt.zero_grad()
@@ -64,6 +64,19 @@ def test_mc_samples_average_the_gradients_and_need_a_closure():
         opt.step()
 
 
+def test_slope_floor_bounds_the_gradient_of_confident_weights():
+    lam = torch.nn.Parameter(torch.tensor([0.0, 3.0, -6.0]))
+    lam.grad = torch.full((3,), 1e-3)
+    BayesBiNN([lam], lr=1.0, dataset_size=1.0, slope_floor=0.1).step()
+    # lr = 1: lam becomes -N g = -grad / max(1 - tanh(lam)^2, 0.1)
+    torch.testing.assert_close(lam.detach(), torch.tensor([-1e-3, -1e-2, -1e-2]))
+    lam = torch.nn.Parameter(torch.tensor([3.0]))
+    lam.grad = torch.full((1,), 1e-3)
+    BayesBiNN([lam], lr=1.0, dataset_size=1.0, slope_floor=0).step()
+    expected = -1e-3 / (1 - torch.tanh(torch.tensor([3.0])) ** 2)
+    torch.testing.assert_close(lam.detach(), expected)
+
+
 def test_without_data_the_posterior_relaxes_to_the_prior():
     layer = BayesBinaryLinear(4, 4, lam_init=3.0)
     opt = BayesBiNN([layer.lam], lr=0.5, dataset_size=100, prior_lam=0.25)
@@ -74,7 +87,8 @@ def test_without_data_the_posterior_relaxes_to_the_prior():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"lr": 0.0}, {"lr": 2.0}, {"dataset_size": -1}, {"mc_samples": 0}]
+    "kwargs",
+    [{"lr": 0.0}, {"lr": 2.0}, {"dataset_size": -1}, {"mc_samples": 0}, {"slope_floor": 2}],
 )
 def test_bad_settings_are_input_errors(kwargs):
     with pytest.raises(ModelInputError):
