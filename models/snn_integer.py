@@ -340,7 +340,7 @@ class _Runner:
             v.add_(current_at(t)).clamp_(self.lo, self.hi)
             if layer.spiking:
                 fired = torch.ge(v, threshold, out=train[:, t])
-                v.sub_(fired * threshold)
+                v.addcmul_(fired, threshold, value=-1)
         return v, train
 
     def _summed_scores(self, index: int, x: torch.Tensor, train: torch.Tensor | None):
@@ -377,8 +377,10 @@ class _Runner:
         """(I << shift) + bias, in the layer's membrane dtype."""
         layer = self.net.layers[index]
         dtype = self.dtypes[index]
-        bias = torch.as_tensor(layer.bias, dtype=dtype)
-        return current.to(dtype).mul_(1 << layer.shift).add_(bias)
+        current = current.to(dtype)
+        if layer.shift:
+            current.mul_(1 << layer.shift)
+        return current.add_(torch.as_tensor(layer.bias, dtype=dtype))
 
     def _current_source(
         self, index: int, x: torch.Tensor, train: torch.Tensor | None
@@ -389,8 +391,8 @@ class _Runner:
         and reused at every step; spikes: one product per block for all its steps.
         """
         if train is not None:
-            currents = self._spike_currents(train, index)
-            return lambda t: self._shifted(index, currents[:, t])
+            currents = self._shifted(index, self._spike_currents(train, index))
+            return lambda t: currents[:, t]
         first = self._shifted(index, self._first_current(x))
         if self.config.ensemble == "repeat":
             return lambda t: first
