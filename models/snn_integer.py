@@ -257,8 +257,7 @@ def _blocks(config: AcceleratorConfig) -> list[tuple[int, int, int, int]]:
 
 def _spike_counts(train: torch.Tensor) -> torch.Tensor:
     """Spikes over the last axis of a bool train, as int32 (an int8 product: faster than sum)."""
-    ones = torch.ones((train.shape[-1], 8), dtype=torch.int8)  # _int_mm wants >= 8 columns
-    return _product(train, ones)[..., 0]
+    return _product(train, torch.ones((train.shape[-1], 1), dtype=torch.int8))[..., 0]
 
 
 def _product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
