@@ -5,6 +5,8 @@ PRNG keyed by (seed, sample, layer, group) with its reuse, the exact synaptic cu
 saturating b-bit membrane update per timestep, integer thresholds with reset by subtraction,
 the `repeat`/`time` ensemble schedules and the event-driven cycle count.  Inputs use direct
 encoding only: the first layer sees `input_bits`-bit unsigned pixels at every timestep.
+The weights depend only on (seed, sample, layer) and the codes, so `draw_weights` draws them
+once per network and design and `run_integer(..., weights=)` reuses them for every batch.
 
 Units.  The current of weight layer l is an integer sum of +-1 weights times the layer's
 input: spikes (0/1) for l >= 1, and pixels scaled by ``2**input_bits - 1`` for l = 0, so the
