@@ -98,7 +98,7 @@ def parallel_figure(study: optuna.Study) -> Figures:
     dims = []
     for column in frame.columns:
         series = frame[column]
-        if series.dtype == object:
+        if not pd.api.types.is_numeric_dtype(series):  # pandas 3 strings are not `object`
             codes, labels = pd.factorize(series.astype(str), sort=True)
             dims.append(
                 {

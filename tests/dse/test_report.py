@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
 
-from dse.plots import reference_point
+from dse.plots import parallel_figure, reference_point
 from dse.report import pareto_frame, trials_frame, write_report
 
 
@@ -100,3 +101,20 @@ def test_reference_point_is_beyond_the_worst_feasible_value(study: optuna.Study)
 def test_trials_frame_of_empty_study_is_empty() -> None:
     empty = optuna.create_study(directions=["maximize", "minimize"])
     assert trials_frame(empty).empty
+
+
+def test_parallel_coordinates_encode_categories_and_colour_feasibility(
+    study: optuna.Study,
+) -> None:
+    """Every axis must be numeric (a string axis draws no lines at all in plotly)."""
+    ((_, fig),) = parallel_figure(study)
+    dims = {d.label: d for d in fig.data[0].dimensions}
+    ensemble = dims["ensemble"]
+    assert list(ensemble.ticktext) == ["repeat", "time"]
+    assert set(ensemble["values"]) <= {0, 1}
+    for dim in dims.values():
+        values = np.asarray(dim["values"], dtype=float)
+        assert np.isfinite(values).all(), dim.label
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    expected = [1.0 if t.params["x"] <= 0.8 else 0.0 for t in complete]
+    assert list(fig.data[0].line.color) == expected
