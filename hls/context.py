@@ -12,7 +12,7 @@ from hwmodel.errors import HardwareInputError
 from hwmodel.resources import DesignBatch, prng_units
 from hwmodel.template import MASK32, PIPELINE_DEPTH, AcceleratorConfig, IntegerNetwork
 
-__all__ = ["MAX_IMAGES", "sampling_window_units", "template_context"]
+__all__ = ["MAX_IMAGES", "template_context"]
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
 _BRAM18_BITS = 18 * 1024
@@ -43,20 +43,6 @@ def _group_bases(sizes: list[int], reuse: int) -> np.ndarray:
     """First global group of each layer: groups numbered across layers, index // reuse."""
     groups = [-(-size // reuse) for size in sizes]
     return np.concatenate([[0], np.cumsum(groups)[:-1]]).astype(np.int64)
-
-
-def sampling_window_units(widths: tuple[int, ...], npc: int, reuse: int) -> int:
-    """Most global weight groups one flat window of npc weights of the `memory` sampling
-    phase spans: within a layer at most `prng_units`, but a window that crosses a layer
-    boundary unaligned can need more (the kernel builds the larger count)."""
-    sizes = [a * b for a, b in zip(widths[:-1], widths[1:], strict=True)]
-    bases = _group_bases(sizes, reuse)
-    groups = np.concatenate(
-        [base + np.arange(size) // reuse for base, size in zip(bases, sizes, strict=True)]
-    )
-    starts = np.arange(0, groups.size, npc)
-    ends = np.minimum(starts + npc, groups.size) - 1
-    return int((groups[ends] - groups[starts]).max()) + 1
 
 
 def template_context(
@@ -95,7 +81,6 @@ def template_context(
         flat = np.concatenate([layer.codes.T.ravel() for layer in net.layers])
         codes = _c_array(flat)
         code_arrays = [{"name": "CODES", "impl": _memory_impl(flat.size * config.k_bits)}]
-        units = max(units, sampling_window_units(widths, npc, config.reuse))
     else:
         codes, code_arrays = "", []
         for entry, layer in zip(layers, net.layers, strict=True):

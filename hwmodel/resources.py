@@ -166,14 +166,20 @@ def _sum_costs(costs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def prng_units(batch: DesignBatch) -> np.ndarray:
-    """PRNG units per sample lane: the most weight groups a window of npc consecutive weight
-    indices can touch, ceil((npc - 1) / reuse) + 1 (at most npc).
+    """PRNG units per sample lane; the kernel builds exactly this many.
 
-    The kernel always builds this worst case, so that it needs no alignment analysis and
-    the count never falls as npc grows.
+    A row window (npc neurons of one input, one layer) touches at most
+    ceil((npc - 1) / reuse) + 1 weight groups (at most npc).  The `memory` strategy's
+    sampling phase walks the flat weight space of all layers, so its windows may straddle
+    layer boundaries; since ceil(a/R) + ceil(b/R) <= ceil((a+b)/R) + 1, each boundary adds
+    at most two groups, hence 2 per boundary more (still at most npc).  This bound needs no
+    alignment analysis, never falls as npc grows, and `tests/hls` checks it against the
+    exact count.
     """
     npc, r = batch.npc, batch.reuse
-    return np.minimum(npc, _ceil_div(npc - 1, r) + 1)
+    within = np.minimum(npc, _ceil_div(npc - 1, r) + 1)
+    boundaries = 2 * (len(batch.widths) - 2) * batch.memory_sampling.astype(np.int64)
+    return np.minimum(npc, within + boundaries)
 
 
 def _window_rotator_luts(batch: DesignBatch) -> np.ndarray:
