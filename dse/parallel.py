@@ -150,6 +150,9 @@ def run_parallel(
     url = storage_url or cfg.storage_url()
     open_storage(url)  # create the tables once so workers never race to create them
     env = {**os.environ, STORAGE_ENV: url}
+    # Split the cores between the workers: J processes each spinning up every core's worth
+    # of OpenMP threads oversubscribe the machine and make small tensor ops 10x slower.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_jobs)))
     workers = [
         subprocess.Popen(worker_command(path, n_trials, timeout, index), env=env)
         for index in range(n_jobs)
