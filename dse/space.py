@@ -88,8 +88,6 @@ KNOBS: dict[str, KnobRule] = {
     "clock_mhz": KnobRule("float", 100.0, positive=True, doc="clock frequency"),
     "part": KnobRule("part", "xc7z020clg400-1", doc="Zynq-7000 part (see hwmodel.devices)"),
 }
-# Knobs that change the trained weights; the rest only change evaluation or hardware cost.
-TRAINING_KNOBS = ("levels", "depth", "width")
 
 
 def _is_part(name: str) -> bool:

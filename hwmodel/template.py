@@ -149,11 +149,6 @@ class AcceleratorConfig:
         return self.pe * self.synapses_per_cycle
 
     @property
-    def weight_samples_per_run(self) -> int:
-        """Distinct weight samples inside one T-step run."""
-        return self.samples if self.ensemble == "time" else 1
-
-    @property
     def runs(self) -> int:
         """T-step runs per inference (one for `time`, one per sample for `repeat`)."""
         return 1 if self.ensemble == "time" else self.samples
