@@ -62,6 +62,7 @@ __all__ = [
     "saturate",
     "scale_word",
     "segment_of_timestep",
+    "time_segments",
     "xorshift32",
 ]
 
@@ -259,6 +260,12 @@ def saturate(v: np.ndarray, bits: int) -> np.ndarray:
 def segment_of_timestep(t: np.ndarray | int, timesteps: int, samples: int) -> np.ndarray:
     """Weight sample in force at timestep `t` of a `time`-ensemble run."""
     return (np.asarray(t) * samples) // timesteps
+
+
+def time_segments(timesteps: int, samples: int) -> list[tuple[int, int]]:
+    """[t0, t1) of each weight sample of a `time` run: the t with segment_of_timestep == s."""
+    starts = [-(-s * timesteps // samples) for s in range(samples + 1)]
+    return list(zip(starts[:-1], starts[1:], strict=True))
 
 
 def _ceil_div(a, b):

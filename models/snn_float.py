@@ -36,35 +36,27 @@ from typing import Literal
 import numpy as np
 import torch
 
+from hwmodel.template import Ensemble, time_segments
 from models.errors import ModelInputError
 from models.snn_spec import ConvertedSNN
 from models.temperature import mc_probs
 
 __all__ = [
     "Encoding",
-    "Ensemble",
     "SampledWeights",
     "SimulationResult",
     "default_device",
     "sample_weights",
     "simulate",
     "synaptic_operations",
-    "time_segments",
 ]
 
-Ensemble = Literal["time", "repeat"]
 Encoding = Literal["direct", "rate"]
 
 
 def default_device() -> torch.device:
     """CUDA when available, else CPU (never required)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def time_segments(timesteps: int, samples: int) -> list[tuple[int, int]]:
-    """[t0, t1) of each weight sample of a `time` run: the t with t * samples // T == s."""
-    starts = [-(-s * timesteps // samples) for s in range(samples + 1)]
-    return list(zip(starts[:-1], starts[1:], strict=True))
 
 
 @dataclass(frozen=True)

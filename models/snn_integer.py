@@ -38,9 +38,9 @@ from hwmodel.template import (
     random_codes,
     sample_signs,
     segment_of_timestep,
+    time_segments,
 )
 from models.errors import ModelInputError
-from models.snn_float import time_segments
 from models.snn_spec import ConvertedSNN
 
 __all__ = [

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from hwmodel.template import time_segments
 from models.errors import ModelInputError
-from models.snn_float import sample_weights, simulate, time_segments
+from models.snn_float import sample_weights, simulate
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 
 
