@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.resources import DesignBatch, prng_units
 from hwmodel.template import MASK32, PIPELINE_DEPTH, AcceleratorConfig, IntegerNetwork
@@ -50,6 +51,12 @@ def template_context(
 ) -> dict:
     """Everything the templates render from (plain Python values)."""
     widths = config.widths
+    part = get_part(config.part)
+    if part.package is None or part.speed_grade is None:
+        raise HardwareInputError(
+            f"part: {config.part!r} names only the die; vitis_hls needs a full part string, "
+            f"e.g. {part.part_strings()[0]} (one of {', '.join(part.part_strings())})"
+        )
     current_bits = max(config.current_bits(layer) for layer in range(config.n_layers))
     if current_bits > 31:
         raise HardwareInputError(

@@ -43,8 +43,7 @@ class ProjectWriter:
             raise HardwareInputError(
                 f"--out: {root} is not empty; choose an empty directory or pass --force"
             )
-        root.mkdir(parents=True, exist_ok=True)
-        self.root = root.resolve()
+        self.root = root.resolve()  # created by the first write, after every check has passed
 
     def path(self, relative: str | Path) -> Path:
         """The resolved path of `relative` inside the project; raises if it would escape."""
@@ -59,6 +58,11 @@ class ProjectWriter:
     def write(self, relative: str | Path, text: str) -> Path:
         """Write `text` to `relative` (parents created) and return the path."""
         target = self.path(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise HardwareInputError(
+                f"--out: cannot write {target} ({exc.strerror}); choose a writable directory"
+            ) from None
         return target

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dse.commands.design_flags import design_from_flags
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate, parse_widths
@@ -115,22 +116,7 @@ def register(app: typer.Typer) -> None:
             raise HardwareInputError(
                 "--spike-rate/--activity: give one of them, not both (activity overrides rates)"
             )
-        config = AcceleratorConfig(
-            widths=parse_widths(widths),
-            pe=pe,
-            synapses_per_cycle=synapses_per_cycle,
-            sample_lanes=sample_lanes,
-            k_bits=k_bits,
-            membrane_bits=membrane_bits,
-            reuse=reuse,
-            sampling=sampling,
-            clock_mhz=clock_mhz,
-            part=get_part(part).name,
-            ensemble=ensemble,
-            timesteps=timesteps,
-            samples=samples,
-            input_bits=input_bits,
-        )
+        config = design_from_flags(parse_widths(widths), locals())
         result = estimate(
             config,
             activity=_read_activity(activity) if activity is not None else None,

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dse.commands.design_flags import design_from_flags
 from dse.errors import StudyInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -120,23 +121,7 @@ def export(
         from models.io import load_model
 
         widths = load_model(model).widths
-        config = AcceleratorConfig(
-            widths=widths,
-            pe=pe,
-            synapses_per_cycle=synapses_per_cycle,
-            sample_lanes=sample_lanes,
-            k_bits=k_bits,
-            membrane_bits=membrane_bits,
-            reuse=reuse,
-            sampling=sampling,
-            clock_mhz=clock_mhz,
-            part=part,
-            ensemble=ensemble,
-            timesteps=timesteps,
-            samples=samples,
-            input_bits=input_bits,
-            seed=seed,
-        )
+        config = design_from_flags(widths, locals())
         kwargs = {"threshold_scales": threshold_scale, "dataset_root": dataset_root}
         model_dir = model
     else:

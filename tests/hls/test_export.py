@@ -175,6 +175,8 @@ def test_writer_refuses_paths_outside_the_project(tmp_path: Path):
     outside = tmp_path / "outside"
     outside.mkdir()
     writer = ProjectWriter(tmp_path / "project")
+    assert not (tmp_path / "project").exists()  # created by the first write, not before
+    (tmp_path / "project").mkdir()
     (tmp_path / "project" / "link").symlink_to(outside, target_is_directory=True)
     for name in ("../escape.txt", str(outside / "abs.txt"), "link/through.txt", "a/../../x"):
         with pytest.raises(HardwareInputError, match="outside"):
@@ -224,3 +226,15 @@ def test_export_command_needs_one_source(model_dir: Path, tmp_path: Path):
     assert main(["export", str(study), *out]) == 2  # --trial missing
     assert not (tmp_path / "p").exists()
     assert os.listdir(tmp_path) == ["study.yaml"]
+
+
+def test_export_needs_a_full_part_string_and_spells_it_canonically(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """vitis_hls' set_part needs package and speed grade; a bare die is refused, nothing written."""
+    args = ["export", "--model", str(model_dir), "--images", "2"]
+    assert main([*args, "--out", str(tmp_path / "die"), "--part", "xc7z020"]) == 2
+    assert "xc7z020clg400-1" in capsys.readouterr().err
+    assert not (tmp_path / "die").exists()
+    assert main([*args, "--out", str(tmp_path / "p"), "--part", "XC7Z020CLG400-1"]) == 0
+    assert "set_part {xc7z020clg400-1}" in (tmp_path / "p" / "build.tcl").read_text()
