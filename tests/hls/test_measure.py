@@ -20,6 +20,8 @@ from hls.measure import (
 )
 from hls.reports import ReportError
 
+# Real reports from ../shared/fixtures; skipped with a reason where ../shared is absent.
+pytestmark = pytest.mark.shared
 SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "reports").resolve()
 PREFIX = "Thifjj__Iris_hls4ml_pynqZ2__"
 XML = SHARED / f"{PREFIX}myproject_csynth.xml"

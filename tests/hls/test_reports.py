@@ -17,6 +17,8 @@ from hls.reports import (
 )
 from hwmodel.errors import HardwareInputError
 
+# Real reports from ../shared/fixtures; skipped with a reason where ../shared is absent.
+pytestmark = pytest.mark.shared
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "reports"
 LOCAL = Path(__file__).resolve().parent / "fixtures"
 PREFIX = "Thifjj__Iris_hls4ml_pynqZ2__"

@@ -203,6 +203,7 @@ def test_ood_rejects_bad_specs(tmp_path: Path) -> None:
         load_ood("flip", d, n=1000)
 
 
+@pytest.mark.shared
 def test_real_mnist() -> None:
     labels = read_idx(MNIST_DIR / "train-labels-idx1-ubyte.gz")
     assert labels.shape == (60000,) and labels[:5].tolist() == [5, 0, 4, 1, 9]
@@ -215,6 +216,7 @@ def test_real_mnist() -> None:
     assert resolve_root("mnist").resolve() == MNIST_DIR.resolve()
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
 def test_real_fashion_mnist_as_ood_for_mnist() -> None:
     mnist = load_dataset("mnist", root=MNIST_DIR, max_train=500, max_test=200)
