@@ -28,14 +28,13 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from dse.errors import StudyInputError
+from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
 from dse.storage import open_storage
 
 #: Trial states that count towards a study's total (a pruned trial finished its budget too).
 DONE_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 SURPLUS_ATTR = "dse_surplus"
-#: Environment variable that hands a storage URL to a worker without showing it in `ps`.
-STORAGE_ENV = "DSE_STORAGE"
 
 
 class SurplusTrial(Exception):

@@ -14,12 +14,13 @@ returns its recorded values; that is how `dse export` rebuilds a finished trial.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import optuna
+from typing import TYPE_CHECKING, Any, Literal
 
 from hwmodel.devices import get_part, known_parts
 from hwmodel.errors import HardwareInputError
+
+if TYPE_CHECKING:  # the schema (and so `dse --help`) needs the knobs, not optuna
+    import optuna
 
 Kind = Literal["int", "float", "choice", "part"]
 PER_LAYER = ("width", "threshold_scale")

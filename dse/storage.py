@@ -16,10 +16,8 @@ a killed worker's trial would stay RUNNING for ever; it is still available as
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
@@ -35,6 +33,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dse.errors import StudyInputError
+from dse.redaction import redact_url
+
+__all__ = ["count_trials", "heartbeat_settings", "open_storage", "redact_url"]
 
 #: Seconds between heartbeats of a running trial, and seconds without one before it is stale.
 #: The grace period covers a heartbeat thread starved by training on busy cores.
@@ -48,27 +49,7 @@ SQLITE_BUSY_TIMEOUT_S = 120
 HEARTBEAT_ENV = "DSE_HEARTBEAT_INTERVAL"
 GRACE_ENV = "DSE_HEARTBEAT_GRACE"
 
-_SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile"}
 _RDB_SCHEMES = ("postgresql", "sqlite")
-
-
-def redact_url(url: str) -> str:
-    """Return `url` with its password (in the authority or the query) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
-    redacted = url
-    if "@" in parts.netloc:
-        userinfo, host = parts.netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = userinfo.split(":", 1)[0] + ":***@" + host
-            redacted = redacted.replace(parts.netloc, netloc, 1)
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        hidden = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
-        redacted = redacted.replace("?" + parts.query, "?" + urlencode(hidden, safe="*"), 1)
-    return redacted
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -168,7 +149,7 @@ def _open_journal(url: str) -> JournalStorage:
     path = Path(url.split("://", 1)[1])
     if not path.name:
         raise StudyInputError(
-            f"storage {url!r} names no file; use journal:///absolute/path/study.log"
+            f"storage {redact_url(url)!r} names no file; use journal:///absolute/path/study.log"
         )
     _make_parent(path)
     backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))

@@ -1,31 +1,41 @@
-"""Zynq-7000 cost model of the Bayesian binary SNN accelerator (pure numpy, no torch).
+"""Zynq-7000 cost model of the Bayesian binary SNN accelerator (numpy, no torch).
 
 `hwmodel.template` defines the datapath; the rest prices it: `devices` (catalog),
 `resources`, `cycles`, `power`, `estimate` (the entry points) and `calibration`.
+Names load lazily (PEP 562): `import hwmodel.template` must not pay for pandas and scipy,
+which only the calibration fit needs.
 """
 
-from hwmodel.calibration import (
-    Calibration,
-    fit_calibration,
-    load_calibration,
-    save_calibration,
-)
-from hwmodel.devices import PARTS, Part, get_part
-from hwmodel.errors import HardwareInputError
-from hwmodel.estimate import estimate, estimate_table, parse_widths
-from hwmodel.template import AcceleratorConfig
+from __future__ import annotations
 
-__all__ = [
-    "PARTS",
-    "AcceleratorConfig",
-    "Calibration",
-    "HardwareInputError",
-    "Part",
-    "estimate",
-    "estimate_table",
-    "fit_calibration",
-    "get_part",
-    "load_calibration",
-    "parse_widths",
-    "save_calibration",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Calibration": "hwmodel.calibration",
+    "fit_calibration": "hwmodel.calibration",
+    "load_calibration": "hwmodel.calibration",
+    "save_calibration": "hwmodel.calibration",
+    "PARTS": "hwmodel.devices",
+    "Part": "hwmodel.devices",
+    "get_part": "hwmodel.devices",
+    "HardwareInputError": "hwmodel.errors",
+    "estimate": "hwmodel.estimate",
+    "estimate_table": "hwmodel.estimate",
+    "parse_widths": "hwmodel.estimate",
+    "AcceleratorConfig": "hwmodel.template",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hwmodel' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

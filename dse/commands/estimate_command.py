@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dse.commands.design_flags import design_from_flags
-from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
-from hwmodel.estimate import estimate, parse_widths
-from hwmodel.template import AcceleratorConfig
+
+if TYPE_CHECKING:  # numpy and pandas load when the command runs, not for --help
+    from hwmodel.template import AcceleratorConfig
 
 _RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
 _ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
@@ -39,6 +38,8 @@ def _read_activity(path: Path) -> list[float]:
 
 
 def _print_report(result: dict, config: AcceleratorConfig) -> None:
+    from hwmodel.devices import get_part
+
     console = Console()
     part = get_part(config.part)
     res = Table(title=f"Resources on {config.part} (fits: {result['fits']})")
@@ -112,6 +113,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Price one design: resources, cycles, latency, GOPS and power, without training."""
+        from dse.commands.design_flags import design_from_flags
+        from hwmodel.estimate import estimate, parse_widths
+
         if spike_rate is not None and activity is not None:
             raise HardwareInputError(
                 "--spike-rate/--activity: give one of them, not both (activity overrides rates)"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import optuna
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dse.errors import StudyInputError
-from dse.schema import load_study_file
-from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
+
+if TYPE_CHECKING:  # optuna and pandas load when the command runs, not for --help
+    import optuna
+    import pandas as pd
 
 
 def _format(value: float) -> str:
@@ -55,6 +55,7 @@ def _study_file(given: str, project: Path) -> Path:
 def _open_study(ref: object, project: Path, storage: str | None) -> tuple[optuna.Study, int]:
     """The study and trial a design was exported from (design.json's `study` entry)."""
     from dse.runner import open_study  # imports torch; only needed when there is a study
+    from dse.schema import load_study_file
 
     if not (isinstance(ref, dict) and "study_file" in ref and isinstance(ref.get("trial"), int)):
         raise StudyInputError(
@@ -87,6 +88,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
         and record the figures on the study the design came from."""
+        from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
+
         console = Console()
         measured = measure(project, report)
         console.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)

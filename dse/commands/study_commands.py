@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import optuna
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dse.errors import StudyInputError
-from dse.progress import count_done
-from dse.schema import StudyConfig, load_study_file
+
+if TYPE_CHECKING:  # optuna, pydantic and torch load inside the commands, not for --help
+    import optuna
+
+    from dse.schema import StudyConfig
 
 StudyFile = Annotated[Path, typer.Argument(help="The study YAML file.")]
 Storage = Annotated[
@@ -37,8 +39,10 @@ def run(
     ] = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
+    from dse.progress import count_done
+    from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
-    from dse.storage import redact_url
+    from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
     jobs = n_jobs if n_jobs is not None else cfg.n_jobs
@@ -108,6 +112,7 @@ def report(
     """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
     from dse.report import pareto_table, write_report
     from dse.runner import open_study
+    from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
@@ -125,6 +130,7 @@ def show(
 ) -> None:
     """Every parameter and metric of one trial, and the command that exports it."""
     from dse.runner import open_study
+    from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dse.parallel import STORAGE_ENV
-from dse.storage import count_trials, redact_url
+from dse.redaction import STORAGE_ENV, redact_url
 
 
 def _default_index() -> int:
@@ -45,6 +44,7 @@ def worker(
     """Join the study on its storage and run trials until the study's total is reached."""
     from dse.runner import StudyFailing, run_study  # torch and models load only when needed
     from dse.schema import load_study_file
+    from dse.storage import count_trials
 
     cfg = load_study_file(study_file)
     url = storage or cfg.storage_url()
