@@ -6,10 +6,10 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
 from dse import __version__
 from dse.errors import USER_ERRORS
+from dse.terminal import console, flagged
 
 app = typer.Typer(
     name="dse",
@@ -51,12 +51,12 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one red line and exit code 2, never a traceback."""
-    err = Console(stderr=True, soft_wrap=True)
+    err = console(stderr=True)
     try:
         # Without standalone mode, a command's typer.Exit(code) comes back as the result.
         result = app(args=argv, standalone_mode=False)
     except USER_ERRORS as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(flagged("error:", "red", exc))
         return 2
     except typer.Exit as exc:
         return exc.exit_code
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors carry their own message and code
         show = getattr(exc, "show", None)
         if show is None:
-            err.print(f"error: {exc.format_message()}", highlight=False, markup=False)
+            err.print(f"error: {exc.format_message()}")
         else:
             show()
         return exc.exit_code

@@ -8,12 +8,15 @@ bad value and what is allowed, e.g.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,11 +24,13 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from dse.errors import StudyInputError
+from dse.redaction import redact_url
 from dse.space import (
     KNOBS,
     Knob,
@@ -33,7 +38,17 @@ from dse.space import (
     default_knob,
     grid_search_space,
     parse_knob,
+    short_repr,
 )
+
+#: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
+#: bytes read, nesting depth, and YAML nodes after alias expansion, so that no input can hang
+#: the loader or the error printer ("billion laughs" expands 10 aliases 9 times over).
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+#: Seeds are handed to numpy and torch, which take unsigned 32-bit integers.
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
 
 # Scalar metrics a trial records and a study may optimise (directions are the user's).
 OBJECTIVE_METRICS = (
@@ -68,30 +83,46 @@ Metric = Literal[OBJECTIVE_METRICS]  # type: ignore[valid-type]
 
 
 class _Section(BaseModel):
-    """Base of every section: unknown keys are errors (typos must not pass silently)."""
+    """Base of every section: unknown keys are errors (typos must not pass silently), and
+    inf/NaN are refused wherever a number belongs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _existing(kind: str) -> Any:
+    """A path that must exist now (a file or a directory), so a typo fails before training."""
+
+    def check(path: Path) -> Path:
+        ok = path.is_file() if kind == "file" else path.is_dir()
+        if not ok:
+            raise PydanticCustomError(
+                "path", "missing path", {"fix": f"no such {kind}; fix the path"}
+            )
+        return path
+
+    return Annotated[Path, AfterValidator(check)]
 
 
 class DatasetConfig(_Section):
     """Which data the models train and are scored on."""
 
     name: Literal["digits", "mnist", "fashion-mnist"] = "digits"
-    root: Path | None = None
+    root: _existing("directory") | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
-    seed: int = 0
+    seed: Seed = 0
     max_train: int | None = Field(None, ge=2)  # cap the training pool (quick studies)
     max_test: int | None = Field(None, ge=1)  # cap the test set the metrics are taken on
-    ood: str | None = None  # a dataset name or "noise": adds the ood_auroc metric
-    ood_root: Path | None = None
+    # a dataset name, "noise" or "flip": adds the ood_auroc metric
+    ood: Literal["noise", "flip", "digits", "mnist", "fashion-mnist"] | None = None
+    ood_root: _existing("directory") | None = None
 
 
 class EvaluationConfig(_Section):
     """How a trained model is scored: float SNN or the hardware-exact integer model."""
 
     mode: Literal["float", "integer"] = "float"
-    seed: int = 0
-    calibration: Path | None = None  # hwmodel calibration profile (JSON) for the estimates
+    seed: Seed = 0
+    calibration: _existing("file") | None = None  # hwmodel calibration profile (JSON)
 
 
 class Objective(_Section):
@@ -106,7 +137,7 @@ class ConstraintsConfig(_Section):
 
     fit_device: bool = True
     util_cap: float = Field(1.0, gt=0, le=1)  # highest allowed utilisation of any resource
-    power_cap_w: float | None = Field(None, gt=0)
+    power_cap_w: float | None = Field(None, gt=0, le=1000)
     min_accuracy: float | None = Field(None, ge=0, le=1)
 
 
@@ -114,9 +145,9 @@ class SamplerConfig(_Section):
     """The Optuna sampler; always named explicitly (Optuna's defaults changed in v5)."""
 
     name: Literal["nsga2", "tpe", "gp", "random", "grid"] | None = None
-    seed: int = 0
-    population_size: int = Field(20, ge=2)  # NSGA-II generation size
-    n_startup_trials: int = Field(10, ge=1)  # TPE/GP random start
+    seed: Seed = 0
+    population_size: int = Field(20, ge=2, le=10_000)  # NSGA-II generation size
+    n_startup_trials: int = Field(10, ge=1, le=100_000)  # TPE/GP random start
 
 
 def _knob_field(name: str) -> Any:
@@ -156,11 +187,28 @@ class StudyConfig(_Section):
     objectives: list[Objective] = Field(min_length=1)
     constraints: ConstraintsConfig = ConstraintsConfig()
     sampler: SamplerConfig = SamplerConfig()
-    n_trials: int = Field(40, ge=1)
+    n_trials: int = Field(40, ge=1, le=1_000_000)
     timeout: float | None = Field(None, gt=0)
-    n_jobs: int = Field(1, ge=1)
+    n_jobs: int = Field(1, ge=1, le=256)
 
     _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _check_output_dir(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            _check_directory_path(path)
+        return path
+
+    @field_validator("storage")
+    @classmethod
+    def _check_storage(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"(sqlite|postgresql(\+\w+)?|journal)://", url):
+            fix = "use postgresql://user@host/db, sqlite:///path.db or journal:///path.log"
+            raise PydanticCustomError(
+                "knob", "storage", {"where": "storage", "value": redact_url(url), "fix": fix}
+            )
+        return url
 
     @model_validator(mode="after")
     def _check_consistency(self) -> StudyConfig:
@@ -217,10 +265,35 @@ class StudyConfig(_Section):
         return self._source
 
 
+def _check_directory_path(path: Path) -> None:
+    """`path` can become a directory: not a file, under a directory (checked at load)."""
+    if path.exists() and not path.is_dir():
+        raise PydanticCustomError("path", "file", {"fix": "it is a file; name a directory"})
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise PydanticCustomError("path", "parent", {"fix": f"{parent} is not a directory"})
+
+
+def check_writable(cfg: StudyConfig) -> Path:
+    """The output directory, created now: a command that writes fails before any trial runs."""
+    out = cfg.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".dse-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StudyInputError(
+            f"output_dir: {short_repr(str(out))} is not writable ({exc.strerror or exc}); "
+            "choose a directory you can write to"
+        ) from None
+    return out
+
+
 def _check_training(training: dict[str, Any]) -> None:
     """Fixed training settings must be valid TrainConfig fields that the search does not own."""
     from models.errors import ModelInputError
-    from models.training import TrainConfig
+    from models.train_config import TrainConfig
 
     allowed = [f.name for f in fields(TrainConfig) if f.name not in ("widths", "levels")]
     for key in training:
@@ -239,8 +312,10 @@ def _format_error(err: dict, label: str) -> str:
         return f"{label}: {err['ctx']['text']}"
     if err["type"] == "knob":
         ctx = err["ctx"]
-        return f"{label}: {ctx['where']}: {ctx['value']!r} is not allowed; {ctx['fix']}"
+        return f"{label}: {ctx['where']}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
     path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "path":
+        return f"{label}: {path}: {short_repr(str(err['input']))}: {err['ctx']['fix']}"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch":
         msg = "use letters, digits, '_', '.' and '-', starting with a letter or digit"
@@ -249,7 +324,8 @@ def _format_error(err: dict, label: str) -> str:
     if err["type"] == "extra_forbidden":
         known = ", ".join(KNOBS) if err["loc"][0] == "search" else "see docs/study.md"
         return f"{label}: {path}: unknown field; remove it or fix its spelling ({known})"
-    return f"{label}: {path}: {err.get('input')!r} is not allowed; {msg[:1].lower()}{msg[1:]}"
+    value = short_repr(err.get("input"))
+    return f"{label}: {path}: {value} is not allowed; {msg[:1].lower()}{msg[1:]}"
 
 
 def parse_study(data: Any, label: str = "study") -> StudyConfig:
@@ -263,18 +339,96 @@ def parse_study(data: Any, label: str = "study") -> StudyConfig:
         raise StudyInputError("\n".join(dict.fromkeys(lines))) from None
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses deep nesting and counts nodes after alias expansion.
+
+    Each composed node's expanded size (itself plus its children, an alias counting as the
+    whole node it names) is computed bottom-up, so an alias bomb is refused after composing a
+    few hundred real nodes, long before anything expands it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LimitError(f"nested deeper than {MAX_DEPTH} levels", self.peek_event())
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+        if size > MAX_NODES:
+            raise _LimitError(f"more than {MAX_NODES} values once aliases expand", node)
+        self._sizes[id(node)] = size
+        return node
+
+
+class _LimitError(yaml.YAMLError):
+    """A study file over the loader's limits; `mark` says where."""
+
+    def __init__(self, problem: str, at: yaml.Event | yaml.Node) -> None:
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, at.start_mark
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: a regular UTF-8 file of at most MAX_FILE_BYTES, else a one-line error."""
+    if path.is_dir():
+        raise StudyInputError(f"{short_repr(str(path))}: is a directory; give the study YAML file")
+    try:
+        with path.open("rb") as handle:
+            if not path.is_file():
+                raise StudyInputError(
+                    f"{short_repr(str(path))}: not a regular file; give the study YAML file"
+                )
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise StudyInputError(
+            f"{short_repr(str(path))}: no such study file; check the path"
+        ) from None
+    except OSError as exc:
+        raise StudyInputError(
+            f"{short_repr(str(path))}: cannot be read ({exc.strerror}); check its permissions"
+        ) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise StudyInputError(
+            f"{path.name}: larger than {MAX_FILE_BYTES // 1024} KiB; a study file is a few lines"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StudyInputError(
+            f"{path.name}: byte {exc.start} is not UTF-8; save the file as UTF-8 text"
+        ) from None
+
+
 def load_study_file(path: str | Path) -> StudyConfig:
-    """Read and validate a study YAML file (yaml.safe_load); one error line per problem."""
+    """Read and validate a study YAML file (safe, bounded loader); one error line per problem."""
     path = Path(path)
     label = path.name
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise StudyInputError(f"{path}: no such study file; check the path") from None
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise StudyInputError(f"{label}:{where}: not valid YAML; fix the syntax") from None
+        problem = getattr(exc, "problem", None) if isinstance(exc, _LimitError) else None
+        what = problem or "not valid YAML"
+        raise StudyInputError(f"{label}:{where}: {what}; fix the file") from None
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+        raise StudyInputError(
+            f"{label}: a value cannot be read (a number too long?); fix it"
+        ) from None
     cfg = parse_study(data, label)
     cfg._source = path
     return cfg

@@ -13,6 +13,9 @@ returns its recorded values; that is how `dse export` rebuilds a finished trial.
 
 from __future__ import annotations
 
+import itertools
+import math
+import reprlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,7 +49,8 @@ class KnobRule:
             return "use one of " + ", ".join(self.choices)
         noun = "an integer" if self.kind == "int" else "a number"
         if self.positive:
-            return f"use {noun} > 0"
+            upper = "" if self.maximum is None else f" and <= {self.maximum:g}"
+            return f"use {noun} > 0{upper}"
         if self.maximum is None:
             return f"use {noun} >= {self.minimum:g}"
         return f"use {noun} between {self.minimum:g} and {self.maximum:g}"
@@ -61,32 +65,37 @@ class KnobRule:
             return False
         if self.kind == "int" and not isinstance(value, int):
             return False
-        if self.positive and not value > 0:
+        if not math.isfinite(value) or (self.positive and not value > 0):
             return False
         if self.minimum is not None and value < self.minimum:
             return False
         return self.maximum is None or value <= self.maximum
 
 
+# Upper bounds are what a Zynq-7000 design and a search on it can hold: the largest part has
+# 900 DSPs, ~1000 BRAM18 and a fabric clock below 500 MHz; a hidden layer over 4096 neurons or
+# more than 1024 timesteps/samples per inference only makes trials run for hours.
 KNOBS: dict[str, KnobRule] = {
-    "timesteps": KnobRule("int", 8, 1, doc="SNN timesteps T per run"),
+    "timesteps": KnobRule("int", 8, 1, 1024, doc="SNN timesteps T per run"),
     "levels": KnobRule("int", 4, 2, 256, doc="quantized-ReLU levels L (changes training)"),
-    "threshold_scale": KnobRule("float", 1.0, positive=True, doc="threshold scale per layer"),
-    "samples": KnobRule("int", 4, 1, doc="weight samples S per inference"),
+    "threshold_scale": KnobRule(
+        "float", 1.0, maximum=16, positive=True, doc="threshold scale per layer"
+    ),
+    "samples": KnobRule("int", 4, 1, 1024, doc="weight samples S per inference"),
     "ensemble": KnobRule("choice", "repeat", choices=("time", "repeat"), doc="ensemble mode"),
     "depth": KnobRule("int", 1, 1, 8, doc="hidden layers (changes training)"),
-    "width": KnobRule("int", 64, 1, doc="neurons per hidden layer (changes training)"),
+    "width": KnobRule("int", 64, 1, 4096, doc="neurons per hidden layer (changes training)"),
     "k_bits": KnobRule("int", 8, 1, 16, doc="bits of the stored Bernoulli parameter"),
     "membrane_bits": KnobRule("int", 16, 4, 32, doc="membrane register bits"),
     "input_bits": KnobRule("int", 8, 1, 16, doc="bits of the direct-encoded input"),
-    "reuse": KnobRule("int", 1, 1, doc="weights sharing one random number"),
-    "pe": KnobRule("int", 64, 1, doc="processing elements"),
-    "synapses_per_cycle": KnobRule("int", 1, 1, doc="synapses per PE per cycle"),
-    "sample_lanes": KnobRule("int", 1, 1, doc="weight samples computed in parallel"),
+    "reuse": KnobRule("int", 1, 1, 1024, doc="weights sharing one random number"),
+    "pe": KnobRule("int", 64, 1, 1024, doc="processing elements"),
+    "synapses_per_cycle": KnobRule("int", 1, 1, 64, doc="synapses per PE per cycle"),
+    "sample_lanes": KnobRule("int", 1, 1, 64, doc="weight samples computed in parallel"),
     "sampling": KnobRule(
         "choice", "memory", choices=("memory", "regenerate"), doc="weight-sampling strategy"
     ),
-    "clock_mhz": KnobRule("float", 100.0, positive=True, doc="clock frequency"),
+    "clock_mhz": KnobRule("float", 100.0, maximum=500, positive=True, doc="clock frequency"),
     "part": KnobRule("part", "xc7z020clg400-1", doc="Zynq-7000 part (see hwmodel.devices)"),
 }
 
@@ -99,12 +108,38 @@ def _is_part(name: str) -> bool:
     return True
 
 
+class _ShortRepr(reprlib.Repr):
+    """reprlib's bounded repr, keeping a mapping's keys in the order the user wrote them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxdict, self.maxlist = 2, 4, 4
+        self.maxstring = self.maxother = self.maxlong = 40
+
+    def repr_dict(self, x: dict, level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = itertools.islice(x.items(), self.maxdict)
+        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in items]
+        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
+
+
+_REPR = _ShortRepr()
+
+
+def short_repr(value: Any) -> str:
+    """A bounded repr for error lines: huge or deeply aliased input never reaches the terminal."""
+    return _REPR.repr(value)
+
+
 class KnobError(ValueError):
     """A bad knob specification: `where` is the sub-field (e.g. 'low'), `value` the culprit."""
 
     def __init__(self, where: str, value: Any, fix: str) -> None:
         self.where, self.value, self.fix = where, value, fix
-        super().__init__(f"{where}: {value!r} is not allowed; {fix}")
+        super().__init__(f"{where}: {short_repr(value)} is not allowed; {fix}")
 
 
 @dataclass(frozen=True)

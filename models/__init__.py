@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "BayesBiNN": "models.bayesbinn",
     "QuantReLU": "models.quant",
     "BayesBinaryMLP": "models.network",
-    "TrainConfig": "models.training",
+    "TrainConfig": "models.train_config",
     "TrainedModel": "models.training",
     "TrainingDivergedError": "models.training",
     "train_model": "models.training",

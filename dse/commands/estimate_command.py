@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dse.terminal import console
 from hwmodel.errors import HardwareInputError
 
 if TYPE_CHECKING:  # numpy and pandas load when the command runs, not for --help
@@ -40,7 +40,7 @@ def _read_activity(path: Path) -> list[float]:
 def _print_report(result: dict, config: AcceleratorConfig) -> None:
     from hwmodel.devices import get_part
 
-    console = Console()
+    out = console()
     part = get_part(config.part)
     res = Table(title=f"Resources on {config.part} (fits: {result['fits']})")
     for col in ("resource", "used", "available", "util %"):
@@ -53,14 +53,14 @@ def _print_report(result: dict, config: AcceleratorConfig) -> None:
     res.add_row(
         "LUTRAM", f"{result['lutram']:g}", f"{part.lutram}", f"{100 * result['util_lutram']:.1f}"
     )
-    console.print(res)
+    out.print(res)
 
     comp = Table(title="Per component")
     for col in ("component", "LUT", "FF", "BRAM18", "DSP"):
         comp.add_column(col, justify="right" if col != "component" else "left")
     for name, figures in result["components"].items():
         comp.add_row(name, *(f"{figures[r]:g}" for r in ("lut", "ff", "bram18", "dsp")))
-    console.print(comp)
+    out.print(comp)
 
     perf = Table(title=f"Performance at {result['clock_mhz']:g} MHz")
     perf.add_column("metric")
@@ -84,7 +84,7 @@ def _print_report(result: dict, config: AcceleratorConfig) -> None:
     ]
     for name, value in rows:
         perf.add_row(name, value)
-    console.print(perf)
+    out.print(perf)
 
 
 def register(app: typer.Typer) -> None:

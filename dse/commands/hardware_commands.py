@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dse.commands.design_flags import design_from_flags
 from dse.errors import StudyInputError
+from dse.terminal import console, flagged
 from hwmodel.template import AcceleratorConfig
 
 _DEFAULTS = AcceleratorConfig(widths=(1, 1))
@@ -130,7 +130,7 @@ def export(
         model_dir, config, kwargs = _from_study(study_file, trial, storage)
     result = export_design(model_dir, config, out, force=force, n_images=images, **kwargs)
     golden = result.design["golden"]
-    Console().print(
+    console().print(
         f"exported {len(result.files)} files to {result.out_dir} "
         f"({golden['images']} golden images, hardware-exact accuracy "
         f"{golden['accuracy']:.4f}); next: dse csim {out}",
@@ -144,11 +144,11 @@ def csim(
     """Build the kernel with g++, run the testbench, compare with the golden vectors."""
     from hls.csim import CsimError, run_csim
 
-    console = Console()
+    out = console()
     try:
         summary = run_csim(project)
     except CsimError as exc:
-        Console(stderr=True).print(f"[red]csim failed:[/red] {exc}", highlight=False)
+        console(stderr=True).print(flagged("csim failed:", "red", exc))
         raise typer.Exit(1) from None
     table = Table(title=f"C-simulation of {project}")
     table.add_column("quantity")
@@ -169,11 +169,11 @@ def csim(
     ]
     for name, value in rows:
         table.add_row(name, value)
-    console.print(table)
+    out.print(table)
     if summary.exact:
-        console.print("[green]bit-exact[/green]: the kernel matches the integer model")
+        out.print(flagged("bit-exact:", "green", "the kernel matches the integer model"))
         return
-    console.print(f"[red]{summary.mismatches} mismatching values[/red]")
+    out.print(f"{summary.mismatches} mismatching values", style="red")
     raise typer.Exit(1)
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dse.errors import StudyInputError
+from dse.terminal import console
 
 if TYPE_CHECKING:  # optuna and pandas load when the command runs, not for --help
     import optuna
@@ -90,25 +90,25 @@ def register(app: typer.Typer) -> None:
         and record the figures on the study the design came from."""
         from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
 
-        console = Console()
+        out = console()
         measured = measure(project, report)
-        console.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
+        out.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
         for source in sorted(set(measured["sources"].values())):
-            console.print(f"  from {source}", highlight=False, soft_wrap=True)
+            out.print(f"  from {source}", highlight=False, soft_wrap=True)
         design = load_design(project) or {}
         estimates = design.get("estimates")
-        console.print(_table(comparison(measured, estimates), estimates is not None))
+        out.print(_table(comparison(measured, estimates), estimates is not None))
         if estimates is None:
-            console.print(f"no design.json with estimates in {project}; showing measured only")
+            out.print(f"no design.json with estimates in {project}; showing measured only")
         blocks = measured.get("power_breakdown_w")
         if blocks:
             parts = ", ".join(f"{name} {watts:.3f}" for name, watts in blocks.items())
-            console.print(f"power by block (W): {parts}", highlight=False, soft_wrap=True)
-        console.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
+            out.print(f"power by block (W): {parts}", highlight=False, soft_wrap=True)
+        out.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
         if design.get("study"):
             study, trial = _open_study(design["study"], project, storage)
             key = record_on_study(study, trial, measured)
-            console.print(
+            out.print(
                 f"recorded as study user attribute {key!r} of study {study.study_name!r} "
                 "(Optuna keeps a finished trial's attributes read-only)",
                 highlight=False,

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dse.terminal import console
 from models.errors import ModelInputError
 
 
@@ -102,9 +102,9 @@ def train(
     splits = load_dataset(dataset, root=data_root, seed=seed)
     model = train_model(cfg, splits, progress=not quiet)
     save_model(model, out)
-    console = Console()
+    out = console()
     title = f"{dataset} {'-'.join(map(str, model.widths))}, {model.wall_time_s:.1f} s -> {out}"
-    console.print(_metrics_table(title, model.metrics))
+    out.print(_metrics_table(title, model.metrics))
 
 
 def evaluation_filename(timesteps: int, samples: int, ensemble: str, **flags: Any) -> str:
@@ -174,8 +174,8 @@ def evaluate(
     path = model_dir / evaluation_filename(ood=ood, **settings)
     path.write_text(json.dumps({**metrics, "eval_config": settings}, indent=2) + "\n")
     title = f"{model.dataset} SNN, T={timesteps} S={samples} {ensemble} ({settings['evaluation']})"
-    Console().print(_metrics_table(title, metrics))
-    Console().print(f"wrote {path}")
+    console().print(_metrics_table(title, metrics))
+    console().print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:

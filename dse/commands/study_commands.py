@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dse.errors import StudyInputError
+from dse.terminal import console, flagged
 
 if TYPE_CHECKING:  # optuna, pydantic and torch load inside the commands, not for --help
     import optuna
@@ -39,12 +39,17 @@ def run(
     ] = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
+    from dse.schema import check_writable, load_study_file
+
+    cfg = load_study_file(study_file)  # every input checked before torch and optuna load
+    check_writable(cfg)
+    from dse.preflight import check_resources
+
+    check_resources(cfg)
     from dse.progress import count_done
     from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
-    from dse.schema import load_study_file
 
-    cfg = load_study_file(study_file)
     jobs = n_jobs if n_jobs is not None else cfg.n_jobs
     if jobs < 1:
         raise StudyInputError(f"--n-jobs: {jobs} is not allowed; use an integer >= 1")
@@ -55,7 +60,7 @@ def run(
         else:
             study = run_study(cfg, n_trials=n_trials, timeout=timeout, storage_url=url)
     except (StudyFailing, WorkersFailed) as exc:
-        Console(stderr=True).print(f"[red]run failed:[/red] {exc}", highlight=False)
+        console(stderr=True).print(flagged("run failed:", "red", exc))
         raise typer.Exit(1) from None
     typer.echo(
         f"study {cfg.name!r}: {count_done(study)} finished trials, "
@@ -117,8 +122,8 @@ def report(
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
     paths = write_report(study, out if out is not None else cfg.out_dir)
-    console = Console()
-    console.print(pareto_table(study, width=console.width))
+    out = console()
+    out.print(pareto_table(study, width=out.width))
     for path in paths.values():
         typer.echo(f"wrote {path}")
 
@@ -155,7 +160,7 @@ def show(
     for name, value in sorted(frozen.user_attrs.items()):
         text = json.dumps(value) if isinstance(value, list | dict) else str(value)
         table.add_row("metric", name, text)
-    Console().print(table)
+    console().print(table)
     typer.echo(f"export: dse export {study_file} --trial {trial} --out build/t{trial}")
 
 

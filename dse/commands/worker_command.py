@@ -42,11 +42,16 @@ def worker(
     ] = None,
 ) -> None:
     """Join the study on its storage and run trials until the study's total is reached."""
-    from dse.runner import StudyFailing, run_study  # torch and models load only when needed
-    from dse.schema import load_study_file
+    from dse.schema import check_writable, load_study_file
+
+    cfg = load_study_file(study_file)  # every input checked before torch and optuna load
+    check_writable(cfg)
+    from dse.preflight import check_resources
+
+    check_resources(cfg)
+    from dse.runner import StudyFailing, run_study
     from dse.storage import count_trials
 
-    cfg = load_study_file(study_file)
     url = storage or cfg.storage_url()
     index = _default_index() if worker_index is None else worker_index
     typer.echo(f"worker {index}: study {cfg.name!r} on {redact_url(url)}")

@@ -1,0 +1,45 @@
+"""Checks of a study's inputs that need torch or a file's content, run before the first
+trial: a bad calibration profile or an absent device would otherwise fail every trial, the
+calibration only after each trial's training."""
+
+from __future__ import annotations
+
+from dse.errors import StudyInputError
+from dse.schema import StudyConfig
+from dse.space import short_repr
+
+
+def check_resources(cfg: StudyConfig) -> None:
+    """Raise StudyInputError (one line, naming the field) for an unusable profile or device."""
+    if cfg.evaluation.calibration is not None:
+        _check_calibration(str(cfg.evaluation.calibration))
+    device = cfg.training.get("device")
+    if device is not None:
+        _check_device(device)
+
+
+def _check_calibration(path: str) -> None:
+    from hwmodel.calibration import load_calibration
+
+    try:
+        load_calibration(path)
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError, OSError):
+        raise StudyInputError(
+            f"evaluation.calibration: {short_repr(path)} is not a calibration profile (JSON "
+            "written by hwmodel.calibration.save_calibration); fix the path or remove the key"
+        ) from None
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    from models.errors import ModelInputError
+    from models.training import resolve_device
+
+    where = f"training.device: {short_repr(device)}"
+    try:
+        torch.zeros(1, device=resolve_device(device))
+    except (ModelInputError, RuntimeError, AssertionError, ValueError):
+        raise StudyInputError(
+            f"{where} is not available on this machine; use auto or cpu"
+        ) from None

@@ -1,0 +1,114 @@
+"""The training settings of a Bayesian binary network: everything that changes the trained
+weights (the model cache key), validated on construction.  Torch-free, so a study file's
+`training` section is checked at load without importing torch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from models.errors import ModelInputError
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that changes the trained weights (the model cache key is built from it)."""
+
+    widths: tuple[int, ...] = (256, 256)  # hidden widths; inputs and classes come from data
+    levels: int = 4  # quantized-ReLU values, 0 included
+    clip: float = 1.0  # quantized-ReLU clip value (one spike per timestep)
+    epochs: int = 40
+    stage1_epochs: int | None = None  # plain-ReLU epochs; None = half of `epochs`
+    batch_size: int = 64
+    lr: float = 0.01  # BayesBiNN step size
+    lr_other: float = 0.01  # Adam step size of batch-norm affine, output gain and bias
+    tau: float = 1.0  # relaxation temperature of the training samples
+    dataset_size: float | None = 3e5  # effective N of BayesBiNN; None = training examples
+    slope_floor: float = 0.1  # BayesBiNN: g = grad / max(1 - mu^2, slope_floor)
+    prior_lam: float = 0.0  # prior natural parameter (0 = P(w=+1) = 1/2)
+    lam_init: float = 1.0  # lam ~ U(-lam_init, lam_init)
+    mc_samples: int = 1  # relaxed samples per BayesBiNN step
+    bn_samples: int = 4  # passes with sampled weights to recompute BN stats; 0 = keep relaxed
+    calib_samples: int = 10  # weight samples for the validation metrics and output scale
+    seed: int = 0
+    device: str = "auto"  # "auto" = CUDA if available, else CPU
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        self.widths = tuple(self.widths)
+        if not self.widths or min(self.widths) < 1:
+            raise ModelInputError(
+                f"widths: {list(self.widths)} must be one or more positive hidden widths, "
+                "e.g. 256,256"
+            )
+        positive_ints = ("epochs", "batch_size", "mc_samples", "calib_samples")
+        for name in (*positive_ints, "bn_samples"):
+            value = getattr(self, name)
+            minimum = int(name in positive_ints)
+            if int(value) != value or value < minimum:
+                raise ModelInputError(f"{name}: {value!r} must be an integer >= {minimum}")
+        if int(self.levels) != self.levels or self.levels < 2:
+            raise ModelInputError(f"levels: {self.levels!r} must be an integer >= 2, e.g. 4")
+        if self.stage1_epochs is not None and not 0 <= self.stage1_epochs <= self.epochs:
+            raise ModelInputError(
+                f"stage1_epochs: {self.stage1_epochs!r} must be between 0 and epochs "
+                f"({self.epochs})"
+            )
+        for name in ("lr", "lr_other", "tau", "clip"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+                raise ModelInputError(f"{name}: {value!r} must be a positive number")
+        if self.lr > 1:
+            raise ModelInputError(f"lr: {self.lr} must be at most 1, e.g. 0.01")
+        if self.dataset_size is not None and not self.dataset_size > 0:
+            raise ModelInputError(f"dataset_size: {self.dataset_size!r} must be positive")
+        if not 0 <= self.slope_floor <= 1:
+            raise ModelInputError(f"slope_floor: {self.slope_floor!r} must be in [0, 1]")
+        if self.lam_init < 0:
+            raise ModelInputError(f"lam_init: {self.lam_init!r} must be >= 0")
+
+    def _check_types(self) -> None:
+        """Every field holds what it declares (settings files and study files are user input:
+        a list, a string or NaN where a number belongs is a one-line error, not a traceback)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "widths":
+                ok = isinstance(value, list | tuple) and all(_is_int(w) for w in value)
+                fix = "a list of positive integers, e.g. [256, 256]"
+            elif value is None:
+                ok, fix = "None" in str(f.type), "a value"
+            elif str(f.type).startswith("int"):
+                ok, fix = _is_int(value), "an integer"
+            elif str(f.type).startswith("float"):
+                ok = _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+                fix = "a finite number"
+            else:
+                ok, fix = isinstance(value, str), "a string"
+            if not ok:
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                raise ModelInputError(f"{f.name}: {shown} is not allowed; use {fix}")
+
+    @property
+    def stage1(self) -> int:
+        """Epochs of stage 1 (plain ReLU)."""
+        return self.epochs // 2 if self.stage1_epochs is None else self.stage1_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings (tuples become lists)."""
+        data = asdict(self)
+        data["widths"] = list(self.widths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of to_dict; unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelInputError(f"train config: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
