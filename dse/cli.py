@@ -63,12 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("interrupted; run the same command again to resume")
         return 130
-    except typer.TyperException as exc:  # usage errors carry their own message and code
-        show = getattr(exc, "show", None)
-        if show is None:
-            err.print(f"error: {exc.format_message()}")
-        else:
-            show()
+    except typer.TyperException as exc:  # usage errors: one line, the flag and where to look
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(flagged("error:", "red", exc.format_message() + hint))
         return exc.exit_code
     return result if isinstance(result, int) else 0
 

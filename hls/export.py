@@ -20,18 +20,11 @@ from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
-from models.snn_integer import (
-    IntegerResult,
-    class_probabilities,
-    quantize_input,
-    quantize_network,
-    run_integer,
-    score_divisor,
-)
-from models.snn_spec import ConvertedSNN
 
-if TYPE_CHECKING:  # torch-free at import time; the loaders come in with export_design
+if TYPE_CHECKING:  # torch-free at import time; the models come in when a project is built
     from models.datasets import DatasetSplits
+    from models.snn_integer import IntegerResult
+    from models.snn_spec import ConvertedSNN
 
 __all__ = [
     "ExportResult",
@@ -119,6 +112,14 @@ def export_project(
     `metrics` (e.g. a trial's user attributes), `source` and `study` (study_file, study_name,
     trial; what `dse measure` needs to record on the study) go into design.json as given.
     """
+    from models.snn_integer import (
+        class_probabilities,
+        quantize_input,
+        quantize_network,
+        run_integer,
+        score_divisor,
+    )
+
     writer = ProjectWriter(out_dir, force=force)
     net = quantize_network(snn, config)
     x_int = quantize_input(images, config.input_bits)

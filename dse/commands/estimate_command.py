@@ -9,6 +9,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from dse.commands.options import (
+    HW_DEFAULTS,
+    ClockMhz,
+    Ensemble,
+    InputBits,
+    KBits,
+    MembraneBits,
+    Part,
+    Pe,
+    Reuse,
+    SampleLanes,
+    Samples,
+    Sampling,
+    SynapsesPerCycle,
+    Timesteps,
+    deprecated,
+    switch,
+)
 from dse.terminal import console
 from hwmodel.errors import HardwareInputError
 
@@ -92,35 +110,54 @@ def register(app: typer.Typer) -> None:
 
     @app.command("estimate")
     def estimate_command(
-        widths: Annotated[str, typer.Option(help="Widths, inputs to classes: 784,512,512,10.")],
-        part: Annotated[str, typer.Option(help="Zynq-7000 part.")] = "xc7z020clg400-1",
-        pe: Annotated[int, typer.Option(help="Processing elements P.")] = 64,
-        clock_mhz: Annotated[float, typer.Option(help="Kernel clock in MHz.")] = 100.0,
-        timesteps: Annotated[int, typer.Option(help="Timesteps T per run.")] = 8,
-        samples: Annotated[int, typer.Option(help="Weight samples S per inference.")] = 10,
-        ensemble: Annotated[str, typer.Option(help="'repeat' (S runs) or 'time'.")] = "repeat",
-        k_bits: Annotated[int, typer.Option(help="Bits per Bernoulli code k.")] = 8,
-        membrane_bits: Annotated[int, typer.Option(help="Membrane bits b.")] = 16,
-        reuse: Annotated[int, typer.Option(help="Weights sharing one random number.")] = 1,
-        synapses_per_cycle: Annotated[int, typer.Option(help="Synapse lanes per PE Q.")] = 1,
-        sample_lanes: Annotated[int, typer.Option(help="Samples run in parallel.")] = 1,
-        sampling: Annotated[str, typer.Option(help="'memory' or 'regenerate'.")] = "memory",
-        input_bits: Annotated[int, typer.Option(help="Bits per input pixel.")] = 8,
+        layers: Annotated[
+            str | None,
+            typer.Option(help="Layer sizes, inputs to classes, e.g. 784,512,512,10 (required)."),
+        ] = None,
+        part: Part = HW_DEFAULTS["part"],
+        pe: Pe = HW_DEFAULTS["pe"],
+        clock_mhz: ClockMhz = HW_DEFAULTS["clock_mhz"],
+        timesteps: Timesteps = HW_DEFAULTS["timesteps"],
+        samples: Samples = HW_DEFAULTS["samples"],
+        ensemble: Ensemble = HW_DEFAULTS["ensemble"],
+        k_bits: KBits = HW_DEFAULTS["k_bits"],
+        membrane_bits: MembraneBits = HW_DEFAULTS["membrane_bits"],
+        reuse: Reuse = HW_DEFAULTS["reuse"],
+        synapses_per_cycle: SynapsesPerCycle = HW_DEFAULTS["synapses_per_cycle"],
+        sample_lanes: SampleLanes = HW_DEFAULTS["sample_lanes"],
+        sampling: Sampling = HW_DEFAULTS["sampling"],
+        input_bits: InputBits = HW_DEFAULTS["input_bits"],
         spike_rate: Annotated[float | None, typer.Option(help=_RATE_HELP)] = None,
         activity: Annotated[Path | None, typer.Option(help=_ACTIVITY_HELP)] = None,
-        calibration: Annotated[Path | None, typer.Option(help="Calibration profile.")] = None,
-        util_cap: Annotated[float | None, typer.Option(help="Utilisation cap (0-1].")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        calibration: Annotated[
+            Path | None, typer.Option(help="Calibration profile (JSON) for the estimates.")
+        ] = None,
+        util_cap: Annotated[
+            float | None, typer.Option(help="Utilisation cap (0-1].", min=0, max=1)
+        ] = None,
+        as_json: Annotated[
+            bool, switch("json", "Print one JSON object instead of tables.")
+        ] = False,
+        old_widths: Annotated[str | None, typer.Option("--widths", hidden=True)] = None,
     ) -> None:
         """Price one design: resources, cycles, latency, GOPS and power, without training."""
         from dse.commands.design_flags import design_from_flags
         from hwmodel.estimate import estimate, parse_widths
 
+        if old_widths is not None:  # before 0.2 estimate's --widths meant all layers
+            deprecated("estimate --widths (all layers)", "--layers")
+            layers = layers or old_widths
+        if layers is None:
+            raise HardwareInputError("--layers: missing; give the layer sizes, e.g. 784,512,10")
         if spike_rate is not None and activity is not None:
             raise HardwareInputError(
                 "--spike-rate/--activity: give one of them, not both (activity overrides rates)"
             )
-        config = design_from_flags(parse_widths(widths), locals())
+        try:
+            sizes = parse_widths(layers)
+        except HardwareInputError as exc:
+            raise HardwareInputError(f"--layers: {exc}".replace(": widths:", ":")) from None
+        config = design_from_flags(sizes, locals())
         result = estimate(
             config,
             activity=_read_activity(activity) if activity is not None else None,

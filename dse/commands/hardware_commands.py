@@ -5,17 +5,38 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from dse.commands.design_flags import design_from_flags
+from dse.commands.options import (
+    HW_DEFAULTS,
+    ClockMhz,
+    DataRoot,
+    Ensemble,
+    HwSeed,
+    InputBits,
+    KBits,
+    MembraneBits,
+    Part,
+    Pe,
+    Reuse,
+    SampleLanes,
+    Samples,
+    Sampling,
+    Storage,
+    SynapsesPerCycle,
+    ThresholdScales,
+    Timesteps,
+    deprecated,
+    switch,
+)
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
-from hwmodel.template import AcceleratorConfig
 
-_DEFAULTS = AcceleratorConfig(widths=(1, 1))
+if TYPE_CHECKING:  # numpy loads when a command runs, not for --help
+    from hwmodel.template import AcceleratorConfig
 
 
 def _design_name(text: str) -> str:
@@ -77,39 +98,48 @@ def export(
     model: Annotated[
         Path | None, typer.Option("--model", help="A saved model directory instead of a study.")
     ] = None,
-    storage: Annotated[
-        str | None, typer.Option("--storage", help="Optuna storage URL (default: the study's).")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --out.")] = False,
-    images: Annotated[int, typer.Option("--images", help="Golden test images.")] = 16,
-    dataset_root: Annotated[
-        Path | None, typer.Option("--dataset-root", help="Folder of IDX datasets (--model).")
-    ] = None,
-    pe: Annotated[int, typer.Option("--pe")] = _DEFAULTS.pe,
-    synapses_per_cycle: Annotated[
-        int, typer.Option("--synapses-per-cycle")
-    ] = _DEFAULTS.synapses_per_cycle,
-    sample_lanes: Annotated[int, typer.Option("--sample-lanes")] = _DEFAULTS.sample_lanes,
-    k_bits: Annotated[int, typer.Option("--k-bits")] = _DEFAULTS.k_bits,
-    membrane_bits: Annotated[int, typer.Option("--membrane-bits")] = _DEFAULTS.membrane_bits,
-    reuse: Annotated[int, typer.Option("--reuse")] = _DEFAULTS.reuse,
-    sampling: Annotated[
-        str, typer.Option("--sampling", help="memory | regenerate")
-    ] = _DEFAULTS.sampling,
-    ensemble: Annotated[str, typer.Option("--ensemble", help="repeat | time")] = _DEFAULTS.ensemble,
-    timesteps: Annotated[int, typer.Option("--timesteps")] = _DEFAULTS.timesteps,
-    samples: Annotated[int, typer.Option("--samples")] = _DEFAULTS.samples,
-    input_bits: Annotated[int, typer.Option("--input-bits")] = _DEFAULTS.input_bits,
-    part: Annotated[str, typer.Option("--part")] = _DEFAULTS.part,
-    clock_mhz: Annotated[float, typer.Option("--clock-mhz")] = _DEFAULTS.clock_mhz,
-    seed: Annotated[int, typer.Option("--seed")] = _DEFAULTS.seed,
-    threshold_scale: Annotated[
-        list[float] | None,
-        typer.Option("--threshold-scale", help="Per hidden layer (repeat the flag)."),
+    storage: Storage = None,
+    force: Annotated[bool, switch("force", "Write into a non-empty --out.")] = False,
+    images: Annotated[
+        int, typer.Option("--images", help="Golden test images (at most the test split).", min=1)
+    ] = 16,
+    data_root: DataRoot = None,
+    pe: Pe = HW_DEFAULTS["pe"],
+    synapses_per_cycle: SynapsesPerCycle = HW_DEFAULTS["synapses_per_cycle"],
+    sample_lanes: SampleLanes = HW_DEFAULTS["sample_lanes"],
+    k_bits: KBits = HW_DEFAULTS["k_bits"],
+    membrane_bits: MembraneBits = HW_DEFAULTS["membrane_bits"],
+    reuse: Reuse = HW_DEFAULTS["reuse"],
+    sampling: Sampling = HW_DEFAULTS["sampling"],
+    ensemble: Ensemble = HW_DEFAULTS["ensemble"],
+    timesteps: Timesteps = HW_DEFAULTS["timesteps"],
+    samples: Samples = HW_DEFAULTS["samples"],
+    input_bits: InputBits = HW_DEFAULTS["input_bits"],
+    part: Part = HW_DEFAULTS["part"],
+    clock_mhz: ClockMhz = HW_DEFAULTS["clock_mhz"],
+    seed: HwSeed = HW_DEFAULTS["seed"],
+    threshold_scales: ThresholdScales = None,
+    old_dataset_root: Annotated[Path | None, typer.Option("--dataset-root", hidden=True)] = None,
+    old_threshold_scale: Annotated[
+        list[float] | None, typer.Option("--threshold-scale", hidden=True)
     ] = None,
 ) -> None:
-    """Write a Vitis HLS project (kernel, testbench, golden vectors, Tcl, host driver)."""
+    """Write a Vitis HLS project (kernel, testbench, golden vectors, Tcl, host driver).
+
+    From a study (STUDY_FILE --trial N) the hardware flags are the trial's and are ignored;
+    with --model they describe the design to build.
+    """
+    from dse.commands.design_flags import design_from_flags
+    from dse.commands.model_commands import parse_float_list
     from hls.export import export_design
+
+    if old_dataset_root is not None:
+        deprecated("--dataset-root", "--data-root")
+        data_root = data_root or old_dataset_root
+    scales = parse_float_list(threshold_scales, "--threshold-scales")
+    if old_threshold_scale:
+        deprecated("repeated --threshold-scale", "--threshold-scales 1.0,0.9")
+        scales = scales or tuple(old_threshold_scale)
 
     if out is None:
         raise StudyInputError("--out: missing; name the project directory, e.g. --out build/t17")
@@ -122,7 +152,7 @@ def export(
 
         widths = load_model(model).widths
         config = design_from_flags(widths, locals())
-        kwargs = {"threshold_scales": threshold_scale, "dataset_root": dataset_root}
+        kwargs = {"threshold_scales": scales, "dataset_root": data_root}
         model_dir = model
     else:
         if trial is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from dse.commands.options import Storage
 from dse.errors import StudyInputError
 from dse.terminal import console
 
@@ -81,10 +82,7 @@ def register(app: typer.Typer) -> None:
                 "Replaces any report of the same kind found in the project folder.",
             ),
         ] = None,
-        storage: Annotated[
-            str | None,
-            typer.Option("--storage", help="Optuna storage URL (default: the study file's)."),
-        ] = None,
+        storage: Storage = None,
     ) -> None:
         """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
         and record the figures on the study the design came from."""

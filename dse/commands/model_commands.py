@@ -9,6 +9,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from dse.commands.options import (
+    HW_DEFAULTS,
+    DataRoot,
+    Ensemble,
+    InputBits,
+    KBits,
+    MembraneBits,
+    Reuse,
+    Samples,
+    ThresholdScales,
+    Timesteps,
+    switch,
+)
 from dse.terminal import console
 from models.errors import ModelInputError
 
@@ -55,7 +68,7 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
 def train(
     out: Annotated[Path, typer.Option("--out", help="Directory for weights.pt + settings.json.")],
     dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist.")] = "digits",
-    widths: Annotated[str, typer.Option(help="Hidden widths, e.g. 256,256.")] = "256,256",
+    widths: Annotated[str, typer.Option(help="Hidden-layer widths, e.g. 256,256.")] = "256,256",
     levels: Annotated[int, typer.Option(help="Quantized-ReLU levels (0 included).")] = 4,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (both stages).")] = None,
     stage1_epochs: Annotated[
@@ -69,11 +82,9 @@ def train(
     tau: Annotated[float | None, typer.Option(help="Relaxation temperature.")] = None,
     lam_init: Annotated[float | None, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of split, init and training.")] = 0,
-    data_root: Annotated[
-        Path | None, typer.Option(help="Directory of the IDX files (MNIST-like sets).")
-    ] = None,
+    data_root: DataRoot = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: Annotated[bool, switch("quiet", "No progress bar.")] = False,
 ) -> None:
     """Train a Bayesian binary MLP with BayesBiNN (two stages) and save it to OUT.
 
@@ -121,28 +132,24 @@ def evaluation_filename(timesteps: int, samples: int, ensemble: str, **flags: An
 
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by `dse train`.")],
-    timesteps: Annotated[int, typer.Option(help="SNN timesteps T.")] = 8,
-    samples: Annotated[int, typer.Option(help="Weight samples S.")] = 10,
-    ensemble: Annotated[str, typer.Option(help="time or repeat.")] = "repeat",
-    integer: Annotated[
-        bool, typer.Option("--integer", help="Hardware-exact integer datapath.")
-    ] = False,
+    timesteps: Timesteps = HW_DEFAULTS["timesteps"],
+    samples: Samples = HW_DEFAULTS["samples"],
+    ensemble: Ensemble = HW_DEFAULTS["ensemble"],
+    integer: Annotated[bool, switch("integer", "Hardware-exact integer datapath.")] = False,
     mode_weights: Annotated[
-        bool, typer.Option("--mode-weights", help="Deterministic binary SNN (sign of lam).")
+        bool, switch("mode-weights", "Deterministic binary SNN (sign of lam).")
     ] = False,
     encoding: Annotated[str, typer.Option(help="direct or rate input encoding.")] = "direct",
     ood: Annotated[
         str | None, typer.Option(help="OOD set for AUROC: noise, flip, mnist, fashion-mnist.")
     ] = None,
     ood_root: Annotated[Path | None, typer.Option(help="IDX directory of the OOD set.")] = None,
-    data_root: Annotated[Path | None, typer.Option(help="IDX directory of the dataset.")] = None,
-    threshold_scales: Annotated[
-        str | None, typer.Option(help="Per hidden layer, e.g. 1.0,0.9.")
-    ] = None,
-    k_bits: Annotated[int, typer.Option(help="Integer: Bernoulli-parameter bits.")] = 8,
-    membrane_bits: Annotated[int, typer.Option(help="Integer: membrane bits.")] = 16,
-    reuse: Annotated[int, typer.Option(help="Integer: weights per random number.")] = 1,
-    input_bits: Annotated[int, typer.Option(help="Integer: pixel bits.")] = 8,
+    data_root: DataRoot = None,
+    threshold_scales: ThresholdScales = None,
+    k_bits: KBits = HW_DEFAULTS["k_bits"],
+    membrane_bits: MembraneBits = HW_DEFAULTS["membrane_bits"],
+    reuse: Reuse = HW_DEFAULTS["reuse"],
+    input_bits: InputBits = HW_DEFAULTS["input_bits"],
     seed: Annotated[int, typer.Option(help="Seed of weight sampling.")] = 0,
 ) -> None:
     """Convert a trained model to an SNN, score it on the test split, write JSON into DIR."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from dse.commands.options import Storage
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
 
@@ -19,10 +20,6 @@ if TYPE_CHECKING:  # optuna, pydantic and torch load inside the commands, not fo
     from dse.schema import StudyConfig
 
 StudyFile = Annotated[Path, typer.Argument(help="The study YAML file.")]
-Storage = Annotated[
-    str | None,
-    typer.Option("--storage", help="Optuna storage URL (default: the study file's)."),
-]
 
 
 def run(

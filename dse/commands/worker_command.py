@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from dse.redaction import STORAGE_ENV, redact_url
+from dse.commands.options import Storage
+from dse.redaction import redact_url
 
 
 def _default_index() -> int:
@@ -20,15 +21,7 @@ def _default_index() -> int:
 
 def worker(
     study_file: Annotated[Path, typer.Argument(help="The study file (same on every machine).")],
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            "--storage",
-            envvar=STORAGE_ENV,
-            help=f"Shared storage URL, e.g. postgresql://user:pw@host/db (or env {STORAGE_ENV}, "
-            "which keeps the password out of the process list). Default: the study file's.",
-        ),
-    ] = None,
+    storage: Storage = None,
     n_trials: Annotated[
         int | None,
         typer.Option("--n-trials", help="The study's total of finished trials, all workers."),

@@ -6,7 +6,7 @@ import pytest
 
 from dse.cli import main
 
-BASE = ["estimate", "--part", "xc7z020clg400-1", "--widths", "64,16,4", "--pe", "4"]
+BASE = ["estimate", "--part", "xc7z020clg400-1", "--layers", "64,16,4", "--pe", "4"]
 BASE += ["--clock-mhz", "100", "--timesteps", "2", "--samples", "2", "--k-bits", "4"]
 BASE += ["--membrane-bits", "8", "--input-bits", "4"]
 KEYS = {"lut", "ff", "bram36", "dsp", "fits", "latency_us", "throughput_ips", "gops"}
@@ -37,7 +37,7 @@ def test_activity_file_and_table(tmp_path, capsys) -> None:
     [
         (["--part", "xc7z999"], "part"),
         (["--pe", "0"], "pe"),
-        (["--widths", "784,5x,10"], "widths"),
+        (["--layers", "784,5x,10"], "--layers"),
         (["--spike-rate", "1.5"], "spike_rate"),
         (["--ensemble", "both"], "ensemble"),
     ],
