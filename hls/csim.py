@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hls.golden import read_golden, read_outputs
+from hls.golden import GoldenVectors, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 
@@ -72,8 +72,9 @@ def _check_tools(cxx: str) -> None:
             )
 
 
-def _load_design(path: Path) -> tuple[dict, dict]:
-    """From design.json: the score-to-probability settings and the cost model's estimates."""
+def _load_design(path: Path) -> tuple[dict, dict, tuple[int, int]]:
+    """From design.json: the score-to-probability settings, the cost model's estimates and
+    the golden vectors' (images, inputs) that the testbench must hold."""
     try:
         design = json.loads(path.read_text(encoding="utf-8"))
         scoring = {
@@ -81,12 +82,24 @@ def _load_design(path: Path) -> tuple[dict, dict]:
             "divisor": float(design["quantization"]["score_divisor"]),
             "timesteps": int(design["config"]["timesteps"]),
         }
-    except (ValueError, KeyError, TypeError):
+        shape = (int(design["golden"]["images"]), int(design["config"]["widths"][0]))
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         raise HardwareInputError(
-            f"{path}: not the design.json of `dse export` (needs quantization and config); "
-            "re-run `dse export`"
+            f"{path}: not the design.json of `dse export` (needs quantization, config and "
+            "golden); re-run `dse export`"
         ) from None
-    return scoring, design.get("estimates") or {}
+    return scoring, design.get("estimates") or {}, shape
+
+
+def _check_golden(path: Path, golden: GoldenVectors, shape: tuple[int, int]) -> None:
+    """The golden file holds the images and inputs design.json says: a truncated or
+    replaced file must not pass as "bit-exact" over fewer (or no) images."""
+    got = (len(golden.labels), golden.inputs.shape[1])
+    if got != shape or shape[0] < 1:
+        raise HardwareInputError(
+            f"{path}: holds {got[0]} images of {got[1]} inputs, design.json says {shape[0]} of "
+            f"{shape[1]}; re-run `dse export` to rewrite the golden vectors"
+        )
 
 
 def _accuracy(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
@@ -102,8 +115,9 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     _check_project(root)
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
-    scoring, estimate = _load_design(root / "design.json")
+    scoring, estimate, shape = _load_design(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
+    _check_golden(root / "tb" / "golden.txt", golden, shape)
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(

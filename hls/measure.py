@@ -11,15 +11,19 @@ estimates, which are kept as `hls_lut`, `hls_ff`, `hls_bram18k`, `hls_dsp`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import optuna
 import pandas as pd
 
-from hls.reports import BRAM_UNITS, ReportError, parse_report
+if TYPE_CHECKING:
+    import optuna
+
+from hls.reports import BRAM_UNITS, ReportError, normalize_part, parse_report
 
 __all__ = [
     "DESIGN_FILE",
@@ -41,6 +45,7 @@ UNITS = {
     "power": "W (Vivado report_power, whole device including the PS)",
 }
 RESOURCES = ("lut", "ff", "bram18k", "dsp")
+_REBUILD = "re-run the Vitis HLS / Vivado step that writes it, or name the right file"
 # Later kinds override earlier ones: implementation results beat HLS estimates.
 _ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
 _HLS_KINDS = ("csynth_rpt", "csynth_xml")
@@ -138,9 +143,56 @@ def _merge(parsed: list[tuple[str, Path, dict]], project_dir: Path) -> dict:
     return measured
 
 
-def measure(project_dir: Path, reports: Iterable[Path] | None = None) -> dict:
-    """Parse the project's reports (named ones replace found ones of their kind), write
-    `measured.json` in the project folder and return its contents."""
+def _check_plausible(path: Path, figures: dict) -> None:
+    """Counts, clocks and latencies are finite and not negative (a corrupt or edited report)."""
+    for key, value in figures.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value) or value < 0:
+            raise ReportError(f"{path}: {key} is {value}, which no build reports; {_REBUILD}")
+
+
+def _expected_top(project_dir: Path) -> str:
+    """The HLS top function of the export (build.tcl's set_top), `snn_top` by default."""
+    tcl = project_dir / "build.tcl"
+    text = tcl.read_text(encoding="utf-8", errors="replace") if tcl.is_file() else ""
+    match = re.search(r"^\s*set_top\s+(\S+)", text, re.M)
+    return match[1] if match else "snn_top"
+
+
+def design_mismatch(measured: dict, design: dict, project_dir: Path) -> str | None:
+    """Why the reports are not of this export (top function, part, clock, DSP use), or None.
+
+    The DSP check allows for the few DSPs synthesis infers for address arithmetic, but not
+    for a design that multiplies where the exported one adds (110 against 0)."""
+    config, estimates = (
+        value if isinstance(value, dict) else {}
+        for value in (design.get("config"), design.get("estimates"))
+    )
+    top = measured.get("top")
+    if top is not None and top != _expected_top(project_dir):
+        return (
+            f"the HLS report is for top {top!r}, this export builds {_expected_top(project_dir)!r}"
+        )
+    part, built = str(config.get("part", "")), measured.get("part")
+    if part and built:
+        want, got = normalize_part(part), normalize_part(str(built))
+        if not (got.startswith(want) or want.startswith(got)):
+            return f"the reports are for part {got}, this export targets {want}"
+    clock, period = config.get("clock_mhz"), measured.get("target_clock_ns")
+    number = int | float
+    if isinstance(clock, number) and clock > 0 and period and abs(1000 / period / clock - 1) > 0.01:
+        return f"the build ran at {1000.0 / period:g} MHz, this export is for {clock:g} MHz"
+    dsp, expected = measured.get("dsp"), estimates.get("dsp")
+    if isinstance(dsp, number) and isinstance(expected, number) and dsp > 2 * expected + 16:
+        return f"the build uses {dsp:g} DSPs where this export expects about {expected:g}"
+    return None
+
+
+def measure(project_dir: Path, reports: Iterable[Path] | None = None, force: bool = False) -> dict:
+    """Parse the project's reports (named ones replace found ones of their kind), check that
+    they are of this export (`design_mismatch`, unless `force`), write `measured.json` in the
+    project folder and return its contents. Nothing is written when a check fails."""
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
         raise ReportError(f"{project_dir}: no such project folder; give the `dse export` folder")
@@ -159,7 +211,13 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None) -> dict:
             "*utilization_placed.rpt, *utilization_synth.rpt, *power_routed.rpt); run the "
             "Vitis HLS / Vivado build first or name the report files with --report"
         )
+    for _, path, figures in parsed:
+        _check_plausible(path, figures)
     measured = _merge(parsed, project_dir)
+    design = load_design(project_dir)
+    reason = None if force or design is None else design_mismatch(measured, design, project_dir)
+    if reason:
+        raise ReportError(f"{project_dir}: {reason}; measure the right build, or pass --force")
     target = project_dir / MEASURED_FILE
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(measured, indent=2) + "\n", encoding="utf-8")

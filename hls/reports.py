@@ -13,6 +13,7 @@ and the missing piece, because a silently partial parse would corrupt the calibr
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -70,7 +71,10 @@ def _number(path: Path, text: str | None, what: str) -> float | None:
     match = _NUMBER.search(text)
     if match is None:
         raise _fail(path, f"{what} is {text.strip()!r}, not a number")
-    return float(match[0])
+    value = float(match[0])
+    if not math.isfinite(value):  # e.g. 1e400: no tool writes it, the file is corrupt
+        raise _fail(path, f"{what} is {match[0][:40]!r}, not a finite number")
+    return value
 
 
 def _count(path: Path, text: str | None, what: str) -> int | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from dse.commands.options import Storage
+from dse.commands.options import Storage, switch
 from dse.errors import StudyInputError
 from dse.terminal import console
 
@@ -83,13 +83,19 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         storage: Storage = None,
+        force: Annotated[
+            bool,
+            switch(
+                "force", "Record reports whose top, part, clock or DSPs differ from the export."
+            ),
+        ] = False,
     ) -> None:
         """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
         and record the figures on the study the design came from."""
         from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
 
         out = console()
-        measured = measure(project, report)
+        measured = measure(project, report, force=force)
         out.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
         for source in sorted(set(measured["sources"].values())):
             out.print(f"  from {source}", highlight=False, soft_wrap=True)

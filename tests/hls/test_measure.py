@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -206,7 +207,7 @@ def test_measured_table_has_calibration_columns(tmp_path: Path) -> None:
     second = make_project(tmp_path / "b", hls=(OLD_XML,), impl=())
     third = make_project(tmp_path / "c", hls=(), design={"config": {**CONFIG, "clock_mhz": 150.0}})
     for project in (first, second, third):
-        measure(project)
+        measure(project, force=True)  # hls4ml's reports stand in for this design's build
     table = measured_table([first / "measured.json", second, third])
     for column in ("lut", "ff", "bram18k", "dsp", "power_w", "part", "clock_mhz", "pe", "reuse"):
         assert column in table.columns
@@ -236,7 +237,7 @@ def test_cli_measure_prints_and_records_on_study(tmp_path: Path, capsys) -> None
     project = make_project(
         tmp_path / "t0", design={"config": CONFIG, "estimates": ESTIMATES, "study": ref}
     )
-    assert main(["measure", str(project)]) == 0
+    assert main(["measure", str(project), "--force"]) == 0  # hls4ml's reports, forced
     printed = capsys.readouterr().out
     assert "measured_trial_0" in printed
     assert "3,455" in printed and "0.86x" in printed  # LUT 3455 against 4000
@@ -256,7 +257,52 @@ def test_cli_without_reports_exits_2(tmp_path: Path, capsys) -> None:
 def test_measured_table_feeds_the_calibration_fit(tmp_path: Path) -> None:
     calibration = pytest.importorskip("hwmodel.calibration")
     project = make_project(tmp_path, design={"config": CONFIG, "estimates": ESTIMATES})
-    measure(project)
+    measure(project, force=True)
     fitted = calibration.fit_calibration(measured_table([project]))
     assert fitted.fit["rows"] == 1
     assert fitted.fit["errors"]["lut"]["rms_after"] < fitted.fit["errors"]["lut"]["rms_before"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({}, None),
+        ({"clock_mhz": 125.0}, "the build ran at 100 MHz, this export is for 125 MHz"),
+        ({"part": "xc7z010clg400-1"}, "the reports are for part xc7z020clg400-1, this export"),
+        ({"top": "other_top"}, "the HLS report is for top 'snn_top', this export builds"),
+        ({"dsp": -1}, None),  # estimates say 0 DSP; the build's 4 are address arithmetic
+    ],
+)
+def test_measure_refuses_reports_of_another_design(tmp_path: Path, change, reason) -> None:
+    config = {"widths": [64, 32, 10], "clock_mhz": 100.0, "part": "xc7z020"}
+    config.update({k: v for k, v in change.items() if k in ("clock_mhz", "part")})
+    project = make_project(
+        tmp_path, hls=(OLD_XML,), impl=(), design={"config": config, "estimates": {"dsp": 0}}
+    )
+    if "top" in change:
+        (project / "build.tcl").write_text(f"open_project x\nset_top {change['top']}\n")
+    if reason is None:
+        assert measure(project)["dsp"] == 4
+        return
+    with pytest.raises(ReportError, match=re.escape(reason)):
+        measure(project)
+    assert not (project / "measured.json").exists()  # nothing recorded
+    assert measure(project, force=True)["lut"] == 4546
+
+
+def test_measure_refuses_110_dsps_for_a_design_expecting_none(tmp_path: Path) -> None:
+    config = {"widths": [4, 8, 3], "clock_mhz": 200.0, "part": "xc7z020clg400-1"}
+    design = {"config": config, "estimates": {"dsp": 0}}
+    (tmp_path / "build.tcl").write_text("set_top myproject\n")  # only the DSPs differ
+    project = make_project(tmp_path, hls=(XML,), impl=(UTIL,), design=design)
+    with pytest.raises(ReportError, match="uses 110 DSPs where this export expects about 0"):
+        measure(project)
+
+
+@pytest.mark.parametrize("bad", ["1e400", "-5"])
+def test_corrupt_numbers_are_one_line_errors(tmp_path: Path, bad: str) -> None:
+    xml = tmp_path / "csynth.xml"
+    xml.write_text(re.sub(r"<LUT>\d+</LUT>", f"<LUT>{bad}</LUT>", OLD_XML.read_text(), count=1))
+    with pytest.raises(ReportError, match=str(xml)) as info:
+        measure(make_project(tmp_path / "p", hls=(), impl=()), [xml], force=True)
+    assert "\n" not in str(info.value)
