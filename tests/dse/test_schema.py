@@ -27,7 +27,7 @@ def _error_lines(name: str) -> list[str]:
         (
             "bad_ranges.yaml",
             [
-                "bad_ranges.yaml: search.timesteps.low: -3 is not allowed; use an integer between 1",
+                "bad_ranges.yaml: search.timesteps.low: -3 is not allowed; use an integer between",
                 "search.levels.0: 1 is not allowed; use an integer between 2 and 256",
                 "search.threshold_scale.low: 0 is not allowed; use a number > 0",
                 "search.ensemble: 'both' is not allowed; use one of time, repeat",
