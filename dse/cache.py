@@ -47,6 +47,10 @@ class ModelCache:
         path = self.path_for(key)
         return path if (path / MARKER).is_file() else None
 
+    def count(self) -> int:
+        """Finished models in the cache (any key)."""
+        return sum(1 for _ in self.root.glob(f"*/{MARKER}"))
+
     def get_or_train(self, key: dict[str, Any], train: Callable[[Path], None]) -> tuple[Path, bool]:
         """Return (model directory, hit); on a miss run ``train(tmp_dir)`` once across workers."""
         found = self.lookup(key)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from dse.interrupt import command_line, resumable
 from dse.parallel import STORAGE_ENV
 from dse.storage import count_trials, redact_url
 
@@ -43,6 +44,19 @@ def worker(
     ] = None,
 ) -> None:
     """Join the study on its storage and run trials until the study's total is reached."""
+    flags = {"--storage": storage, "--n-trials": n_trials, "--timeout": timeout}
+    flags["--worker-index"] = worker_index
+    with resumable(command_line("worker", study_file, flags)):
+        _work(study_file, storage, n_trials, timeout, worker_index)
+
+
+def _work(
+    study_file: Path,
+    storage: str | None,
+    n_trials: int | None,
+    timeout: float | None,
+    worker_index: int | None,
+) -> None:
     from dse.runner import StudyFailing, run_study  # torch and models load only when needed
     from dse.schema import load_study_file
 
