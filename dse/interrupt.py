@@ -29,11 +29,23 @@ INTERRUPTED_EXIT = 130
 
 
 class _DropInterruptTraceback(logging.Filter):
-    """Optuna's "Trial N failed ... KeyboardInterrupt" warning with its traceback."""
+    """Optuna's two warnings about a trial failed by KeyboardInterrupt: the traceback and
+    "Trial N failed with value None" after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._follow_up: str | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._follow_up is not None and message.startswith(self._follow_up):
+            self._follow_up = None
+            return False
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, KeyboardInterrupt)
+        if not isinstance(exc, KeyboardInterrupt):
+            return True
+        self._follow_up = message.split(" with parameters", 1)[0] + " with value"
+        return False
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -63,7 +75,7 @@ def resumable(command: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         if not os.environ.get(QUIET_ENV):
-            Console(stderr=True).print(
+            Console(stderr=True, soft_wrap=True).print(
                 f"interrupted; resume with: {command}", markup=False, highlight=False
             )
         raise typer.Exit(INTERRUPTED_EXIT) from None
