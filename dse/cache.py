@@ -4,6 +4,9 @@ Only some knobs change the trained weights, so trials with the same training key
 model. The key is hashed canonically (JSON with sorted keys) into ``root/<sha256>/``. A model is
 trained into a temporary directory on the same file system and renamed into place, and it is
 valid only once its completion marker exists, so no reader ever loads a half-written model.
+The marker records the SHA-256 of every file written, so a model damaged later (a disk error,
+a file edited or truncated by hand) is found on first use in each process and trained again
+instead of failing every trial that shares its key.
 A per-key file lock (``filelock``; flock, which NFSv4 forwards to the server) makes a second
 worker with the same key wait for the first and then reuse its model instead of training again.
 """
@@ -37,15 +40,25 @@ class ModelCache:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._verified: set[Path] = set()  # checked against their checksums in this process
 
     def path_for(self, key: dict[str, Any]) -> Path:
         """Where the model for `key` lives (whether or not it exists yet)."""
         return self.root / key_digest(key)
 
     def lookup(self, key: dict[str, Any]) -> Path | None:
-        """The finished model directory for `key`, or None."""
+        """The finished, undamaged model directory for `key`, or None."""
         path = self.path_for(key)
-        return path if (path / MARKER).is_file() else None
+        if path in self._verified:
+            return path
+        if not _intact(path):
+            return None
+        self._verified.add(path)
+        return path
+
+    def count(self) -> int:
+        """Finished models in the cache (any key; checksums are not checked here)."""
+        return sum(1 for _ in self.root.glob(f"*/{MARKER}"))
 
     def get_or_train(self, key: dict[str, Any], train: Callable[[Path], None]) -> tuple[Path, bool]:
         """Return (model directory, hit); on a miss run ``train(tmp_dir)`` once across workers."""
@@ -84,20 +97,42 @@ class ModelCache:
         for tmp in self.root.glob(f"{_TMP_PREFIX}{digest}-*"):
             shutil.rmtree(tmp, ignore_errors=True)
         unfinished = self.root / digest
-        if unfinished.exists():  # e.g. copied in by hand without a marker
+        if unfinished.exists():  # no marker (copied in by hand) or damaged since
             shutil.rmtree(unfinished)
+            self._verified.discard(unfinished)
 
     @staticmethod
     def _finish(directory: Path, key: dict[str, Any]) -> None:
-        """Flush every file, then write the key and, last, the completion marker."""
+        """Write the key, flush every file, then write the marker with their checksums."""
+        (directory / KEY_FILE).write_text(json.dumps(key, sort_keys=True, indent=1))
         for path in directory.rglob("*"):
             if path.is_file():
                 _fsync_file(path)
-        (directory / KEY_FILE).write_text(json.dumps(key, sort_keys=True, indent=1))
-        _fsync_file(directory / KEY_FILE)
-        (directory / MARKER).write_text(key_digest(key) + "\n")
+        marker = {"key": key_digest(key), "sha256": _checksums(directory)}
+        (directory / MARKER).write_text(json.dumps(marker, sort_keys=True, indent=1))
         _fsync_file(directory / MARKER)
         _fsync_dir(directory)
+
+
+def _checksums(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under `directory` except the marker, by relative path."""
+    sums = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != MARKER:
+            with open(path, "rb") as handle:
+                sums[path.relative_to(directory).as_posix()] = hashlib.file_digest(
+                    handle, "sha256"
+                ).hexdigest()
+    return sums
+
+
+def _intact(directory: Path) -> bool:
+    """Whether `directory` holds a finished model whose files match the marker's checksums."""
+    try:
+        recorded = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):  # no marker yet, or one without checksums
+        return False
+    return isinstance(recorded, dict) and recorded.get("sha256") == _checksums(directory)
 
 
 def _fsync_file(path: Path) -> None:

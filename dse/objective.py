@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from models.training import TrainConfig, train_model
 
 #: Bump when a change in this package makes old cached models unusable.
 CACHE_FORMAT = 1
+#: User attribute of a trial whose design could not be scored (what went wrong).
+FAIL_REASON_ATTR = "fail_reason"
 
 
 class TrialFailure(RuntimeError):
@@ -104,6 +107,14 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig) -> dict[str, Any]:
     return {"format": CACHE_FORMAT, "dataset": dataset, "train": settings}
 
 
+def count_models(cfg: StudyConfig) -> int:
+    """Distinct models the search space trains: levels x widths per hidden layer, per depth."""
+    knobs = cfg.knobs
+    widths = len(knobs["width"].grid_values())
+    depths = knobs["depth"].grid_values()
+    return len(knobs["levels"].grid_values()) * sum(widths ** int(d) for d in depths)
+
+
 def model_cache(cfg: StudyConfig) -> ModelCache:
     """The study's trained-model cache (inside its output directory)."""
     return ModelCache(cfg.out_dir / "models")
@@ -171,8 +182,15 @@ def _copied(twin: FrozenTrial) -> dict[str, Any]:
 class TrialObjective:
     """The callable handed to `study.optimize`: returns the objective values of one trial."""
 
-    def __init__(self, cfg: StudyConfig, cache_size: int = 4) -> None:
+    def __init__(
+        self,
+        cfg: StudyConfig,
+        cache_size: int = 4,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg = cfg
+        self._on_phase = on_phase  # told what the trial is doing, for the progress bar
+        self._n_models = count_models(cfg)
         self.splits = load_splits(cfg.dataset)
         data = cfg.dataset
         self.ood = (
@@ -199,7 +217,7 @@ class TrialObjective:
             metrics = self._score(trial, design) if twin is None else _copied(twin)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailure(reason) from exc
         for name, value in metrics.items():
             trial.set_user_attr(name, _jsonable(value))
@@ -209,9 +227,13 @@ class TrialObjective:
         values = tuple(float(metrics[o.metric]) for o in self.cfg.objectives)
         bad = [o.metric for o, v in zip(self.cfg.objectives, values, strict=True) if math.isnan(v)]
         if bad:
-            trial.set_user_attr("fail_reason", f"objective {bad[0]} is NaN")
+            trial.set_user_attr(FAIL_REASON_ATTR, f"objective {bad[0]} is NaN")
             raise TrialFailure(f"objective {bad[0]} is NaN")
         return values
+
+    def _phase(self, text: str) -> None:
+        if self._on_phase is not None:
+            self._on_phase(text)
 
     def _score(self, trial: optuna.Trial, design: dict[str, Any]) -> dict[str, Any]:
         """Train or reuse, evaluate, estimate; the returned dict becomes user attributes."""
@@ -223,12 +245,16 @@ class TrialObjective:
         def train(directory: Path) -> None:
             save_model(train_model(train_cfg, self.splits, progress=False), directory)
 
+        if self.cache.lookup(key) is None:
+            self._phase(f"training model {self.cache.count() + 1}/{self._n_models}")
         start = time.perf_counter()
         model_dir, hit = self.cache.get_or_train(key, train)
         train_s = time.perf_counter() - start
+        self._phase("evaluating")
         start = time.perf_counter()
         scores = evaluate(self._model(model_dir), self.splits, eval_cfg, ood=self.ood)
         eval_s = time.perf_counter() - start
+        self._phase("estimating")
         calibration = self.cfg.evaluation.calibration
         cost = estimate(
             accel,

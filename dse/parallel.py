@@ -15,7 +15,9 @@ Processes rather than Optuna's ``n_jobs`` threads: training and evaluation hold 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,13 +30,18 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from dse.errors import StudyInputError
+from dse.interrupt import QUIET_ENV
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
-from dse.storage import open_storage
+from dse.storage import creation_lock, open_storage
 
 #: Trial states that count towards a study's total (a pruned trial finished its budget too).
 DONE_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 SURPLUS_ATTR = "dse_surplus"
+#: User attribute of a trial failed because its process was interrupted (Ctrl-C, SIGTERM).
+INTERRUPTED_ATTR = "dse_interrupted"
+#: Seconds a worker gets to fail its running trial after SIGINT before it is killed.
+STOP_GRACE_S = 20.0
 
 
 class SurplusTrial(Exception):
@@ -101,7 +108,11 @@ def optimize_to_total(
 
     def admitted(trial: Trial) -> float | Sequence[float]:
         budget.admit(trial)
-        return objective(trial)
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)  # Optuna then fails the trial
+            raise
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while budget.wait_for_slot(study, deadline, poll_s):
@@ -134,35 +145,66 @@ def worker_command(
     return command
 
 
+class WorkersFailed(RuntimeError):
+    """A worker process of `--n-jobs` exited with an error."""
+
+
 def run_parallel(
     study_file: str | os.PathLike[str],
     n_jobs: int,
     n_trials: int | None = None,
     timeout: float | None = None,
     storage_url: str | None = None,
+    on_tick: Callable[[], None] | None = None,
+    tick_s: float = 2.0,
 ) -> None:
-    """Run `n_jobs` `dse worker` processes on one storage until the study's total is reached."""
+    """Run `n_jobs` `dse worker` processes on one storage until the study's total is reached.
+
+    `on_tick` runs every `tick_s` seconds while they work (the parent's progress bar).  The
+    workers run in their own sessions, so a terminal's Ctrl-C reaches only this process; on
+    any interruption of this process (Ctrl-C, SIGTERM turned into KeyboardInterrupt) they get
+    SIGINT, which fails their running trials at once, and are killed if they linger.
+    """
     if n_jobs < 1:
         raise StudyInputError(f"--n-jobs: {n_jobs} is not allowed; use an integer >= 1")
     path = Path(study_file)
     cfg = load_study_file(path)  # user errors surface here, once, not in every worker
     url = storage_url or cfg.storage_url()
-    open_storage(url)  # create the tables once so workers never race to create them
-    env = {**os.environ, STORAGE_ENV: url}
+    with creation_lock(url):  # create the tables once so workers never race to create them
+        open_storage(url)
+    env = {**os.environ, STORAGE_ENV: url, QUIET_ENV: "1"}
     # Split the cores between the workers: J processes each spinning up every core's worth
     # of OpenMP threads oversubscribe the machine and make small tensor ops 10x slower.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_jobs)))
-    workers = [
-        subprocess.Popen(worker_command(path, n_trials, timeout, index), env=env)
-        for index in range(n_jobs)
-    ]
+    workers: list[subprocess.Popen] = []
     try:
-        codes = [w.wait() for w in workers]
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.terminate()
-                w.wait()
-    failed = [(i, c) for i, c in enumerate(codes) if c != 0]
+        for index in range(n_jobs):
+            command = worker_command(path, n_trials, timeout, index)
+            workers.append(subprocess.Popen(command, env=env, start_new_session=True))
+        while (alive := [w for w in workers if w.poll() is None]) != []:
+            if on_tick is not None:
+                on_tick()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                alive[0].wait(timeout=tick_s)
+    except BaseException:
+        stop_workers(workers)
+        raise
+    failed = [(i, w.returncode) for i, w in enumerate(workers) if w.returncode != 0]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {n_jobs} workers failed (index, exit code): {failed}")
+        raise WorkersFailed(
+            f"{len(failed)} of {n_jobs} workers failed (index, exit code): {failed}"
+        )
+
+
+def stop_workers(workers: Sequence[subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
+    """Interrupt the workers (their running trials fail at once); kill any still alive later."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        try:
+            worker.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

@@ -17,7 +17,6 @@ import optuna
 import pandas as pd
 import plotly.offline
 from optuna.trial import TrialState
-from rich.table import Table
 
 from dse.plots import all_figures, is_feasible, objective_names
 
@@ -78,41 +77,6 @@ def pareto_frame(study: optuna.Study) -> pd.DataFrame:
     """The rows of `study.best_trials`, by trial number."""
     best = sorted(study.best_trials, key=lambda t: t.number)
     return trials_frame(study, best) if best else pd.DataFrame()
-
-
-def pareto_table(study: optuna.Study, width: int = 80) -> Table:
-    """The Pareto front as a rich table: trial, objectives, and the parameters that fit.
-
-    Columns are never squeezed: parameters are added (in name order) while the table fits in
-    `width` characters; pareto.csv and `dse show` have the rest.
-    """
-    names = objective_names(study)
-    best = sorted(study.best_trials, key=lambda t: t.number)
-    rows = [[str(t.number)] + [f"{v:.4g}" for v in t.values] for t in best]
-    headers = ["trial", *names]
-    for param in sorted({p for t in best for p in t.params}):
-        cells = [_short(t.params.get(param, "")) for t in best]
-        if _table_width(headers + [param], rows, cells) > width:
-            break
-        headers.append(param)
-        rows = [row + [cell] for row, cell in zip(rows, cells, strict=True)]
-    table = Table(title=f"{study.study_name}: Pareto front ({len(best)} trials)")
-    for header in headers:
-        table.add_column(header, justify="right", no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def _table_width(headers: list[str], rows: list[list[str]], extra: list[str]) -> int:
-    """Characters a rich table needs: each column's widest cell plus 3 for borders/padding."""
-    columns = [[h, *(r[i] for r in rows)] for i, h in enumerate(headers[:-1])]
-    columns.append([headers[-1], *extra])
-    return 1 + sum(3 + max(len(c) for c in column) for column in columns)
-
-
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _summary(study: optuna.Study) -> str:

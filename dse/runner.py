@@ -18,12 +18,12 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
 from dse.errors import StudyInputError
-from dse.objective import TrialFailure, TrialObjective
-from dse.parallel import SURPLUS_ATTR, optimize_to_total
+from dse.objective import FAIL_REASON_ATTR, TrialFailure, TrialObjective, count_models
+from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
-from dse.storage import open_storage, redact_url
+from dse.storage import creation_lock, open_storage, redact_url
 
 #: Study attribute holding the objective metric names, so reports need only the storage.
 OBJECTIVES_ATTR = "dse_objectives"
@@ -57,32 +57,34 @@ def open_study(
         raise StudyInputError(
             f"study {cfg.name!r} is not in {redact_url(url)} (no such file); run `dse run` first"
         )
-    storage = open_storage(url)
     directions = [o.direction for o in cfg.objectives]
     metrics = [o.metric for o in cfg.objectives]
     sampler = build_sampler(cfg, worker)
     if not create:
         try:
+            storage = open_storage(url)
             return optuna.load_study(study_name=cfg.name, storage=storage, sampler=sampler)
         except KeyError:
             raise StudyInputError(
                 f"study {cfg.name!r} is not in {redact_url(url)}; run `dse run` first"
             ) from None
-    study = optuna.create_study(
-        study_name=cfg.name,
-        storage=storage,
-        sampler=sampler,
-        directions=directions,
-        load_if_exists=True,
-    )
-    stored = study.user_attrs.get(OBJECTIVES_ATTR)
+    with creation_lock(url):  # workers started together must not race to create the study
+        study = optuna.create_study(
+            study_name=cfg.name,
+            storage=open_storage(url),
+            sampler=sampler,
+            directions=directions,
+            load_if_exists=True,
+        )
+        stored = study.user_attrs.get(OBJECTIVES_ATTR)
+        if stored is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                study.set_metric_names(metrics)
+            study.set_user_attr(OBJECTIVES_ATTR, metrics)
+            stored = metrics
     wanted = [d.upper() for d in directions]
-    if stored is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            study.set_metric_names(metrics)
-        study.set_user_attr(OBJECTIVES_ATTR, metrics)
-    elif stored != metrics or [d.name for d in study.directions] != wanted:
+    if stored != metrics or [d.name for d in study.directions] != wanted:
         raise StudyInputError(
             f"objectives: {metrics} differ from the stored study's {stored} in "
             f"{redact_url(url)}; rename the study or use another storage"
@@ -91,9 +93,13 @@ def open_study(
 
 
 def count_failed(study: optuna.Study) -> int:
-    """Trials that failed doing work (not the surplus ones the trial budget turned away)."""
+    """Trials whose design could not be scored (they carry a ``fail_reason``).
+
+    Trials failed by an interruption (Ctrl-C, a signal), by a dead worker's stale heartbeat
+    or turned away by the trial budget say nothing about the study and are not counted.
+    """
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(1 for t in failed if not t.user_attrs.get(SURPLUS_ATTR))
+    return sum(1 for t in failed if FAIL_REASON_ATTR in t.user_attrs)
 
 
 class StudyFailing(RuntimeError):
@@ -109,7 +115,7 @@ class _StopWhenFailing:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         failed = count_failed(study)
         if failed >= self._limit:
-            reason = trial.user_attrs.get("fail_reason", "see the trials' fail_reason")
+            reason = trial.user_attrs.get(FAIL_REASON_ATTR, "see the trials' fail_reason")
             raise StudyFailing(f"{failed} trials failed; the last: {reason}")
 
 
@@ -137,17 +143,18 @@ def run_study(
         study = open_study(cfg, storage_url, worker)
         if count_done(study) >= total:
             return study
-        objective = TrialObjective(cfg)
-        bar = StudyProgress(study, total, enabled=progress)
-        optimize_to_total(
-            study,
-            objective,
-            total,
-            timeout=timeout,
-            callbacks=[_StopWhenFailing(total), bar],
-            catch=(TrialFailure,),
-        )
-        bar.close()
+        bar = StudyProgress(study, total, enabled=progress, n_models=count_models(cfg))
+        try:
+            optimize_to_total(
+                study,
+                TrialObjective(cfg, on_phase=bar.phase),
+                total,
+                timeout=timeout,
+                callbacks=[_StopWhenFailing(total), bar],
+                catch=(TrialFailure,),
+            )
+        finally:
+            bar.close()
     finally:
         optuna.logging.set_verbosity(previous)
     return study

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import os
 import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from filelock import FileLock
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import (
     BaseStorage,
@@ -28,9 +32,10 @@ from optuna.storages import (
     RetryHeartbeatStaleTrialCallback,
 )
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from dse.errors import StudyInputError
 from dse.redaction import redact_url
@@ -48,6 +53,9 @@ SQLITE_BUSY_TIMEOUT_S = 120
 
 HEARTBEAT_ENV = "DSE_HEARTBEAT_INTERVAL"
 GRACE_ENV = "DSE_HEARTBEAT_GRACE"
+
+#: PostgreSQL advisory-lock key that serialises schema and study creation (any int64).
+_CREATION_LOCK_KEY = zlib.crc32(b"dse: create storage and study")
 
 _RDB_SCHEMES = ("postgresql", "sqlite")
 
@@ -88,18 +96,25 @@ def open_storage(url: str) -> BaseStorage:
     if scheme == "sqlite":
         _make_parent(_sqlite_path(url))
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    with _opening(url), warnings.catch_warnings():  # heartbeats are "experimental", but needed
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        storage = RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=interval,
+            grace_period=grace,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+    if scheme == "sqlite":
+        _enable_wal(storage)
+    return storage
+
+
+@contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """Turn a missing driver or an unreachable database into one line naming the fix."""
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" but exactly what we need
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            storage = RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=interval,
-                grace_period=grace,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
-            )
+        yield
     except ImportError as exc:
         raise StudyInputError(
             f"storage {redact_url(url)!r} needs a database driver ({exc.name}); "
@@ -111,9 +126,40 @@ def open_storage(url: str) -> BaseStorage:
             f"storage {redact_url(url)!r} cannot be opened ({type(exc).__name__}); "
             "check the host, port, user, password and database name"
         ) from None
+
+
+@contextmanager
+def creation_lock(url: str) -> Iterator[None]:
+    """Hold a lock, shared by every process using `url`, while the schema and study are created.
+
+    Optuna creates its tables and the study without guarding against a concurrent creator
+    (its maintainers advise creating them first), so workers started together on an empty
+    database race and one fails with an IntegrityError.  PostgreSQL gets a session advisory
+    lock on the database itself; SQLite a file lock beside the database file; the journal
+    file storage has its own lock and needs none.
+    """
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme == "sqlite":
-        _enable_wal(storage)
-    return storage
+        path = _sqlite_path(url)
+        if path is None:  # an in-memory database belongs to one process
+            yield
+            return
+        _make_parent(path)
+        with FileLock(f"{path}.create.lock"):
+            yield
+        return
+    if scheme != "postgresql":
+        yield
+        return
+    with _opening(url):
+        engine = create_engine(url, poolclass=NullPool)
+        conn = engine.connect()
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _CREATION_LOCK_KEY})
+        yield
+    finally:
+        conn.close()  # ending the session releases its advisory lock
+        engine.dispose()
 
 
 def _sqlite_path(url: str) -> Path | None:

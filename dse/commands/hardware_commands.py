@@ -3,7 +3,6 @@ C-simulation of an exported project, bit-exact against the integer model)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,52 +38,16 @@ if TYPE_CHECKING:  # numpy loads when a command runs, not for --help
     from hwmodel.template import AcceleratorConfig
 
 
-def _design_name(text: str) -> str:
-    """A C-identifier-like name for comments and titles (names never become paths)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)[:64] or "snn"
-
-
 def _from_study(
-    study_file: Path, trial_number: int, storage: str | None
+    study_file: Path, spec: str, storage: str | None
 ) -> tuple[Path, AcceleratorConfig, dict]:
     """Model directory, hardware design and export keyword arguments of a finished trial."""
-    import optuna
-
-    from dse.objective import load_splits, trial_configuration
+    from dse.api import trial_export_inputs
     from dse.runner import open_study
     from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
-    study = open_study(cfg, storage, create=False)
-    trials = {
-        t.number: t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    }
-    if trial_number not in trials:
-        raise StudyInputError(
-            f"--trial: {trial_number} is not a completed trial of study {cfg.name!r}; "
-            f"choose one of {sorted(trials)[:20]} (see `dse report`)"
-        )
-    trial = trials[trial_number]
-    _, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
-    if not Path(model_dir).is_dir():
-        raise StudyInputError(
-            f"--trial: the model of trial {trial_number} is not in the cache ({model_dir}); "
-            "re-run the study (`dse run`) on this machine to rebuild it"
-        )
-    kwargs = {
-        "threshold_scales": eval_cfg.threshold_scales,
-        "splits": load_splits(cfg.dataset),
-        "metrics": dict(trial.user_attrs),
-        "source": {"study_file": str(study_file), "trial": trial_number},
-        "study": {
-            "study_file": str(Path(study_file).resolve()),
-            "study_name": cfg.name,
-            "trial": trial_number,
-        },
-        "design_name": _design_name(f"{cfg.name}_trial{trial_number}"),
-    }
-    return Path(model_dir), accel, kwargs
+    return trial_export_inputs(cfg, open_study(cfg, storage, create=False), spec, study_file)
 
 
 def export(
@@ -94,7 +57,10 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", help="Project directory to create (required).")
     ] = None,
-    trial: Annotated[int | None, typer.Option("--trial", help="Trial number to export.")] = None,
+    trial: Annotated[
+        str | None,
+        typer.Option("--trial", help="Trial to export: a number, best, knee or front:N."),
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="A saved model directory instead of a study.")
     ] = None,
@@ -156,7 +122,7 @@ def export(
         model_dir = model
     else:
         if trial is None:
-            raise StudyInputError("--trial: missing; name the trial to export, e.g. --trial 3")
+            raise StudyInputError("--trial: missing; name the trial to export, e.g. --trial knee")
         model_dir, config, kwargs = _from_study(study_file, trial, storage)
     result = export_design(model_dir, config, out, force=force, n_images=images, **kwargs)
     golden = result.design["golden"]

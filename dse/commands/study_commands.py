@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from dse.commands.options import Storage
 from dse.errors import StudyInputError
+from dse.interrupt import command_line, resumable
 from dse.terminal import console, flagged
 
 if TYPE_CHECKING:  # optuna, pydantic and torch load inside the commands, not for --help
@@ -36,6 +34,18 @@ def run(
     ] = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
+    flags = {"--n-trials": n_trials, "--storage": storage, "--n-jobs": n_jobs, "--timeout": timeout}
+    with resumable(command_line("run", study_file, flags)):
+        _run(study_file, n_trials, storage, n_jobs, timeout)
+
+
+def _run(
+    study_file: Path,
+    n_trials: int | None,
+    storage: str | None,
+    n_jobs: int | None,
+    timeout: float | None,
+) -> None:
     from dse.schema import check_writable, load_study_file
 
     cfg = load_study_file(study_file)  # every input checked before torch and optuna load
@@ -43,6 +53,7 @@ def run(
     from dse.preflight import check_resources
 
     check_resources(cfg)
+    from dse.parallel import WorkersFailed
     from dse.progress import count_done
     from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
@@ -59,15 +70,21 @@ def run(
     except (StudyFailing, WorkersFailed) as exc:
         console(stderr=True).print(flagged("run failed:", "red", exc))
         raise typer.Exit(1) from None
+    _print_front(study)
     typer.echo(
         f"study {cfg.name!r}: {count_done(study)} finished trials, "
         f"{len(study.best_trials)} on the Pareto front; storage {redact_url(url)}"
     )
-    typer.echo(f"next: dse report {study_file}")
+    typer.echo(f"next: dse report {study_file}; dse show {study_file} --trial knee")
 
 
-class WorkersFailed(RuntimeError):
-    """A worker process of `--n-jobs` exited with an error."""
+def _print_front(study: optuna.Study) -> None:
+    """The front as tables that fit the terminal (split, never truncated)."""
+    from dse.summary import front_tables
+
+    out = console()
+    for table in front_tables(study, width=out.width):
+        out.print(table)
 
 
 def _run_workers(
@@ -79,28 +96,26 @@ def _run_workers(
     url: str,
 ) -> optuna.Study:
     """Run `jobs` worker processes; this process draws the progress bar from the storage."""
+    from dse.objective import count_models
     from dse.parallel import run_parallel
     from dse.progress import StudyProgress
     from dse.runner import open_study
 
     study = open_study(cfg, url)  # tables and study exist before the workers race for them
-    failures: list[Exception] = []
-
-    def work() -> None:
-        try:
-            run_parallel(study_file, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
-        except RuntimeError as exc:  # run_parallel's report of failed workers
-            failures.append(exc)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    bar = StudyProgress(study, n_trials or cfg.n_trials)
-    while thread.is_alive():
-        thread.join(2.0)
+    bar = StudyProgress(study, n_trials or cfg.n_trials, n_models=count_models(cfg), workers=jobs)
+    bar.phase(f"{jobs} workers")
+    try:
+        run_parallel(
+            study_file,
+            jobs,
+            n_trials=n_trials,
+            timeout=timeout,
+            storage_url=url,
+            on_tick=lambda: bar.refresh(study),
+        )
         bar.refresh(study)
-    bar.close()
-    if failures:
-        raise WorkersFailed(str(failures[0]))
+    finally:
+        bar.close()
     return study
 
 
@@ -112,53 +127,38 @@ def report(
     storage: Storage = None,
 ) -> None:
     """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
-    from dse.report import pareto_table, write_report
+    from dse.report import write_report
     from dse.runner import open_study
     from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
     paths = write_report(study, out if out is not None else cfg.out_dir)
-    out = console()
-    out.print(pareto_table(study, width=out.width))
+    _print_front(study)
     for path in paths.values():
         typer.echo(f"wrote {path}")
 
 
 def show(
     study_file: StudyFile,
-    trial: Annotated[int, typer.Option("--trial", help="Trial number.")],
+    trial: Annotated[
+        str, typer.Option("--trial", help="A trial number, best, knee or front:N (0 = best).")
+    ],
     storage: Storage = None,
 ) -> None:
     """Every parameter and metric of one trial, and the command that exports it."""
     from dse.runner import open_study
+    from dse.selection import select_trial
     from dse.schema import load_study_file
+    from dse.summary import trial_table
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    if trial not in trials:
-        last = max(trials) if trials else None
-        raise StudyInputError(
-            f"--trial: {trial} is not in study {cfg.name!r}; use a number from 0 to {last}"
-        )
-    frozen = trials[trial]
-    table = Table(title=f"{cfg.name}: trial {trial} ({frozen.state.name.lower()})")
-    table.add_column("kind")
-    table.add_column("name")
-    table.add_column("value", overflow="fold")
-    names = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
-    for name, value in zip(names, frozen.values or [], strict=False):
-        table.add_row("objective", name, f"{value:.6g}")
-    for name, value in frozen.params.items():
-        table.add_row("parameter", name, str(value))
-    for name, value in frozen.constraints.items():
-        table.add_row("constraint", name, f"{value:.6g} ({'ok' if value <= 0 else 'violated'})")
-    for name, value in sorted(frozen.user_attrs.items()):
-        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
-        table.add_row("metric", name, text)
-    console().print(table)
-    typer.echo(f"export: dse export {study_file} --trial {trial} --out build/t{trial}")
+    frozen = select_trial(study, trial)
+    number = frozen.number
+    title = f"{cfg.name}: trial {number} ({frozen.state.name.lower()})"
+    console().print(trial_table(study, frozen, title))
+    typer.echo(f"export: dse export {study_file} --trial {number} --out build/t{number}")
 
 
 def register(app: typer.Typer) -> None:

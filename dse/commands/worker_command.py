@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from dse.commands.options import Storage
+from dse.interrupt import command_line, resumable
 from dse.redaction import redact_url
 
 
@@ -35,6 +36,19 @@ def worker(
     ] = None,
 ) -> None:
     """Join the study on its storage and run trials until the study's total is reached."""
+    flags = {"--storage": storage, "--n-trials": n_trials, "--timeout": timeout}
+    flags["--worker-index"] = worker_index
+    with resumable(command_line("worker", study_file, flags)):
+        _work(study_file, storage, n_trials, timeout, worker_index)
+
+
+def _work(
+    study_file: Path,
+    storage: str | None,
+    n_trials: int | None,
+    timeout: float | None,
+    worker_index: int | None,
+) -> None:
     from dse.schema import check_writable, load_study_file
 
     cfg = load_study_file(study_file)  # every input checked before torch and optuna load

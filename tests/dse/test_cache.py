@@ -126,3 +126,30 @@ def test_trainer_killed_mid_training_publishes_nothing(tmp_path) -> None:
     assert result == {"path": str(cache.path_for(key)), "hit": False}
     assert list(root.glob(".tmp-*")) == []
     assert log.read_text() == "trained\ntrained\n"
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_damaged_model_with_marker_is_rebuilt(tmp_path, damage: str) -> None:
+    key = {"k": damage}
+    path, hit = ModelCache(tmp_path).get_or_train(key, _write_model)
+    assert not hit and ModelCache(tmp_path).lookup(key) == path
+    weights = path / "weights.bin"
+    if damage == "flip":
+        weights.write_bytes(b"\x01\x03")  # same size, one bit different
+    elif damage == "truncate":
+        weights.write_bytes(b"\x01")
+    else:
+        weights.unlink()
+    fresh = ModelCache(tmp_path)  # a new process: nothing verified yet
+    assert (path / MARKER).is_file() and fresh.lookup(key) is None
+    again, hit = fresh.get_or_train(key, _write_model)
+    assert (again, hit) == (path, False)
+    assert weights.read_bytes() == b"\x01\x02"
+    assert ModelCache(tmp_path).lookup(key) == path
+
+
+def test_marker_without_checksums_is_not_trusted(tmp_path) -> None:
+    cache = ModelCache(tmp_path)
+    path, _ = cache.get_or_train({"k": 2}, _write_model)
+    (path / MARKER).write_text(key_digest({"k": 2}) + "\n")  # the format before checksums
+    assert ModelCache(tmp_path).lookup({"k": 2}) is None

@@ -1,0 +1,167 @@
+"""The Python API for notebooks and scripts: the CLI's run, load, table and export as functions
+that return the objects users already know (an `optuna.Study`, a `pandas.DataFrame`).
+
+A study is named by its study file's path or by the same content as a dict; the functions that
+take a study also take the `optuna.Study` that `run` or `load` returned (they remember which
+study file it came from).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from dse.errors import StudyInputError
+from dse.schema import StudyConfig, load_study_file, parse_study
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from hls.export import ExportResult
+    from hwmodel.template import AcceleratorConfig
+
+#: The study file or mapping behind each Study that `run` and `load` returned.
+_SOURCES: weakref.WeakKeyDictionary[Any, tuple[StudyConfig, Path | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _config(study: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[StudyConfig, Path | None]:
+    if isinstance(study, Mapping):
+        return parse_study(dict(study), "study"), None
+    return load_study_file(study), Path(study)
+
+
+def _opened(study: Any, storage: str | None) -> tuple[StudyConfig, Path | None, optuna.Study]:
+    """(config, study file or None, optuna study) of any way of naming a study."""
+    import optuna
+
+    from dse.runner import open_study
+
+    if isinstance(study, optuna.Study):
+        if study not in _SOURCES:
+            raise StudyInputError(
+                "study: this optuna.Study did not come from dse.run or dse.load; "
+                "pass its study file (or dict) instead"
+            )
+        cfg, path = _SOURCES[study]
+        return cfg, path, study
+    cfg, path = _config(study)
+    return cfg, path, open_study(cfg, storage, create=False)
+
+
+def run(
+    study: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    n_jobs: int | None = None,
+    progress: bool = True,
+) -> optuna.Study:
+    """Run (or resume) a study until it holds its total of finished trials, like `dse run`.
+
+    `n_jobs` > 1 runs worker processes; a dict study is then written to
+    ``<output_dir>/study.yaml`` for them to read.
+    """
+    from dse.parallel import run_parallel
+    from dse.runner import open_study, run_study
+
+    cfg, path = _config(study)
+    jobs = n_jobs if n_jobs is not None else cfg.n_jobs
+    url = storage or cfg.storage_url()
+    if jobs > 1:
+        if path is None:
+            path = cfg.out_dir / "study.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.safe_dump(dict(study)))
+        open_study(cfg, url)
+        run_parallel(path, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
+        opened = open_study(cfg, url, create=False)
+    else:
+        opened = run_study(
+            cfg, n_trials=n_trials, timeout=timeout, storage_url=url, progress=progress
+        )
+    _SOURCES[opened] = (cfg, path)
+    return opened
+
+
+def load(
+    study: str | os.PathLike[str] | Mapping[str, Any], *, storage: str | None = None
+) -> optuna.Study:
+    """The stored `optuna.Study` of a study file (or dict), without running anything."""
+    cfg, path, opened = _opened(study, storage)
+    _SOURCES[opened] = (cfg, path)
+    return opened
+
+
+def trials(study: Any, *, front: bool = False, storage: str | None = None) -> pd.DataFrame:
+    """One row per trial (or per Pareto-front design): parameters, metrics, constraints, state.
+
+    The columns are those of ``trials.csv``; per-layer lists are JSON text.
+    """
+    from dse.report import pareto_frame, trials_frame
+
+    _, _, opened = _opened(study, storage)
+    return pareto_frame(opened) if front else trials_frame(opened)
+
+
+def trial_export_inputs(
+    cfg: StudyConfig, study: optuna.Study, spec: str | int, source: Path | None
+) -> tuple[Path, AcceleratorConfig, dict[str, Any]]:
+    """Model directory, hardware design and `export_design` keywords of a finished trial."""
+    from optuna.trial import TrialState
+
+    from dse.objective import load_splits, trial_configuration
+    from dse.selection import select_trial
+
+    trial = select_trial(study, spec)
+    number = trial.number
+    if trial.state != TrialState.COMPLETE:
+        raise StudyInputError(
+            f"--trial: {number} is a {trial.state.name.lower()} trial of study "
+            f"{cfg.name!r}, not a completed one; try --trial knee (see `dse report`)"
+        )
+    _, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
+    if not Path(model_dir).is_dir():
+        raise StudyInputError(
+            f"--trial: the model of trial {number} is not in the cache ({model_dir}); "
+            "re-run the study (`dse run`) on this machine to rebuild it"
+        )
+    study_ref = None  # measure finds the study again from here; a dict study has no file
+    if source is not None:
+        study_ref = {"study_file": str(source.resolve()), "study_name": cfg.name, "trial": number}
+    kwargs = {
+        "threshold_scales": eval_cfg.threshold_scales,
+        "splits": load_splits(cfg.dataset),
+        "metrics": dict(trial.user_attrs),
+        "source": {"study_file": None if source is None else str(source), "trial": number},
+        "study": study_ref,
+        "design_name": re.sub(r"[^A-Za-z0-9_]", "_", f"{cfg.name}_trial{number}")[:64],
+    }
+    return Path(model_dir), accel, kwargs
+
+
+def export(
+    study: Any,
+    trial: str | int = "knee",
+    out: str | os.PathLike[str] = "build/knee",
+    *,
+    images: int = 16,
+    force: bool = False,
+    storage: str | None = None,
+) -> ExportResult:
+    """Write the Vitis HLS project of one trial (a number, best, knee or front:N), like
+    `dse export`; returns where it went and the golden-vector summary."""
+    from hls.export import export_design
+
+    cfg, path, opened = _opened(study, storage)
+    model_dir, accel, kwargs = trial_export_inputs(cfg, opened, trial, path)
+    return export_design(model_dir, accel, Path(out), force=force, n_images=images, **kwargs)

@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM during a run: fail the running trial at once, say how to resume, exit 130.
+
+Optuna marks the running trial FAIL when its objective is interrupted and then logs the
+interruption with a full traceback; `resumable` drops that log record, turns SIGTERM into the
+same interruption as Ctrl-C (so `kill` and a batch system's stop behave alike), and prints a
+single line with the command that resumes.  Worker processes started by `dse run --n-jobs`
+leave that line to their parent (environment variable ``DSE_QUIET_INTERRUPT``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+
+#: Set in the environment of `--n-jobs` workers: their parent prints the resume line.
+QUIET_ENV = "DSE_QUIET_INTERRUPT"
+#: Exit status of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention).
+INTERRUPTED_EXIT = 130
+
+
+class _DropInterruptTraceback(logging.Filter):
+    """Optuna's two warnings about a trial failed by KeyboardInterrupt: the traceback and
+    "Trial N failed with value None" after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._follow_up: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._follow_up is not None and message.startswith(self._follow_up):
+            self._follow_up = None
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, KeyboardInterrupt):
+            return True
+        self._follow_up = message.split(" with parameters", 1)[0] + " with value"
+        return False
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def command_line(command: str, study_file: Path, flags: Mapping[str, object]) -> str:
+    """The `dse` command line that repeats this one (flags left at None are omitted)."""
+    from dse.redaction import redact_url
+
+    words = ["dse", command, str(study_file)]
+    for flag, value in flags.items():
+        if value is not None:
+            words += [flag, redact_url(str(value)) if flag == "--storage" else str(value)]
+    return shlex.join(words)
+
+
+@contextmanager
+def resumable(command: str) -> Iterator[None]:
+    """Run a command body so that an interruption ends it with one line naming `command`."""
+    optuna_logger = logging.getLogger("optuna.study._optimize")
+    log_filter = _DropInterruptTraceback()
+    optuna_logger.addFilter(log_filter)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not os.environ.get(QUIET_ENV):
+            Console(stderr=True, soft_wrap=True).print(
+                f"interrupted; resume with: {command}", markup=False, highlight=False
+            )
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        optuna_logger.removeFilter(log_filter)

@@ -1,0 +1,143 @@
+"""Terminal tables of a study: the Pareto front (`dse run`, `dse report`), one trial (`dse show`).
+
+Numbers are shown in the units people read (accuracy and utilisation in %, energy in uJ,
+latency in us) and rounded to 4 significant digits; constraints as "ok" or "violated by X"
+rather than Optuna's sign convention (<= 0 feasible).  Nothing is dropped to fit the terminal:
+the front's columns are split over as many tables as the width needs, each repeating the
+trial column, and a column wider than the terminal folds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import optuna
+from optuna.trial import FrozenTrial
+from rich.table import Table
+
+from dse.selection import front_trials, knee_trial
+
+#: metric -> (unit, factor from the stored value to the shown one).
+UNITS: dict[str, tuple[str, float]] = {
+    "accuracy": ("%", 100.0),
+    "energy_uj": ("uJ", 1.0),
+    "latency_us": ("us", 1.0),
+    "power_w": ("W", 1.0),
+    "power_dynamic_w": ("W", 1.0),
+    "power_static_w": ("W", 1.0),
+    "power_ps_w": ("W", 1.0),
+    "power_total_w": ("W", 1.0),
+    "clock_mhz": ("MHz", 1.0),
+    "throughput_ips": ("inferences/s", 1.0),
+    "gops": ("GOPS", 1.0),
+    "train_seconds": ("s", 1.0),
+    "eval_seconds": ("s", 1.0),
+    "synops_per_s": ("synops/s", 1.0),
+}
+#: Constraint name -> the unit its value is in (values are "amount over the limit").
+CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
+    "utilisation": ("% of the part", 100.0),
+    "accuracy": ("% accuracy", 100.0),
+    "power_w": ("W", 1.0),
+}
+#: Hardware figures shown beside the objectives in the front table.
+FRONT_METRICS = ("accuracy", "energy_uj", "latency_us", "power_w", "lut", "ff", "bram36", "dsp")
+
+
+def unit_of(metric: str) -> tuple[str, float]:
+    """(unit, factor) of a metric; utilisation fractions are percentages."""
+    if metric.startswith("util_"):
+        return "%", 100.0
+    return UNITS.get(metric, ("", 1.0))
+
+
+def number(value: float) -> str:
+    """A float rounded to 4 significant digits (integers stay whole)."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def shown(metric: str, value: object) -> str:
+    """A value as the terminal shows it: scaled to its unit, rounded, unit appended."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return json.dumps(value) if isinstance(value, list | dict) else str(value)
+    unit, factor = unit_of(metric)
+    return f"{number(value * factor)} {unit}".rstrip()
+
+
+def constraint_text(name: str, value: float) -> str:
+    """``ok (margin X)`` or ``violated by X``, in the constraint's unit."""
+    unit, factor = CONSTRAINT_UNITS.get(name, ("", 1.0))
+    amount = f"{number(abs(value) * factor)} {unit}".rstrip()
+    return f"ok (margin {amount})" if value <= 0 else f"violated by {amount}"
+
+
+def _header(metric: str) -> str:
+    unit, _ = unit_of(metric)
+    return f"{metric} [{unit}]" if unit else metric
+
+
+def _pack(widths: Sequence[int], available: int) -> list[list[int]]:
+    """Split column indices 1.. into groups whose width (with column 0) fits `available`."""
+    groups: list[list[int]] = []
+    used = available
+    for index in range(1, len(widths)):
+        if used + widths[index] > available and (not groups or groups[-1]):
+            groups.append([])
+            used = 1 + widths[0]
+        groups[-1].append(index)
+        used += widths[index]
+    return groups
+
+
+def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
+    """The Pareto front, best first on the first objective, every knob and key metric."""
+    front = front_trials(study)
+    title = f"{study.study_name}: Pareto front ({len(front)} designs)"
+    if not front:
+        return [Table(title=title + " - none feasible yet")]
+    knee = knee_trial(front, list(study.directions)).number
+    objectives = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
+    metrics = [m for m in FRONT_METRICS if m not in objectives]
+    params = sorted({p for t in front for p in t.params})
+    headers = ["trial", *map(_header, objectives), *map(_header, metrics), *params]
+    rows = []
+    for t in front:
+        cells = [f"{t.number} (knee)" if t.number == knee else str(t.number)]
+        cells += [shown(m, v) for m, v in zip(objectives, t.values, strict=True)]
+        cells += [shown(m, t.user_attrs.get(m, "")) for m in metrics]
+        cells += [shown(p, t.params.get(p, "")) for p in params]
+        rows.append(cells)
+    # A rich column needs its widest cell plus 3 characters of padding and border.
+    widths = [3 + max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    groups = _pack(widths, width)
+    tables = []
+    for part, group in enumerate(groups, start=1):
+        suffix = f" - part {part} of {len(groups)}" if len(groups) > 1 else ""
+        table = Table(title=title + suffix)
+        for index in (0, *group):
+            table.add_column(headers[index], justify="right", overflow="fold")
+        for row in rows:
+            table.add_row(*(row[index] for index in (0, *group)))
+        tables.append(table)
+    return tables
+
+
+def trial_table(study: optuna.Study, trial: FrozenTrial, title: str) -> Table:
+    """Every objective, parameter, constraint and metric of one trial, with units."""
+    table = Table(title=title)
+    table.add_column("kind")
+    table.add_column("name", overflow="fold")
+    table.add_column("value", overflow="fold")
+    names = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
+    for name, value in zip(names, trial.values or [], strict=False):
+        table.add_row("objective", name, shown(name, value))
+    for name, value in trial.params.items():
+        table.add_row("parameter", name, shown(name, value))
+    for name, value in trial.constraints.items():
+        table.add_row("constraint", name, constraint_text(name, value))
+    for name, value in sorted(trial.user_attrs.items()):
+        table.add_row("metric", name, shown(name, value))
+    return table

@@ -1,0 +1,112 @@
+"""Ctrl-C and SIGTERM on real `dse run` processes: one resume line, exit 130, nothing counted
+as a failure, and the `--n-jobs` workers stopped with their parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
+
+
+def _study_file(tmp_path: Path, **overrides) -> Path:
+    raw = yaml.safe_load(TINY.read_text())
+    # Training long enough (a few seconds) for the signal to land inside a trial.
+    raw["training"].update(epochs=60)
+    raw.update(name="sig", output_dir=str(tmp_path / "out"), **overrides)
+    path = tmp_path / "sig.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _states(db: Path) -> list[str]:
+    try:
+        with sqlite3.connect(db) as conn:
+            return [row[0] for row in conn.execute("SELECT state FROM trials ORDER BY number")]
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def _wait_running(db: Path, proc: subprocess.Popen, count: int = 1) -> None:
+    deadline = time.monotonic() + 120
+    while _states(db).count("RUNNING") < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no trial started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+
+def _dse(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("DSE_QUIET_INTERRUPT", None)
+    command = [sys.executable, "-m", "dse.cli", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_says_how_to_resume_and_the_resume_exits_0(tmp_path, sig) -> None:
+    study = _study_file(tmp_path, n_trials=1)
+    db = tmp_path / "out" / "study.db"
+    proc = _dse("run", str(study))
+    _wait_running(db, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    lines = [line for line in text.splitlines() if "interrupted" in line]
+    assert lines == [f"interrupted; resume with: dse run {study}"]
+    assert _states(db) == ["FAIL"]  # failed at once, not left RUNNING for the heartbeat
+    # The interrupted trial is not a failure of the study: a budget of 1 still completes.
+    resumed = _dse("run", str(study))
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()
+    assert _states(db) == ["FAIL", "COMPLETE"]
+    assert "Pareto front" in out.decode()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path) -> None:
+    study = _study_file(tmp_path, n_trials=4)
+    db = tmp_path / "out" / "study.db"
+    proc = _dse("run", str(study), "--n-jobs", "2")
+    _wait_running(db, proc, count=2)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert [line for line in text.splitlines() if "interrupted" in line] == [
+        f"interrupted; resume with: dse run {study} --n-jobs 2"
+    ]
+    assert not [pid for pid in workers if _alive(pid)]
+    assert "RUNNING" not in _states(db)  # the workers failed their trials on the way out
