@@ -148,8 +148,8 @@ def show(
 ) -> None:
     """Every parameter and metric of one trial, and the command that exports it."""
     from dse.runner import open_study
-    from dse.selection import select_trial
     from dse.schema import load_study_file
+    from dse.selection import select_trial
     from dse.summary import trial_table
 
     cfg = load_study_file(study_file)
