@@ -104,9 +104,17 @@ def report(
         Path | None, typer.Option("--out", help="Directory for the files (default: output_dir).")
     ] = None,
     storage: Storage = None,
+    png: Annotated[
+        Path | None,
+        typer.Option(
+            "--png",
+            help="Also save the first Pareto plot as this PNG (drawn by headless Chromium), "
+            "e.g. docs/pareto.png.",
+        ),
+    ] = None,
 ) -> None:
     """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
-    from dse.report import pareto_table, write_report
+    from dse.report import pareto_table, write_png, write_report
     from dse.runner import open_study
 
     cfg = load_study_file(study_file)
@@ -114,6 +122,8 @@ def report(
     paths = write_report(study, out if out is not None else cfg.out_dir)
     console = Console()
     console.print(pareto_table(study, width=console.width))
+    if png is not None:
+        paths["png"] = write_png(study, png)
     for path in paths.values():
         typer.echo(f"wrote {path}")
 
