@@ -368,11 +368,11 @@ def _dimension(label: str, series: pd.Series) -> dict:
 
 
 def _without_common_suffix(labels: list[str]) -> list[str]:
-    """Tick labels short enough not to run into the next axis: 'xc7z020clg400-1' and
-    'xc7z010clg400-1' become 'xc7z020' and 'xc7z010'."""
+    """Tick labels short enough not to run into the next axis: the common tail goes, never
+    splitting a number ('xc7z020clg400-1', 'xc7z010clg400-1' become 'xc7z020', 'xc7z010')."""
     if len(labels) < 2:
         return labels
-    suffix = os.path.commonprefix([label[::-1] for label in labels])[::-1]
+    suffix = os.path.commonprefix([label[::-1] for label in labels])[::-1].lstrip("0123456789")
     return [label.removesuffix(suffix) or label for label in labels]
 
 
