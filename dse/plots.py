@@ -209,8 +209,9 @@ def pareto_figure(study: optuna.Study, i: int, j: int) -> go.Figure:
             continue
         xy = np.array([[t.values[i], t.values[j]] for t in group]) * scale
         se = np.array([standard_errors(t.user_attrs, [names[i], names[j]]) for t in group])
+        faint = f"rgba({int(colour[1:3], 16)},{int(colour[3:5], 16)},{int(colour[5:7], 16)},0.45)"
         bars = [
-            {"array": b, "visible": bool(b.any()), "width": 0, "thickness": 1, "color": colour}
+            {"array": b, "visible": bool(b.any()), "width": 0, "thickness": 1, "color": faint}
             for b in (Z95 * se * scale).T
         ]
         fig.add_trace(
@@ -415,6 +416,7 @@ def parallel_figure(study: optuna.Study) -> Figures:
     fig.update_layout(
         title={"text": key, "y": 0.02, "yanchor": "bottom"},
         margin={"t": 130, "b": 60, "l": 60, "r": 140},
+        width=1300,
         height=560,
     )
     return [("Parallel coordinates", fig)]

@@ -223,7 +223,7 @@ def _summary(study: optuna.Study) -> str:
             f"{metric_style(n).label.lower()} {format_value(n, v, se)}"
             for n, v, se in zip(names, chosen.values, ses, strict=True)
         )
-        text += f" Knee design: trial {chosen.number} ({values}); `dse export --trial knee`."
+        text += f" Knee design: trial {chosen.number} ({values}), exported by --trial knee."
     return text
 
 
