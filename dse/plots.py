@@ -156,12 +156,14 @@ def hover_text(trial: FrozenTrial, names: list[str], kind: str, is_knee: bool) -
     shown = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in attrs)]))
     header = f"trial {trial.number}: {KINDS[kind][0]}" + (" (knee)" if is_knee else "")
     lines = [f"<b>{header}</b>"]
-    for name in shown:
-        value = attrs[name]
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            se = float(attrs.get(f"{name}_se") or 0.0)
-            label = metric_style(name).label[:18]
-            lines.append(f"{label:\u00a0<19}{format_value(name, float(value), se)}")
+    numbers = [
+        n for n in shown if isinstance(attrs[n], int | float) and not isinstance(attrs[n], bool)
+    ]
+    width = 1 + max((len(metric_style(n).label) for n in numbers), default=0)
+    for name in numbers:
+        se = float(attrs.get(f"{name}_se") or 0.0)
+        value = format_value(name, float(attrs[name]), se)
+        lines.append(f"{metric_style(name).label:\u00a0<{width}}{value}")
     knobs = [f"{k}={_short(v)}" for k, v in trial.params.items()]
     lines += ["\u00a0\u00a0".join(knobs[i : i + 3]) for i in range(0, len(knobs), 3)]
     return "<br>".join(lines)
