@@ -316,6 +316,8 @@ def pareto_figures(study: optuna.Study) -> Figures:
     """The front in 2-D for every pair of objectives, and in 3-D when there are three."""
     names = objective_names(study)
     figures: Figures = []
+    if not completed(study):
+        return figures
     for i, j in itertools.combinations(range(len(names)), 2):
         x, y = _axes_order(study, i, j)
         figures.append((f"Pareto front: {names[i]} vs {names[j]}", pareto_figure(study, x, y)))

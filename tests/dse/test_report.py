@@ -195,3 +195,16 @@ def test_parallel_coordinates_encode_categories_and_colour_feasibility(
     scale = fig.data[0].line.colorscale  # each kind's band is its one colour
     for code, kind in enumerate(KINDS):
         assert {c for stop, c in scale if code / 4 <= stop <= (code + 1) / 4} >= {KINDS[kind][1]}
+
+
+def test_report_of_a_study_whose_trials_all_failed(tmp_path: Path) -> None:
+    failed = optuna.create_study(directions=["maximize", "minimize"])
+
+    def fail(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0.0, 1.0)
+        raise RuntimeError("diverged")
+
+    failed.optimize(fail, n_trials=2, catch=(RuntimeError,))
+    html = write_report(failed, tmp_path)["report.html"].read_text(encoding="utf-8")
+    assert "Pareto front (0 feasible non-dominated trials)" in html and "<p>none</p>" in html
+    assert "Pareto front: values_0" not in html  # no plot without a finished trial
