@@ -23,12 +23,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dse.cache import ModelCache, key_digest
 from dse.errors import StudyInputError
+from dse.intervals import standard_errors, within_front_interval
 from dse.schema import StudyConfig
 from dse.space import suggest_design
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.datasets import DatasetSplits, load_dataset, load_ood
-from models.evaluation import EvalConfig, evaluate
+from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
 from models.training import TrainConfig, train_model
 
@@ -215,6 +216,8 @@ class TrialObjective:
         twin = _earlier_twin(trial)
         try:
             metrics = self._score(trial, design) if twin is None else _copied(twin)
+            if twin is None and self._near_front(trial, metrics):
+                metrics = {**self._score(trial, design, refine=True), "refined": True}
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
@@ -235,8 +238,26 @@ class TrialObjective:
         if self._on_phase is not None:
             self._on_phase(text)
 
-    def _score(self, trial: optuna.Trial, design: dict[str, Any]) -> dict[str, Any]:
-        """Train or reuse, evaluate, estimate; the returned dict becomes user attributes."""
+    def _near_front(self, trial: optuna.Trial, metrics: dict[str, Any]) -> bool:
+        """Whether `evaluation.refine_front` re-evaluates this design: feasible and on or
+        within the 95 % interval of the front so far (`dse.intervals`)."""
+        if self.cfg.evaluation.refine_front is None:
+            return False
+        if any(v > 0 for v in constraint_values(self.cfg, metrics).values()):
+            return False
+        names = [o.metric for o in self.cfg.objectives]
+        values = [float(metrics[n]) for n in names]
+        ses = standard_errors(metrics, names)
+        study = trial.study
+        return within_front_interval(values, ses, study.best_trials, names, study.directions)
+
+    def _score(
+        self, trial: optuna.Trial, design: dict[str, Any], refine: bool = False
+    ) -> dict[str, Any]:
+        """Train or reuse, evaluate, estimate; the returned dict becomes user attributes.
+
+        Weight-sample seeds: `models.evaluation.seed_repeats` (more when S is small), or
+        `evaluation.refine_front.seeds` with its test images when `refine`."""
         train_cfg, eval_cfg, accel = build_configs(self.cfg, design, self.splits)
         key = training_key(self.cfg, train_cfg)
         trial.set_user_attr("model_key", key_digest(key))
@@ -252,7 +273,11 @@ class TrialObjective:
         train_s = time.perf_counter() - start
         self._phase("evaluating")
         start = time.perf_counter()
-        scores = evaluate(self._model(model_dir), self.splits, eval_cfg, ood=self.ood)
+        splits, seeds = self.splits, seed_repeats(eval_cfg.samples)
+        if refine and (more := self.cfg.evaluation.refine_front) is not None:
+            seeds = max(seeds, more.seeds)
+            splits = load_splits(self.cfg.dataset.model_copy(update={"max_test": more.images}))
+        scores = evaluate_seeds(self._model(model_dir), splits, eval_cfg, seeds, ood=self.ood)
         eval_s = time.perf_counter() - start
         self._phase("estimating")
         calibration = self.cfg.evaluation.calibration

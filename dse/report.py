@@ -1,8 +1,11 @@
 """Tables and the offline HTML report of a study.
 
-`trials.csv` has one row per trial (parameters, objectives, every user attribute, the
-constraint values, feasibility, state); `pareto.csv` holds exactly `study.best_trials` (the
-feasible non-dominated trials); `report.html` embeds plotly's JavaScript so it opens offline.
+`trials.csv` has one row per trial (parameters, objectives each followed by its standard
+error where one was recorded, every user attribute, the constraint values, feasibility, the
+kind of design of `dse.plots.KINDS`, state); `pareto.csv` holds exactly `study.best_trials`
+(the feasible non-dominated trials); `report.html` embeds plotly's JavaScript so it opens
+offline, and sets `data-js-error` on its root element if a script fails (the browser test
+reads it).
 """
 
 from __future__ import annotations
@@ -18,19 +21,45 @@ import pandas as pd
 import plotly.offline
 from optuna.trial import TrialState
 
-from dse.plots import all_figures, is_feasible, objective_names
+from dse.errors import StudyInputError
+from dse.intervals import Z95, standard_errors
+from dse.plots import (
+    KEY_METRICS,
+    all_figures,
+    classify,
+    completed,
+    format_value,
+    is_feasible,
+    knee,
+    metric_style,
+    objective_names,
+    pareto_figures,
+)
 
 _TEMPLATE = jinja2.Template(
     """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dse report: {{ name }}</title>
+<script>window.onerror = function (message) {
+  document.documentElement.setAttribute("data-js-error", String(message));
+};</script>
 <script type="text/javascript">{{ plotly_js }}</script>
 <style>body{font-family:sans-serif;margin:2em;max-width:1400px}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
-th{background:#eee}</style></head><body>
+td{text-align:right;white-space:nowrap}th{background:#eee}
+.wide{overflow-x:auto}summary{margin:1em 0;cursor:pointer}
+.note{background:#fff4e0;padding:.5em}</style>
+</head><body>
 <h1>Study {{ name }}</h1>
 <p>{{ summary }}</p>
-<h2>Pareto front ({{ n_pareto }} feasible non-dominated trials)</h2>
+{% for note in notes %}<p class="note">{{ note }}</p>
+{% endfor %}<h2>Pareto front ({{ n_pareto }} feasible non-dominated trials)</h2>
+<p>"&plusmn;" is the 95 % interval, 1.96 standard errors over test images (and weight-sample
+seeds where several were evaluated).</p>
 {{ pareto_table }}
+<details><summary>{{ n_interval }} more feasible designs are within the 95 % interval of the
+front: no front design beats them by more than the interval (orange in the plots;
+<code>kind</code> = interval in trials.csv)</summary>
+{{ interval_table }}</details>
 {% for title, div in figures %}<h2>{{ title }}</h2>
 {{ div }}
 {% endfor %}<p>Generated {{ generated }} by dse.</p></body></html>
@@ -50,7 +79,8 @@ def _json_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | None = None):
-    """One row per trial (all trials, or the given ones in their order)."""
+    """One row per trial (all trials, or the given ones in their order); `values_<m>_se`
+    after each objective that recorded a standard error."""
     frame = study.trials_dataframe(
         attrs=("number", "state", "values", "params", "user_attrs", "duration"),
         multi_index=False,
@@ -67,16 +97,80 @@ def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | N
     frame["feasible"] = frame["number"].map(  # only a finished trial can be feasible
         lambda n: by_number[n].state == TrialState.COMPLETE and is_feasible(by_number[n])
     )
+    kinds = classify(study)
+    frame["kind"] = frame["number"].map(lambda n: kinds.get(n, ""))
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
+    frame = _with_standard_errors(frame, objective_names(study))
     if trials is not None:
         frame = frame.set_index("number").loc[[t.number for t in trials]].reset_index()
     return _json_cells(frame)
+
+
+def _with_standard_errors(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Put `values_<m>_se` (a copy of the recorded `<m>_se`) right after `values_<m>`."""
+    columns = list(frame.columns)
+    for name in names:
+        if f"{name}_se" in frame.columns and f"values_{name}" in columns:
+            frame[f"values_{name}_se"] = frame[f"{name}_se"]
+            columns.insert(columns.index(f"values_{name}") + 1, f"values_{name}_se")
+    return frame[columns]
 
 
 def pareto_frame(study: optuna.Study) -> pd.DataFrame:
     """The rows of `study.best_trials`, by trial number."""
     best = sorted(study.best_trials, key=lambda t: t.number)
     return trials_frame(study, best) if best else pd.DataFrame()
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _design_table(study: optuna.Study, kind: str) -> str:
+    """HTML table of the designs of one kind: objectives with their 95 % intervals, key
+    metrics in units, the knobs."""
+    names = objective_names(study)
+    kinds = classify(study)
+    chosen = knee(study)
+    shown = [t for t in completed(study) if kinds[t.number] == kind]
+    if not shown:
+        return "<p>none</p>"
+    metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
+    rows = []
+    for t in shown:
+        attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
+        row = {"trial": f"{t.number} (knee)" if chosen and t.number == chosen.number else t.number}
+        for m in metrics:
+            if isinstance(attrs.get(m), int | float):
+                se = float(attrs.get(f"{m}_se") or 0.0)
+                unit = f" {metric_style(m).unit}"
+                row[metric_style(m).title] = format_value(m, float(attrs[m]), se).removesuffix(unit)
+        row.update({k: _short(v) for k, v in t.params.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows).to_html(index=False, na_rep="", escape=True)
+    return f'<div class="wide">{table}</div>'
+
+
+def _notes(study: optuna.Study) -> list[str]:
+    """Caveats a reader needs: how many test images the accuracy-like metrics rest on."""
+    counts = [
+        t.user_attrs["test_images"] for t in completed(study) if "test_images" in t.user_attrs
+    ]
+    if not counts:
+        return []
+    n = min(counts)
+    accuracy = [t.user_attrs["accuracy"] for t in completed(study) if "accuracy" in t.user_attrs]
+    p = max(accuracy) if accuracy else 0.95
+    half = 100 * Z95 * (p * (1 - p) / n) ** 0.5
+    size = "Small test set: a" if n < 2000 else "A"
+    text = (
+        f"{size}ccuracy-like metrics are measured on {n} test images, so one image is "
+        f"{100 / n:.2f} points of accuracy and the 95 % interval at {100 * p:.1f} % accuracy "
+        f"is &plusmn;{half:.1f} points; smaller differences between designs are noise."
+    )
+    if max(counts) > n:
+        text += f" Designs near the front were re-evaluated on up to {max(counts)} images."
+    return [text]
 
 
 def _summary(study: optuna.Study) -> str:
@@ -88,7 +182,17 @@ def _summary(study: optuna.Study) -> str:
         f"{d.name.lower()} {n}"
         for n, d in zip(objective_names(study), study.directions, strict=True)
     )
-    return f"{len(trials)} trials ({counts}); {infeasible} infeasible. Objectives: {goals}."
+    text = f"{len(trials)} trials ({counts}); {infeasible} infeasible. Objectives: {goals}."
+    chosen = knee(study)
+    if chosen is not None:
+        names = objective_names(study)
+        ses = standard_errors(chosen.user_attrs, names)
+        values = ", ".join(
+            f"{metric_style(n).label.lower()} {format_value(n, v, se)}"
+            for n, v, se in zip(names, chosen.values, ses, strict=True)
+        )
+        text += f" Knee design: trial {chosen.number} ({values}), exported by --trial knee."
+    return text
 
 
 def write_report(study: optuna.Study, out_dir: Path) -> dict[str, Path]:
@@ -102,17 +206,27 @@ def write_report(study: optuna.Study, out_dir: Path) -> dict[str, Path]:
         (title, fig.to_html(full_html=False, include_plotlyjs=False))
         for title, fig in all_figures(study)
     ]
-    keep = ["number", *[f"values_{n}" for n in objective_names(study)]]
-    keep += [c for c in pareto.columns if c.startswith("params_")]
-    table = pareto[keep].to_html(index=False, na_rep="") if len(pareto) else "<p>none yet</p>"
     page = _TEMPLATE.render(
         name=html.escape(study.study_name),
         plotly_js=plotly.offline.get_plotlyjs(),
         summary=html.escape(_summary(study)),
+        notes=_notes(study),
         n_pareto=len(pareto),
-        pareto_table=table,
+        pareto_table=_design_table(study, "front"),
+        n_interval=sum(1 for k in classify(study).values() if k == "interval"),
+        interval_table=_design_table(study, "interval"),
         figures=figures,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     paths["report.html"].write_text(page, encoding="utf-8")
     return paths
+
+
+def write_png(study: optuna.Study, png: Path) -> Path:
+    """The report's first Pareto plot as a PNG (docs/pareto.png is made this way)."""
+    from dse.browser import figure_png
+
+    fronts = pareto_figures(study) if len(study.directions) > 1 else []
+    if not fronts:
+        raise StudyInputError("--png: the study has one objective; a Pareto plot needs two")
+    return figure_png(fronts[0][1], png)

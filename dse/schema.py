@@ -117,12 +117,20 @@ class DatasetConfig(_Section):
     ood_root: _existing("directory") | None = None
 
 
+class RefineConfig(_Section):
+    """Re-evaluation of designs on or near the front: more test images and/or seeds."""
+
+    images: int | None = Field(None, ge=1)  # test images (None: the whole test split)
+    seeds: int = Field(1, ge=1, le=100)  # weight-sample seeds averaged
+
+
 class EvaluationConfig(_Section):
     """How a trained model is scored: float SNN or the hardware-exact integer model."""
 
     mode: Literal["float", "integer"] = "float"
     seed: Seed = 0
     calibration: _existing("file") | None = None  # hwmodel calibration profile (JSON)
+    refine_front: RefineConfig | None = None
 
 
 class Objective(_Section):

@@ -125,9 +125,17 @@ def report(
         Path | None, typer.Option("--out", help="Directory for the files (default: output_dir).")
     ] = None,
     storage: Storage = None,
+    png: Annotated[
+        Path | None,
+        typer.Option(
+            "--png",
+            help="Also save the first Pareto plot as this PNG (drawn by headless Chromium), "
+            "e.g. docs/pareto.png.",
+        ),
+    ] = None,
 ) -> None:
     """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
-    from dse.report import write_report
+    from dse.report import write_png, write_report
     from dse.runner import open_study
     from dse.schema import load_study_file
 
@@ -135,6 +143,8 @@ def report(
     study = open_study(cfg, storage, create=False)
     paths = write_report(study, out if out is not None else cfg.out_dir)
     _print_front(study)
+    if png is not None:
+        paths["png"] = write_png(study, png)
     for path in paths.values():
         typer.echo(f"wrote {path}")
 

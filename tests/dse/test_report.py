@@ -9,8 +9,10 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from optuna.study import StudyDirection
 
-from dse.plots import parallel_figure, reference_point
+from dse.intervals import dominates_beyond_interval, standard_errors
+from dse.plots import KINDS, classify, parallel_figure, pareto_figures, reference_point
 from dse.report import pareto_frame, trials_frame, write_report
 
 
@@ -21,6 +23,8 @@ def _objective(trial: optuna.Trial) -> tuple[float, float, float]:
     trial.set_user_attr("lut", 1000.0 * x + width)
     trial.set_user_attr("spikes_per_layer", [x, 2 * x])
     trial.set_user_attr("accelerator", {"pe": width, "ensemble": ensemble})
+    trial.set_user_attr("accuracy_se", 0.01 + 0.02 * x)
+    trial.set_user_attr("test_images", 360)
     trial.set_constraint("power_w", x - 0.8)  # x > 0.8 is infeasible
     if trial.number == 5:
         raise RuntimeError("diverged")
@@ -86,8 +90,75 @@ def test_html_is_offline_and_holds_the_plots(paths: dict[str, Path]) -> None:
         "Parameter importances for ece",
     ):
         assert f"<h2>{title}" in html, title
-    assert "Infeasible" in html  # optuna marks infeasible trials in the Pareto plots
-    assert '\\"number\\": 0' in html or '"number": 0' in html  # hover shows the trial number
+    assert "infeasible (" in html  # the legend entry of infeasible trials
+    assert "trial 0: " in html  # hover text starts with the trial number
+    assert "360 test images" in html and "one image is 0.28 points" in html
+
+
+def test_standard_errors_in_pareto_csv_report_and_error_bars(
+    study: optuna.Study, paths: dict[str, Path]
+) -> None:
+    pareto = pd.read_csv(paths["pareto.csv"])
+    columns = list(pareto.columns)
+    assert columns.index("values_accuracy_se") == columns.index("values_accuracy") + 1
+    best = sorted(study.best_trials, key=lambda t: t.number)
+    expected = [0.01 + 0.02 * t.params["x"] for t in best]
+    assert list(pareto["values_accuracy_se"]) == pytest.approx(expected)
+    html = paths["report.html"].read_text()
+    for trial, se in zip(best, expected, strict=True):  # "accuracy ± 1.96 SE" in percent
+        assert f"{100 * trial.values[0]:.1f} ± {196 * se:.1f}" in html
+    fig = dict(pareto_figures(study))["Pareto front: accuracy vs power_w"]
+    front = next(tr for tr in fig.data if tr.name.startswith("Pareto front"))
+    assert fig.layout.yaxis.title.text == "Accuracy (%)"  # accuracy on y, in percent
+    assert list(front.y) == pytest.approx([100 * t.values[0] for t in best_of_pair(study)])
+    bars = {round(y, 9): e for y, e in zip(front.y, front.error_y.array, strict=True)}
+    for t in best_of_pair(study):
+        se = t.user_attrs["accuracy_se"]
+        assert bars[round(100 * t.values[0], 9)] == pytest.approx(1.96 * 100 * se)
+
+
+def best_of_pair(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's front trials in the order the plot draws them."""
+    kinds = classify(study)
+    return [t for t in study.get_trials() if kinds.get(t.number) == "front"]
+
+
+def test_designs_within_the_interval_of_the_front_are_marked(study: optuna.Study) -> None:
+    kinds = classify(study)
+    names = ["accuracy", "power_w", "ece"]
+    front = [t for t in study.trials if kinds.get(t.number) == "front"]
+    assert {t.number for t in front} == {t.number for t in study.best_trials}
+    for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        if kinds[trial.number] not in ("interval", "dominated"):
+            continue
+        beaten = [
+            f
+            for f in front
+            if dominates_beyond_interval(
+                (f.values, standard_errors(f.user_attrs, names)),
+                (trial.values, standard_errors(trial.user_attrs, names)),
+                study.directions,
+            )
+        ]
+        assert bool(beaten) == (kinds[trial.number] == "dominated"), trial.number
+    assert "interval" in kinds.values() and "dominated" in kinds.values()
+
+
+def test_dominance_beyond_the_interval_hand_worked() -> None:
+    up, down = StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE
+    # accuracy 0.95 +- 0.01 vs 0.90 +- 0.01: gap 0.05 > 1.96 * sqrt(2) * 0.01 = 0.0277
+    assert dominates_beyond_interval(([0.95, 1.0], [0.01, 0]), ([0.90, 1.0], [0.01, 0]), [up, down])
+    # gap 0.02 < 0.0277: not beyond the interval, although 0.92 < 0.94
+    assert not dominates_beyond_interval(
+        ([0.94, 1.0], [0.01, 0]), ([0.92, 1.0], [0.01, 0]), [up, down]
+    )
+    # more accurate but costlier: never dominates
+    assert not dominates_beyond_interval(
+        ([0.99, 2.0], [0.0, 0]), ([0.50, 1.0], [0.0, 0]), [up, down]
+    )
+    # without errors it is Pareto dominance
+    assert dominates_beyond_interval(([0.9, 1.0], [0, 0]), ([0.9, 1.5], [0, 0]), [up, down])
+    assert not dominates_beyond_interval(([0.9, 1.0], [0, 0]), ([0.9, 1.0], [0, 0]), [up, down])
 
 
 def test_reference_point_is_beyond_the_worst_feasible_value(study: optuna.Study) -> None:
@@ -115,6 +186,25 @@ def test_parallel_coordinates_encode_categories_and_colour_feasibility(
     for dim in dims.values():
         values = np.asarray(dim["values"], dtype=float)
         assert np.isfinite(values).all(), dim.label
+    kinds = classify(study)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    expected = [1.0 if t.params["x"] <= 0.8 else 0.0 for t in complete]
-    assert list(fig.data[0].line.color) == expected
+    drawn = sorted(complete, key=lambda t: -list(KINDS).index(kinds[t.number]))
+    codes = [list(KINDS).index(kinds[t.number]) + 0.5 for t in drawn]
+    assert list(fig.data[0].line.color) == codes  # the front drawn last, on top
+    assert [c == 3.5 for c in codes] == [t.params["x"] > 0.8 for t in drawn]  # infeasible
+    scale = fig.data[0].line.colorscale  # each kind's band is its one colour
+    for code, kind in enumerate(KINDS):
+        assert {c for stop, c in scale if code / 4 <= stop <= (code + 1) / 4} >= {KINDS[kind][1]}
+
+
+def test_report_of_a_study_whose_trials_all_failed(tmp_path: Path) -> None:
+    failed = optuna.create_study(directions=["maximize", "minimize"])
+
+    def fail(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0.0, 1.0)
+        raise RuntimeError("diverged")
+
+    failed.optimize(fail, n_trials=2, catch=(RuntimeError,))
+    html = write_report(failed, tmp_path)["report.html"].read_text(encoding="utf-8")
+    assert "Pareto front (0 feasible non-dominated trials)" in html and "<p>none</p>" in html
+    assert "Pareto front: values_0" not in html  # no plot without a finished trial

@@ -81,6 +81,43 @@ def test_pareto_csv_equals_best_trials(study: optuna.Study, out_dir: Path) -> No
     assert list(pareto["number"]) == sorted(t.number for t in study.best_trials)
 
 
+def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir: Path) -> None:
+    """Every accuracy-like metric has its SE; S <= 2 means 3 weight-sample seeds averaged."""
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    for trial in trials:
+        attrs = trial.user_attrs
+        assert attrs["test_images"] == 60 and attrs["eval_seeds"] == 3  # samples are 1 or 2
+        acc = attrs["accuracy"]
+        binomial = (acc * (1 - acc) / 60) ** 0.5  # the image part alone, one seed
+        assert attrs["accuracy_se"] >= 0.7 * binomial and attrs["accuracy_se"] > 0
+        assert attrs["accuracy_se"] ** 2 >= attrs["accuracy_seed_sd"] ** 2 / 3
+        for name in ("ece", "nll", "brier"):
+            assert attrs[f"{name}_se"] > 0, name
+    paths = write_report(study, out_dir / "report-se")
+    pareto = pd.read_csv(paths["pareto.csv"])
+    by_number = {t.number: t for t in trials}
+    for _, row in pareto.iterrows():
+        se = by_number[row["number"]].user_attrs["accuracy_se"]
+        assert row["values_accuracy_se"] == pytest.approx(se)
+        assert f"{100 * row['values_accuracy']:.1f} ± {196 * se:.1f}" in paths[
+            "report.html"
+        ].read_text(encoding="utf-8")
+    html = paths["report.html"].read_text(encoding="utf-8")
+    assert "Small test set" in html and "60 test images" in html
+
+
+def test_refine_front_re_evaluates_with_more_images_and_seeds(out_dir: Path) -> None:
+    cfg = tiny(
+        out_dir,
+        name="refined",
+        n_trials=2,
+        evaluation={"refine_front": {"images": 120, "seeds": 4}},
+    )
+    first = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))[0]
+    assert first.user_attrs["refined"] is True  # the first feasible design is the front
+    assert first.user_attrs["test_images"] == 120 and first.user_attrs["eval_seeds"] == 4
+
+
 def test_trial_configuration_rebuilds_a_trial(study: optuna.Study, out_dir: Path) -> None:
     cfg = tiny(out_dir)
     trial = study.get_trials(states=(TrialState.COMPLETE,))[-1]
@@ -96,7 +133,7 @@ def test_resume_after_interruption_finishes_the_total(
     out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = tiny(out_dir, name="resumed", n_trials=4)
-    real_evaluate = dse.objective.evaluate
+    real_evaluate = dse.objective.evaluate_seeds
     calls = {"n": 0}
 
     def interrupted(*args, **kwargs):
@@ -105,10 +142,10 @@ def test_resume_after_interruption_finishes_the_total(
             raise KeyboardInterrupt  # Ctrl-C in the middle of the third trial
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(dse.objective, "evaluate", interrupted)
+    monkeypatch.setattr(dse.objective, "evaluate_seeds", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_study(cfg, progress=False)
-    monkeypatch.setattr(dse.objective, "evaluate", real_evaluate)
+    monkeypatch.setattr(dse.objective, "evaluate_seeds", real_evaluate)
     *first, interrupted_trial = open_study(cfg, create=False).get_trials()
     assert interrupted_trial.state == TrialState.FAIL
     assert first and all(t.state == TrialState.COMPLETE for t in first)

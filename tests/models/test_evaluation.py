@@ -11,7 +11,7 @@ import torch
 
 from models.datasets import load_dataset
 from models.errors import ModelInputError
-from models.evaluation import EvalConfig, evaluate
+from models.evaluation import EvalConfig, evaluate, evaluate_seeds
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 from models.training import TrainConfig, train_model
 
@@ -27,6 +27,7 @@ KEYS = {
     "synops_per_inference",
     "activity",
     "eval_seconds",
+    *("accuracy_se", "ece_se", "nll_se", "brier_se", "test_images"),
 }
 
 
@@ -60,7 +61,9 @@ def splits(val_seed: int = 1, test_seed: int = 2):
 
 
 def check_sane(metrics: dict, snn: ConvertedSNN, cfg: EvalConfig, ood: bool = False) -> None:
-    assert set(metrics) == KEYS | ({"ood_auroc"} if ood else set())
+    assert set(metrics) == KEYS | ({"ood_auroc", "ood_auroc_se"} if ood else set())
+    assert metrics["test_images"] == 300
+    assert all(0 < metrics[k] < 0.2 for k in metrics if k.endswith("_se"))
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert 0.0 <= metrics["ece"] <= 1.0 and 0.0 <= metrics["ece_uncalibrated"] <= 1.0
     assert 0.0 < metrics["nll"] < 10.0
@@ -87,6 +90,24 @@ def test_float_evaluation_keys_ranges_and_conventions():
     dense = cfg.samples * 12 * 6
     spikes = metrics["spikes_per_layer"][0]
     assert metrics["synops_per_inference"] == pytest.approx(dense + spikes * 3)
+
+
+def test_seeds_are_averaged_and_their_spread_enters_the_standard_error():
+    snn = block_network(output_scale=1.0)
+    data = splits()
+    cfg = EvalConfig(timesteps=4, samples=1, seed=7)
+    each = [evaluate(snn, data, EvalConfig(timesteps=4, samples=1, seed=7 + i)) for i in range(3)]
+    combined = evaluate_seeds(snn, data, cfg, seeds=3)
+    accuracies = np.array([m["accuracy"] for m in each])
+    assert accuracies.std() > 0  # one weight sample: the seed matters
+    assert combined["accuracy"] == pytest.approx(accuracies.mean())
+    assert combined["accuracy_seed_sd"] == pytest.approx(accuracies.std(ddof=1))
+    image_var = np.mean([m["accuracy_se"] ** 2 for m in each])
+    expected = math.sqrt(image_var + accuracies.var(ddof=1) / 3)
+    assert combined["accuracy_se"] == pytest.approx(expected)
+    assert combined["eval_seeds"] == 3 and combined["test_images"] == 300
+    single = evaluate_seeds(snn, data, cfg, seeds=1)
+    assert single["accuracy"] == each[0]["accuracy"] and single["eval_seeds"] == 1
 
 
 def test_temperature_scaling_lowers_validation_ece():

@@ -11,6 +11,7 @@ from torchmetrics.classification import BinaryAUROC, MulticlassCalibrationError
 
 from models.metrics import (
     binary_auroc,
+    bootstrap_standard_errors,
     classification_metrics,
     expected_calibration_error,
     ood_auroc,
@@ -148,3 +149,42 @@ def test_spike_statistics_hand_worked() -> None:
     }
     with pytest.raises(ValueError, match="len\\(fan_outs\\)"):
         spike_statistics([[1, 2]], [10])
+
+
+def test_bootstrap_standard_errors_match_closed_forms() -> None:
+    """Accuracy: binomial sqrt(p(1-p)/n); NLL, Brier: sd/sqrt(n); AUROC: Hanley-McNeil."""
+    probs, labels = _random_predictions(4, 1500, 10, 1.0)
+    ood = torch.softmax(torch.randn(800, 10, generator=torch.Generator().manual_seed(5)), dim=1)
+    se = bootstrap_standard_errors(probs, labels, ood)
+    n = len(labels)
+    p = probs.numpy()
+    acc = float(np.mean(p.argmax(axis=1) == labels.numpy()))
+    assert 0.3 < acc < 0.9  # a non-trivial accuracy, so the binomial SE is not tiny
+    assert se["accuracy_se"] == pytest.approx(math.sqrt(acc * (1 - acc) / n), rel=0.15)
+    p_true = p[np.arange(n), labels.numpy()]
+    nll = -np.log(p_true)
+    assert se["nll_se"] == pytest.approx(nll.std(ddof=1) / math.sqrt(n), rel=0.15)
+    onehot = np.eye(10)[labels.numpy()]
+    brier = ((p - onehot) ** 2).sum(axis=1)
+    assert se["brier_se"] == pytest.approx(brier.std(ddof=1) / math.sqrt(n), rel=0.15)
+    a = ood_auroc(probs, ood)
+    n_out = len(ood)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    hanley = (a * (1 - a) + (n_out - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (n * n_out)
+    assert se["ood_auroc_se"] == pytest.approx(math.sqrt(hanley), rel=0.2)
+
+
+def test_bootstrap_ece_se_matches_a_plain_loop_and_is_deterministic() -> None:
+    """The vectorised ECE resampling against a loop over resamples drawn by another generator."""
+    probs, labels = _random_predictions(6, 1000, 10, 2.0)
+    se = bootstrap_standard_errors(probs, labels)
+    assert se == bootstrap_standard_errors(probs, labels)
+    assert "ood_auroc_se" not in se
+    rng = np.random.RandomState(123)
+    loop = []
+    for _ in range(400):
+        idx = rng.randint(0, len(labels), len(labels))
+        loop.append(expected_calibration_error(probs[idx], labels[idx]))
+    assert se["ece_se"] == pytest.approx(np.std(loop, ddof=1), rel=0.2)
+    quarter = bootstrap_standard_errors(probs[:250], labels[:250])  # SE ~ 1/sqrt(n)
+    assert quarter["accuracy_se"] == pytest.approx(2 * se["accuracy_se"], rel=0.3)
