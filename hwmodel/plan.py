@@ -88,9 +88,11 @@ class DataType:
 class Array:
     """One on-chip array: `banks` banks of `depth` words, each word `width` bits.
 
-    A word holds `elements` elements of `element_bits` (width = elements x element_bits).
-    Ports are reads and writes per cycle of each bank.  `component` names the cost-model
-    component that prices it; `rom` arrays are initialised at build time.
+    A word holds `elements` elements of `element_bits` (width = elements x element_bits),
+    two's complement when `signed`.  Ports are reads and writes per cycle of each bank.
+    `component` names the cost-model component that prices it; `rom` arrays are initialised
+    at build time; `per_lane` arrays have one bank per sample lane (banks = lanes);
+    `read_modify_write` arrays are read and written back by one pipelined loop.
     """
 
     name: str
@@ -98,11 +100,13 @@ class Array:
     element_bits: int
     elements: int
     depth: int
-    banks: int
-    reads: int
-    writes: int
+    banks: int = 1
+    reads: int = 1
+    writes: int = 1
+    signed: bool = False
     rom: bool = False
-    read_modify_write: bool = False  # read and written by one pipelined loop
+    per_lane: bool = False
+    read_modify_write: bool = False
 
     @property
     def width(self) -> int:
@@ -256,9 +260,16 @@ def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: i
     w = config.widths
     b = config.membrane_bits
     memory = config.sampling == "memory"
+
+    def lane(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, elements, depth, banks=lanes, per_lane=True, **kw)
+
+    def rom(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, elements, depth, writes=0, rom=True, **kw)
+
     arrays = [
-        Array("image", "spike_buffers", config.input_bits, 1, w[0], 1, 1, 1),
-        Array("keys", "control", 32, 1, config.n_layers, lanes, 1, 1),
+        Array("image", "spike_buffers", config.input_bits, 1, w[0]),
+        lane("keys", "control", 32, 1, config.n_layers),
     ]
     for layer in range(config.n_layers):
         n_in, r = w[layer], rows[layer]
@@ -266,33 +277,35 @@ def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: i
         cbits = config.current_bits(layer)
         # Codes: input-major rows, one NPC-code word per (input, row).  Read by the sampling
         # phase (memory) or by the first-layer and event loops (regenerate).
+        arrays.append(rom(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r))
+        if memory:  # sampled signs, one NPC-bit word per (input, row) and lane
+            arrays.append(lane(f"signs_{layer}", "sample_memory", npc, 1, n_in * r))
+        arrays.append(lane(f"membrane_{layer}", "neuron_memory", b, npc, r, signed=True))
         arrays.append(
-            Array(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r, 1, 1, 0, True)
-        )
-        if memory:
-            arrays.append(Array(f"signs_{layer}", "sample_memory", 1, npc, n_in * r, lanes, 1, 1))
-        arrays.append(
-            Array(f"membrane_{layer}", "neuron_memory", b, npc, r, lanes, 1, 1, False, False)
-        )
-        arrays.append(
-            Array(f"current_{layer}", "neuron_memory", cbits, npc, r, lanes, 1, 1, False, True)
+            lane(
+                f"current_{layer}",
+                "neuron_memory",
+                cbits,
+                npc,
+                r,
+                signed=True,
+                read_modify_write=True,
+            )
         )
         constants = ("threshold", "bias", "initial") if spiking else ("bias", "initial")
         for name in constants:
-            arrays.append(Array(f"{name}_{layer}", "neuron_memory", b, npc, r, 1, 1, 0, True))
+            arrays.append(rom(f"{name}_{layer}", "neuron_memory", b, npc, r, signed=True))
         if spiking:
             # The event queue: one entry per row of this layer that fired in any lane, written
             # once per fire-pass cycle (no dynamic multi-writes): the code address and the flat
-            # weight index of the row's first input in the next layer, and each lane's NPC-bit
-            # spike mask.  The next layer's event loop walks the set bits of the masks.
+            # weight index of the row's first neuron as an input of the next layer, and each
+            # lane's NPC-bit spike mask.  The next layer's event loop walks the set bits.
             addr_bits = _bits(w[layer + 1] * rows[layer + 1] - 1)
-            index_bits = _bits(w[layer + 1] * w[layer + 2] - 1)
-            arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r, 1, 1, 1))
+            arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r))
             if not memory:
-                arrays.append(
-                    Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r, 1, 1, 1)
-                )
-            arrays.append(Array(f"queue_mask_{layer}", "spike_buffers", 1, npc, r, lanes, 1, 1))
+                index_bits = _bits(w[layer + 1] * w[layer + 2] - 1)
+                arrays.append(Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r))
+            arrays.append(lane(f"queue_mask_{layer}", "spike_buffers", npc, 1, r))
     return tuple(arrays)
 
 
@@ -312,18 +325,10 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
         loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, 1))
     loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
     if memory:
-        trip = sum(w[layer] * rows[layer] for layer in range(config.n_layers))
-        code_kind = max((kinds[f"codes_{i}"] for i in range(config.n_layers)), key=READ_LATENCY.get)
-        loops.append(
-            Loop(
-                "sample",
-                "weight_sample",
-                samples_w,
-                trip,
-                1,
-                READ_LATENCY[code_kind] + PRNG_STAGES + 2,
-            )
-        )
+        for layer in range(config.n_layers):
+            depth = READ_LATENCY[kinds[f"codes_{layer}"]] + PRNG_STAGES + 2
+            trip = w[layer] * rows[layer]
+            loops.append(Loop(f"sample_{layer}", "weight_sample", samples_w, trip, 1, depth))
     weights_of = "signs" if memory else "codes"
     first_kind = kinds[f"{weights_of}_0"]
     loops.append(

@@ -52,6 +52,7 @@ __all__ = [
     "AcceleratorConfig",
     "IntegerLayer",
     "IntegerNetwork",
+    "KEY_CONSTANTS",
     "MASK32",
     "cycle_breakdown_from_events",
     "layer_key",
@@ -70,8 +71,10 @@ Ensemble = Literal["time", "repeat"]
 Sampling = Literal["memory", "regenerate"]
 
 MASK32 = 0xFFFFFFFF
-# Key-schedule constants (fractional parts of the golden ratio and sqrt(2), sqrt(3), sqrt(5)).
-_C0, _C1, _C2, _C3 = 0x9E3779B9, 0x6A09E667, 0xBB67AE85, 0x3C6EF372
+# Key-schedule constants (fractional parts of the golden ratio and sqrt(2), sqrt(3), sqrt(5));
+# the HLS generator renders them into the kernel from here.
+KEY_CONSTANTS = (0x9E3779B9, 0x6A09E667, 0xBB67AE85, 0x3C6EF372)
+_C0, _C1, _C2, _C3 = KEY_CONSTANTS
 
 
 @dataclass(frozen=True)
