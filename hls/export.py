@@ -19,7 +19,6 @@ from hls.context import template_context
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hwmodel.errors import HardwareInputError
-from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.snn_integer import (
     IntegerResult,
@@ -77,6 +76,8 @@ def model_estimate(config: AcceleratorConfig, result: IntegerResult) -> dict:
     """The cost model's figures for this design at the golden images' activity: the per-lane
     activity, and the inputs each event loop visited per timestep and round (the union over
     lanes that the integer model counts)."""
+    from hwmodel.estimate import estimate  # pandas: only when a project is written
+
     loop_events = result.events.mean(axis=(0, 1, 2))
     out = dict(
         estimate(

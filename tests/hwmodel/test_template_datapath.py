@@ -5,7 +5,6 @@ import pytest
 
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import (
-    PIPELINE_DEPTH,
     AcceleratorConfig,
     cycle_breakdown_from_events,
     layer_key,
@@ -86,31 +85,6 @@ def test_saturate_two_complement_limits():
 def test_time_ensemble_sample_schedule():
     assert segment_of_timestep(np.arange(8), 8, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert segment_of_timestep(np.arange(8), 8, 3).tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
-
-
-def test_cycle_breakdown_hand_worked():
-    """widths 64-32-10, P=4, Q=1: 8 rows in layer 0, 3 rows (ceil(10/4)) in layer 1.
-
-    repeat, S=2, T=3, memory sampling, one lane (2 rounds, 2 weight samples):
-      sampling  = ceil((64*32 + 32*10) / 4) = 592 per weight sample       -> 1184
-      layer 0   = first-layer current 64*8 + 4 = 516 per weight sample     -> 1032
-                  + fire (8 + 4) per timestep per round = 12 * 3 * 2       ->   72
-      layer 1   = events 5 per timestep * 3 rows * 3 steps * 2 rounds      ->   90
-                  + fire (3 + 4) * 3 * 2                                   ->   42
-      total     = 1184 + 1104 + 132                                        = 2420
-    """
-    cfg = AcceleratorConfig(widths=(64, 32, 10), pe=4, samples=2, timesteps=3)
-    events = np.zeros((2, 3, 2))
-    events[..., 1] = 5
-    out = cycle_breakdown_from_events(cfg, events)
-    assert PIPELINE_DEPTH == 4
-    assert float(out["sampling"]) == 1184
-    assert out["per_layer"].tolist() == [1104, 132]
-    assert float(out["total"]) == 2420
-    regen = AcceleratorConfig(
-        widths=(64, 32, 10), pe=4, samples=2, timesteps=3, sampling="regenerate"
-    )
-    assert float(cycle_breakdown_from_events(regen, events)["total"]) == 2420 - 1184
 
 
 def test_cycle_breakdown_broadcasts_over_images():
