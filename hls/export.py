@@ -86,6 +86,8 @@ def model_estimate(config: AcceleratorConfig, result: IntegerResult) -> dict:
             loop_events=[float(e) for e in loop_events],
         )
     )
+    worst = estimate(config, spike_rate=1.0)  # what csynth's latency bound assumes
+    out["cycles_worst"], out["latency_worst_us"] = worst["cycles"], worst["latency_us"]
     out["source"] = "hwmodel.estimate.estimate"
     return out
 

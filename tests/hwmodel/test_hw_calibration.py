@@ -8,8 +8,8 @@ from hwmodel.calibration import fit_calibration, load_calibration, save_calibrat
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate
-from hwmodel.power import dynamic_power_by_kind
 from hwmodel.plan import build_plan
+from hwmodel.power import dynamic_power_by_kind
 from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
