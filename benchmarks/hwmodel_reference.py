@@ -1,9 +1,12 @@
-"""The model's view of a 64-PE, 100 MHz design on xc7z020clg400-1 beside the sister design.
+"""The plan and the model's view of a 64-PE, 100 MHz design on xc7z020clg400-1 beside the
+sister design.
 
 The sister design (same group as the seed paper, PYNQ-Z2) reported 38.4 GOPS at 1.54 W,
 0.6 GOPS per PE and 2.25 GOPS/DSP.  This prints the model's GOPS, power, GOPS/DSP and
 utilisation for networks of the seed's size and explains the gap (see the notes printed
-below the table and docs/accelerator.md).
+below the table and docs/accelerator.md), then the hardware plan of the first network:
+every loop (trip count, II, depth, cycles per image) and every array (kind, width, depth,
+banks, ports), the figures docs/accelerator.md quotes.
 
     python benchmarks/hwmodel_reference.py [--spike-rate 0.1] [--timesteps 8] [--samples 10]
 """
@@ -12,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 
+from hwmodel.cycles import plan_cycles
 from hwmodel.estimate import estimate
+from hwmodel.plan import HardwarePlan, build_plan
+from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
 
 PUBLISHED = {"gops": 38.4, "power_w": 1.54, "gops_per_pe": 0.6, "gops_per_dsp": 2.25}
@@ -83,6 +89,48 @@ def main() -> None:
         "  far beyond any Zynq-7000 BRAM.  The sister design must use a smaller network, fewer\n"
         "  code bits or off-chip weights."
     )
+    name, widths, k = NETWORKS[2]
+    print_plan(
+        build_plan(
+            AcceleratorConfig(
+                widths=widths, pe=64, k_bits=k, timesteps=args.timesteps, samples=args.samples
+            )
+        ),
+        args.spike_rate,
+    )
+
+
+def print_plan(plan: HardwarePlan, spike_rate: float) -> None:
+    """The plan's loops and arrays as Markdown tables (docs/accelerator.md)."""
+    w = plan.config.widths
+    events = [0.0] + [spike_rate * n * plan.event_slots for n in w[1:-1]]
+    cycles = plan_cycles(plan, events)
+    print(
+        f"\nPlan of {'-'.join(map(str, w))}: NPC {plan.npc}, lanes {plan.lanes}, rounds "
+        f"{plan.rounds}, weight samples {plan.weight_samples}, rows {list(plan.rows)}, "
+        f"PRNG units {plan.prng_units}; {cycles['total']:,.0f} cycles per image at "
+        f"spike rate {spike_rate}\n"
+    )
+    print(
+        "| loop | per | passes | trip | II | depth | cycles/image |\n|---|---|---|---|---|---|---|"
+    )
+    for loop in plan.loops:
+        trip = f"{loop.trip} per event" if loop.event_layer is not None else loop.trip
+        spent = loop.fixed_cycles + (
+            loop.cycles_per_event * events[loop.event_layer] if loop.event_layer else 0
+        )
+        print(
+            f"| {loop.name} | {loop.per} | {loop.passes} | {trip} | {loop.ii} | "
+            f"{loop.depth} | {spent:,.0f} |"
+        )
+    print("\n| array | kind | width | depth | banks | R/W ports | LUT | FF | RAMB18 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for a in plan.arrays:
+        c = array_cost(a)
+        print(
+            f"| {a.name} | {a.kind} | {a.width} | {a.depth} | {a.banks} | "
+            f"{a.reads}/{a.writes} | {c['lut']:.0f} | {c['ff']:.0f} | {c['bram18']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

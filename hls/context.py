@@ -1,132 +1,223 @@
-"""The values the templates need, derived from the integer network and the design knobs.
+"""The values the templates need: the hardware plan of the design plus the network's numbers.
 
-One function, so every generated file (kernel, parameters, Tcl, driver, README) reads the
-same numbers.
+Every size, width, storage pragma and loop constant comes from `hwmodel.plan.build_plan`;
+this module only lays the integer network out in the plan's row-wise words and spells the
+plan's arrays as Vitis HLS declarations and pragmas.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from hls.ap_types import ap_types_dir
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
-from hwmodel.resources import DesignBatch, prng_units
-from hwmodel.template import MASK32, PIPELINE_DEPTH, AcceleratorConfig, IntegerNetwork
+from hwmodel.plan import (
+    AXI_LATENCY,
+    IMAGE_HANDSHAKE,
+    LOOP_ENTRY,
+    Array,
+    HardwarePlan,
+    build_plan,
+)
+from hwmodel.template import (
+    KEY_CONSTANTS,
+    MASK32,
+    AcceleratorConfig,
+    IntegerNetwork,
+    time_segments,
+)
 
-__all__ = ["MAX_IMAGES", "template_context"]
+__all__ = ["MAX_IMAGES", "array_declaration", "storage_pragmas", "template_context"]
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
-_BRAM18_BITS = 18 * 1024
 _PER_LINE = 24
+# Arrays whose word is a row of NPC elements (the others hold one element per word).
+_ROW_WORDS = ("codes", "membrane", "current", "threshold", "bias", "initial")
+_BIND_IMPL = {"lutram": "lutram", "bram": "bram"}
 
 
-def _c_array(values: np.ndarray) -> str:
+def _c_list(values: np.ndarray) -> str:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
-    lines = [", ".join(flat[i : i + _PER_LINE]) for i in range(0, len(flat), _PER_LINE)]
+    return ", ".join(flat)
+
+
+def _c_rows(values: np.ndarray) -> str:
+    """A 2-D initialiser {{...}, {...}} of `values` [rows, elements], a few rows per line."""
+    rows = ["{" + _c_list(row) + "}" for row in np.asarray(values)]
+    per = max(1, _PER_LINE // max(1, np.asarray(values).shape[1]))
+    lines = [", ".join(rows[i : i + per]) for i in range(0, len(rows), per)]
     return ",\n".join("    " + line for line in lines)
 
 
-def _memory_impl(bits: int) -> str:
-    """Small memories go to LUTRAM, the rest to block RAM (about half a BRAM18 as the cut)."""
-    return "bram" if bits >= _BRAM18_BITS // 2 else "lutram"
+def _row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
+    """Per-neuron values [n] as row words [rows, npc], padded with `pad`."""
+    n = len(values)
+    rows = -(-n // npc)
+    out = np.full(rows * npc, pad, dtype=np.int64)
+    out[:n] = values
+    return out.reshape(rows, npc)
 
 
-def _row_codes(codes: np.ndarray, npc: int) -> tuple[np.ndarray, int]:
-    """Codes [n_out, n_in] in (input, row) order, each row of npc neurons padded with code 0."""
+def _code_words(codes: np.ndarray, npc: int) -> np.ndarray:
+    """Codes [n_out, n_in] as words [n_in * rows, npc]: address i * rows + row holds the codes
+    of neurons row * npc + p for input i; padding neurons get code 0 (always -1)."""
     n_out, n_in = codes.shape
     rows = -(-n_out // npc)
-    padded = np.zeros((n_in, rows * npc), dtype=codes.dtype)
+    padded = np.zeros((n_in, rows * npc), dtype=np.int64)
     padded[:, :n_out] = codes.T
-    return padded, rows
+    return padded.reshape(n_in * rows, npc)
 
 
-def _group_bases(sizes: list[int], reuse: int) -> np.ndarray:
-    """First global group of each layer: groups numbered across layers, index // reuse."""
-    groups = [-(-size // reuse) for size in sizes]
-    return np.concatenate([[0], np.cumsum(groups)[:-1]]).astype(np.int64)
+def c_type(bits: int, signed: bool) -> str:
+    """The ap_int type of a plan width."""
+    return f"ap_int<{bits}>" if signed else f"ap_uint<{bits}>"
 
 
-def template_context(
-    net: IntegerNetwork, config: AcceleratorConfig, n_images: int, design_name: str
-) -> dict:
-    """Everything the templates render from (plain Python values)."""
-    widths = config.widths
+def array_declaration(array: Array) -> tuple[str, str]:
+    """(element type, dimensions) of a plan array: [lanes] when per lane, [depth], then
+    [elements] for row words (NPC elements, even when NPC is 1)."""
+    dims = ""
+    if array.per_lane:
+        dims += f"[{array.banks}]"
+    dims += f"[{array.depth}]"
+    if array.name.split("_")[0] in _ROW_WORDS:
+        dims += f"[{array.elements}]"
+    return c_type(array.element_bits, array.signed), dims
+
+
+def storage_pragmas(array: Array) -> list[str]:
+    """The ARRAY_PARTITION / ARRAY_RESHAPE / BIND_STORAGE / DEPENDENCE lines of a plan array.
+
+    Lanes are banks (complete partition of the lane dimension); the elements of a word are
+    reshaped into one wide word; a register array is completely partitioned along its depth,
+    a RAM array is bound to the plan's kind with the ports it needs.
+    """
+    name = array.name
+    lines = []
+    dim = 1
+    if array.per_lane:
+        lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} type=complete dim=1")
+        dim = 2
+    if array.elements > 1:
+        lines.append(f"#pragma HLS ARRAY_RESHAPE variable={name} type=complete dim={dim + 1}")
+    if array.kind == "registers":
+        lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} type=complete dim={dim}")
+        return lines
+    ram = "rom_1p" if array.rom else ("ram_s2p" if array.writes and array.reads else "ram_1p")
+    lines.append(
+        f"#pragma HLS BIND_STORAGE variable={name} type={ram} impl={_BIND_IMPL[array.kind]}"
+    )
+    if array.read_modify_write:
+        lines.append(
+            f"#pragma HLS DEPENDENCE variable={name} type=inter direction=RAW dependent=true "
+            f"distance={array.depth}"
+        )
+    return lines
+
+
+def _check(config: AcceleratorConfig) -> None:
     part = get_part(config.part)
     if part.package is None or part.speed_grade is None:
         raise HardwareInputError(
             f"part: {config.part!r} names only the die; vitis_hls needs a full part string, "
             f"e.g. {part.part_strings()[0]} (one of {', '.join(part.part_strings())})"
         )
-    current_bits = max(config.current_bits(layer) for layer in range(config.n_layers))
-    if current_bits > 31:
+    bits = max(config.current_bits(layer) for layer in range(config.n_layers))
+    if bits + config.membrane_bits + 1 > 64:
         raise HardwareInputError(
-            f"input_bits: {config.input_bits} with {widths[0]} inputs needs a "
-            f"{current_bits}-bit current; the kernel holds 31 bits, so lower input_bits"
+            f"input_bits: {config.input_bits} with {config.widths[0]} inputs needs a "
+            f"{bits}-bit current; the membrane update holds 64 bits, so lower input_bits"
         )
-    sizes = [a * b for a, b in zip(widths[:-1], widths[1:], strict=True)]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+
+
+def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
+    npc = plan.npc
+    w = plan.config.widths
     layers = []
     for index, layer in enumerate(net.layers):
         n_out, n_in = layer.codes.shape
-        layers.append(
-            {
-                "index": index,
-                "n_in": n_in,
-                "n_out": n_out,
-                "shift": layer.shift,
-                "spiking": layer.spiking,
-                "threshold": _c_array(layer.threshold),
-                "bias": _c_array(layer.bias),
-                "initial": _c_array(layer.initial),
-            }
-        )
-    npc = config.neurons_per_cycle
-    memory = config.sampling == "memory"
-    units = int(prng_units(DesignBatch.from_configs([config]))[0])
-    if memory:
-        # Input-major codes per layer (index i * n_out + j), layers one after the other.
-        flat = np.concatenate([layer.codes.T.ravel() for layer in net.layers])
-        codes = _c_array(flat)
-        code_arrays = [{"name": "CODES", "impl": _memory_impl(flat.size * config.k_bits)}]
-    else:
-        codes, code_arrays = "", []
-        for entry, layer in zip(layers, net.layers, strict=True):
-            rom, entry["rows"] = _row_codes(layer.codes, npc)
-            entry["codes"] = _c_array(rom)
-            impl = _memory_impl(rom.size * config.k_bits)
-            code_arrays.append({"name": f"CODES_{entry['index']}", "impl": impl})
-    lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
-    runs = config.runs
-    hidden = config.n_layers - 1
+        rows = plan.rows[index]
+        top = (1 << (plan.config.membrane_bits - 1)) - 1
+        entry = {
+            "index": index,
+            "n_in": n_in,
+            "n_out": n_out,
+            "rows": rows,
+            "last_row": n_out - (rows - 1) * npc,  # neurons in the last row
+            "shift": layer.shift,
+            "spiking": layer.spiking,
+            "codes": _c_rows(_code_words(layer.codes, npc)),
+            "threshold": _c_rows(_row_words(layer.threshold, npc, top)),
+            "bias": _c_rows(_row_words(layer.bias, npc, 0)),
+            "initial": _c_rows(_row_words(layer.initial, npc, 0)),
+            "current_bits": plan.type(f"current_{index}").bits,
+            "update_bits": plan.type(f"update_{index}").bits,
+            "events": plan.loop(f"events_{index}") if index > 0 else None,
+            "fire": plan.loop(f"fire_{index}"),
+            "reset": plan.loop(f"reset_{index}"),
+            "sample": plan.loop(f"sample_{index}") if plan.config.sampling == "memory" else None,
+        }
+        if layer.spiking:
+            entry["n_next"] = w[index + 2]
+            entry["rows_next"] = plan.rows[index + 1]
+        layers.append(entry)
+    return layers
+
+
+def template_context(
+    net: IntegerNetwork, config: AcceleratorConfig, n_images: int, design_name: str
+) -> dict:
+    """Everything the templates render from (plain Python values and the plan)."""
+    _check(config)
+    plan = build_plan(config)
+    widths = config.widths
     images = max(n_images, 1)
+    arrays = {}
+    for array in plan.arrays:
+        ctype, dims = array_declaration(array)
+        arrays[array.name] = {
+            "plan": array,
+            "type": ctype,
+            "dims": dims,
+            "pragmas": storage_pragmas(array),
+        }
+    try:
+        ap_types = str(ap_types_dir())
+    except HardwareInputError:
+        ap_types = ""  # `dse csim` names the fix; the Vitis flow brings its own headers
+    starts = [t0 for t0, _ in time_segments(config.timesteps, config.samples)]
     return {
         "design_name": design_name,
+        "ap_types": ap_types,
         "config": config,
+        "plan": plan,
         "widths": list(widths),
         "n_layers": config.n_layers,
-        "n_hidden": hidden,
-        "runs": runs,
-        "lanes": lanes,
-        "rounds": -(-config.samples // lanes) if config.ensemble == "repeat" else 1,
-        "npc": npc,
-        "prng_units": units,  # generators per lane (sampling phase or row windows)
-        "group_base": _group_bases(sizes, config.reuse).tolist(),
-        "code_arrays": code_arrays,
-        "pipeline_depth": PIPELINE_DEPTH,
+        "n_hidden": config.n_layers - 1,
+        "runs": config.runs,
+        "lanes": plan.lanes,
+        "rounds": plan.rounds,
+        "npc": plan.npc,
+        "prng_units": plan.prng_units,
+        "log2_reuse": config.reuse.bit_length() - 1,
+        "segment_starts": starts + [config.timesteps],
+        "arrays": arrays,
+        "types": {t.name: c_type(t.bits, t.signed) for t in plan.types},
+        "loops": {loop.name: loop for loop in plan.loops},
+        "loop_entry": LOOP_ENTRY,
+        "image_handshake": IMAGE_HANDSHAKE,
+        "axi_latency": AXI_LATENCY,
+        "ports": plan.ports,
         "seed32": config.seed & MASK32,
-        "n_weights": int(sum(sizes)),
+        "key_constants": KEY_CONSTANTS,
         "max_images": MAX_IMAGES,
-        "max_current_bits": current_bits,
-        "code_type": "uint8_t" if config.k_bits <= 8 else "uint16_t",
-        "wmem_impl": _memory_impl(int(sum(sizes)) * lanes),
-        "memory": memory,
-        "offsets": offsets,
-        "layers": layers,
-        "codes": codes,
+        "memory": config.sampling == "memory",
+        "layers": _layers(net, plan),
         "depth": {
             "images": images * widths[0],
-            "scores": images * runs * widths[-1],
-            "spikes": images * max(hidden, 1),
+            "scores": images * config.runs * widths[-1],
+            "spikes": images * max(config.n_layers - 1, 1),
             "cycles": images,
         },
     }

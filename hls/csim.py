@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hls.ap_types import ap_types_dir
 from hls.golden import GoldenVectors, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
@@ -68,7 +69,7 @@ def _check_tools(cxx: str) -> None:
         if shutil.which(tool) is None:
             raise HardwareInputError(
                 f"{tool}: not found on PATH; install it (e.g. apt-get install g++ make) "
-                "or set CXX to a C++17 compiler"
+                "or set CXX to a C++14 compiler"
             )
 
 
@@ -115,13 +116,14 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     _check_project(root)
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
+    ap = ap_types_dir()
     scoring, estimate, shape = _load_design(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
     _check_golden(root / "tb" / "golden.txt", golden, shape)
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(root), "csim", f"CXX={cxx}"],
+        ["make", "--no-print-directory", "-C", str(root), "csim", f"CXX={cxx}", f"AP_TYPES={ap}"],
         capture_output=True,
         text=True,
         check=False,

@@ -19,7 +19,7 @@ from hls.context import template_context
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hwmodel.errors import HardwareInputError
-from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
+from hwmodel.template import AcceleratorConfig
 
 if TYPE_CHECKING:  # torch-free at import time; the models come in when a project is built
     from models.datasets import DatasetSplits
@@ -66,17 +66,21 @@ def golden_activity(config: AcceleratorConfig, result: IntegerResult) -> list[fl
 
 
 def model_estimate(config: AcceleratorConfig, result: IntegerResult) -> dict:
-    """The cost model's figures for this design at the golden images' activity.
+    """The cost model's figures for this design at the golden images' activity: the per-lane
+    activity, and the inputs each event loop visited per timestep and round (the union over
+    lanes that the integer model counts)."""
+    from hwmodel.estimate import estimate  # pandas: only when a project is written
 
-    `hwmodel.estimate.estimate` when present; otherwise the template's cycle count at the
-    mean event counts (the cost model builds on the same function).
-    """
-    try:
-        from hwmodel.estimate import estimate
-    except ImportError:
-        total = cycle_breakdown_from_events(config, result.events.mean(axis=0))["total"]
-        return {"cycles": float(total), "source": "hwmodel.template.cycle_breakdown_from_events"}
-    out = dict(estimate(config, activity=golden_activity(config, result)))
+    loop_events = result.events.mean(axis=(0, 1, 2))
+    out = dict(
+        estimate(
+            config,
+            activity=golden_activity(config, result),
+            loop_events=[float(e) for e in loop_events],
+        )
+    )
+    worst = estimate(config, spike_rate=1.0)  # what csynth's latency bound assumes
+    out["cycles_worst"], out["latency_worst_us"] = worst["cycles"], worst["latency_us"]
     out["source"] = "hwmodel.estimate.estimate"
     return out
 

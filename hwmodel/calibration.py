@@ -20,14 +20,9 @@ from scipy.optimize import nnls
 
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
+from hwmodel.plan import build_plan
 from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
-from hwmodel.resources import (
-    COMPONENTS,
-    RESOURCES,
-    DesignBatch,
-    component_resources,
-    load_coefficients,
-)
+from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
 __all__ = [
@@ -133,10 +128,10 @@ def _design_bases(df: pd.DataFrame, coeffs: dict) -> dict[str, np.ndarray]:
     """Per resource: [rows, components] of first-principles component figures."""
     per_row = []
     for _, row in df.iterrows():  # measured designs are few; each may have its own widths
-        comps = component_resources(DesignBatch.from_configs([_config_from_row(row)]), coeffs)
+        comps = component_resources(build_plan(_config_from_row(row)), coeffs)
         per_row.append(comps)
     return {
-        res: np.array([[float(c[comp][res][0]) for comp in COMPONENTS] for c in per_row])
+        res: np.array([[float(c[comp][res]) for comp in COMPONENTS] for c in per_row])
         for res in RESOURCES
     }
 

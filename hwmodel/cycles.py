@@ -1,9 +1,15 @@
-"""Cycles and operation counts per inference, from a measured or assumed activity profile.
+"""Cycles and operation counts per image, from the plan's loops and the events they process.
 
-The schedule itself is `hwmodel.template.cycle_breakdown_from_events` (the HLS kernel counts
-its loop iterations with the same function); this module only turns an activity profile into
-the expected event counts that function takes, and adds the I/O that surrounds the kernel's
-compute loop.
+Every pipelined loop of `hwmodel.plan` costs ``trip x II + depth + LOOP_ENTRY`` per pass; the
+loops with a fixed trip count add up to `HardwarePlan.fixed_cycles`, and each event loop adds
+its cycles per event times the events it processes.  The sum is linear in the events, so the
+expected cycles of a design are its cycles at the expected events.
+
+Events: the event loop of weight layer l visits an input that fired in *any* lane of a round
+(the lanes share it and mask the update).  Lanes of one round run the same image under
+different weight samples and fire mostly together, so without a measured figure the loop is
+taken to visit as many inputs per timestep as one lane fires (`activity`); `loop_events`
+gives the measured union instead (the integer model counts it: `IntegerResult.events`).
 """
 
 from __future__ import annotations
@@ -13,16 +19,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from hwmodel.errors import HardwareInputError
-from hwmodel.template import AcceleratorConfig, cycle_breakdown_from_events
+from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan
 
 __all__ = [
     "activity_matrix",
     "dense_ops_per_inference",
-    "lane_union",
-    "io_cycles",
-    "schedule_cycles",
+    "plan_cycles",
     "synops_per_inference",
 ]
+
+_IO_LOOPS = ("load_image", "store_scores", "store_counts")
 
 
 def activity_matrix(
@@ -30,6 +36,7 @@ def activity_matrix(
     n: int,
     activity: Sequence[float] | np.ndarray | None = None,
     spike_rate: float | np.ndarray = 0.1,
+    name: str = "activity",
 ) -> np.ndarray:
     """Mean input events per timestep per weight sample, [n designs, weight layers].
 
@@ -51,66 +58,47 @@ def activity_matrix(
     act = np.broadcast_to(act, (n, act.shape[-1])) if act.ndim == 1 else act
     if act.shape != (n, len(w)):
         raise HardwareInputError(
-            f"activity: {act.shape[-1]} entries per design, but widths {list(widths)} have "
+            f"{name}: {act.shape[-1]} entries per design, but widths {list(widths)} have "
             f"{len(w)} weight layers; give one mean event count per weight layer"
         )
     if np.any(~np.isfinite(act)) or np.any(act < 0):
-        raise HardwareInputError("activity: event counts must be finite and non-negative")
+        raise HardwareInputError(f"{name}: event counts must be finite and non-negative")
     return np.minimum(act, w[None, :])
 
 
-def lane_union(
-    widths: Sequence[int], per_lane: np.ndarray, ensemble: str, samples: int, lanes: int
-) -> np.ndarray:
-    """Expected events per lane-round [n, rounds, L] that the shared event loop processes.
+def _layer_of(name: str) -> int | None:
+    head, _, tail = name.rpartition("_")
+    return int(tail) if head in ("reset", "events", "fire") else None
 
-    In `repeat` mode a lane-round runs up to `lanes` samples at once and the loop visits an
-    input if it fired in any lane: n (1 - (1 - rate)^lanes) for independent lanes.  `time`
-    mode is one round of one lane.
+
+def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]:
+    """Cycles per image: total, io, sampling and per_layer (they add up to total).
+
+    `events[..., l]` is the number of inputs the event loop of weight layer l visits over the
+    whole image (summed over rounds and timesteps; index 0 is ignored: the first layer is
+    dense).  Leading axes broadcast.
     """
-    w = np.asarray(widths[:-1], dtype=np.float64)
-    if ensemble == "repeat":
-        rounds = -(-samples // lanes)
-        active = np.minimum(lanes, samples - np.arange(rounds) * lanes)
-    else:
-        active = np.ones(1)
-    rate = np.minimum(per_lane / w, 1.0)
-    return w * (1.0 - (1.0 - rate[:, None, :]) ** active[None, :, None])
-
-
-def schedule_cycles(
-    schedules: list[tuple[AcceleratorConfig, np.ndarray]], per_lane: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The template's cycle breakdown (total, sampling, per_layer) for designs of one widths.
-
-    `schedules` pairs each distinct schedule (a config) with the positions of its designs in
-    `per_lane`; the lane unions are shared by schedules with the same ensemble, S and lanes.
-    """
-    n, layers = per_lane.shape
-    out = {"total": np.empty(n), "sampling": np.empty(n), "per_layer": np.empty((n, layers))}
-    unions: dict[tuple, np.ndarray] = {}
-    for config, idx in schedules:
-        key = (config.ensemble, config.samples, config.sample_lanes)
-        if key not in unions:
-            unions[key] = lane_union(config.widths, per_lane, *key)
-        union = unions[key][idx]
-        events = np.broadcast_to(
-            union[:, :, None, :], (len(idx), union.shape[1], config.timesteps, layers)
+    events = np.asarray(events, dtype=np.float64)
+    n_layers = plan.config.n_layers
+    lead = events.shape[:-1]
+    per_layer = np.zeros((*lead, n_layers))
+    io = np.full(lead, float(IMAGE_HANDSHAKE))
+    sampling = np.zeros(lead)
+    for loop in plan.loops:
+        cost = loop.fixed_cycles + (
+            0.0
+            if loop.event_layer is None
+            else loop.cycles_per_event * events[..., loop.event_layer]
         )
-        cyc = cycle_breakdown_from_events(config, events)
-        for name in out:
-            out[name][idx] = cyc[name]
-    return out
-
-
-def io_cycles(
-    widths: Sequence[int], input_bits: np.ndarray, score_vectors: np.ndarray | int, io: dict
-) -> np.ndarray:
-    """Cycles to fetch the image and write the scores over m_axi (outside the schedule)."""
-    word = io["axi_word_bits"]
-    load = -(-widths[0] * np.asarray(input_bits) // word)
-    store = widths[-1] * score_vectors  # one 32-bit word per class score
-    return 2 * io["axi_latency_cycles"] + load + store
+        if loop.name in _IO_LOOPS:
+            io = io + cost
+        elif loop.name == "keys" or loop.name.startswith("sample_"):
+            sampling = sampling + cost
+        else:
+            layer = 0 if loop.name == "first_current" else _layer_of(loop.name)
+            per_layer[..., layer] += cost
+    total = io + sampling + per_layer.sum(axis=-1)
+    return {"total": total, "io": io, "sampling": sampling, "per_layer": per_layer}
 
 
 def dense_ops_per_inference(

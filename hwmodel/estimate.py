@@ -1,10 +1,10 @@
 """Price designs: resources, utilisation, cycles, latency, throughput, GOPS and power.
 
-`estimate` prices one `AcceleratorConfig`; `estimate_table` prices a DataFrame of designs
-with numpy over columns: resources, power and operation counts are one array computation
-per set of layer widths, and the template's cycle schedule is called once per distinct
-schedule (widths, ensemble, sampling, timesteps, samples, lanes, P x Q) with the events of
-all its designs.  Both go through `_price`, so a table row and a single estimate agree.
+`estimate` prices one `AcceleratorConfig`; `estimate_table` prices a DataFrame of designs.
+Both price the design's `hwmodel.plan` (built and priced once per distinct set of plan knobs,
+whatever the clock, part and activity) and go through `_price`, so a table row and a single
+estimate agree.  `cycles` is everything the kernel's counter counts for one image, I/O
+included; `cycles_io`, `cycles_sampling` and `cycles_per_layer` split it.
 
 Conventions (docs/accelerator.md):
 * GOPS counts dense-equivalent operations, 2 per weight per timestep per run (multiply and
@@ -18,7 +18,7 @@ Conventions (docs/accelerator.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -27,14 +27,14 @@ from hwmodel.calibration import Calibration, apply_calibration, resolve_calibrat
 from hwmodel.cycles import (
     activity_matrix,
     dense_ops_per_inference,
-    io_cycles,
-    schedule_cycles,
+    plan_cycles,
     synops_per_inference,
 )
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
+from hwmodel.plan import HardwarePlan, build_plan
 from hwmodel.power import dynamic_power_by_kind
-from hwmodel.resources import RESOURCES, DesignBatch, component_resources, load_coefficients
+from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
 __all__ = ["estimate", "estimate_table", "parse_widths"]
@@ -42,9 +42,6 @@ __all__ = ["estimate", "estimate_table", "parse_widths"]
 _DEFAULTS = {f.name: f.default for f in fields(AcceleratorConfig) if f.name != "extra"}
 _INT_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
 _INT_KNOBS += ("input_bits", "timesteps", "samples", "seed")
-_BATCH_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
-_BATCH_KNOBS += ("input_bits",)
-_SCHEDULE_KEYS = ["ensemble", "sampling", "timesteps", "samples", "sample_lanes", "_npc"]
 _PART_FIELDS = ("lut", "ff", "bram36", "dsp", "lutram", "static_w", "ps_w")
 _UTIL = ("lut", "ff", "bram36", "dsp", "lutram")
 
@@ -71,11 +68,45 @@ def _validate_cap(util_cap: float | None) -> float:
     return cap
 
 
-def _resources(
-    batch: DesignBatch, part: dict[str, np.ndarray], cal: Calibration | None, cap: float
+_PLAN_KNOBS = ["widths", "pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits"]
+_PLAN_KNOBS += ["reuse", "input_bits", "sampling", "ensemble", "timesteps", "samples"]
+
+
+@dataclass
+class _Priced:
+    """What one plan costs, independent of clock, part and activity."""
+
+    plan: HardwarePlan
+    components: dict[str, dict[str, float]]
+    per_event: np.ndarray  # cycles per visited input of each weight layer
+
+
+def _priced(config: AcceleratorConfig) -> _Priced:
+    plan = build_plan(config)
+    return _Priced(
+        plan=plan,
+        components=component_resources(plan, load_coefficients()),
+        per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
+    )
+
+
+def _price(
+    priced: list[_Priced],
+    cols: dict[str, np.ndarray],
+    part: dict[str, np.ndarray],
+    per_lane: np.ndarray,
+    loop_events: np.ndarray,
+    cal: Calibration | None,
+    cap: float,
 ) -> dict:
-    """Component and total resources, utilisation and the fits flag."""
-    comps = apply_calibration(component_resources(batch, load_coefficients()), cal)
+    """Every metric for designs with the same widths: `priced[i]` is design i's plan."""
+    coeffs = load_coefficients()
+    widths = priced[0].plan.config.widths
+    comps = {
+        comp: {r: np.array([p.components[comp][r] for p in priced]) for r in (*RESOURCES, "lutram")}
+        for comp in COMPONENTS
+    }
+    comps = apply_calibration(comps, cal)
     offsets = cal.offsets if cal is not None else {}
     total = {
         r: sum(c[r] for c in comps.values()) + offsets.get(r, 0.0) for r in (*RESOURCES, "lutram")
@@ -92,36 +123,17 @@ def _resources(
         out[f"util_{res}"] = out[res] / part[res]
     out["fits"] = np.all([out[f"util_{r}"] <= cap for r in _UTIL], axis=0)
     out["components"] = comps
-    return out
 
-
-def _price(
-    widths: tuple[int, ...],
-    cols: dict[str, np.ndarray],
-    part: dict[str, np.ndarray],
-    per_lane: np.ndarray,
-    schedules: list[tuple[AcceleratorConfig, np.ndarray]],
-    cal: Calibration | None,
-    cap: float,
-) -> dict:
-    """Every metric for designs with the same widths; `schedules` pairs each distinct cycle
-    schedule (a config) with the positions of its designs."""
-    coeffs = load_coefficients()
-    batch = DesignBatch(
-        widths=widths,
-        memory_sampling=cols["sampling"] == "memory",
-        **{k: cols[k] for k in _BATCH_KNOBS},
-    )
-    out = _resources(batch, part, cal, cap)
-
-    cyc = schedule_cycles(schedules, per_lane)
-    out["cycles"] = cyc["total"]
-    out["cycles_sampling"] = cyc["sampling"]
-    out["cycles_per_layer"] = cyc["per_layer"]
+    # Events each loop visits per image: per timestep and round, times rounds x timesteps.
+    slots = np.array([p.plan.event_slots for p in priced], dtype=np.float64)
+    cycles = _plan_cycles_batch(priced, loop_events * slots[:, None])
+    out["cycles"] = cycles["total"]
+    out["cycles_io"] = cycles["io"]
+    out["cycles_sampling"] = cycles["sampling"]
+    out["cycles_per_layer"] = cycles["per_layer"]
     runs = np.where(cols["ensemble"] == "repeat", cols["samples"], 1)
-    out["cycles_io"] = io_cycles(widths, cols["input_bits"], runs, coeffs["io"])
     clock = cols["clock_mhz"]
-    seconds = (out["cycles"] + out["cycles_io"]) / (clock * 1e6)
+    seconds = out["cycles"] / (clock * 1e6)
     out["latency_us"] = seconds * 1e6
     out["throughput_ips"] = 1.0 / seconds
     out["synops_per_inference"] = synops_per_inference(
@@ -144,25 +156,50 @@ def _price(
     return out
 
 
+def _plan_cycles_batch(priced: list[_Priced], events: np.ndarray) -> dict[str, np.ndarray]:
+    """plan_cycles of each design at its events [n, layers], one call per distinct plan."""
+    n, layers = events.shape
+    out = {"total": np.empty(n), "io": np.empty(n), "sampling": np.empty(n)}
+    out["per_layer"] = np.empty((n, layers))
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(priced):
+        groups.setdefault(id(p), []).append(i)
+    for idx in groups.values():
+        cyc = plan_cycles(priced[idx[0]].plan, events[idx])
+        for key, values in cyc.items():
+            out[key][idx] = values
+    return out
+
+
 def estimate(
     config: AcceleratorConfig,
     activity: Sequence[float] | None = None,
     spike_rate: float = 0.1,
     calibration: Calibration | str | None = None,
     util_cap: float | None = None,
+    loop_events: Sequence[float] | None = None,
 ) -> dict:
-    """Price one design; `activity` is models.evaluation's list (index 0 = n0)."""
+    """Price one design; `activity` is models.evaluation's list (index 0 = n0).
+
+    `loop_events` (same layout) is the measured mean number of inputs each event loop visits
+    per timestep and round (the union over lanes); by default the per-lane `activity`.
+    """
     cap = _validate_cap(util_cap)
     per_lane = activity_matrix(config.widths, 1, activity, spike_rate)
+    loop = (
+        per_lane
+        if loop_events is None
+        else activity_matrix(config.widths, 1, loop_events, name="loop_events")
+    )
     part = get_part(config.part)
     cols = {k: np.array([getattr(config, k)]) for k in (*_INT_KNOBS, "clock_mhz")}
     cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
     out = _price(
-        config.widths,
+        [_priced(config)],
         cols,
         {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS},
         per_lane,
-        [(config, np.array([0]))],
+        loop,
         resolve_calibration(calibration),
         cap,
     )
@@ -220,8 +257,9 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
         raise HardwareInputError(
             f"clock_mhz: {table['clock_mhz'][clock.isna()].iloc[0]!r} must be a number in MHz"
         )
+    if (clock <= 0).any():
+        raise HardwareInputError(f"clock_mhz: {clock[clock <= 0].iloc[0]} must be positive")
     table["clock_mhz"] = clock
-    table["_npc"] = table["pe"] * table["synapses_per_cycle"]
     return table
 
 
@@ -232,27 +270,12 @@ def _table_parts(names: pd.Series) -> dict[str, np.ndarray]:
     return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
 
-def _config_at(
-    widths: tuple[int, ...], cols: dict[str, np.ndarray], i: int, **over: object
-) -> AcceleratorConfig:
-    """The config of design `i` of a widths group (knobs in `over` replace its values)."""
-    knobs: dict = {k: int(cols[k][i]) for k in _INT_KNOBS}
-    knobs.update(
-        sampling=str(cols["sampling"][i]),
-        ensemble=str(cols["ensemble"][i]),
-        clock_mhz=float(cols["clock_mhz"][i]),
+def _plan_config(widths: tuple[int, ...], row: pd.Series) -> AcceleratorConfig:
+    """The config of a group of rows that share every plan knob (validated here)."""
+    knobs = {k: int(row[k]) for k in _PLAN_KNOBS[1:] if k not in ("sampling", "ensemble")}
+    return AcceleratorConfig(
+        widths=widths, sampling=str(row["sampling"]), ensemble=str(row["ensemble"]), **knobs
     )
-    return AcceleratorConfig(widths=widths, **{**knobs, **over})
-
-
-def _check_intervals(widths: tuple[int, ...], cols: dict[str, np.ndarray]) -> None:
-    """Validate every knob through AcceleratorConfig at the column-wise min and max: each
-    per-knob check is an interval; cross-knob checks run on the schedule configs."""
-    for pick in (np.min, np.max):
-        over = {k: int(pick(cols[k])) for k in _INT_KNOBS}
-        _config_at(
-            widths, cols, 0, ensemble="repeat", clock_mhz=float(pick(cols["clock_mhz"])), **over
-        )
 
 
 def estimate_table(
@@ -272,22 +295,22 @@ def estimate_table(
     for widths, idx in table.groupby("widths", sort=False).indices.items():
         sub = table.iloc[idx]
         cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
-        _check_intervals(widths, cols)
-        schedules = [
-            (_config_at(widths, cols, int(pos[0])), pos)
-            for pos in sub.groupby(_SCHEDULE_KEYS, sort=False).indices.values()
-        ]
+        plans: list[_Priced | None] = [None] * len(idx)
+        for pos in sub.groupby(_PLAN_KNOBS[1:], sort=False).indices.values():
+            one = _priced(_plan_config(widths, sub.iloc[pos[0]]))
+            for p in pos:
+                plans[p] = one
         activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None
         rate = sub["spike_rate"].to_numpy(float) if "spike_rate" in sub else 0.1
-        priced = _price(
-            widths,
-            cols,
-            {f: v[idx] for f, v in part.items()},
-            activity_matrix(widths, len(idx), activity, rate),
-            schedules,
-            cal,
-            cap,
+        per_lane = activity_matrix(widths, len(idx), activity, rate)
+        loop = (
+            activity_matrix(
+                widths, len(idx), np.stack(sub["loop_events"].to_numpy()), name="loop_events"
+            )
+            if "loop_events" in sub
+            else per_lane
         )
+        priced = _price(plans, cols, {f: v[idx] for f, v in part.items()}, per_lane, loop, cal, cap)
         for key, values in priced.items():
             if key in ("components", "cycles_per_layer"):
                 continue

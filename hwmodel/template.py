@@ -20,7 +20,8 @@ Datapath summary (a layer-sequential, event-driven machine):
   LFSR step interleaved with key additions, keyed by (seed, sample, layer) and counted by
   the weight *group*.  Weights are numbered input-major, ``index = i * n_out + j``, and
   ``group = index // reuse``: `reuse` consecutive weights (the same input, neighbouring
-  neurons, i.e. lanes of the same cycle) share one random number.  The stream is a pure
+  neurons, i.e. lanes of the same cycle) share one random number; `reuse` is a power of 2,
+  so the group is a shift of the index.  The stream is a pure
   function of (seed, sample, layer, group), so the result does not depend on the number
   of PEs, synapses per cycle or lanes, and both weight-sampling strategies
   (``memory``: sample every weight into a 1-bit memory at the start of a weight sample;
@@ -51,8 +52,8 @@ __all__ = [
     "AcceleratorConfig",
     "IntegerLayer",
     "IntegerNetwork",
+    "KEY_CONSTANTS",
     "MASK32",
-    "PIPELINE_DEPTH",
     "cycle_breakdown_from_events",
     "layer_key",
     "prng_word",
@@ -70,10 +71,10 @@ Ensemble = Literal["time", "repeat"]
 Sampling = Literal["memory", "regenerate"]
 
 MASK32 = 0xFFFFFFFF
-# Key-schedule constants (fractional parts of the golden ratio and sqrt(2), sqrt(3), sqrt(5)).
-_C0, _C1, _C2, _C3 = 0x9E3779B9, 0x6A09E667, 0xBB67AE85, 0x3C6EF372
-# Cycles to fill the event pipeline (read code, compare, add, write back) per layer pass.
-PIPELINE_DEPTH = 4
+# Key-schedule constants (fractional parts of the golden ratio and sqrt(2), sqrt(3), sqrt(5));
+# the HLS generator renders them into the kernel from here.
+KEY_CONSTANTS = (0x9E3779B9, 0x6A09E667, 0xBB67AE85, 0x3C6EF372)
+_C0, _C1, _C2, _C3 = KEY_CONSTANTS
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ class AcceleratorConfig:
         for name, value in positive.items():
             if int(value) != value or value < 1:
                 raise HardwareInputError(f"{name}: {value!r} must be a positive integer")
+        if self.reuse & (self.reuse - 1):
+            raise HardwareInputError(
+                f"reuse: {self.reuse} must be a power of 2 (1, 2, 4, ...): weight groups are "
+                "index >> log2(reuse), so the hardware needs no divider"
+            )
         if not 1 <= self.k_bits <= 16:
             raise HardwareInputError(f"k_bits: {self.k_bits} must be between 1 and 16")
         if not 4 <= self.membrane_bits <= 32:
@@ -268,53 +274,15 @@ def time_segments(timesteps: int, samples: int) -> list[tuple[int, int]]:
     return list(zip(starts[:-1], starts[1:], strict=True))
 
 
-def _ceil_div(a, b):
-    return -(-a // b)
-
-
 def cycle_breakdown_from_events(
     config: AcceleratorConfig, events: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Cycles of one inference, per component, from counted input events.
+    """Cycles of one image from counted events: `hwmodel.cycles.plan_cycles` of the design's
+    plan.  `events[..., r, t, l]` is the number of inputs of weight layer l that fired in any
+    lane at timestep t of round r (as `models.snn_integer` counts them); leading axes
+    broadcast.  Returns total, io, sampling and per_layer."""
+    from hwmodel.cycles import plan_cycles  # the plan and the cost model import this module
+    from hwmodel.plan import build_plan
 
-    `events[..., r, t, l]` is the number of input spikes into weight layer l >= 1 at
-    timestep t of lane-round r (for several lanes, spikes of *any* lane: the lanes share
-    the event loop and mask the update).  Index 0 of the last axis is ignored, since the
-    first layer is dense.  Leading axes broadcast (e.g. a batch of images).  The kernel
-    counts its loop iterations the same way, and the cost model calls this with expected
-    event counts.
-
-    Schedule of one lane-round (repeat: ceil(S / lanes) rounds, one weight sample each;
-    time: one round in which the weight sample changes `samples` times):
-      per weight sample: sampling phase (memory strategy only) of
-        ceil(N_weights / neurons_per_cycle) cycles, then the first layer's current,
-        n0 * ceil(n1 / neurons_per_cycle) + PIPELINE_DEPTH cycles;
-      per timestep and layer l: events * ceil(n_{l+1} / neurons_per_cycle) cycles (layer 0:
-        none, its current is reused) plus a fire pass of ceil(n_{l+1} / neurons_per_cycle)
-        + PIPELINE_DEPTH cycles.
-    """
     events = np.asarray(events, dtype=np.float64)
-    w = config.widths
-    npc = config.neurons_per_cycle
-    rows = np.array([_ceil_div(n, npc) for n in w[1:]], dtype=np.float64)  # per layer
-    n_weights = sum(a * b for a, b in zip(w[:-1], w[1:], strict=True))
-    sampling_per = _ceil_div(n_weights, npc) if config.sampling == "memory" else 0
-    first_per = w[0] * rows[0] + PIPELINE_DEPTH
-    if config.ensemble == "repeat":
-        rounds = _ceil_div(config.samples, config.sample_lanes)
-        weight_samples = rounds
-    else:
-        rounds = 1
-        weight_samples = config.samples
-    lead = events.shape[:-3]
-    ones = np.ones(lead)
-    event_cycles = (events[..., 1:] * rows[1:]).sum(axis=(-3, -2))  # [..., L-1]
-    fire_cycles = np.broadcast_to(
-        (rows + PIPELINE_DEPTH) * config.timesteps * rounds, (*lead, len(rows))
-    )
-    per_layer = fire_cycles.copy()
-    per_layer[..., 1:] = per_layer[..., 1:] + event_cycles
-    per_layer[..., 0] = per_layer[..., 0] + first_per * weight_samples
-    sampling = ones * sampling_per * weight_samples
-    total = per_layer.sum(axis=-1) + sampling
-    return {"sampling": sampling, "per_layer": per_layer, "total": total}
+    return plan_cycles(build_plan(config), events.sum(axis=(-3, -2)))

@@ -8,8 +8,9 @@ from hwmodel.calibration import fit_calibration, load_calibration, save_calibrat
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate
+from hwmodel.plan import build_plan
 from hwmodel.power import dynamic_power_by_kind
-from hwmodel.resources import COMPONENTS, DesignBatch, component_resources, load_coefficients
+from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
 TRUE = {
@@ -46,10 +47,10 @@ def _synthetic_table() -> pd.DataFrame:
     coeffs = load_coefficients()
     rows = []
     for cfg in _designs():
-        comps = component_resources(DesignBatch.from_configs([cfg]), coeffs)
+        comps = component_resources(build_plan(cfg), coeffs)
         row = cfg.as_dict()
         for res, mult in TRUE.items():
-            row[res] = sum(float(comps[c][res][0]) * m for c, m in mult.items())
+            row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
         row["bram18k"] = row.pop("bram18")
         row["dsp"] = 3.0  # e.g. address arithmetic the model does not price
         counts = {"lut": row["lut"], "ff": row["ff"], "bram36": row["bram18k"] / 2, "dsp": 3.0}

@@ -1,46 +1,68 @@
-"""Memory mapping (FINN's BRAM rule), PRNG unit count and the current widths."""
+"""The plan's storage rule, per-array pricing (FINN's BRAM rule) and PRNG unit count."""
 
 import numpy as np
 
-from hwmodel.resources import DesignBatch, current_bits, finn_bram18, memory_cost, prng_units
-from hwmodel.template import AcceleratorConfig
-
-MEM = {"register_max_depth": 1, "lutram_max_depth": 64}
+from hwmodel.plan import Array, build_plan, storage_kind
+from hwmodel.resources import array_cost, finn_bram18
+from hwmodel.template import AcceleratorConfig, random_codes
 
 
 def test_finn_bram18_aspect_ratios() -> None:
-    depth = np.array([16384, 16385, 8192, 5000, 3000, 1500, 600, 400, 400])
-    width = np.array([1, 1, 2, 4, 8, 16, 20, 36, 72])
+    depth = [16384, 16385, 8192, 5000, 3000, 1500, 600, 400, 400]
+    width = [1, 1, 2, 4, 8, 16, 20, 36, 72]
     # w=1: d/16K; w=2: d/8K; w<=4: 2*1; w<=9: 2*1; w<=18: 2*1; d>512: 1*2; else 1*1, 1*2
-    assert finn_bram18(depth, width).tolist() == [1, 2, 1, 2, 2, 2, 2, 1, 2]
+    got = [finn_bram18(d, w) for d, w in zip(depth, width, strict=True)]
+    assert got == [1, 2, 1, 2, 2, 2, 2, 1, 2]
 
 
-def test_memory_cost_by_depth() -> None:
-    cost = memory_cost(np.array([1, 64, 65]), np.array([8, 8, 8]), 3, MEM)
-    assert cost["ff"].tolist() == [24, 0, 0]
-    assert cost["lut"].tolist() == [24, 24, 0]  # register mux LUTs, then RAM64X1S LUTs
-    assert cost["lutram"].tolist() == [0, 24, 0]
-    assert cost["bram18"].tolist() == [0, 0, 3]
+def test_one_storage_rule_by_bank_depth() -> None:
+    assert [storage_kind(d) for d in (1, 8, 9, 64, 65)] == [
+        "registers",
+        "registers",
+        "lutram",
+        "lutram",
+        "bram",
+    ]
 
 
-def _batch(**knobs) -> DesignBatch:
-    return DesignBatch.from_configs([AcceleratorConfig(**knobs)])
+def test_array_cost_by_kind_and_ports() -> None:
+    regs = array_cost(Array("a", "neuron_memory", 8, 4, 8, banks=3))
+    assert (regs["ff"], regs["lut"]) == (8 * 32 * 3, 32 * 2 * 3)  # a 4:1 mux per 4 words
+    rom = array_cost(Array("b", "neuron_memory", 8, 4, 8, writes=0, rom=True))
+    assert (rom["ff"], rom["lut"]) == (0, 32)
+    ram = array_cost(Array("c", "weight_memory", 8, 1, 64, banks=2))
+    assert (ram["lut"], ram["lutram"], ram["bram18"]) == (32, 32, 0)  # RAM64X1D: 2 per bit
+    block = array_cost(Array("d", "weight_memory", 8, 4, 1000, banks=2, writes=0, rom=True))
+    assert (block["lut"], block["bram18"]) == (0, 2 * finn_bram18(1000, 32))
 
 
-def test_prng_units_cover_every_group_a_window_touches() -> None:
-    cases = [((64, 1), 64), ((64, 2), 33), ((64, 64), 2), ((1, 8), 1), ((7, 4), 3)]
-    for (npc, reuse), expected in cases:
-        batch = _batch(widths=(10, 30, 5), pe=npc, reuse=reuse, sampling="regenerate")
-        assert prng_units(batch).tolist() == [expected]
-        # the memory strategy's flat windows may cross the one layer boundary: 2 more
-        memory = _batch(widths=(10, 30, 5), pe=npc, reuse=reuse)
-        assert prng_units(memory).tolist() == [min(npc, expected + 2)]
-        # brute force: most distinct groups among npc consecutive indices at any offset
-        worst = max(len({(s + j) // reuse for j in range(npc)}) for s in range(2 * reuse))
-        assert expected == worst
+def test_time_ensemble_builds_one_lane() -> None:
+    knobs = dict(widths=(20, 10, 4), samples=4, timesteps=8, sample_lanes=4)
+    assert build_plan(AcceleratorConfig(**knobs, ensemble="time")).lanes == 1
+    repeat = build_plan(AcceleratorConfig(**knobs, ensemble="repeat"))
+    assert (repeat.lanes, repeat.rounds) == (4, 1)
+    banks = {a.name: a.banks for a in repeat.arrays}
+    assert banks["membrane_0"] == 4 and banks["codes_0"] == 1
 
 
-def test_current_bits_agree_with_the_template() -> None:
-    config = AcceleratorConfig(widths=(784, 300, 100, 10), input_bits=6)
-    bits = current_bits(DesignBatch.from_configs([config]))[0].tolist()
-    assert bits == [config.current_bits(i) for i in range(3)]
+def test_prng_units_cover_every_row_window() -> None:
+    """The most distinct groups among NPC consecutive weight indices, at every row window of
+    every layer, never exceeds the plan's unit count (and reaches it somewhere)."""
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        widths = tuple(int(w) for w in rng.integers(1, 40, size=3))
+        pe, reuse = int(rng.integers(1, 17)), int(2 ** rng.integers(0, 5))
+        plan = build_plan(AcceleratorConfig(widths=widths, pe=pe, reuse=reuse))
+        worst = 0
+        for n_in, n_out, rows in zip(widths[:-1], widths[1:], plan.rows, strict=True):
+            starts = (np.arange(n_in)[:, None] * n_out + np.arange(rows) * pe).ravel()
+            first, last = starts // reuse, (starts + pe - 1) // reuse
+            worst = max(worst, int((last - first).max()) + 1)
+        assert worst <= plan.prng_units == min(pe, -(-(pe - 1) // reuse) + 1)
+
+
+def test_regenerated_words_follow_the_reuse_groups() -> None:
+    """Weights of one group (index >> log2 reuse) share their random number."""
+    codes = random_codes(7, 0, 1, 6, 8, 4, 8)  # [n_out, n_in]
+    flat = codes.T.ravel()  # input-major: index i * n_out + j
+    assert all(len(set(flat[g * 4 : g * 4 + 4])) == 1 for g in range(12))

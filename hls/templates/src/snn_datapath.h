@@ -1,23 +1,14 @@
-// The datapath primitives of hwmodel/template.py, bit for bit: the counter-based PRNG, the
-// k-bit weight sampling and the saturating membrane.  Static (not generated); it reads the
-// constants of snn_config.h.
+// The datapath primitives of hwmodel/template.py, bit for bit, in ap_int arithmetic: the
+// counter-based PRNG, the k-bit weight sampling and the saturating membrane update.  Static
+// (not generated); it reads the constants and types of snn_config.h.
 #pragma once
-
-#include <cstdint>
 
 #include "snn_config.h"
 
 namespace snn {
 
-constexpr uint32_t KEY_C0 = 0x9E3779B9u;
-constexpr uint32_t KEY_C1 = 0x6A09E667u;
-constexpr uint32_t KEY_C2 = 0xBB67AE85u;
-constexpr uint32_t KEY_C3 = 0x3C6EF372u;
-constexpr int64_t MEMBRANE_MAX = (int64_t(1) << (MEMBRANE_BITS - 1)) - 1;
-constexpr int64_t MEMBRANE_MIN = -(int64_t(1) << (MEMBRANE_BITS - 1));
-
-// Marsaglia's xorshift32 (13, 17, 5): one LFSR step.
-inline uint32_t xorshift32(uint32_t x) {
+// Marsaglia's xorshift32 (13, 17, 5): one LFSR step (shifts truncate to 32 bits).
+inline word_t xorshift32(word_t x) {
 #pragma HLS INLINE
     x ^= x << 13;
     x ^= x >> 17;
@@ -26,36 +17,53 @@ inline uint32_t xorshift32(uint32_t x) {
 }
 
 // Key of (sample, layer); computed once per weight sample.
-inline uint32_t layer_key(uint32_t sample, uint32_t layer) {
+inline word_t layer_key(word_t sample, word_t layer) {
 #pragma HLS INLINE
-    uint32_t x = xorshift32(SEED + KEY_C0);
-    x = xorshift32(x + sample + KEY_C1);
-    return xorshift32(x + layer + KEY_C2);
+    word_t x = xorshift32(word_t(SEED) + word_t(KEY_C0));
+    x = xorshift32(x + sample + word_t(KEY_C1));
+    return xorshift32(x + layer + word_t(KEY_C2));
 }
 
-// Random word of weight group `group` (= weight index / REUSE) under `key`.
-inline uint32_t prng_word(uint32_t key, uint32_t group) {
+// Random word of weight group `group` (= weight index >> LOG2_REUSE) under `key`.
+inline word_t prng_word(word_t key, word_t group) {
 #pragma HLS INLINE
-    uint32_t x = xorshift32(group + key);
+    word_t x = xorshift32(group + key);
     x = xorshift32(x + ((key >> 16) | (key << 16)));
-    return xorshift32(x + KEY_C3);
+    return xorshift32(x + word_t(KEY_C3));
 }
 
-// r = (word * (2**K_BITS - 1)) >> 32, uniform on 0 .. 2**K_BITS - 2 (a shift and a
-// subtraction); w = +1 when r < code, so code 0 is always -1 and the top code always +1.
-inline bool weight_positive(code_t code, uint32_t word) {
+// r = (word * (2**K_BITS - 1)) >> 32 on 0 .. 2**K_BITS - 2 (a shift and a subtraction);
+// w = +1 when r < code, so code 0 is always -1 and the top code always +1.
+inline bool weight_positive(code_t code, word_t word) {
 #pragma HLS INLINE
-    const uint64_t wide = uint64_t(word);
-    const uint32_t r = uint32_t(((wide << K_BITS) - wide) >> 32);
-    return r < uint32_t(code);
+    const ap_uint<32 + K_BITS> wide = word;
+    const random_t r = random_t((ap_uint<32 + K_BITS>(wide << K_BITS) - wide) >> 32);
+    return r < code;
 }
 
-// Two's-complement saturation to MEMBRANE_BITS bits.
-inline membrane_t saturate(int64_t v) {
+// v + (current << SHIFT) + bias, saturated once to MEMBRANE_BITS bits; UPDATE is wide enough
+// for any shift below MEMBRANE_BITS (hwmodel.plan: current bits + membrane bits + 1).
+template <typename UPDATE, int SHIFT, typename CURRENT>
+inline membrane_t integrate(membrane_t v, CURRENT current, membrane_t bias) {
 #pragma HLS INLINE
-    if (v > MEMBRANE_MAX) return membrane_t(MEMBRANE_MAX);
-    if (v < MEMBRANE_MIN) return membrane_t(MEMBRANE_MIN);
-    return membrane_t(v);
+    const UPDATE top = (UPDATE(1) << (MEMBRANE_BITS - 1)) - 1;
+    const UPDATE bottom = -(UPDATE(1) << (MEMBRANE_BITS - 1));
+    const UPDATE sum = UPDATE(v) + (UPDATE(current) << SHIFT) + UPDATE(bias);
+    if (sum > top) return membrane_t(top);
+    if (sum < bottom) return membrane_t(bottom);
+    return membrane_t(sum);
+}
+
+// Index of the lowest set bit of a one-hot word times STEP: a constant mux, no multiplier.
+template <int STEP, typename WORD>
+inline int onehot_times(WORD onehot) {
+#pragma HLS INLINE
+    int out = 0;
+    for (int q = 0; q < NPC; ++q) {
+#pragma HLS UNROLL
+        if (onehot[q]) out |= q * STEP;
+    }
+    return out;
 }
 
 }  // namespace snn

@@ -43,12 +43,12 @@ int main(int argc, char **argv) {
     }
     const size_t images = static_cast<size_t>(n);
     const size_t score_len = static_cast<size_t>(snn::RUNS * snn::N_CLASSES);
-    std::vector<snn::pixel_t> pixels(images * snn::N_INPUTS);
+    std::vector<snn::pixel_word_t> pixels(images * snn::N_INPUTS);
     std::vector<long long> want_scores(images * score_len), want_spikes(images * snn::N_HIDDEN);
     std::vector<long long> want_cycles(images), labels(images);
     for (size_t i = 0; i < images; ++i) {
         std::vector<long long> label(1), cycle(1), score(score_len), spike(snn::N_HIDDEN);
-        std::vector<snn::pixel_t> image(snn::N_INPUTS);
+        std::vector<snn::pixel_word_t> image(snn::N_INPUTS);
         if (!read_values(golden, label) || !read_values(golden, image) ||
             !read_values(golden, score) || !read_values(golden, spike) ||
             !read_values(golden, cycle)) {

@@ -1,0 +1,408 @@
+"""The hardware plan: what one design builds, stated once for the cost model and every backend.
+
+`build_plan(config)` turns the knobs of an `AcceleratorConfig` into a backend-neutral list of
+facts: the schedule (effective lanes, rounds, weight samples, rows per layer), every loop with
+its trip count, initiation interval and pipeline depth, every on-chip array with its storage
+kind, element width, depth, banks and ports, every datapath type's width, the PRNG units and
+the bus interfaces.  `hwmodel.resources` prices exactly these arrays and units,
+`hwmodel.cycles` counts exactly these loops, the HLS generator renders them (and the Verilog
+backend of issue 10 will), and tests compare the rendered sources with the plan.
+
+Rules that live only here:
+
+* Lanes run different weight samples of one image side by side; the `time` ensemble has a
+  single weight sample in force at a time, so its effective lane count is 1 whatever
+  `sample_lanes` says, and nothing is priced or built for the other lanes.
+* Neurons of a layer are processed in rows of NPC = PEs x synapses per cycle.  Every per-neuron
+  array is stored row-wise: address = row (or input x rows + row), one word of NPC elements
+  per address, so a pipelined loop reads and writes one word per array per cycle and no bank
+  index ever depends on data.
+* Storage kind, one rule by the depth of a bank: at most `REGISTER_MAX_DEPTH` words are flip-
+  flops, at most `LUTRAM_MAX_DEPTH` words distributed RAM, deeper block RAM.  The register
+  limit is at least the event pipeline's depth, so an array that is read, modified and written
+  by a pipelined loop and lives in RAM is never revisited within the pipeline (the kernel
+  states that distance to the tool).
+* A loop pass costs ``trip x II + depth + LOOP_ENTRY`` cycles (LOOP_ENTRY: the state that
+  enters and leaves the loop), even when its trip count is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from hwmodel.template import AcceleratorConfig
+
+__all__ = [
+    "AXI_WORD_BITS",
+    "LOOP_ENTRY",
+    "LUTRAM_MAX_DEPTH",
+    "REGISTER_MAX_DEPTH",
+    "Array",
+    "AxiPort",
+    "DataType",
+    "HardwarePlan",
+    "Loop",
+    "build_plan",
+    "storage_kind",
+]
+
+Kind = Literal["registers", "lutram", "bram"]
+Pass = Literal["image", "round", "weight_sample", "timestep"]
+
+REGISTER_MAX_DEPTH = 8  # >= every pipelined loop's depth (see module doc)
+LUTRAM_MAX_DEPTH = 64  # one RAM64X1S LUT per bit of width
+LOOP_ENTRY = 2  # cycles to enter and leave a pipelined loop
+AXI_WORD_BITS = 32
+AXI_LATENCY = 64  # m_axi round trip (Vitis HLS default LATENCY), first beat of a burst
+IMAGE_HANDSHAKE = 4  # per image: start, address set-up, done (the image loop's own states)
+# Read latency in cycles of each storage kind (BRAM: registered output; the others combinational).
+READ_LATENCY = {"registers": 0, "lutram": 1, "bram": 2}
+PRNG_STAGES = 3  # pipelined key additions and xorshift rounds of prng_word
+KEY_STAGES = 3  # layer_key: three xorshift rounds
+
+
+def storage_kind(depth: int) -> Kind:
+    """The one storage rule: by the depth (words) of one bank."""
+    if depth <= REGISTER_MAX_DEPTH:
+        return "registers"
+    return "lutram" if depth <= LUTRAM_MAX_DEPTH else "bram"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class DataType:
+    """A datapath value: `bits` wide, two's complement when `signed`."""
+
+    name: str
+    bits: int
+    signed: bool
+    role: str
+
+
+@dataclass(frozen=True)
+class Array:
+    """One on-chip array: `banks` banks of `depth` words, each word `width` bits.
+
+    A word holds `elements` elements of `element_bits` (width = elements x element_bits),
+    two's complement when `signed`.  Ports are reads and writes per cycle of each bank.
+    `component` names the cost-model component that prices it; `rom` arrays are initialised
+    at build time; `per_lane` arrays have one bank per sample lane (banks = lanes);
+    `read_modify_write` arrays are read and written back by one pipelined loop.
+    """
+
+    name: str
+    component: str
+    element_bits: int
+    elements: int
+    depth: int
+    banks: int = 1
+    reads: int = 1
+    writes: int = 1
+    signed: bool = False
+    rom: bool = False
+    per_lane: bool = False
+    read_modify_write: bool = False
+
+    @property
+    def width(self) -> int:
+        """Bits of one word."""
+        return self.element_bits * self.elements
+
+    @property
+    def kind(self) -> Kind:
+        """Storage kind by the one rule."""
+        return storage_kind(self.depth)
+
+    @property
+    def bits(self) -> int:
+        """Total bits stored."""
+        return self.width * self.depth * self.banks
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One pipelined loop.
+
+    It runs `passes` times per image (`per` says at which level of the schedule); each pass
+    has `trip` iterations, or, for an event loop (`event_layer` set), `trip` iterations per
+    input event of that weight layer.  `total_trip` is the fixed iterations per image (for
+    loops whose trip differs between passes, e.g. the last round's lanes).
+    """
+
+    name: str
+    per: Pass
+    passes: int
+    trip: int
+    ii: int
+    depth: int
+    event_layer: int | None = None
+    total_trip: int | None = None
+
+    @property
+    def fixed_cycles(self) -> int:
+        """Cycles per image that do not depend on the events."""
+        overhead = self.passes * (self.depth + LOOP_ENTRY)
+        if self.event_layer is not None:
+            return overhead
+        total = self.total_trip if self.total_trip is not None else self.passes * self.trip
+        return overhead + total * self.ii
+
+    @property
+    def cycles_per_event(self) -> int:
+        """Cycles per input event of `event_layer` (0 for a loop with a fixed trip count)."""
+        return self.trip * self.ii if self.event_layer is not None else 0
+
+
+@dataclass(frozen=True)
+class AxiPort:
+    """A top-level port: m_axi ports name their bundle, s_axilite ports the control bundle."""
+
+    name: str
+    mode: Literal["m_axi", "s_axilite"]
+    bundle: str
+    bits: int
+
+
+@dataclass(frozen=True)
+class HardwarePlan:
+    """Everything one design builds (see the module doc)."""
+
+    config: AcceleratorConfig
+    lanes: int
+    rounds: int
+    weight_samples: int
+    npc: int
+    rows: tuple[int, ...]
+    prng_units: int
+    types: tuple[DataType, ...]
+    arrays: tuple[Array, ...]
+    loops: tuple[Loop, ...]
+    ports: tuple[AxiPort, ...]
+
+    @property
+    def bundles(self) -> tuple[str, ...]:
+        """Distinct m_axi bundles."""
+        return tuple(dict.fromkeys(p.bundle for p in self.ports if p.mode == "m_axi"))
+
+    def type(self, name: str) -> DataType:
+        """The datapath type called `name`."""
+        return next(t for t in self.types if t.name == name)
+
+    def array(self, name: str) -> Array:
+        """The array called `name`."""
+        return next(a for a in self.arrays if a.name == name)
+
+    def loop(self, name: str) -> Loop:
+        """The loop called `name`."""
+        return next(loop for loop in self.loops if loop.name == name)
+
+    @property
+    def fixed_cycles(self) -> int:
+        """Cycles per image that do not depend on spikes."""
+        return sum(loop.fixed_cycles for loop in self.loops) + IMAGE_HANDSHAKE
+
+    def cycles_per_event(self) -> tuple[int, ...]:
+        """Cycles per loop event of each weight layer (index 0: the dense first layer, 0)."""
+        out = [0] * self.config.n_layers
+        for loop in self.loops:
+            if loop.event_layer is not None:
+                out[loop.event_layer] += loop.cycles_per_event
+        return tuple(out)
+
+    @property
+    def event_slots(self) -> int:
+        """Event-loop passes per layer per image: rounds x timesteps."""
+        return self.rounds * self.config.timesteps
+
+    @property
+    def dsp(self) -> int:
+        """Multipliers built in DSP48s: none (constant products are bound to fabric)."""
+        return 0
+
+
+def _bits(n: int) -> int:
+    """Bits of an unsigned counter that holds 0 .. n."""
+    return max(int(n).bit_length(), 1)
+
+
+def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, ...]:
+    w = config.widths
+    b = config.membrane_bits
+    types = [
+        DataType("pixel", config.input_bits, False, "input pixel"),
+        DataType("code", config.k_bits, False, "Bernoulli code"),
+        DataType("random", config.k_bits, False, "scaled random number on 0 .. 2^k - 2"),
+        DataType("membrane", b, True, "membrane, threshold, bias, initial value"),
+        DataType("score", 32, True, "class score on the bus (a sign-extended membrane)"),
+        DataType("word", 32, False, "PRNG word and layer key"),
+        DataType("cycles", 64, False, "cycle counter"),
+    ]
+    for layer in range(config.n_layers):
+        cbits = config.current_bits(layer)
+        types.append(DataType(f"current_{layer}", cbits, True, f"current of weight layer {layer}"))
+        # v + (I << shift) + bias before saturation: shift < b, so cbits + b + 1 bits hold it.
+        types.append(DataType(f"update_{layer}", cbits + b + 1, True, "membrane update"))
+    for layer in range(1, config.n_layers):
+        n_in = w[layer]
+        types.append(DataType(f"events_{layer}", _bits(n_in), False, "event count"))
+        types.append(
+            DataType(f"trips_{layer}", _bits(n_in * rows[layer]), False, "event-loop trips")
+        )
+    return tuple(types)
+
+
+def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: int):
+    w = config.widths
+    b = config.membrane_bits
+    memory = config.sampling == "memory"
+
+    def lane(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, elements, depth, banks=lanes, per_lane=True, **kw)
+
+    def rom(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, elements, depth, writes=0, rom=True, **kw)
+
+    arrays = [
+        Array("image", "spike_buffers", config.input_bits, 1, w[0]),
+        lane("keys", "control", 32, 1, config.n_layers),
+    ]
+    for layer in range(config.n_layers):
+        n_in, r = w[layer], rows[layer]
+        spiking = layer < config.n_layers - 1
+        cbits = config.current_bits(layer)
+        # Codes: input-major rows, one NPC-code word per (input, row).  Read by the sampling
+        # phase (memory) or by the first-layer and event loops (regenerate).
+        arrays.append(rom(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r))
+        if memory:  # sampled signs, one NPC-bit word per (input, row) and lane
+            arrays.append(lane(f"signs_{layer}", "sample_memory", npc, 1, n_in * r))
+        arrays.append(lane(f"membrane_{layer}", "neuron_memory", b, npc, r, signed=True))
+        arrays.append(
+            lane(
+                f"current_{layer}",
+                "neuron_memory",
+                cbits,
+                npc,
+                r,
+                signed=True,
+                read_modify_write=True,
+            )
+        )
+        constants = ("threshold", "bias", "initial") if spiking else ("bias", "initial")
+        for name in constants:
+            arrays.append(rom(f"{name}_{layer}", "neuron_memory", b, npc, r, signed=True))
+        if spiking:
+            # The event queue: one entry per row of this layer that fired in any lane, written
+            # once per fire-pass cycle (no dynamic multi-writes): the code address and the flat
+            # weight index of the row's first neuron as an input of the next layer, and each
+            # lane's NPC-bit spike mask.  The next layer's event loop walks the set bits.
+            addr_bits = _bits(w[layer + 1] * rows[layer + 1] - 1)
+            arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r))
+            if not memory:
+                index_bits = _bits(w[layer + 1] * w[layer + 2] - 1)
+                arrays.append(Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r))
+            arrays.append(lane(f"queue_mask_{layer}", "spike_buffers", npc, 1, r))
+    return tuple(arrays)
+
+
+def _depth(config: AcceleratorConfig, reads: str, prng: bool) -> int:
+    """Pipeline depth of a loop that reads a `reads`-kind word, optionally runs the PRNG,
+    then compares, adds and writes back (one stage each)."""
+    return READ_LATENCY[reads] + (PRNG_STAGES if prng else 0) + 3
+
+
+def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, rows):
+    w = config.widths
+    memory = config.sampling == "memory"
+    steps = rounds * config.timesteps
+    kinds = {a.name: a.kind for a in plan_arrays}
+    loops = [Loop("load_image", "image", 1, w[0], 1, AXI_LATENCY)]
+    for layer in range(config.n_layers):
+        loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, 1))
+    loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
+    if memory:
+        for layer in range(config.n_layers):
+            depth = READ_LATENCY[kinds[f"codes_{layer}"]] + PRNG_STAGES + 2
+            trip = w[layer] * rows[layer]
+            loops.append(Loop(f"sample_{layer}", "weight_sample", samples_w, trip, 1, depth))
+    weights_of = "signs" if memory else "codes"
+    first_kind = kinds[f"{weights_of}_0"]
+    loops.append(
+        Loop(
+            "first_current",
+            "weight_sample",
+            samples_w,
+            w[0] * rows[0],
+            1,
+            _depth(config, first_kind, not memory),
+        )
+    )
+    for layer in range(config.n_layers):
+        if layer > 0:
+            kind = kinds[f"{weights_of}_{layer}"]
+            loops.append(
+                Loop(
+                    f"events_{layer}",
+                    "timestep",
+                    steps,
+                    rows[layer],
+                    1,
+                    _depth(config, kind, not memory),
+                    event_layer=layer,
+                )
+            )
+        loops.append(
+            Loop(
+                f"fire_{layer}",
+                "timestep",
+                steps,
+                rows[layer],
+                1,
+                READ_LATENCY[kinds[f"membrane_{layer}"]] + 4,
+            )
+        )
+    scores = config.runs * w[-1]
+    loops.append(
+        Loop("store_scores", "round", rounds, lanes * w[-1], 1, AXI_LATENCY, total_trip=scores)
+    )
+    # Spike counts of the hidden layers, then the cycle count: one beat each.
+    loops.append(Loop("store_counts", "image", 1, config.n_layers, 1, AXI_LATENCY))
+    return tuple(loops)
+
+
+@cache
+def build_plan(config: AcceleratorConfig) -> HardwarePlan:
+    """The plan of one design (cached: configs are frozen and hashable)."""
+    npc = config.neurons_per_cycle
+    lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
+    rounds = _ceil_div(config.samples, lanes) if config.ensemble == "repeat" else 1
+    samples_w = rounds if config.ensemble == "repeat" else config.samples
+    rows = tuple(_ceil_div(n, npc) for n in config.widths[1:])
+    # A row window holds NPC consecutive weight indices; with reuse R it spans at most
+    # ceil((NPC - 1) / R) + 1 groups, never more than NPC.
+    units = min(npc, _ceil_div(npc - 1, config.reuse) + 1)
+    arrays = _arrays(config, lanes, rows, npc)
+    ports = (
+        AxiPort("images", "m_axi", "gmem", 16),
+        AxiPort("scores", "m_axi", "gmem", 32),
+        AxiPort("spikes", "m_axi", "gmem", 32),
+        AxiPort("cycles", "m_axi", "gmem", 64),
+        AxiPort("n_images", "s_axilite", "control", 32),
+    )
+    return HardwarePlan(
+        config=config,
+        lanes=lanes,
+        rounds=rounds,
+        weight_samples=samples_w,
+        npc=npc,
+        rows=rows,
+        prng_units=units,
+        types=_types(config, rows),
+        arrays=arrays,
+        loops=_loops(config, arrays, lanes, rounds, samples_w, rows),
+        ports=ports,
+    )

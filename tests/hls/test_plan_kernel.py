@@ -1,0 +1,199 @@
+"""The rendered kernel builds what the hardware plan says, and the cost model prices that.
+
+For many random designs the sources are rendered (no compiler needed) and read back like a
+reviewer would: array declarations, storage pragmas, loop labels, bounds and II, typedefs and
+constants.  The arrays found in the source are then priced with the cost model's per-array
+rule and must add up to the estimate's memory components.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from hls.context import template_context
+from hls.project import render
+from hwmodel.estimate import estimate
+from hwmodel.plan import Array, build_plan
+from hwmodel.resources import array_cost
+from hwmodel.template import AcceleratorConfig
+from models.snn_integer import quantize_network
+from tests.hls.test_csim import random_snn
+
+N_DESIGNS = 60
+_MEMORIES = ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers")
+
+
+def random_config(seed: int) -> AcceleratorConfig:
+    """A random design over every knob, widths up to a few hundred (rendering only)."""
+    rng = np.random.default_rng(seed)
+    depth = int(rng.integers(0, 4))
+    widths = (int(rng.integers(4, 300)), *rng.integers(3, 200, size=depth).tolist())
+    widths = (*widths, int(rng.integers(2, 12)))
+    ensemble = str(rng.choice(["repeat", "time"]))
+    timesteps = int(rng.integers(1, 9))
+    return AcceleratorConfig(
+        widths=tuple(int(w) for w in widths),
+        pe=int(rng.choice([1, 2, 3, 8, 16, 64])),
+        synapses_per_cycle=int(rng.choice([1, 2, 4])),
+        sample_lanes=int(rng.integers(1, 5)),
+        k_bits=int(rng.integers(1, 17)),
+        membrane_bits=int(rng.integers(4, 33)),
+        reuse=int(2 ** rng.integers(0, 7)),
+        sampling=str(rng.choice(["memory", "regenerate"])),
+        ensemble=ensemble,
+        timesteps=timesteps,
+        samples=int(rng.integers(1, (timesteps if ensemble == "time" else 6) + 1)),
+        input_bits=int(rng.integers(1, 13)),
+    )
+
+
+def rendered(config: AcceleratorConfig, seed: int) -> dict[str, str]:
+    net = quantize_network(random_snn(config.widths, np.random.default_rng(seed)), config)
+    context = template_context(net, config, 4, "plan")
+    context["design"] = {"quantization": {"output_scale": 1.0, "score_divisor": 1.0}}
+    names = ("snn_kernel.cpp", "snn_config.h", "snn_params.h")
+    return {name: render(f"src/{name}.j2", context) for name in names}
+
+
+def _declaration(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
+    """(signed, element bits, dims) of `name`'s declaration."""
+    match = re.search(rf"static (?:const )?ap_(u?)int<(\d+)> {name}((?:\[\d+\])+)", source)
+    assert match, f"{name} is not declared"
+    dims = tuple(int(d) for d in re.findall(r"\[(\d+)\]", match.group(3)))
+    return match.group(1) == "", int(match.group(2)), dims
+
+
+def _pragmas(source: str, name: str) -> list[str]:
+    return re.findall(rf"#pragma HLS (\w+ variable={name} [^\n]*)", source)
+
+
+def _source_array(source: str, plan_array: Array) -> Array:
+    """The array as the source builds it: declaration and pragmas, priced like the plan's."""
+    name = plan_array.name
+    signed, bits, dims = _declaration(source, name)
+    pragmas = _pragmas(source, name)
+    lane_split = plan_array.per_lane  # then the source must split its first dimension
+    if lane_split:
+        assert f"ARRAY_PARTITION variable={name} type=complete dim=1" in pragmas
+    banks = dims[0] if lane_split else 1
+    depth = dims[1] if lane_split else dims[0]
+    elements = dims[-1] if len(dims) == (3 if lane_split else 2) else 1
+    depth_dim = 2 if lane_split else 1
+    if elements > 1:
+        assert f"ARRAY_RESHAPE variable={name} type=complete dim={depth_dim + 1}" in pragmas
+    binds = [p for p in pragmas if p.startswith("BIND_STORAGE")]
+    if f"ARRAY_PARTITION variable={name} type=complete dim={depth_dim}" in pragmas:
+        kind = "registers"
+        assert not binds
+    else:
+        (bind,) = binds
+        kind = re.search(r"impl=(\w+)", bind).group(1)
+        ram = re.search(r"type=(\w+)", bind).group(1)
+        assert ram == ("rom_1p" if plan_array.rom else "ram_s2p"), (name, ram)
+    built = Array(
+        name,
+        plan_array.component,
+        bits,
+        elements,
+        depth,
+        banks=banks,
+        reads=plan_array.reads,
+        writes=plan_array.writes,
+        signed=signed,
+        rom="static const" in re.search(rf"static[^\n]*{name}\[", source).group(0),
+        per_lane=lane_split,
+        read_modify_write=plan_array.read_modify_write,
+    )
+    assert built.kind == kind, (name, built.kind, kind)
+    return built
+
+
+def _code(source: str) -> str:
+    return re.sub(r"//[^\n]*", "", source)
+
+
+@pytest.mark.parametrize("seed", range(N_DESIGNS))
+def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
+    config = random_config(seed)
+    plan = build_plan(config)
+    src = rendered(config, seed)
+    kernel, header, params = src["snn_kernel.cpp"], src["snn_config.h"], src["snn_params.h"]
+    everything = kernel + params
+
+    # Lanes: `time` builds one whatever sample_lanes says.
+    lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
+    assert f"constexpr int LANES = {lanes};" in header
+    assert plan.lanes == lanes
+    assert f"constexpr int PRNG_UNITS = {plan.prng_units};" in header
+    assert f"constexpr int NPC = {config.pe * config.synapses_per_cycle};" in header
+
+    # Every plan array is declared, partitioned and bound as planned, and nothing else is.
+    declared = set(re.findall(r"static (?:const )?ap_u?int<\d+> (\w+)\[", everything))
+    assert declared == {a.name for a in plan.arrays}
+    built = {}
+    for array in plan.arrays:
+        got = _source_array(everything, array)
+        assert (got.width, got.depth, got.banks, got.signed) == (
+            array.width,
+            array.depth,
+            array.banks,
+            array.signed,
+        ), array.name
+        built[array.name] = got
+
+    # Datapath types at the plan's widths.
+    for dtype in plan.types:
+        spelled = f"ap_{'' if dtype.signed else 'u'}int<{dtype.bits}>"
+        if dtype.name in ("pixel", "code", "membrane", "word", "random"):
+            assert f"typedef {spelled} {dtype.name}_t;" in header, dtype.name
+        elif dtype.name.startswith(("current_", "update_", "events_", "trips_")):
+            kind, layer = dtype.name.split("_")
+            assert f"typedef {spelled} {kind}{layer}_t;" in header, dtype.name
+
+    # Every loop: its label, bound (trip count) and II in the kernel, its II and depth in the
+    # header's counter constants.
+    for loop in plan.loops:
+        label = loop.name.upper()
+        assert f"constexpr int II_{label} = {loop.ii};" in header
+        assert f"constexpr int DEPTH_{label} = {loop.depth};" in header
+        body = kernel[kernel.index(f"{label}:") :]
+        head = body[: body.index("{")]
+        ii = re.search(r"PIPELINE II=(\d+)", body[: len(head) + 120])
+        assert ii and int(ii.group(1)) == loop.ii, label
+        if loop.event_layer is not None:
+            assert f"n_events * trips{loop.event_layer}_t({loop.trip})" in kernel
+        elif loop.total_trip is None and label != "STORE_COUNTS":
+            bound = re.search(r"< ([^;]+);", head).group(1)
+            named = {"N_INPUTS": config.widths[0], "N_LAYERS": config.n_layers}
+            assert named.get(bound) == loop.trip or bound == str(loop.trip), (label, bound)
+
+    # No dividers and no modulo in the datapath; the one variable product is bound to fabric.
+    code = _code(kernel)
+    assert not re.search(r"[^/*]/[^/*]", code) and "%" not in code
+    assert code.count("op=mul impl=fabric") == config.n_layers - 1
+
+    # The cost model prices exactly the arrays the source builds.
+    priced = estimate(config)["components"]
+    for component in _MEMORIES:
+        got = [array_cost(a) for a in built.values() if a.component == component]
+        for resource in ("lut", "ff", "bram18"):
+            assert priced[component][resource] == pytest.approx(sum(c[resource] for c in got)), (
+                component,
+                resource,
+            )
+    assert priced["pe"]["dsp"] == 0
+
+
+def test_random_designs_cover_the_knobs():
+    configs = [random_config(seed) for seed in range(N_DESIGNS)]
+    plans = [build_plan(c) for c in configs]
+    assert {c.ensemble for c in configs} == {"repeat", "time"}
+    assert {c.sampling for c in configs} == {"memory", "regenerate"}
+    assert any(c.ensemble == "time" and c.sample_lanes > 1 for c in configs)
+    assert any(p.lanes > 1 for p in plans)
+    kinds = {a.kind for p in plans for a in p.arrays}
+    assert kinds == {"registers", "lutram", "bram"}
+    assert {len(c.widths) for c in configs} == {2, 3, 4, 5}
