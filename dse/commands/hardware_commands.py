@@ -35,7 +35,9 @@ from dse.commands.options import (
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
 
-if TYPE_CHECKING:  # numpy loads when a command runs, not for --help
+if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
+    import optuna
+
     from hwmodel.template import AcceleratorConfig
 
 
@@ -66,6 +68,7 @@ def _from_study(
             f"choose one of {sorted(trials)[:20]} (see `dse report`)"
         )
     trial = trials[trial_number]
+    _warn_if_not_chosen(study, trial)
     _, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
     if not Path(model_dir).is_dir():
         raise StudyInputError(
@@ -85,6 +88,22 @@ def _from_study(
         "design_name": _design_name(f"{cfg.name}_trial{trial_number}"),
     }
     return Path(model_dir), accel, kwargs
+
+
+def _warn_if_not_chosen(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Exporting an infeasible or dominated design is allowed, but never by accident."""
+    from dse.selection import front_trials
+
+    violated = [name for name, value in (trial.constraints or {}).items() if value > 0]
+    if violated:
+        reason = f"infeasible (violates {', '.join(violated)})"
+    elif trial.number not in {t.number for t in front_trials(study)}:
+        reason = "not on the Pareto front (another design is at least as good on every objective)"
+    else:
+        return
+    console(stderr=True).print(
+        flagged("warning:", "yellow", f"trial {trial.number} is {reason}; exporting it anyway")
+    )
 
 
 def export(
