@@ -399,9 +399,7 @@ def _read_text(path: Path) -> str:
                 )
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise StudyInputError(
-            f"{_shown(path)}: no such study file; check the path"
-        ) from None
+        raise StudyInputError(f"{_shown(path)}: no such study file; check the path") from None
     except OSError as exc:
         raise StudyInputError(
             f"{_shown(path)}: cannot be read ({exc.strerror}); check its permissions"
