@@ -262,3 +262,27 @@ def test_corrupted_report_exits_2_in_one_line(case, make, fragment, tmp_path, ca
     assert main(["measure", str(project), "--report", str(report)]) == 2
     assert fragment in _one_error_line(capsys)
     assert _snapshot(project) == before  # no measured.json
+
+
+# --- command-line flags ------------------------------------------------------------------------
+
+FLAGS = [
+    (["estimate", "--layers", "64,16,4", "--pe", "5000"], "--pe"),
+    (["estimate", "--layers", "64,16,4", "--clock-mhz", "inf"], "--clock-mhz"),
+    (["estimate", "--layers", "64,16,4", "--calibration", "{garbage}"], "--calibration"),
+    (["estimate", "--layers", "64,x,4"], "--layers"),
+    (["estimate"], "--layers"),
+    (["evaluate", "MODEL", "--threshold-scales", "1,a"], "--threshold-scales"),
+    (["export", "--model", "MODEL", "--out", "OUT", "--sample-lanes", "0"], "--sample-lanes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"), FLAGS, ids=[" ".join(f[0][:1] + f[0][-2:]) for f in FLAGS]
+)
+def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    argv = [str(garbage) if a == "{garbage}" else a for a in argv]
+    assert main(argv) == 2
+    assert flag in _one_error_line(capsys)
