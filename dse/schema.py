@@ -188,7 +188,7 @@ class StudyConfig(_Section):
     constraints: ConstraintsConfig = ConstraintsConfig()
     sampler: SamplerConfig = SamplerConfig()
     n_trials: int = Field(40, ge=1, le=1_000_000)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=1e7)
     n_jobs: int = Field(1, ge=1, le=256)
 
     _source: Path | None = PrivateAttr(default=None)
