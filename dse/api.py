@@ -72,9 +72,13 @@ def run(
     ``<output_dir>/study.yaml`` for them to read.
     """
     from dse.parallel import run_parallel
+    from dse.preflight import check_resources
     from dse.runner import open_study, run_study
+    from dse.schema import check_writable
 
     cfg, path = _config(study)
+    check_writable(cfg)
+    check_resources(cfg)
     jobs = n_jobs if n_jobs is not None else cfg.n_jobs
     url = storage or cfg.storage_url()
     if jobs > 1:

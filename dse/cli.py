@@ -39,7 +39,12 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Show the version.",
+        metavar="",
     ),
 ) -> None:
     """Find the best Bayesian binary SNNs for a Zynq-7000 part and export them to HLS."""

@@ -12,21 +12,23 @@ from dse.space import short_repr
 def check_resources(cfg: StudyConfig) -> None:
     """Raise StudyInputError (one line, naming the field) for an unusable profile or device."""
     if cfg.evaluation.calibration is not None:
-        _check_calibration(str(cfg.evaluation.calibration))
+        check_calibration(str(cfg.evaluation.calibration), "evaluation.calibration")
     device = cfg.training.get("device")
     if device is not None:
         _check_device(device)
 
 
-def _check_calibration(path: str) -> None:
+def check_calibration(path: str, field: str) -> None:
+    """The profile at `path` loads; else a one-line error naming `field` (key or flag)."""
     from hwmodel.calibration import load_calibration
+    from hwmodel.errors import HardwareInputError
 
     try:
         load_calibration(path)
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError, OSError):
+    except (ValueError, TypeError, AttributeError, OSError, HardwareInputError):
         raise StudyInputError(
-            f"evaluation.calibration: {short_repr(path)} is not a calibration profile (JSON "
-            "written by hwmodel.calibration.save_calibration); fix the path or remove the key"
+            f"{field}: {path!r} is not a calibration profile (JSON written by "
+            "hwmodel.calibration.save_calibration); fix the path or leave it out"
         ) from None
 
 

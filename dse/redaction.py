@@ -16,7 +16,7 @@ import re
 STORAGE_ENV = "DSE_STORAGE"
 
 _USERINFO = re.compile(r"^(?P<head>[\w+.-]+://[^:/?#]*:)(?P<secret>.*)@", re.DOTALL)
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|sslpassword|passfile)=)[^&#]*")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|sslpassword|passfile)=)[^&]*")
 
 
 def redact_url(url: str) -> str:

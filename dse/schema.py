@@ -196,7 +196,7 @@ class StudyConfig(_Section):
     constraints: ConstraintsConfig = ConstraintsConfig()
     sampler: SamplerConfig = SamplerConfig()
     n_trials: int = Field(40, ge=1, le=1_000_000)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=1e7)
     n_jobs: int = Field(1, ge=1, le=256)
 
     _source: Path | None = PrivateAttr(default=None)
@@ -292,7 +292,7 @@ def check_writable(cfg: StudyConfig) -> Path:
         probe.unlink()
     except OSError as exc:
         raise StudyInputError(
-            f"output_dir: {short_repr(str(out))} is not writable ({exc.strerror or exc}); "
+            f"output_dir: {_shown(out)} is not writable ({exc.strerror or exc}); "
             "choose a directory you can write to"
         ) from None
     return out
@@ -323,7 +323,7 @@ def _format_error(err: dict, label: str) -> str:
         return f"{label}: {ctx['where']}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
     path = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "path":
-        return f"{label}: {path}: {short_repr(str(err['input']))}: {err['ctx']['fix']}"
+        return f"{label}: {path}: {_shown(err['input'])}: {err['ctx']['fix']}"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch":
         msg = "use letters, digits, '_', '.' and '-', starting with a letter or digit"
@@ -389,24 +389,28 @@ class _LimitError(yaml.YAMLError):
         self.problem, self.problem_mark = problem, at.start_mark
 
 
+def _shown(path: Any) -> str:
+    """A path for an error line: whole (the OS bounds it), quoted, the end kept if very long."""
+    text = str(path)
+    return repr(text if len(text) <= 300 else "..." + text[-297:])
+
+
 def _read_text(path: Path) -> str:
     """The file's text: a regular UTF-8 file of at most MAX_FILE_BYTES, else a one-line error."""
     if path.is_dir():
-        raise StudyInputError(f"{short_repr(str(path))}: is a directory; give the study YAML file")
+        raise StudyInputError(f"{_shown(path)}: is a directory; give the study YAML file")
     try:
         with path.open("rb") as handle:
             if not path.is_file():
                 raise StudyInputError(
-                    f"{short_repr(str(path))}: not a regular file; give the study YAML file"
+                    f"{_shown(path)}: not a regular file; give the study YAML file"
                 )
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise StudyInputError(
-            f"{short_repr(str(path))}: no such study file; check the path"
-        ) from None
+        raise StudyInputError(f"{_shown(path)}: no such study file; check the path") from None
     except OSError as exc:
         raise StudyInputError(
-            f"{short_repr(str(path))}: cannot be read ({exc.strerror}); check its permissions"
+            f"{_shown(path)}: cannot be read ({exc.strerror}); check its permissions"
         ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise StudyInputError(

@@ -225,7 +225,8 @@ def _parse_range(name: str, raw: dict, rule: KnobRule) -> Knob:
         raise KnobError("log", log, "use true or false")
     if step is not None:
         integral = rule.kind != "int" or isinstance(step, int)
-        if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
+        number = isinstance(step, int | float) and not isinstance(step, bool)
+        if not number or not math.isfinite(step) or step <= 0:
             raise KnobError("step", step, "use a positive number")
         if not integral:
             raise KnobError("step", step, "use a positive integer")

@@ -209,6 +209,11 @@ def export_design(
     if splits is None:
         splits = load_dataset(model.dataset, root=dataset_root)
     x, y = splits.test
+    if n_images > len(x):  # never silently fewer golden vectors than asked for
+        raise HardwareInputError(
+            f"--images: {n_images} is more than the {len(x)} test images of {model.dataset}; "
+            f"use at most {len(x)}"
+        )
     images = np.asarray(x[:n_images], dtype=np.float64)
     labels = np.asarray(y[:n_images], dtype=np.int64)
     info = {"model_dir": str(Path(model_dir).resolve()), "dataset": model.dataset}

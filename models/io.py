@@ -8,6 +8,7 @@ directory from elsewhere cannot execute code; everything needed to rebuild the n
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ def load_model(directory: str | Path) -> TrainedModel:
             "point to a directory written by `dse train`"
         )
     try:
-        settings = json.loads(settings_path.read_text())
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        _check_settings(settings)
         config = TrainConfig.from_dict(settings["config"])
         net = BayesBinaryMLP(
             settings["widths"],
@@ -70,26 +72,51 @@ def load_model(directory: str | Path) -> TrainedModel:
         )
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
+        model = TrainedModel(
+            network=net,
+            config=config,
+            output_scale=float(settings["output_scale"]),
+            output_scale_mode=float(settings.get("output_scale_mode", settings["output_scale"])),
+            metrics=settings.get("metrics", {}),
+            wall_time_s=float(settings.get("wall_time_s", 0.0)),
+            dataset=settings.get("dataset", ""),
+        )
     except (
         OSError,
         ValueError,
         KeyError,
         TypeError,
+        AttributeError,
         RuntimeError,
         EOFError,
         pickle.PickleError,
+        ModelInputError,
     ) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
         raise ModelInputError(
             f"model directory: {path} is corrupt ({reason}); retrain it with `dse train`"
         ) from None
     net.eval()
-    return TrainedModel(
-        network=net,
-        config=config,
-        output_scale=float(settings["output_scale"]),
-        output_scale_mode=float(settings.get("output_scale_mode", settings["output_scale"])),
-        metrics=settings.get("metrics", {}),
-        wall_time_s=float(settings.get("wall_time_s", 0.0)),
-        dataset=settings.get("dataset", ""),
-    )
+    return model
+
+
+def _check_settings(settings: Any) -> None:
+    """settings.json holds the numbers the network is rebuilt from, each finite and in range
+    (a NaN clip or a string level would otherwise build a network that silently misbehaves)."""
+    if not isinstance(settings, dict):
+        raise ValueError("settings.json is not a JSON object")
+    widths = settings["widths"]
+    if not (isinstance(widths, list) and len(widths) >= 2 and all(_count(w) for w in widths)):
+        raise ValueError(f"widths {str(widths)[:40]} are not positive integers")
+    if not (_count(settings["levels"]) and settings["levels"] >= 2):
+        raise ValueError(f"levels {str(settings['levels'])[:40]} is not an integer >= 2")
+    for key in ("clip", "tau", "output_scale", "output_scale_mode"):
+        value = settings.get(key, 1.0)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and value > 0):
+            raise ValueError(f"{key} {str(value)[:40]} is not a finite positive number")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -149,6 +149,10 @@ def register(app: typer.Typer) -> None:
             layers = layers or old_widths
         if layers is None:
             raise HardwareInputError("--layers: missing; give the layer sizes, e.g. 784,512,10")
+        if calibration is not None:
+            from dse.preflight import check_calibration
+
+            check_calibration(str(calibration), "--calibration")
         if spike_rate is not None and activity is not None:
             raise HardwareInputError(
                 "--spike-rate/--activity: give one of them, not both (activity overrides rates)"

@@ -34,7 +34,9 @@ from dse.commands.options import (
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
 
-if TYPE_CHECKING:  # numpy loads when a command runs, not for --help
+if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
+    import optuna
+
     from hwmodel.template import AcceleratorConfig
 
 
@@ -47,7 +49,26 @@ def _from_study(
     from dse.schema import load_study_file
 
     cfg = load_study_file(study_file)
-    return trial_export_inputs(cfg, open_study(cfg, storage, create=False), spec, study_file)
+    study = open_study(cfg, storage, create=False)
+    model_dir, accel, kwargs = trial_export_inputs(cfg, study, spec, study_file)
+    _warn_if_not_chosen(study, study.trials[kwargs["source"]["trial"]])
+    return model_dir, accel, kwargs
+
+
+def _warn_if_not_chosen(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Exporting an infeasible or dominated design is allowed, but never by accident."""
+    from dse.selection import front_trials
+
+    violated = [name for name, value in (trial.constraints or {}).items() if value > 0]
+    if violated:
+        reason = f"infeasible (violates {', '.join(violated)})"
+    elif trial.number not in {t.number for t in front_trials(study)}:
+        reason = "not on the Pareto front (another design is at least as good on every objective)"
+    else:
+        return
+    console(stderr=True).print(
+        flagged("warning:", "yellow", f"trial {trial.number} is {reason}; exporting it anyway")
+    )
 
 
 def export(

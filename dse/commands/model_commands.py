@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,11 +45,12 @@ def parse_float_list(text: str | None, option: str) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
-        return tuple(float(part) for part in text.split(","))
+        values = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise ModelInputError(
-            f"{option}: {text!r} must be comma-separated numbers, e.g. 1.0,0.8"
-        ) from None
+        values = ()
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ModelInputError(f"{option}: {text!r} must be comma-separated numbers, e.g. 1.0,0.8")
+    return values
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
@@ -158,6 +160,7 @@ def evaluate(
     from models.evaluation import evaluate as run_evaluation
     from models.io import load_model
 
+    scales = parse_float_list(threshold_scales, "--threshold-scales")  # flags before files
     model = load_model(model_dir)
     cfg = EvalConfig(
         timesteps=timesteps,
@@ -170,7 +173,7 @@ def evaluate(
         membrane_bits=membrane_bits,
         reuse=reuse,
         input_bits=input_bits,
-        threshold_scales=parse_float_list(threshold_scales, "--threshold-scales"),
+        threshold_scales=scales,
         seed=seed,
     )
     # The training seed fixes the validation split the output scale is fitted on.

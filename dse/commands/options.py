@@ -78,6 +78,16 @@ ThresholdScales = Annotated[
     str | None,
     typer.Option("--threshold-scales", help="Threshold scale per hidden layer, e.g. 1.0,0.9."),
 ]
+NTrials = Annotated[
+    int | None,
+    typer.Option(
+        "--n-trials", help="The study's total of finished trials, all workers.", min=1, max=10**6
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Stop starting trials after S seconds.", min=1e-3, max=1e7),
+]
 Storage = Annotated[
     str | None,
     typer.Option(

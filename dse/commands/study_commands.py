@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dse.commands.options import Storage
-from dse.errors import StudyInputError
+from dse.commands.options import NTrials, Storage, Timeout
 from dse.interrupt import command_line, resumable
 from dse.terminal import console, flagged
 
@@ -22,16 +21,13 @@ StudyFile = Annotated[Path, typer.Argument(help="The study YAML file.")]
 
 def run(
     study_file: StudyFile,
-    n_trials: Annotated[
-        int | None, typer.Option("--n-trials", help="The study's total of finished trials.")
-    ] = None,
+    n_trials: NTrials = None,
     storage: Storage = None,
     n_jobs: Annotated[
-        int | None, typer.Option("--n-jobs", help="Worker processes on this machine.")
+        int | None,
+        typer.Option("--n-jobs", help="Worker processes on this machine.", min=1, max=256),
     ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
-    ] = None,
+    timeout: Timeout = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
     flags = {"--n-trials": n_trials, "--storage": storage, "--n-jobs": n_jobs, "--timeout": timeout}
@@ -58,9 +54,7 @@ def _run(
     from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
 
-    jobs = n_jobs if n_jobs is not None else cfg.n_jobs
-    if jobs < 1:
-        raise StudyInputError(f"--n-jobs: {jobs} is not allowed; use an integer >= 1")
+    jobs = n_jobs if n_jobs is not None else cfg.n_jobs  # both bounded to 1..256
     url = storage or cfg.storage_url()
     try:
         if jobs > 1:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dse.commands.options import Storage
+from dse.commands.options import NTrials, Storage, Timeout
 from dse.interrupt import command_line, resumable
 from dse.redaction import redact_url
 
@@ -23,13 +23,8 @@ def _default_index() -> int:
 def worker(
     study_file: Annotated[Path, typer.Argument(help="The study file (same on every machine).")],
     storage: Storage = None,
-    n_trials: Annotated[
-        int | None,
-        typer.Option("--n-trials", help="The study's total of finished trials, all workers."),
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
-    ] = None,
+    n_trials: NTrials = None,
+    timeout: Timeout = None,
     worker_index: Annotated[
         int | None,
         typer.Option("--worker-index", help="Seed offset of this worker (default: host and pid)."),

@@ -1,0 +1,288 @@
+"""Broken input of every kind: each exits 2 with one line naming the field, loses nothing.
+
+Study files go through `dse run` (load, output-directory and pre-flight checks, all before
+any trial); corrupted models through `dse evaluate`; corrupted reports and projects through
+`dse measure` and `dse csim`. A directory with earlier results sits beside every case and
+must come out byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dse.cli import main
+
+HEAD = "name: broken\noutput_dir: {out}\nobjectives: [{{metric: accuracy, direction: maximize}}]\n"
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+# (case, study text after HEAD, a fragment the one error line must contain)
+STUDIES = [
+    ("timesteps-zero", "search: {timesteps: 0}", "search.timesteps"),
+    ("timesteps-huge", "search: {timesteps: 100000}", "search.timesteps"),
+    ("samples-range-1e12", "search: {samples: {low: 1, high: 1000000000000}}", "search.samples"),
+    ("width-huge", "search: {width: 100000}", "search.width"),
+    ("pe-huge", "search: {pe: 5000}", "search.pe"),
+    ("clock-inf", "search: {clock_mhz: .inf}", "search.clock_mhz"),
+    ("clock-nan", "search: {clock_mhz: .nan}", "search.clock_mhz"),
+    ("clock-string", "search: {clock_mhz: fast}", "search.clock_mhz"),
+    ("clock-step-nan", "search: {clock_mhz: {low: 100, high: 200, step: .nan}}", "clock_mhz.step"),
+    ("lanes-huge", "search: {sample_lanes: 1000}", "search.sample_lanes"),
+    ("reuse-zero-choice", "search: {reuse: [1, 0]}", "search.reuse"),
+    ("part-unknown", "search: {part: xc9z999}", "search.part"),
+    ("scale-inf", "search: {threshold_scale: .inf}", "search.threshold_scale"),
+    ("depth-nine", "search: {depth: 9}", "search.depth"),
+    ("timesteps-high-inf", "search: {timesteps: {low: 1, high: .inf}}", "search.timesteps.high"),
+    ("ensemble-both", "search: {ensemble: both}", "search.ensemble"),
+    ("search-list", "search: [1, 2]", "search"),
+    ("epochs-list", "training: {epochs: [1]}", "training.epochs"),
+    ("lr-null", "training: {lr: null}", "training.lr"),
+    ("batch-string", "training: {batch_size: big}", "training.batch_size"),
+    ("lr-nan", "training: {lr: .nan}", "training.lr"),
+    ("training-unknown", "training: {epochz: 3}", "training.epochz"),
+    ("training-null", "training: null", "training"),
+    ("device-absent", "training: {device: 'cuda:7'}", "training.device"),
+    ("device-bogus", "training: {device: gpu}", "training.device"),
+    ("dataset-seed-negative", "dataset: {seed: -1}", "dataset.seed"),
+    ("dataset-seed-huge", "dataset: {seed: 1099511627776}", "dataset.seed"),
+    ("sampler-seed-string", "sampler: {seed: x}", "sampler.seed"),
+    ("eval-seed-float", "evaluation: {seed: 1.5}", "evaluation.seed"),
+    ("dataset-root-missing", "dataset: {name: mnist, root: /no/such/dir}", "dataset.root"),
+    ("calibration-missing", "evaluation: {calibration: /no/such.json}", "evaluation.calibration"),
+    ("calibration-garbage", "evaluation: {calibration: {garbage}}", "evaluation.calibration"),
+    ("ood-unknown", "dataset: {ood: bogus}", "dataset.ood"),
+    ("val-fraction", "dataset: {val_fraction: 1.5}", "dataset.val_fraction"),
+    ("storage-scheme", "storage: 'mysql://bob:hunter2@h/db'", "storage"),
+    ("n-trials-float", "n_trials: 1.0e9", "n_trials"),
+    ("n-jobs-huge", "n_jobs: 1000", "n_jobs"),
+    ("timeout-inf", "timeout: .inf", "timeout"),
+    ("util-cap", "constraints: {util_cap: 2}", "constraints.util_cap"),
+    ("power-cap-nan", "constraints: {power_cap_w: .nan}", "constraints.power_cap_w"),
+    ("objectives-null", "objectives: null", "objectives"),
+    ("alias-bomb", BOMB, "aliases"),
+    ("deep-nesting", "deep: " + "[" * 200 + "]" * 200, "nested deeper"),
+    ("long-integer", "n_trials: " + "9" * 5000, "cannot be read"),
+    ("name-markup", "name: '[/x] [bold]'", "name"),
+]
+# Output-directory and file-level problems (the study text replaces HEAD entirely).
+OUTPUT_CASES = [
+    ("output-is-file", "output_dir"),
+    ("output-under-file", "output_dir"),
+    ("not-utf8", "UTF-8"),
+    ("directory", "is a directory"),
+    ("too-large", "larger than"),
+    ("top-level-list", "mapping"),
+]
+
+
+@pytest.fixture
+def done(tmp_path: Path) -> Path:
+    """Results of earlier work that no failing command may touch."""
+    folder = tmp_path / "done"
+    folder.mkdir()
+    (folder / "study.db").write_bytes(b"earlier trials")
+    (folder / "report.html").write_text("<html>earlier report</html>")
+    return folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err[:400]
+    assert err.startswith("error: ")
+    assert len(err) < 600  # never the expanded input
+    return err
+
+
+@pytest.mark.parametrize(("case", "body", "field"), STUDIES, ids=[c[0] for c in STUDIES])
+def test_broken_study_exits_2_in_one_line(case, body, field, tmp_path, done, capsys) -> None:
+    if case == "calibration-garbage":
+        garbage = tmp_path / "garbage"
+        garbage.write_text("not json {")
+        body = body.replace("{garbage}", str(garbage))
+    header = HEAD.format(out=done)
+    if body.startswith(("objectives:", "name:")):  # replaces a key of HEAD
+        key = body.split(":")[0]
+        header = "".join(line + "\n" for line in header.splitlines() if not line.startswith(key))
+    study = tmp_path / "study.yaml"
+    study.write_text(header + body + "\n")
+    before = _snapshot(done)
+    assert main(["run", str(study)]) == 2
+    err = _one_error_line(capsys)
+    assert field in err
+    assert "hunter2" not in err
+    assert _snapshot(done) == before
+
+
+@pytest.mark.parametrize(("case", "fragment"), OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
+def test_broken_study_file_or_output(case, fragment, tmp_path, done, capsys) -> None:
+    study = tmp_path / "study.yaml"
+    text = HEAD.format(out=done)
+    if case == "output-is-file":
+        text = HEAD.format(out=done / "study.db")
+    elif case == "output-under-file":
+        text = HEAD.format(out=done / "study.db" / "sub")
+    elif case == "not-utf8":
+        study.write_bytes(text.encode() + b"# caf\xe9\n")
+    elif case == "directory":
+        study = done
+    elif case == "too-large":
+        text += "# " + "x" * (1 << 20) + "\n"
+    elif case == "top-level-list":
+        text = "- name: broken\n"
+    if not study.exists():
+        study.write_text(text)
+    before = _snapshot(done)
+    assert main(["run", str(study)]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert _snapshot(done) == before
+
+
+# --- corrupted models (dse evaluate) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained but complete saved model."""
+    import torch
+
+    from models.io import save_model
+    from models.network import BayesBinaryMLP
+    from models.training import TrainConfig, TrainedModel
+
+    torch.manual_seed(0)
+    net = BayesBinaryMLP((64, 6, 10), levels=4, lam_init=2.0)
+    model = TrainedModel(network=net, config=TrainConfig(widths=(6,)), dataset="digits")
+    return save_model(model, tmp_path_factory.mktemp("model"))
+
+
+def _settings_with(**changes) -> callable:
+    def corrupt(folder: Path) -> None:
+        path = folder / "settings.json"
+        settings = json.loads(path.read_text())
+        for key, value in changes.items():
+            if key.startswith("config_"):
+                settings["config"][key.removeprefix("config_")] = value
+            elif value is KeyError:
+                del settings[key]
+            else:
+                settings[key] = value
+        path.write_text(json.dumps(settings))  # NaN is written as JSON's NaN extension
+
+    return corrupt
+
+
+def _write(name: str, data: bytes) -> callable:
+    return lambda folder: (folder / name).write_bytes(data)
+
+
+def _other_shapes(folder: Path) -> None:
+    import torch
+
+    from models.network import BayesBinaryMLP
+
+    torch.save(BayesBinaryMLP((64, 9, 10), levels=4).state_dict(), folder / "weights.pt")
+
+
+MODELS = [
+    ("settings-not-json", _write("settings.json", b"{not json"), "corrupt"),
+    ("settings-list", _write("settings.json", b"[1, 2]"), "not a JSON object"),
+    ("settings-not-utf8", _write("settings.json", b'{"levels": "\xff"}'), "corrupt"),
+    ("levels-nan", _settings_with(levels=float("nan")), "levels"),
+    ("levels-string", _settings_with(levels="four"), "levels"),
+    ("clip-nan", _settings_with(clip=float("nan")), "clip"),
+    ("output-scale-string", _settings_with(output_scale="x"), "output_scale"),
+    ("output-scale-missing", _settings_with(output_scale=KeyError), "output_scale"),
+    ("widths-string", _settings_with(widths=[64, "6", 10]), "widths"),
+    ("config-epochs-string", _settings_with(config_epochs="many"), "epochs"),
+    ("config-lr-nan", _settings_with(config_lr=float("nan")), "lr"),
+    ("weights-garbage", _write("weights.pt", b"\x00garbage" * 10), "corrupt"),
+    ("weights-empty", _write("weights.pt", b""), "corrupt"),
+    ("weights-other-shapes", _other_shapes, "corrupt"),
+    ("weights-missing", lambda folder: (folder / "weights.pt").unlink(), "weights.pt"),
+]
+
+
+@pytest.mark.parametrize(("case", "corrupt", "field"), MODELS, ids=[c[0] for c in MODELS])
+def test_corrupted_model_exits_2_in_one_line(
+    case, corrupt, field, model_dir, tmp_path, capsys
+) -> None:
+    folder = shutil.copytree(model_dir, tmp_path / "model")
+    corrupt(folder)
+    before = _snapshot(folder)
+    assert main(["evaluate", str(folder), "--timesteps", "2", "--samples", "1"]) == 2
+    err = _one_error_line(capsys)
+    assert field in err and "model directory" in err
+    assert _snapshot(folder) == before  # no evaluation file, nothing rewritten
+
+
+# --- corrupted reports and projects (dse measure, dse csim) ----------------------------------
+
+CSYNTH = Path(__file__).parents[1] / "hls" / "fixtures" / "vivado_hls_2019_csynth.xml"
+DESIGN = {"config": {"widths": [64, 6, 10], "clock_mhz": 100.0, "part": "xc7z020clg400-1"}}
+
+
+def _report(text_change: tuple[str, str] | None = None, raw: bytes | None = None):
+    def make(path: Path) -> None:
+        if raw is not None:
+            path.write_bytes(raw)
+        else:
+            path.write_text(CSYNTH.read_text().replace(*text_change, 1))
+
+    return make
+
+
+REPORTS = [
+    ("lut-1e400", _report(("<LUT>4546</LUT>", "<LUT>1e400</LUT>")), "not a finite number"),
+    ("lut-negative", _report(("<LUT>4546</LUT>", "<LUT>-4546</LUT>")), "lut is -4546"),
+    ("truncated", _report(raw=CSYNTH.read_bytes()[:700]), "csynth.xml"),
+    ("binary", _report(raw=b"\x89PNG\r\n\x1a\n" + bytes(range(256))), "csynth.xml"),
+    ("other-part", _report(("xc7z020clg400-1", "xc7z045ffg900-2")), "part xc7z045ffg900-2"),
+    ("other-clock", _report(("<TargetClockPeriod>10.00", "<TargetClockPeriod>5.00")), "200 MHz"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "fragment"), REPORTS, ids=[c[0] for c in REPORTS])
+def test_corrupted_report_exits_2_in_one_line(case, make, fragment, tmp_path, capsys) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "design.json").write_text(json.dumps(DESIGN))
+    report = tmp_path / "csynth.xml"
+    make(report)
+    before = _snapshot(project)
+    assert main(["measure", str(project), "--report", str(report)]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert _snapshot(project) == before  # no measured.json
+
+
+# --- command-line flags ------------------------------------------------------------------------
+
+FLAGS = [
+    (["estimate", "--layers", "64,16,4", "--pe", "5000"], "--pe"),
+    (["estimate", "--layers", "64,16,4", "--clock-mhz", "inf"], "--clock-mhz"),
+    (["estimate", "--layers", "64,16,4", "--calibration", "{garbage}"], "--calibration"),
+    (["estimate", "--layers", "64,x,4"], "--layers"),
+    (["estimate"], "--layers"),
+    (["evaluate", "MODEL", "--threshold-scales", "1,a"], "--threshold-scales"),
+    (["export", "--model", "MODEL", "--out", "OUT", "--sample-lanes", "0"], "--sample-lanes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"), FLAGS, ids=[" ".join(f[0][:1] + f[0][-2:]) for f in FLAGS]
+)
+def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    argv = [str(garbage) if a == "{garbage}" else a for a in argv]
+    assert main(argv) == 2
+    assert flag in _one_error_line(capsys)
