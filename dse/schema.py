@@ -121,7 +121,7 @@ class RefineConfig(_Section):
     """Re-evaluation of designs on or near the front: more test images and/or seeds."""
 
     images: int | None = Field(None, ge=1)  # test images (None: the whole test split)
-    seeds: int = Field(1, ge=1, le=100)  # weight-sample seeds averaged
+    seeds: int = Field(1, ge=1, le=100)  # weight-sample seeds for the standard error
 
 
 class EvaluationConfig(_Section):

@@ -15,9 +15,9 @@ This is what the search calls per trial.  Steps:
 4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy, each
    accuracy-like metric with its bootstrap standard error over test images (`<metric>_se`).
 
-`evaluate_seeds` repeats this with several weight-sample seeds and averages: with few
-samples S the ensemble's output depends on which weights were drawn, and the standard error
-then adds that spread (see `seed_repeats` for when the search does it).
+`evaluate_seeds` repeats this with more weight-sample seeds: with few samples S the
+ensemble's output depends on which weights were drawn, and the standard error then adds that
+spread (see `seed_repeats` for when the search does it).
 
 Activity conventions (what `hwmodel.estimate` prices): ``activity[l]`` is the mean number of
 input events of weight layer l per timestep, per run (weight-sample lane) and per image,
@@ -254,25 +254,16 @@ def seed_repeats(samples: int) -> int:
     return 3 if samples <= 2 else 1
 
 
-def _mean(values: list[Any]) -> Any:
-    """Mean of one metric over seeds: numbers and lists of numbers averaged, else the first."""
-    first = values[0]
-    if isinstance(first, float):
-        return float(np.mean(values))
-    if isinstance(first, list) and all(isinstance(v, float) for v in first):
-        return [float(v) for v in np.mean(values, axis=0)]
-    return first
-
-
 def evaluate_seeds(
     model: Any, splits: Any, eval_cfg: EvalConfig, seeds: int, ood: torch.Tensor | None = None
 ) -> dict[str, Any]:
-    """`evaluate` with seeds ``seed .. seed + seeds - 1``, averaged.
+    """`evaluate` with seed ``seed`` (the hardware's), and ``seeds - 1`` more for the error.
 
-    The seeds share the test images, so a metric's mean over seeds has variance
-    (image variance) + (seed variance) / seeds: ``<metric>_se`` is the root of the mean
-    bootstrap variance plus the sample variance over seeds divided by ``seeds``;
-    ``<metric>_seed_sd`` is the spread over seeds itself.
+    The metrics are those of ``seed``: the design as exported, whose C-simulation must match
+    them. The other seeds only measure how much that figure owes to the weights drawn:
+    ``<metric>_se`` becomes ``sqrt(bootstrap SE^2 + variance over seeds)``, the error of a
+    one-seed figure as an estimate of the design's expected quality; ``<metric>_seed_mean``
+    and ``<metric>_seed_sd`` are the mean and spread over the seeds.
     """
     if seeds < 1:
         raise ModelInputError(f"seeds: {seeds!r} must be a positive integer")
@@ -280,15 +271,14 @@ def evaluate_seeds(
         evaluate(model, splits, replace(eval_cfg, seed=eval_cfg.seed + i), ood)
         for i in range(seeds)
     ]
+    metrics = {**runs[0], "eval_seeds": seeds}
     if seeds == 1:
-        return {**runs[0], "eval_seeds": 1}
-    combined = {key: _mean([r[key] for r in runs]) for key in runs[0]}
+        return metrics
     for name in SE_METRICS:
-        if name in combined:
+        if name in metrics:
             values = np.array([r[name] for r in runs])
-            image_var = float(np.mean([r[f"{name}_se"] ** 2 for r in runs]))
-            combined[f"{name}_se"] = math.sqrt(image_var + values.var(ddof=1) / seeds)
-            combined[f"{name}_seed_sd"] = float(values.std(ddof=1))
-    combined["eval_seconds"] = float(sum(r["eval_seconds"] for r in runs))
-    combined["eval_seeds"] = seeds
-    return combined
+            metrics[f"{name}_se"] = math.sqrt(runs[0][f"{name}_se"] ** 2 + values.var(ddof=1))
+            metrics[f"{name}_seed_mean"] = float(values.mean())
+            metrics[f"{name}_seed_sd"] = float(values.std(ddof=1))
+    metrics["eval_seconds"] = float(sum(r["eval_seconds"] for r in runs))
+    return metrics
