@@ -101,7 +101,8 @@ def postgres_url() -> Iterator[str]:
 
 # A worker process whose trials mimic a real one: it samples a training key, gets the model from
 # the shared cache (training it once per key), sleeps, records user attributes. Each trial
-# writes started-<pid>-<number> into `workdir` first, so a test can kill it mid-trial.
+# writes started-<pid>-<number> into `workdir` once its params are stored, so a test can kill it
+# mid-trial and compare the retry's params.
 MIMIC_WORKER = """
 import os, sys, time
 from pathlib import Path
@@ -123,9 +124,9 @@ def train(directory):
     (directory / "weights.bin").write_bytes(b"w")
 
 def objective(trial):
-    (workdir / f"started-{os.getpid()}-{trial.number}").touch()
     width = trial.suggest_categorical("width", [16])
     x = trial.suggest_float("x", 0.0, 1.0)
+    (workdir / f"started-{os.getpid()}-{trial.number}").touch()  # params are stored by now
     _, hit = cache.get_or_train({"width": width}, train)
     time.sleep(float(seconds))
     trial.set_user_attr("worker", os.getpid())
