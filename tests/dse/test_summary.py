@@ -53,7 +53,7 @@ def test_front_tables_split_columns_and_drop_none() -> None:
         study.add_trial(_trial(number, values, params))
     tables = front_tables(study, width=80)
     assert len(tables) > 1
-    headers = [c.header for t in tables for c in t.columns]
+    headers = [str(c.header) for t in tables for c in t.columns]
     for name in params:
         assert headers.count(name) == 1
     assert headers.count("trial") == len(tables)
@@ -67,7 +67,7 @@ def test_front_tables_split_columns_and_drop_none() -> None:
     assert "12.35 us" in text
     # Best accuracy first; the dominated trial 3 is not on the front; the knee is trial 2
     # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)).
-    assert list(tables[0].columns[0]._cells) == ["0", "2 (knee)", "1"]
+    assert [str(c) for c in tables[0].columns[0]._cells] == ["0", "2 (knee)", "1"]
 
 
 def _timed(number: int, seconds: float, hit: bool, key: str, train_s: float) -> FrozenTrial:
