@@ -16,6 +16,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
+from dse.objective import FAIL_REASON_ATTR
+
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 #: Seconds between Pareto-front recounts: `study.best_trials` deep-copies every trial, which
@@ -99,7 +101,10 @@ class StudyProgress:
         """Redraw from the storage (also used to watch worker processes from outside)."""
         trials = study.get_trials(deepcopy=False)
         done = min(sum(t.state in COUNTED_STATES for t in trials), self._bar.total)
-        failed = sum(t.state == TrialState.FAIL for t in trials)
+        # Only designs that could not be scored; not interrupted or retried (stale) trials.
+        failed = sum(
+            t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in trials
+        )
         now = time.monotonic()
         if done >= self._bar.total or now - self._pareto_at >= PARETO_REFRESH_S:
             self._pareto, self._pareto_at = len(study.best_trials), now

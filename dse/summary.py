@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial
 from rich.table import Table
+from rich.text import Text
 
 from dse.selection import front_trials, knee_trial
 
@@ -117,10 +118,10 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     for part, group in enumerate(groups, start=1):
         suffix = f" - part {part} of {len(groups)}" if len(groups) > 1 else ""
         table = Table(title=title + suffix)
-        for index in (0, *group):
-            table.add_column(headers[index], justify="right", overflow="fold")
+        for index in (0, *group):  # Text: brackets in "[uJ]" are not markup
+            table.add_column(Text(headers[index]), justify="right", overflow="fold")
         for row in rows:
-            table.add_row(*(row[index] for index in (0, *group)))
+            table.add_row(*(Text(row[index]) for index in (0, *group)))
         tables.append(table)
     return tables
 
@@ -132,12 +133,10 @@ def trial_table(study: optuna.Study, trial: FrozenTrial, title: str) -> Table:
     table.add_column("name", overflow="fold")
     table.add_column("value", overflow="fold")
     names = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
-    for name, value in zip(names, trial.values or [], strict=False):
-        table.add_row("objective", name, shown(name, value))
-    for name, value in trial.params.items():
-        table.add_row("parameter", name, shown(name, value))
-    for name, value in trial.constraints.items():
-        table.add_row("constraint", name, constraint_text(name, value))
-    for name, value in sorted(trial.user_attrs.items()):
-        table.add_row("metric", name, shown(name, value))
+    rows = [("objective", n, shown(n, v)) for n, v in zip(names, trial.values or [], strict=False)]
+    rows += [("parameter", n, shown(n, v)) for n, v in trial.params.items()]
+    rows += [("constraint", n, constraint_text(n, v)) for n, v in trial.constraints.items()]
+    rows += [("metric", n, shown(n, v)) for n, v in sorted(trial.user_attrs.items())]
+    for row in rows:  # user text (paths, names) is never read as markup
+        table.add_row(*map(Text, row))
     return table

@@ -30,7 +30,33 @@ def test_run_prints_summary_and_resume_is_a_no_op(
     assert main(["run", str(study_file), "--n-trials", "3"]) == 0
     out = capsys.readouterr().out
     assert "study 'cli': 3 finished trials" in out
-    assert f"next: dse report {study_file}" in out
+    assert f"next: dse report {study_file}; dse show {study_file} --trial knee" in out
+    # The front: every knob and the key hardware figures, in units, none dropped.
+    for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [us]"):
+        assert header in out
+    for knob in ("pe", "width_0", "timesteps", "samples", "ensemble"):
+        assert knob in out
+    assert "(knee)" in out and "…" not in out
+
+
+def test_show_takes_selectors_and_prints_units(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dse.runner import open_study
+    from dse.schema import load_study_file
+    from dse.selection import select_trial
+
+    study = open_study(load_study_file(study_file), create=False)
+    for spec in ("knee", "best", "front:0"):
+        number = select_trial(study, spec).number
+        assert main(["show", str(study_file), "--trial", spec]) == 0
+        out = capsys.readouterr().out
+        assert f"cli: trial {number} (complete)" in out
+        assert f"--trial {number} --out build/t{number}" in out
+        assert "ok (margin" in out and "% of the part" in out
+        assert " %" in out and " W" in out
+    assert main(["show", str(study_file), "--trial", "front:99"]) == 2
+    assert "front:0 to front:" in capsys.readouterr().err
 
 
 def test_report_writes_files_and_prints_the_front(

@@ -1,0 +1,94 @@
+"""Terminal tables: units, constraint wording, nothing dropped, and a measured ETA."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import FrozenTrial
+from rich.console import Console
+
+from dse.progress import eta_seconds
+from dse.summary import constraint_text, front_tables, shown
+
+
+def test_units_and_rounding() -> None:
+    assert shown("accuracy", 0.95555555) == "95.56 %"
+    assert shown("energy_uj", 20.43669119946667) == "20.44 uJ"
+    assert shown("util_lut", 0.3477272727) == "34.77 %"
+    assert shown("lut", 6120.0) == "6120"
+    assert shown("part", "xc7z020clg400-1") == "xc7z020clg400-1"
+    assert shown("spikes_per_layer", [1.5, 2]) == "[1.5, 2]"
+
+
+def test_constraints_read_as_ok_or_violated() -> None:
+    assert constraint_text("utilisation", -0.4522727) == "ok (margin 45.23 % of the part)"
+    assert constraint_text("utilisation", 0.125) == "violated by 12.5 % of the part"
+    assert constraint_text("accuracy", 0.05) == "violated by 5 % accuracy"
+    assert constraint_text("power_w", -0.3) == "ok (margin 0.3 W)"
+
+
+def _trial(number: int, values: list[float], params: dict) -> FrozenTrial:
+    dists = {
+        k: FloatDistribution(0, 1e6) if isinstance(v, float) else CategoricalDistribution([v])
+        for k, v in params.items()
+    }
+    return optuna.trial.create_trial(
+        values=values,
+        params=params,
+        distributions=dists,
+        user_attrs={"lut": 1000.0 + number, "latency_us": 12.345678},
+        constraints={"utilisation": -1.0},
+    )
+
+
+def test_front_tables_split_columns_and_drop_none() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["accuracy", "energy_uj"])
+    params = {f"a_rather_long_knob_name_{i}": float(i) + 0.5 for i in range(12)}
+    for number, values in enumerate([[0.9, 5.0], [0.8, 1.0], [0.85, 2.0], [0.7, 9.0]]):
+        study.add_trial(_trial(number, values, params))
+    tables = front_tables(study, width=80)
+    assert len(tables) > 1
+    headers = [str(c.header) for t in tables for c in t.columns]
+    for name in params:
+        assert headers.count(name) == 1
+    assert headers.count("trial") == len(tables)
+    assert {"accuracy [%]", "energy_uj [uJ]", "lut", "latency_us [us]"} <= set(headers)
+    console = Console(width=80, record=True)
+    for table in tables:
+        console.print(table)
+    text = console.export_text()
+    assert "(knee)" in text and "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "12.35 us" in text
+    # Best accuracy first; the dominated trial 3 is not on the front; the knee is trial 2
+    # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)).
+    assert [str(c) for c in tables[0].columns[0]._cells] == ["0", "2 (knee)", "1"]
+
+
+def _timed(number: int, seconds: float, hit: bool, key: str, train_s: float) -> FrozenTrial:
+    trial = optuna.trial.create_trial(
+        values=[0.5],
+        user_attrs={"cache_hit": hit, "model_key": key, "train_seconds": train_s},
+    )
+    start = datetime(2026, 1, 1)
+    trial.datetime_start, trial.datetime_complete = start, start + timedelta(seconds=seconds)
+    trial.number = number
+    return trial
+
+
+def test_eta_counts_models_to_train_and_reused_trials() -> None:
+    first = _timed(0, 31.0, False, "a", 30.0)
+    assert eta_seconds([first], total=60, n_models=4) is None  # no reused trial measured yet
+    trials = [first, _timed(1, 0.5, True, "a", 0.0), _timed(2, 1.5, True, "a", 0.0)]
+    # 3 models left at 30 s, 57 trials left at the median reused trial (1.0 s)
+    assert eta_seconds(trials, total=60, n_models=4) == pytest.approx(3 * 30 + 57 * 1.0)
+    assert eta_seconds(trials, total=60, n_models=4, workers=2) == pytest.approx(73.5)
+    assert eta_seconds(trials, total=3, n_models=4) == 0.0
+    trained = zip((3, 4, 5), "bcd", strict=True)
+    done = [*trials, *(_timed(n, 32.0, False, key, 31.0) for n, key in trained)]
+    assert eta_seconds(done, total=10, n_models=4) == pytest.approx(4 * 1.0)
