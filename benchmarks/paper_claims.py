@@ -22,6 +22,8 @@ Trained models are cached under ``--cache`` (models.io format) and finished runs
 ``runs-<settings hash>.json`` there, so a re-run only evaluates what is missing::
 
     OMP_NUM_THREADS=2 python benchmarks/paper_claims.py            # the documented run
+    for s in 0 1 2; do python benchmarks/paper_claims.py --train-seed $s & done; wait
+    python benchmarks/paper_claims.py                              # tables from the cache
     python benchmarks/paper_claims.py --max-train 2000 --epochs 2 --test-n 300 \\
         --shift-n 200 --val-n 200 --repeat-n 200 --cache runs/claims-tiny   # smoke test
 """
@@ -62,12 +64,19 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=MNIST_ROOT)
     p.add_argument("--fashion-root", type=Path, default=None)
-    p.add_argument("--widths", default="256,256")
+    p.add_argument("--widths", default="128,128")
     p.add_argument("--levels", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dataset-size", type=float, default=1e6)
     p.add_argument("--max-train", type=int, default=10000, help="cap on train+val images")
     p.add_argument("--train-seeds", type=int, default=3)
+    p.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="run only this training seed (one process per seed runs them in parallel); "
+        "the tables use every seed finished so far",
+    )
     p.add_argument("--eval-seeds", type=int, default=3)
     p.add_argument("--timesteps", type=int, default=8)
     p.add_argument("--samples", type=int, default=8, help="S of both ensembles and the ANN")
@@ -79,6 +88,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ste-timesteps", default="2,4,8,16")
     p.add_argument("--cache", type=Path, default=REPO / "runs" / "paper_claims")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     return p.parse_args()
 
 
@@ -192,7 +202,7 @@ def evaluate_seed(
         start = time.perf_counter()
         done[key] = make()
         console.log(f"{key}: {time.perf_counter() - start:.0f} s")
-        save_done(args, done)
+        save_done(args, train_seed, done)
 
     def snn(model: TrainedModel, full: bool, data: Any = splits, **kw: Any) -> Callable[[], dict]:
         cfg = EvalConfig(evaluation="integer", **kw)
@@ -220,15 +230,18 @@ def evaluate_seed(
         run(f"repeat-k8|{tag}", snn(bayes, False, short, ensemble="repeat", k_bits=8, **common))
 
 
-def runs_file(args: argparse.Namespace) -> Path:
-    """Finished runs of these settings (every flag but the cache and thread count)."""
-    settings = {k: str(v) for k, v in vars(args).items() if k not in ("cache", "threads")}
+def runs_file(args: argparse.Namespace, train_seed: int) -> Path:
+    """Finished runs of one training seed under these settings (every flag but the cache,
+    thread count and seed selection)."""
+    ignored = ("cache", "threads", "train_seed", "markdown")
+    settings = {k: str(v) for k, v in vars(args).items() if k not in ignored}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    return args.cache / f"runs-{digest}.json"
+    return args.cache / f"runs-{digest}-seed{train_seed}.json"
 
 
-def save_done(args: argparse.Namespace, done: dict[str, Any]) -> None:
-    runs_file(args).write_text(json.dumps(done, indent=1, sort_keys=True))
+def save_done(args: argparse.Namespace, train_seed: int, done: dict[str, Any]) -> None:
+    mine = {k: v for k, v in done.items() if k.split("|")[1].split(".")[0] == str(train_seed)}
+    runs_file(args, train_seed).write_text(json.dumps(mine, indent=1, sort_keys=True))
 
 
 def collect(done: dict[str, Any], design: str, path: str, figure: str | None = None) -> list:
@@ -241,8 +254,38 @@ def collect(done: dict[str, Any], design: str, path: str, figure: str | None = N
     return values
 
 
-def cell(values: list[float]) -> str:
-    return str(t_interval(values)) + f" (n={len(values)})" if values else "-"
+def per_train_seed(done: dict[str, Any], design: str, path: str, figure: str | None) -> dict:
+    """Mean of one figure per training seed (over its evaluation seeds)."""
+    found: dict[str, list[float]] = {}
+    for key, record in done.items():
+        name, run = key.split("|")
+        item = record.get(path) if name == design else None
+        if item is not None and (figure is None or figure in item):
+            found.setdefault(run.split(".")[0], []).append(item[figure] if figure else item)
+    return {seed: float(np.mean(v)) for seed, v in found.items()}
+
+
+def paired(done: dict[str, Any], a: tuple, b: tuple, figure: str | None) -> list[float]:
+    """Differences a - b per training seed: (design, path) pairs, same trained weights."""
+    first, second = per_train_seed(done, *a, figure), per_train_seed(done, *b, figure)
+    return [first[seed] - second[seed] for seed in sorted(first) if seed in second]
+
+
+def cell(values: list[float], spec: str = ".4f") -> str:
+    return f"{t_interval(values):{spec}} (n={len(values)})" if values else "-"
+
+
+def show(console: Console, table: Table, markdown: bool) -> None:
+    """Print `table` as a terminal table, or as a Markdown table for docs/bayesian.md."""
+    if not markdown:
+        console.print(table)
+        return
+    columns = [[str(c.header), *map(str, c.cells)] for c in table.columns]
+    rows = list(zip(*columns, strict=True))
+    lines = [f"**{table.title}**", "", "| " + " | ".join(rows[0]) + " |"]
+    lines.append("|" + "---|" * len(rows[0]))
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    print("\n".join(lines) + "\n")
 
 
 def print_tables(done: dict[str, Any], args: argparse.Namespace, console: Console) -> None:
@@ -260,7 +303,7 @@ def print_tables(done: dict[str, Any], args: argparse.Namespace, console: Consol
     ]
     for name, design, path in rows1:
         c1.add_row(name, *(cell(collect(done, design, path, f)) for f in ("accuracy", "nll")))
-    console.print(c1)
+    show(console, c1, args.markdown)
 
     c2 = Table(title=f"Claim 2: activity per inference on the first {args.repeat_n} test images")
     for col in ("model", "accuracy", "spikes", "synops", "spikes / time ens."):
@@ -281,11 +324,11 @@ def print_tables(done: dict[str, Any], args: argparse.Namespace, console: Consol
         c2.add_row(
             name,
             cell(collect(done, design, "sub/ts", "accuracy")),
-            cell(spikes),
-            cell(collect(done, design, "synops_sub")),
+            cell(spikes, ".0f"),
+            cell(collect(done, design, "synops_sub"), ".0f"),
             ratio,
         )
-    console.print(c2)
+    show(console, c2, args.markdown)
 
     models3 = [
         (f"Bayesian SNN k=8 time S={s} + TS", "time-k8", "ts"),
@@ -303,7 +346,7 @@ def print_tables(done: dict[str, Any], args: argparse.Namespace, console: Consol
         for name, design, tag in models3:
             path = f"{cond}/{tag}"
             c3.add_row(name, *(cell(collect(done, design, path, f)) for f in FIGURES))
-        console.print(c3)
+        show(console, c3, args.markdown)
     ood = Table(
         title=f"Claim 3: OOD AUROC by predictive entropy ({args.shift_n} vs {args.shift_n})"
     )
@@ -313,7 +356,26 @@ def print_tables(done: dict[str, Any], args: argparse.Namespace, console: Consol
         ood.add_row(
             name, *(cell(collect(done, design, f"ood_{o}/{tag}")) for o in ("fashion", "noise"))
         )
-    console.print(ood)
+    show(console, ood, args.markdown)
+
+    diffs = Table(title="Paired differences, per training seed (eval seeds averaged), n = seeds")
+    for col in ("a - b", "accuracy", "nll", "ece", "aurc", "AUROC Fashion", "AUROC noise"):
+        diffs.add_column(col)
+    bayes = ("time-k8", "test/ts")
+    pairs = [
+        ("Bayes SNN k=4 - k=8", ("time-k4", "test/ts"), bayes),
+        ("Bayes SNN k=8 - Bayes ANN float mu", bayes, ("bayes-ann", "test/ts")),
+        ("Bayes SNN - mode SNN own BN + TS", bayes, ("mode-snn", "test/ts")),
+        ("Bayes SNN - STE SNN + TS", bayes, ("ste-snn", "test/ts")),
+        ("repeat - time ensemble (claim-2 subset)", ("repeat-k8", "sub/ts"), ("time-k8", "sub/ts")),
+    ]
+    for name, a, b in pairs:
+        cells = [cell(paired(done, a, b, f)) for f in ("accuracy", "nll", "ece", "aurc")]
+        for o in ("fashion", "noise"):
+            ends = [(d, f"ood_{o}/{p.split('/')[1]}") for d, p in (a, b)]
+            cells.append(cell(paired(done, ends[0], ends[1], None)))
+        diffs.add_row(name, *cells)
+    show(console, diffs, args.markdown)
 
 
 def main() -> None:
@@ -321,10 +383,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     console = Console(width=200)
     args.cache.mkdir(parents=True, exist_ok=True)
-    runs = runs_file(args)
-    done: dict[str, Any] = json.loads(runs.read_text()) if runs.is_file() else {}
+    done: dict[str, Any] = {}
+    seeds = range(args.train_seeds)
+    for train_seed in seeds:
+        runs = runs_file(args, train_seed)
+        done.update(json.loads(runs.read_text()) if runs.is_file() else {})
     start = time.perf_counter()
-    for train_seed in range(args.train_seeds):
+    for train_seed in seeds if args.train_seed is None else [args.train_seed]:
         evaluate_seed(train_seed, args, console, done)
     console.print(
         f"MNIST {args.widths} L={args.levels} E={args.epochs} N={args.dataset_size:g}; "

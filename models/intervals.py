@@ -20,8 +20,13 @@ class Interval:
     half_width: float
     n: int
 
+    def __format__(self, spec: str) -> str:
+        """``f"{interval:.0f}"`` formats both numbers alike; the default is 4 decimals."""
+        spec = spec or ".4f"
+        return f"{self.mean:{spec}} ± {self.half_width:{spec}}"
+
     def __str__(self) -> str:
-        return f"{self.mean:.4f} ± {self.half_width:.4f}"
+        return format(self)
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:

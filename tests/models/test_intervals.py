@@ -16,6 +16,7 @@ def test_three_runs():
     assert found.half_width == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
     assert found.n == 3
     assert str(found) == "2.0000 ± 2.4841"
+    assert f"{found:.1f}" == "2.0 ± 2.5"
 
 
 def test_single_run_and_bad_input():
