@@ -11,6 +11,9 @@ four modes:
 * ``sample``   one hard Bernoulli draw per call (what the hardware does).
 * ``mode``     sign(lam): the deterministic binary network (the frequentist baseline).
 * ``mean``     mu: the posterior mean, a deterministic real-valued surrogate.
+* ``ste``      sign(lam) forward with the straight-through gradient of clamp(lam, -1, 1):
+  the deterministic binary network trained as in BinaryConnect (``models.baselines``), whose
+  ``lam`` are then latent real weights rather than natural parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from models.errors import ModelInputError
 
 __all__ = ["BayesBinaryLinear", "WeightMode", "WEIGHT_MODES"]
 
-WeightMode = Literal["relaxed", "sample", "mode", "mean"]
+WeightMode = Literal["relaxed", "sample", "mode", "mean", "ste"]
 WEIGHT_MODES: tuple[str, ...] = get_args(WeightMode)
 
 
@@ -89,6 +92,10 @@ class BayesBinaryLinear(nn.Module):
             return torch.where(lam.detach() >= 0, 1.0, -1.0).to(lam.dtype)
         if mode == "mean":
             return torch.tanh(lam)
+        if mode == "ste":
+            hard = torch.where(lam.detach() >= 0, 1.0, -1.0).to(lam.dtype)
+            soft = lam.clamp(-1.0, 1.0)
+            return hard + soft - soft.detach()
         raise ModelInputError(f"mode: {mode!r} must be one of {', '.join(WEIGHT_MODES)}")
 
     def forward(self, x: torch.Tensor, mode: WeightMode = "relaxed") -> torch.Tensor:

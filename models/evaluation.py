@@ -67,7 +67,15 @@ from models.snn_integer import (
 from models.snn_spec import ConvertedSNN
 from models.temperature import fit_output_scale, mc_probs
 
-__all__ = ["EvalConfig", "evaluate", "evaluate_seeds", "seed_repeats"]
+__all__ = [
+    "EvalConfig",
+    "Prediction",
+    "Predictor",
+    "evaluate",
+    "evaluate_seeds",
+    "fit_predictor",
+    "seed_repeats",
+]
 
 _CHOICES = {
     "ensemble": ("time", "repeat"),
@@ -282,3 +290,43 @@ def evaluate_seeds(
             metrics[f"{name}_seed_sd"] = float(values.std(ddof=1))
     metrics["eval_seconds"] = float(sum(r["eval_seconds"] for r in runs))
     return metrics
+
+
+@dataclass
+class Prediction:
+    """One input set through a `Predictor`: probabilities [N, C] and activity per image."""
+
+    probs: torch.Tensor  # after the SNN's temperature scaling
+    probs_uncalibrated: torch.Tensor  # at the conversion's output scale
+    spikes: torch.Tensor  # [N, hidden layers]: spikes summed over runs and timesteps
+    synops: torch.Tensor  # [N]: synaptic operations (see the module doc)
+
+
+@dataclass
+class Predictor:
+    """A design point whose temperature is fitted on validation, to score any input set
+    (shifted or OOD) exactly as `evaluate` scores the test split."""
+
+    snn: ConvertedSNN
+    cfg: EvalConfig
+    scale: float
+    run: Callable[[torch.Tensor], _Outputs]
+
+    def __call__(self, x: torch.Tensor) -> Prediction:
+        out = self.run(x)
+        logits = out.logits(self.snn, self.cfg)
+        return Prediction(
+            probs=mc_probs(logits, self.scale),
+            probs_uncalibrated=mc_probs(logits, 1.0),
+            spikes=out.events[:, 1:],
+            synops=out.synops,
+        )
+
+
+def fit_predictor(model: Any, splits: Any, eval_cfg: EvalConfig) -> Predictor:
+    """Steps 1-3 of `evaluate`: convert, build the simulator, fit the SNN's temperature."""
+    snn = _converted(model, eval_cfg)
+    run = (_integer_runner if eval_cfg.evaluation == "integer" else _float_runner)(snn, eval_cfg)
+    x_val, y_val = _labels(splits.val, "val")
+    fit = fit_output_scale(run(x_val).logits(snn, eval_cfg), y_val)
+    return Predictor(snn=snn, cfg=eval_cfg, scale=fit.scale, run=run)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from models.bayes_layers import WeightMode
 from models.bayesbinn import BayesBiNN
 from models.errors import ModelInputError
 from models.network import BayesBinaryMLP
@@ -73,13 +74,18 @@ def _batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def recalibrate_batchnorm(
-    net: BayesBinaryMLP, x: torch.Tensor, passes: int = 4, batch_size: int = 256
+    net: BayesBinaryMLP,
+    x: torch.Tensor,
+    passes: int = 4,
+    batch_size: int = 256,
+    mode: WeightMode = "sample",
 ) -> None:
-    """Recompute batch-norm running statistics with hard *sampled* weights.
+    """Recompute batch-norm running statistics with hard weights drawn in `mode`.
 
     Training sees relaxed weights in (-1, 1); the SNN sees +-1 draws, whose pre-activations
     have a different mean and a larger variance.  The statistics are the exact average over
-    `passes` epochs of batches, each batch with a fresh weight draw per layer.
+    `passes` epochs of batches, each batch with a fresh weight draw per layer (``sample``).
+    ``mode`` gives the deterministic mode network its own statistics (one pass suffices).
     """
     was_training = net.training
     momenta = [norm.momentum for norm in net.norms]
@@ -89,7 +95,7 @@ def recalibrate_batchnorm(
     net.train()
     for _ in range(passes):
         for idx in _batches(len(x), batch_size, shuffle=True):
-            net.hidden(x[idx], "sample")
+            net.hidden(x[idx], mode)
     for norm, momentum in zip(net.norms, momenta, strict=True):
         norm.momentum = momentum
     net.train(was_training)

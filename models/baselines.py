@@ -1,0 +1,109 @@
+"""Frequentist binary baselines for the Bayesian binary network, on equal footing with it.
+
+* `mode_network` - the posterior's mode sign(lam) as a deterministic network, with batch-norm
+  statistics recomputed *with the mode weights* (the trained model's statistics come from
+  sampled weights, which handicaps the mode network) and no temperature of its own.
+* `train_ste` - the same architecture trained as a deterministic binary network with the
+  straight-through estimator (BinaryConnect: latent real weights in [-1, 1], forward
+  sign(w), gradient passed where |w| <= 1), the same two stages (plain ReLU, then the
+  quantized ReLU) and step-size schedule as BayesBiNN training, and its own batch-norm
+  statistics.
+
+Both return a `TrainedModel` whose mode weights are the binary network (convert it with
+``weights="mode"``) and whose ``output_scale_mode`` is 1: the trained output gain alone, no
+temperature scaling.  Temperature scaling is then a separate, explicit step (the SNN's own,
+in `models.evaluation`), so "with" and "without" it can be compared.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from models.network import BayesBinaryMLP
+from models.training import (
+    TrainConfig,
+    TrainedModel,
+    TrainingDivergedError,
+    recalibrate_batchnorm,
+    resolve_device,
+)
+
+__all__ = ["mode_network", "train_ste"]
+
+
+def mode_network(model: TrainedModel, splits: Any) -> TrainedModel:
+    """The mode (sign) network of `model` with batch-norm statistics of its own weights."""
+    net = copy.deepcopy(model.network)
+    x = splits.train[0]
+    recalibrate_batchnorm(net, x, passes=1, mode="mode")
+    net.eval()
+    return replace(model, network=net, output_scale=1.0, output_scale_mode=1.0, metrics={})
+
+
+def _ste_stage(
+    net: BayesBinaryMLP, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, epochs: int
+) -> None:
+    """Adam on every parameter, cosine-decayed; latent weights clipped to [-1, 1]."""
+    n_batches = math.ceil(len(x) / cfg.batch_size)
+    if epochs == 0:
+        return
+    adam = torch.optim.Adam(net.parameters(), lr=cfg.lr_other)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(adam, epochs * n_batches)
+    net.train()
+    for epoch in range(epochs):
+        for idx in torch.randperm(len(x)).split(cfg.batch_size):
+            adam.zero_grad()
+            loss = F.cross_entropy(net(x[idx], "ste"), y[idx])
+            if not math.isfinite(loss.item()):
+                raise TrainingDivergedError(
+                    f"STE training diverged (loss {loss.item()}) in epoch {epoch + 1}; "
+                    "lower lr_other"
+                )
+            loss.backward()
+            adam.step()
+            schedule.step()
+            with torch.no_grad():
+                for layer in net.layers:
+                    layer.lam.clamp_(-1.0, 1.0)
+
+
+def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
+    """Train the deterministic binary MLP with the straight-through estimator (see module doc).
+
+    Uses `cfg`'s widths, levels, clip, epochs (and stage split), batch size, `lr_other` (Adam,
+    for the latent weights too), `lam_init` (latent weights ~ U(-lam_init, lam_init)) and seed.
+    """
+    start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        x, y = (t.to(device) for t in splits.train)
+        net = BayesBinaryMLP(
+            (splits.input_dim, *cfg.widths, splits.num_classes),
+            levels=cfg.levels,
+            clip=cfg.clip,
+            lam_init=min(cfg.lam_init, 1.0),
+        ).to(device)
+        net.quantized = False
+        _ste_stage(net, cfg, x, y, cfg.stage1)
+        net.quantized = True
+        _ste_stage(net, cfg, x, y, cfg.epochs - cfg.stage1)
+        recalibrate_batchnorm(net, x, passes=1, mode="mode")
+        net.eval()
+    net.cpu()
+    return TrainedModel(
+        network=net,
+        config=cfg,
+        output_scale=1.0,
+        output_scale_mode=1.0,
+        wall_time_s=time.perf_counter() - start,
+        dataset=getattr(splits, "name", ""),
+    )
