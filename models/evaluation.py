@@ -12,7 +12,10 @@ This is what the search calls per trial.  Steps:
    NLL of ``mean over runs softmax(scale * scores / T)`` (`models.temperature`), starting
    from the conversion's `output_scale`; `ece_uncalibrated` is the test ECE before it and
    every other probability metric is after it;
-4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy.
+4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy;
+5. the numerics check (`models.quantize.numerics_reason`, in both evaluation modes, since the
+   hardware is built with `membrane_bits` either way): when b-bit membranes cannot hold the
+   converted network, ``infeasible_reason`` says why (the metrics are still those computed).
 
 Activity conventions (what `hwmodel.estimate` prices): ``activity[l]`` is the mean number of
 input events of weight layer l per timestep, per run (weight-sample lane) and per image,
@@ -47,6 +50,7 @@ from models.snn_float import (
 )
 from models.snn_integer import (
     draw_weights,
+    numerics_reason,
     quantize_input,
     quantize_network,
     run_integer,
@@ -154,8 +158,9 @@ def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor]
     return run
 
 
-def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
-    config = AcceleratorConfig(
+def _accelerator(snn: ConvertedSNN, cfg: EvalConfig) -> AcceleratorConfig:
+    """The datapath knobs of the evaluation (the parallelism does not change results)."""
+    return AcceleratorConfig(
         widths=snn.widths,
         k_bits=cfg.k_bits,
         membrane_bits=cfg.membrane_bits,
@@ -166,6 +171,10 @@ def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tenso
         input_bits=cfg.input_bits,
         seed=cfg.seed,
     )
+
+
+def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
+    config = _accelerator(snn, cfg)
     net = quantize_network(snn, config)
     divisor = score_divisor(net)
     weights = draw_weights(net, config)  # once per evaluation, as the hardware does per seed
@@ -225,5 +234,8 @@ def evaluate(
     metrics["synops_per_inference"] = float(test.synops.mean())
     per_step = test.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
     metrics["activity"] = [float(a) for a in np.asarray(per_step)]
+    reason = numerics_reason(snn, _accelerator(snn, eval_cfg))
+    if reason is not None:  # b-bit membranes cannot hold this network: the design is infeasible
+        metrics["infeasible_reason"] = reason
     metrics["eval_seconds"] = time.perf_counter() - start
     return metrics
