@@ -23,10 +23,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hwmodel.template import AcceleratorConfig
 from models.conversion import convert
 from models.datasets import load_dataset
-from models.evaluation import EvalConfig, evaluate
+from models.evaluation import EvalConfig, datapath_config, evaluate
 from models.io import load_model
 from models.quantize import quantize_network
 from models.training import TrainConfig, train_model
@@ -37,15 +36,7 @@ def _ints(text: str) -> list[int]:
 
 
 def _first_shift(snn, cfg: EvalConfig) -> int:
-    config = AcceleratorConfig(
-        widths=snn.widths,
-        membrane_bits=cfg.membrane_bits,
-        timesteps=cfg.timesteps,
-        samples=cfg.samples,
-        ensemble=cfg.ensemble,
-        input_bits=cfg.input_bits,
-    )
-    return quantize_network(snn, config).layers[0].shift
+    return quantize_network(snn, datapath_config(snn, cfg)).layers[0].shift
 
 
 def _row(snn, splits, cfg: EvalConfig, seeds: int) -> tuple[float, float, str | None]:

@@ -59,7 +59,7 @@ from models.snn_integer import (
 from models.snn_spec import ConvertedSNN
 from models.temperature import fit_output_scale, mc_probs
 
-__all__ = ["EvalConfig", "evaluate"]
+__all__ = ["EvalConfig", "datapath_config", "evaluate"]
 
 _CHOICES = {
     "ensemble": ("time", "repeat"),
@@ -158,7 +158,7 @@ def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor]
     return run
 
 
-def _accelerator(snn: ConvertedSNN, cfg: EvalConfig) -> AcceleratorConfig:
+def datapath_config(snn: ConvertedSNN, cfg: EvalConfig) -> AcceleratorConfig:
     """The datapath knobs of the evaluation (the parallelism does not change results)."""
     return AcceleratorConfig(
         widths=snn.widths,
@@ -174,7 +174,7 @@ def _accelerator(snn: ConvertedSNN, cfg: EvalConfig) -> AcceleratorConfig:
 
 
 def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
-    config = _accelerator(snn, cfg)
+    config = datapath_config(snn, cfg)
     net = quantize_network(snn, config)
     divisor = score_divisor(net)
     weights = draw_weights(net, config)  # once per evaluation, as the hardware does per seed
@@ -234,7 +234,7 @@ def evaluate(
     metrics["synops_per_inference"] = float(test.synops.mean())
     per_step = test.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
     metrics["activity"] = [float(a) for a in np.asarray(per_step)]
-    reason = numerics_reason(snn, _accelerator(snn, eval_cfg))
+    reason = numerics_reason(snn, datapath_config(snn, eval_cfg))
     if reason is not None:  # b-bit membranes cannot hold this network: the design is infeasible
         metrics["infeasible_reason"] = reason
     metrics["eval_seconds"] = time.perf_counter() - start
