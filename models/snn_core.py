@@ -13,6 +13,13 @@ with binary spikes are exact int8 x int8 -> int32 matrix products on CPU (weight
 spikes 0/1); a multi-bit first layer (direct encoding) is multiplied once per weight sample
 and reused at every timestep; an output layer whose membrane cannot saturate multiplies each
 block's spike *counts* once; only the neuron recurrence loops over timesteps, in place.
+
+What stays with each simulator, and why: the weight draw (the float model draws +-1 from
+the float posterior with torch's generator; the integer model compares the hardware PRNG's
+words with k-bit codes: different arithmetic by design, keyed the same way by (seed,
+sample, layer)); rate-encoded input spikes (float only: the hardware has no such input);
+and the event bookkeeping, which each gets from the spike trains through an `Observer`
+(float: totals per image; integer: per lane-round and timestep, for the cycle count).
 """
 
 from __future__ import annotations
