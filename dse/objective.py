@@ -141,9 +141,12 @@ def trial_configuration(
 
 
 def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, float]:
-    """Optuna constraints (<= 0 feasible): device utilisation, power cap, minimum accuracy."""
+    """Optuna constraints (<= 0 feasible): device utilisation, power cap, minimum accuracy,
+    and `numerics` (1, violated) when the membrane width cannot hold the network."""
     rules = cfg.constraints
     values: dict[str, float] = {}
+    if metrics.get("infeasible_reason"):
+        values["numerics"] = 1.0
     if rules.fit_device:
         peak = max(float(v) for k, v in metrics.items() if k.startswith("util_"))
         values["utilisation"] = peak - rules.util_cap

@@ -29,8 +29,11 @@ Datapath summary (a layer-sequential, event-driven machine):
 * Per timestep and layer: the synaptic current ``I_j = sum_i w_ji * x_i`` is accumulated
   exactly (an integer of `current_bits` width), then the membrane is updated once,
   saturating to `membrane_bits` two's complement:
-  ``v = sat(v + (I << shift) + bias)``; a hidden neuron spikes when ``v >= threshold``
-  and subtracts the threshold (reset by subtraction).  The output layer never spikes.
+  ``v = sat(v + scale_current(I, shift) + bias)``, the per-layer `shift` being signed:
+  ``I << shift`` for shift >= 0, the arithmetic (flooring) ``I >> -shift`` below, so that
+  thresholds and biases of any size fit the membrane (`scale_current`); a hidden neuron
+  spikes when ``v >= threshold`` and subtracts the threshold (reset by subtraction).  The
+  output layer never spikes.
 * Inputs of the first layer are multi-bit (`input_bits` unsigned, direct encoding) and
   constant over time, so the first layer's current is computed once per weight sample.
 * Ensembles: ``repeat`` runs `samples` independent T-step runs (membranes start from
@@ -61,6 +64,7 @@ __all__ = [
     "random_codes",
     "sample_signs",
     "saturate",
+    "scale_current",
     "scale_word",
     "segment_of_timestep",
     "time_segments",
@@ -182,7 +186,7 @@ class IntegerLayer:
     threshold: np.ndarray  # int64 [n_out]: firing threshold (> 0); ignored by the output layer
     bias: np.ndarray  # int64 [n_out]: added to the membrane every timestep
     initial: np.ndarray  # int64 [n_out]: membrane at the start of every run
-    shift: int = 0  # the current is shifted left by this many bits before the update
+    shift: int = 0  # signed: current << shift, or >> -shift (floor) if negative (scale_current)
     spiking: bool = True
 
 
@@ -261,6 +265,13 @@ def saturate(v: np.ndarray, bits: int) -> np.ndarray:
     """Two's-complement saturation to `bits` bits."""
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return np.clip(v, lo, hi)
+
+
+def scale_current(current: np.ndarray, shift: int) -> np.ndarray:
+    """A layer's current in membrane units: ``I << shift``, or ``floor(I / 2**-shift)`` (the
+    arithmetic right shift, free wiring in hardware) for a negative shift."""
+    current = np.asarray(current, dtype=np.int64)
+    return current << shift if shift >= 0 else current >> -shift
 
 
 def segment_of_timestep(t: np.ndarray | int, timesteps: int, samples: int) -> np.ndarray:

@@ -13,7 +13,10 @@ This is what the search calls per trial.  Steps:
    from the conversion's `output_scale`; `ece_uncalibrated` is the test ECE before it and
    every other probability metric is after it;
 4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy, each
-   accuracy-like metric with its bootstrap standard error over test images (`<metric>_se`).
+   accuracy-like metric with its bootstrap standard error over test images (`<metric>_se`);
+5. the numerics check (`models.quantize.numerics_reason`, in both evaluation modes, since the
+   hardware is built with `membrane_bits` either way): when b-bit membranes cannot hold the
+   converted network, ``infeasible_reason`` says why (the metrics are still those computed).
 
 `evaluate_seeds` repeats this with more weight-sample seeds: with few samples S the
 ensemble's output depends on which weights were drawn, and the standard error then adds that
@@ -59,6 +62,7 @@ from models.snn_float import (
 )
 from models.snn_integer import (
     draw_weights,
+    numerics_reason,
     quantize_input,
     quantize_network,
     run_integer,
@@ -71,6 +75,7 @@ __all__ = [
     "EvalConfig",
     "Prediction",
     "Predictor",
+    "datapath_config",
     "evaluate",
     "evaluate_seeds",
     "fit_predictor",
@@ -174,8 +179,9 @@ def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor]
     return run
 
 
-def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
-    config = AcceleratorConfig(
+def datapath_config(snn: ConvertedSNN, cfg: EvalConfig) -> AcceleratorConfig:
+    """The datapath knobs of the evaluation (the parallelism does not change results)."""
+    return AcceleratorConfig(
         widths=snn.widths,
         k_bits=cfg.k_bits,
         membrane_bits=cfg.membrane_bits,
@@ -186,6 +192,10 @@ def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tenso
         input_bits=cfg.input_bits,
         seed=cfg.seed,
     )
+
+
+def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
+    config = datapath_config(snn, cfg)
     net = quantize_network(snn, config)
     divisor = score_divisor(net)
     weights = draw_weights(net, config)  # once per evaluation, as the hardware does per seed
@@ -247,6 +257,9 @@ def evaluate(
     metrics["synops_per_inference"] = float(test.synops.mean())
     per_step = test.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
     metrics["activity"] = [float(a) for a in np.asarray(per_step)]
+    reason = numerics_reason(snn, datapath_config(snn, eval_cfg))
+    if reason is not None:  # b-bit membranes cannot hold this network: the design is infeasible
+        metrics["infeasible_reason"] = reason
     metrics["eval_seconds"] = time.perf_counter() - start
     return metrics
 

@@ -14,30 +14,27 @@ It computes what the accelerator computes, in float32 and with weights drawn by 
   computed once per weight sample and reused; ``rate`` encoding: Bernoulli(x) input spikes
   drawn independently per timestep (and per run).
 
-Probabilities are ``mean over runs of softmax(output_scale * scores / T)``: dividing by T
-turns the accumulated output membrane into a per-timestep rate, which is what the ANN's
+Weight sample s of layer l is drawn from its own generator keyed by (seed, s, l), as the
+hardware PRNG is, so a design with more samples shares its first samples with one with
+fewer.  Probabilities are ``mean over runs of softmax(output_scale * scores / T)``: dividing
+by T turns the accumulated output membrane into a per-timestep rate, which is what the ANN's
 logits convert to, and `output_scale` is the temperature fitted on the validation split.
 
-Speed comes from the structure, not from a loop over samples: layers run multi-step (all
-timesteps of a layer at once, then the next layer, as in SpikingJelly), the products of all
-weight samples are done per contiguous block of (run, timesteps), products with binary spikes
-use exact int8 x int8 -> int32 matrix products on CPU (weights are +-1, spikes 0/1), the
-output layer multiplies spike *counts* per weight sample once instead of every timestep, and
-only the neuron recurrence loops over timesteps, in place.
+The simulation itself is `models.snn_core.run_layers` (shared with the integer model) with
+float32 membranes that never saturate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 import numpy as np
 import torch
 
-from hwmodel.template import Ensemble, time_segments
+from hwmodel.template import Ensemble
 from models.errors import ModelInputError
+from models.snn_core import Schedule, run_layers
 from models.snn_spec import ConvertedSNN
 from models.temperature import mc_probs
 
@@ -59,42 +56,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@dataclass(frozen=True)
-class _Schedule:
-    """Which weight sample drives which run at which timestep.
-
-    A block ``(sample, run, t0, t1)`` is a stretch of one run under one weight sample:
-    `repeat` has one block per run (all T timesteps), `time` one block per segment of its
-    single run.  Tensors are laid out [runs, T, B, n], so every block is contiguous.
-    """
-
-    ensemble: Ensemble
-    timesteps: int
-    samples: int
-
-    @property
-    def runs(self) -> int:
-        return self.samples if self.ensemble == "repeat" else 1
-
-    @property
-    def blocks(self) -> list[tuple[int, int, int, int]]:
-        if self.ensemble == "repeat":
-            return [(s, s, 0, self.timesteps) for s in range(self.samples)]
-        segments = time_segments(self.timesteps, self.samples)
-        return [(s, 0, t0, t1) for s, (t0, t1) in enumerate(segments)]
-
-    def sample_at(self, t: int) -> int:
-        """Weight sample of the single `time` run at timestep t."""
-        return t * self.samples // self.timesteps
-
-
 @dataclass
 class SampledWeights:
     """`samples` draws of every weight layer, each [samples, n_in, n_out] (for ``x @ W``).
 
     Layers whose input is binary spikes and whose output spikes are int8 on CPU (for the
-    exact int8 product); the others are float32.  Weights depend only on (seed, sample),
-    as on the hardware, so one draw serves every batch of an evaluation.
+    exact int8 product); the others are float32.  Weights depend only on (seed, sample,
+    layer), as on the hardware, so one draw serves every batch of an evaluation.
     """
 
     layers: list[torch.Tensor]
@@ -116,6 +84,13 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ModelInputError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
 
 
+def _generator(seed: int, sample: int, layer: int, device: torch.device) -> torch.Generator:
+    """The generator of one (seed, sample, layer) draw, independent of the others."""
+    entropy = (int(seed) % (1 << 64), sample, layer)
+    state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+    return torch.Generator(device).manual_seed(int(state))
+
+
 def sample_weights(
     snn: ConvertedSNN,
     samples: int,
@@ -123,17 +98,23 @@ def sample_weights(
     encoding: Encoding = "direct",
     device: torch.device | str | None = None,
 ) -> SampledWeights:
-    """Draw `samples` +-1 weight sets, ``P(w = +1) = prob``, from a generator seeded by `seed`."""
+    """Draw `samples` +-1 weight sets, ``P(w = +1) = prob``; draw s of layer l is keyed by
+    (seed, s, l)."""
     if int(samples) != samples or samples < 1:
         raise ModelInputError(f"samples: {samples!r} must be a positive integer")
     _check_choice("encoding", encoding, ("direct", "rate"))
     device = torch.device(device) if device is not None else default_device()
-    generator = torch.Generator(device).manual_seed(int(seed))
     layers = []
     for index, layer in enumerate(snn.layers):
         prob = torch.as_tensor(np.ascontiguousarray(layer.prob.T), dtype=torch.float32)
         prob = prob.to(device)
-        plus = torch.rand((samples, *prob.shape), generator=generator, device=device) < prob
+        plus = torch.stack(
+            [
+                torch.rand(prob.shape, generator=_generator(seed, s, index, device), device=device)
+                < prob
+                for s in range(int(samples))
+            ]
+        )
         dtype = torch.int8 if _uses_int8(index, len(snn.layers), encoding, device) else None
         signs = torch.where(plus, 1.0, -1.0)
         layers.append(signs.to(dtype) if dtype is not None else signs)
@@ -210,93 +191,34 @@ def _check_inputs(snn: ConvertedSNN, x: torch.Tensor, timesteps: int, samples: i
         raise ModelInputError("layers: hidden layers must spike and the output layer must not")
 
 
-def _product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """[M, n_in] @ [n_in, n_out]; exact int8 x int8 -> int32 when the weight is int8."""
-    rows = inputs.reshape(-1, inputs.shape[-1])
-    if weight.dtype == torch.int8:
-        return torch._int_mm(rows.view(torch.int8), weight)
-    return rows.to(weight.dtype) @ weight
+class _FloatArithmetic:
+    """float32 membranes, no scaling and no saturation (`models.snn_core.Arithmetic`)."""
 
+    def __init__(self, snn: ConvertedSNN, device: torch.device) -> None:
+        def param(values: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(values, dtype=torch.float32, device=device)
 
-@dataclass
-class _Spikes:
-    """A layer's output spikes and their per-block totals (what the next layer needs)."""
+        self._bias = [param(layer.bias) for layer in snn.layers]
+        self._threshold = [param(layer.threshold) for layer in snn.layers]
+        self._initial = [param(layer.initial) for layer in snn.layers]
 
-    train: torch.Tensor  # bool [R, T, B, n]
-    counts: torch.Tensor  # float32 [blocks, B, n]: spikes per neuron within each block
+    def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        return current.to(torch.float32)
 
-    @classmethod
-    def drawn(cls, x: torch.Tensor, schedule: _Schedule, generator: torch.Generator) -> _Spikes:
-        """Rate encoding: independent Bernoulli(x) spikes per run and timestep."""
-        shape = (schedule.runs, schedule.timesteps, *x.shape)
-        train = torch.rand(shape, generator=generator, device=x.device) < x
-        counts = torch.stack(
-            [train[run, t0:t1].sum(0, dtype=torch.float32) for _, run, t0, t1 in schedule.blocks]
-        )
-        return cls(train, counts)
+    def bias(self, index: int) -> torch.Tensor:
+        return self._bias[index]
 
+    def threshold(self, index: int) -> torch.Tensor:
+        return self._threshold[index]
 
-def _spike_currents(
-    spikes: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, schedule: _Schedule
-) -> torch.Tensor:
-    """Currents plus bias [R, T, B, n_out] of spike inputs [R, T, B, n_in], block by block."""
-    runs, t_len, batch, _ = spikes.shape
-    out = torch.empty((runs, t_len, batch, weight.shape[-1]), device=spikes.device)
-    for sample, run, t0, t1 in schedule.blocks:
-        block = out[run, t0:t1]
-        block.copy_(_product(spikes[run, t0:t1], weight[sample]).view(block.shape))
-    return out.add_(bias)
+    def initial(self, index: int) -> torch.Tensor:
+        return self._initial[index]
 
+    def saturate(self, v: torch.Tensor) -> None:
+        """Float membranes never saturate."""
 
-def _reused_first_current(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, schedule: _Schedule
-) -> Callable[[int], torch.Tensor]:
-    """Direct encoding: one product per weight sample [S, B, n1], reused at every timestep."""
-    first = torch.matmul(x, weight).add_(bias)
-    if schedule.ensemble == "repeat":
-        return lambda t: first
-    return lambda t: first[schedule.sample_at(t)]
-
-
-def _integrate_and_fire(
-    current_at: Callable[[int], torch.Tensor],
-    batch: int,
-    schedule: _Schedule,
-    threshold: torch.Tensor,
-    initial: torch.Tensor,
-) -> _Spikes:
-    """Run one hidden layer over all timesteps, in place; counts spikes per block as it goes."""
-    shape = (schedule.runs, batch, threshold.shape[0])
-    v = initial.expand(shape).clone()
-    fired = torch.empty(shape, device=v.device)
-    train_shape = (shape[0], schedule.timesteps, *shape[1:])
-    train = torch.empty(train_shape, dtype=torch.bool, device=v.device)
-    counts = torch.zeros((len(schedule.blocks), *shape[1:]), device=v.device)
-    for t in range(schedule.timesteps):
-        v.add_(current_at(t))
-        torch.ge(v, threshold, out=fired)
-        v.addcmul_(fired, threshold, value=-1.0)
-        train[:, t].copy_(fired)
-        if schedule.ensemble == "repeat":
-            counts.add_(fired)
-        else:
-            counts[schedule.sample_at(t)].add_(fired[0])
-    return _Spikes(train, counts)
-
-
-def _output_scores(
-    inputs: _Spikes | None, x: torch.Tensor, weight: torch.Tensor, schedule: _Schedule
-) -> torch.Tensor:
-    """Output currents summed over time, [R, B, C], without bias and initial value.
-
-    The output layer only accumulates, so each block's inputs are summed over its timesteps
-    first and multiplied by the block's weight sample once.
-    """
-    scores = torch.zeros((schedule.runs, x.shape[0], weight.shape[-1]), device=x.device)
-    for index, (sample, run, t0, t1) in enumerate(schedule.blocks):
-        counts = (t1 - t0) * x if inputs is None else inputs.counts[index]
-        scores[run] += counts @ weight[sample]
-    return scores
+    def summable(self, index: int) -> bool:
+        return True
 
 
 @torch.inference_mode()
@@ -327,36 +249,23 @@ def simulate(
             f"weights: drawn for {weights.samples} samples and {weights.encoding!r} encoding, "
             f"but the simulation asks for {samples} and {encoding!r}; draw them again"
         )
-    schedule = _Schedule(ensemble, int(timesteps), int(samples))
+    schedule = Schedule(ensemble, int(timesteps), int(samples))
     x = x.to(device=device, dtype=torch.float32)
     batch, n0 = x.shape
-
-    def param(values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(values, dtype=torch.float32, device=device)
-
     events = torch.zeros((batch, len(snn.layers)), dtype=torch.float64, device=device)
-    spikes: _Spikes | None = None  # the current layer's input when it is spikes
+    train = None  # the first layer's input spikes under rate encoding
     if encoding == "rate":
         generator = torch.Generator(device).manual_seed(int(seed) + 1)
-        spikes = _Spikes.drawn(x, schedule, generator)
+        shape = (schedule.runs, schedule.timesteps, *x.shape)
+        train = torch.rand(shape, generator=generator, device=device) < x
     else:
         events[:, 0] = float(n0 * schedule.runs * timesteps)
-    for index, layer in enumerate(snn.layers):
-        weight = weights.layers[index]
-        bias = param(layer.bias)
-        if spikes is not None:
-            events[:, index] = spikes.counts.sum(dim=(0, 2), dtype=torch.float64)
-        if index == len(snn.layers) - 1:
-            scores = _output_scores(spikes, x, weight, schedule)
-            scores += param(layer.initial) + timesteps * bias
-            break
-        if spikes is None:
-            current_at = _reused_first_current(x, weight, bias, schedule)
-        else:
-            currents = _spike_currents(spikes.train, weight, bias, schedule)
-            current_at = partial(torch.select, currents, 1)  # t -> currents[:, t]
-        threshold, initial = param(layer.threshold), param(layer.initial)
-        spikes = _integrate_and_fire(current_at, batch, schedule, threshold, initial)
+
+    def observe(index: int, spikes: torch.Tensor) -> None:
+        events[:, index] = spikes.sum(dim=(0, 1, 3), dtype=torch.float64)
+
+    arithmetic = _FloatArithmetic(snn, device)
+    scores = run_layers(arithmetic, weights.layers, x, schedule, train, observe)
     events = events.cpu()
     synops = synaptic_operations(snn.widths, events, samples, encoding)
     return SimulationResult(scores=scores, events=events, synops=synops, timesteps=timesteps)

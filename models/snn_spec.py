@@ -1,7 +1,7 @@
 """The converted (float) spiking network: what ANN-to-SNN conversion hands to the simulators.
 
-Plain numpy so that the integer model (`models.snn_integer`) and the HLS generator can read
-it without torch.  Units: the synaptic current of weight layer l is ``sum_i w_ji x_i`` with
+Plain numpy (no torch), so that the quantization (`models.quantize`) and the HLS generator
+read it as arrays.  Units: the synaptic current of weight layer l is ``sum_i w_ji x_i`` with
 w in {-1, +1} and x the layer's input (first layer: the input in [0, 1]; later layers:
 spikes in {0, 1}).  A hidden neuron adds ``current + bias`` to its membrane every timestep
 and fires when the membrane reaches ``threshold`` (reset by subtraction).

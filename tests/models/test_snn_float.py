@@ -124,12 +124,30 @@ def test_time_ensemble_switches_weights_at_segment_boundaries():
     """Sample s must drive exactly the timesteps t with t * S // T == s, and no others."""
     snn = random_network((6, 5, 2), seed=2)
     x = torch.full((1, 6), 0.5)
-    weights = sample_weights(snn, 2, seed=0, device="cpu")
+    weights = sample_weights(snn, 2, seed=1, device="cpu")
     got = simulate(snn, x, 5, 2, ensemble="time", device="cpu", weights=weights).scores
     shifted = reference(snn, x, weights, 5, "time")[0]  # uses t * S // T: segments 3 + 2
     assert torch.equal(got, shifted)
     swapped = type(weights)([w.flip(0) for w in weights.layers], weights.encoding)
     assert not torch.equal(got, reference(snn, x, swapped, 5, "time")[0])
+
+
+@pytest.mark.parametrize("encoding", ["direct", "rate"])
+def test_first_sample_does_not_depend_on_the_sample_count(encoding):
+    """Draws are keyed by (seed, sample, layer): S = 2 and S = 5 share their first samples."""
+    snn = random_network((12, 16, 8, 3), seed=7)
+    x = torch.rand(6, 12, generator=torch.Generator().manual_seed(0))
+    two, five = (
+        simulate(snn, x, 4, samples, encoding=encoding, seed=3, device="cpu") for samples in (2, 5)
+    )
+    drawn = [sample_weights(snn, s, seed=3, encoding=encoding, device="cpu") for s in (2, 5)]
+    for small, large in zip(drawn[0].layers, drawn[1].layers, strict=True):
+        assert torch.equal(small, large[:2])
+    assert not torch.equal(drawn[1].layers[0][0], drawn[1].layers[0][1])
+    assert torch.equal(two.scores[0], five.scores[0])  # run 0 = weight sample 0
+    assert torch.equal(two.scores[1], five.scores[1])
+    assert not torch.equal(five.scores[0], five.scores[2])
+    assert two.spikes.sum() > 0
 
 
 def test_rate_encoding_of_binary_inputs_equals_direct_encoding():

@@ -11,11 +11,13 @@ from hwmodel.template import (
     IntegerNetwork,
     random_codes,
     sample_signs,
+    scale_current,
 )
 from models.errors import ModelInputError
 from models.snn_integer import (
     class_probabilities,
     draw_weights,
+    numerics_reason,
     quantize_input,
     quantize_network,
     run_integer,
@@ -61,7 +63,7 @@ def reference_run(net: IntegerNetwork, x: np.ndarray, cfg: AcceleratorConfig):
         fired = np.zeros(layer.codes.shape[0], dtype=bool)
         for j in range(layer.codes.shape[0]):
             current = int(sum(int(w[j, i]) * int(inputs[i]) for i in range(len(inputs))))
-            v = state[j] + current * (1 << layer.shift) + int(layer.bias[j])
+            v = state[j] + int(scale_current(current, layer.shift)) + int(layer.bias[j])
             v = min(max(v, lo), hi)
             if layer.spiking and v >= layer.threshold[j]:
                 v -= int(layer.threshold[j])
@@ -169,13 +171,45 @@ def test_quantize_network_units_and_shifts():
     assert not out.spiking and first.spiking
 
 
-def test_oversized_thresholds_clip_to_the_membrane():
+def test_oversized_thresholds_scale_down_instead_of_clipping():
     rng = np.random.default_rng(1)
     snn = random_snn((10, 4, 2), rng, threshold=1000.0)
-    cfg = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=8)
-    net = quantize_network(snn, cfg)
-    assert net.layers[0].shift == 0
-    np.testing.assert_array_equal(net.layers[0].threshold, np.full(4, 127))
+    cfg = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=8, timesteps=4)
+    first = quantize_network(snn, cfg).layers[0]
+    # 1000 * 255 current units need a right shift of 13 to sit below 2**6 = 64.
+    assert first.shift == -13
+    assert first.threshold.max() < 64 <= 2 * first.threshold.max()
+    expected = np.floor(snn.layers[0].threshold * 255 * 2.0**-13 + 0.5)
+    np.testing.assert_array_equal(first.threshold, expected)  # rounded, not clipped
+    assert len(set(first.threshold.tolist())) > 1
+    # The flooring right shift loses (1 - 2**-13) / 2 units per step on average: the bias
+    # carries it back.
+    loss = (1 - 2.0**-13) / 2
+    bias = np.floor(snn.layers[0].bias * 255 * 2.0**-13 + loss + 0.5)
+    np.testing.assert_array_equal(first.bias, bias)
+    assert numerics_reason(snn, cfg) is None  # thresholds of 20+ units resolve T = 4
+    long_runs = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=8, timesteps=32)
+    reason = numerics_reason(snn, long_runs)
+    assert reason is not None and reason.startswith("membrane_bits: 8 bits leave layer 0's")
+    assert "(shift -13), under T = 32" in reason
+    # At 5 bits the thresholds would need a shift beyond the current's own 13 bits.
+    narrow = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=5, timesteps=4)
+    assert numerics_reason(snn, narrow) == (
+        "membrane_bits: layer 0's thresholds, biases and initial membranes do not fit 5 bits "
+        "at any shift; use more membrane bits"
+    )
+
+
+def test_biases_set_the_scale_when_they_outgrow_the_thresholds():
+    rng = np.random.default_rng(3)
+    snn = random_snn((10, 4, 2), rng, threshold=2.0)
+    snn.layers[0].bias[:] = [-12.0, 0.0, 3.0, 1.0]  # 12 * 255 = 3060 current units
+    cfg = AcceleratorConfig(widths=(10, 4, 2), membrane_bits=12, timesteps=4)
+    first = quantize_network(snn, cfg).layers[0]
+    # Thresholds alone (<= 3 * 255) would allow shift 1; the bias -3060 needs <= 2047: -1.
+    assert first.shift == -1
+    assert first.bias.min() == np.floor(-3060 / 2 + 0.25 + 0.5) >= -2048
+    assert first.threshold.max() < 1 << 10
 
 
 def test_widths_mismatch_is_an_input_error():

@@ -41,14 +41,16 @@ inline bool weight_positive(code_t code, word_t word) {
     return r < code;
 }
 
-// v + (current << SHIFT) + bias, saturated once to MEMBRANE_BITS bits; UPDATE is wide enough
+// v + current * 2**SHIFT + bias, saturated once to MEMBRANE_BITS bits; a negative SHIFT is the
+// arithmetic right shift, which floors (hwmodel.template.scale_current). UPDATE is wide enough
 // for any shift below MEMBRANE_BITS (hwmodel.plan: current bits + membrane bits + 1).
 template <typename UPDATE, int SHIFT, typename CURRENT>
 inline membrane_t integrate(membrane_t v, CURRENT current, membrane_t bias) {
 #pragma HLS INLINE
     const UPDATE top = (UPDATE(1) << (MEMBRANE_BITS - 1)) - 1;
     const UPDATE bottom = -(UPDATE(1) << (MEMBRANE_BITS - 1));
-    const UPDATE sum = UPDATE(v) + (UPDATE(current) << SHIFT) + UPDATE(bias);
+    const UPDATE scaled = SHIFT >= 0 ? UPDATE(UPDATE(current) << SHIFT) : UPDATE(current) >> -SHIFT;
+    const UPDATE sum = UPDATE(v) + scaled + UPDATE(bias);
     if (sum > top) return membrane_t(top);
     if (sum < bottom) return membrane_t(bottom);
     return membrane_t(sum);

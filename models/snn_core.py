@@ -1,0 +1,212 @@
+"""The one SNN runner that the float and the integer simulators share.
+
+Both simulators compute the `hwmodel.template` datapath; they differ only in their
+arithmetic: `models.snn_float` keeps membranes in float32 and never saturates,
+`models.snn_integer` scales the current by the layer's shift and saturates to b bits.  This
+module holds everything else once: the schedule of weight samples over runs and timesteps,
+the exact products, the current of each layer and the integrate-and-fire recurrence.
+
+Speed comes from the structure, not from a loop over samples: layers run multi-step (all
+timesteps of a layer at once, then the next layer, as in SpikingJelly); the products of a
+layer are done per contiguous block of (run, timesteps) under one weight sample; products
+with binary spikes are exact int8 x int8 -> int32 matrix products on CPU (weights +-1,
+spikes 0/1); a multi-bit first layer (direct encoding) is multiplied once per weight sample
+and reused at every timestep; an output layer whose membrane cannot saturate multiplies each
+block's spike *counts* once; only the neuron recurrence loops over timesteps, in place.
+
+What stays with each simulator, and why: the weight draw (the float model draws +-1 from
+the float posterior with torch's generator; the integer model compares the hardware PRNG's
+words with k-bit codes: different arithmetic by design, keyed the same way by (seed,
+sample, layer)); rate-encoded input spikes (float only: the hardware has no such input);
+and the event bookkeeping, which each gets from the spike trains through an `Observer`
+(float: totals per image; integer: per lane-round and timestep, for the cycle count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from hwmodel.template import Ensemble, segment_of_timestep, time_segments
+
+__all__ = ["Arithmetic", "Observer", "Schedule", "product", "run_layers", "spike_counts"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which weight sample drives which run at which timestep.
+
+    A block ``(sample, run, t0, t1)`` is a stretch of one run under one weight sample:
+    `repeat` has one block per run (all T timesteps), `time` one block per segment of its
+    single run.  Tensors are laid out [runs, T, B, n], so every block is contiguous.
+    """
+
+    ensemble: Ensemble
+    timesteps: int
+    samples: int
+
+    @property
+    def runs(self) -> int:
+        """T-step runs per inference (S for `repeat`, 1 for `time`)."""
+        return self.samples if self.ensemble == "repeat" else 1
+
+    @property
+    def blocks(self) -> list[tuple[int, int, int, int]]:
+        """(sample, run, t0, t1) of every stretch of a run under one weight sample."""
+        if self.ensemble == "repeat":
+            return [(s, s, 0, self.timesteps) for s in range(self.samples)]
+        segments = time_segments(self.timesteps, self.samples)
+        return [(s, 0, t0, t1) for s, (t0, t1) in enumerate(segments)]
+
+    def sample_at(self, t: int) -> int:
+        """Weight sample of the single `time` run at timestep t."""
+        return int(segment_of_timestep(t, self.timesteps, self.samples))
+
+
+class Arithmetic(Protocol):
+    """How a simulator turns currents into membranes: the only part that is not shared.
+
+    `scaled(l, I)` maps a current of weight layer l (any dtype, integer-valued for the
+    integer model) into membrane units and dtype, without the bias; `bias`, `threshold` and
+    `initial` are tensors in that dtype; `saturate(v)` clamps in place (or does nothing);
+    `summable(l)` says whether layer l's final membrane may be computed from its current
+    summed over time, i.e. whether the scaling is linear and the membrane cannot saturate.
+    """
+
+    def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor: ...
+    def bias(self, index: int) -> torch.Tensor: ...
+    def threshold(self, index: int) -> torch.Tensor: ...
+    def initial(self, index: int) -> torch.Tensor: ...
+    def saturate(self, v: torch.Tensor) -> None: ...
+    def summable(self, index: int) -> bool: ...
+
+
+#: Called with (weight layer, its input spike train [runs, T, B, n_in]) for every layer whose
+#: input is spikes; the simulators count events and spikes from it.
+Observer = Callable[[int, torch.Tensor], None]
+
+
+def product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """[..., n_in] @ [n_in, n_out], exact: int8 x int8 -> int32, or in the weight's float dtype."""
+    rows = inputs.reshape(-1, inputs.shape[-1])
+    if weight.dtype == torch.int8:
+        spikes = rows.view(torch.int8) if rows.dtype == torch.bool else rows.to(torch.int8)
+        out = torch._int_mm(spikes, weight)
+    else:
+        out = rows.to(weight.dtype) @ weight
+    return out.view(*inputs.shape[:-1], weight.shape[-1])
+
+
+def spike_counts(train: torch.Tensor) -> torch.Tensor:
+    """Spikes over the last axis of a bool train, as int32 (an int8 product: faster than sum)."""
+    if train.device.type != "cpu":
+        return train.sum(dim=-1, dtype=torch.int32)
+    return product(train, torch.ones((train.shape[-1], 1), dtype=torch.int8))[..., 0]
+
+
+def _spike_currents(train: torch.Tensor, weight: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    """Currents [runs, T, B, n_out] of a spike train [runs, T, B, n_in], block by block."""
+    runs, steps, batch, _ = train.shape
+    dtype = torch.int32 if weight.dtype == torch.int8 else weight.dtype
+    out = torch.empty((runs, steps, batch, weight.shape[-1]), dtype=dtype, device=train.device)
+    for sample, run, t0, t1 in schedule.blocks:
+        out[run, t0:t1] = product(train[run, t0:t1], weight[sample])
+    return out
+
+
+def _summed_current(
+    x: torch.Tensor, train: torch.Tensor | None, weight: torch.Tensor, schedule: Schedule
+) -> torch.Tensor:
+    """The output layer's current summed over each run's timesteps, [runs, B, C].
+
+    Each block's inputs are summed over its timesteps first and multiplied by the block's
+    weight sample once (exact: integer counts times +-1 in float64 for int8 weights).
+    """
+    dtype = torch.float64 if weight.dtype == torch.int8 else weight.dtype
+    out = torch.zeros((schedule.runs, x.shape[0], weight.shape[-1]), dtype=dtype, device=x.device)
+    for sample, run, t0, t1 in schedule.blocks:
+        inputs = (t1 - t0) * x if train is None else train[run, t0:t1].sum(0, dtype=dtype)
+        out[run] += inputs.to(dtype) @ weight[sample].to(dtype)
+    return out
+
+
+def _current_source(
+    arithmetic: Arithmetic,
+    index: int,
+    x: torch.Tensor,
+    train: torch.Tensor | None,
+    weight: torch.Tensor,
+    schedule: Schedule,
+) -> Callable[[int], torch.Tensor]:
+    """t -> the scaled current plus bias of layer `index` at step t.
+
+    Pixels (train None, direct encoding): the current of each weight sample, computed once
+    and reused at every step; spikes: one product per block for all its steps.
+    """
+    if train is not None:
+        current = arithmetic.scaled(index, _spike_currents(train, weight, schedule))
+        driven = current.add_(arithmetic.bias(index))
+        return lambda t: driven[:, t]
+    first = arithmetic.scaled(index, torch.matmul(x.to(weight.dtype)[None], weight))
+    first = first.add_(arithmetic.bias(index))
+    if schedule.ensemble == "repeat":
+        return lambda t: first
+    return lambda t: first[schedule.sample_at(t)]
+
+
+def _integrate(
+    arithmetic: Arithmetic,
+    index: int,
+    current_at: Callable[[int], torch.Tensor],
+    shape: tuple[int, int, int],
+    schedule: Schedule,
+    spiking: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Membrane recurrence of one layer over all timesteps, in place.
+
+    Returns the final membranes [runs, B, n] and the spike train [runs, T, B, n] (no
+    timesteps for a non-spiking layer).
+    """
+    v = arithmetic.initial(index).expand(shape).clone()
+    threshold = arithmetic.threshold(index)
+    steps = schedule.timesteps if spiking else 0
+    train = torch.empty((shape[0], steps, *shape[1:]), dtype=torch.bool, device=v.device)
+    for t in range(schedule.timesteps):
+        v.add_(current_at(t))
+        arithmetic.saturate(v)
+        if spiking:
+            fired = torch.ge(v, threshold, out=train[:, t])
+            v.addcmul_(fired, threshold, value=-1)
+    return v, train
+
+
+def run_layers(
+    arithmetic: Arithmetic,
+    weights: list[torch.Tensor],
+    x: torch.Tensor,
+    schedule: Schedule,
+    train: torch.Tensor | None = None,
+    observe: Observer | None = None,
+) -> torch.Tensor:
+    """Final output membranes [runs, B, C] of the network on one batch.
+
+    `weights[l]` is [samples, n_in, n_out]; `x` [B, n0] drives the first layer directly
+    unless `train` (rate encoding: bool [runs, T, B, n0]) gives its input spikes.  Every
+    layer but the last spikes.
+    """
+    batch = x.shape[0]
+    last = len(weights) - 1
+    for index, weight in enumerate(weights):
+        if train is not None and observe is not None:
+            observe(index, train)
+        if index == last and arithmetic.summable(index):
+            summed = arithmetic.scaled(index, _summed_current(x, train, weight, schedule))
+            bias = arithmetic.bias(index) * schedule.timesteps
+            return summed.add_(bias).add_(arithmetic.initial(index))
+        current_at = _current_source(arithmetic, index, x, train, weight, schedule)
+        shape = (schedule.runs, batch, weight.shape[-1])
+        v, train = _integrate(arithmetic, index, current_at, shape, schedule, index < last)
+    return v
