@@ -8,6 +8,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
+from dse.inner import INNER_ATTR
+
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 #: Seconds between Pareto-front recounts: `study.best_trials` deep-copies every trial, which
@@ -16,8 +18,10 @@ PARETO_REFRESH_S = 2.0
 
 
 def count_done(study: optuna.Study) -> int:
-    """Finished trials that count towards `n_trials` (all workers together)."""
-    return len(study.get_trials(deepcopy=False, states=COUNTED_STATES))
+    """Finished trials that count towards `n_trials` (all workers together); hardware variants
+    recorded by the inner optimisation are not sampled trials and do not count."""
+    trials = study.get_trials(deepcopy=False, states=COUNTED_STATES)
+    return sum(INNER_ATTR not in t.user_attrs for t in trials)
 
 
 class StudyProgress:
