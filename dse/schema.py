@@ -124,7 +124,7 @@ class HardwareSearchConfig(_Section):
     """Exact inner optimisation over the hardware-only knobs (dse.inner)."""
 
     exact: bool = False  # price every hardware design of each evaluated model, record its front
-    max_designs: int = Field(8, ge=1, le=1000)  # hardware variants recorded per evaluation
+    max_designs: int = Field(4, ge=1, le=1000)  # hardware variants recorded per evaluation
     clock_step_mhz: float = Field(5.0, gt=0, allow_inf_nan=False)  # grid of a stepless clock
 
 
