@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dse.cache import ModelCache, key_digest
 from dse.errors import StudyInputError
+from dse.inner import HARDWARE_KNOBS, INNER_ATTR, hardware_front, hardware_grid
 from dse.intervals import standard_errors, within_front_interval
 from dse.schema import StudyConfig
 from dse.space import suggest_design
@@ -33,6 +34,8 @@ from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
 from models.training import TrainConfig, train_model
 
+#: User attribute listing the metrics that belong to the model (not to its hardware design).
+MODEL_METRICS_ATTR = "model_metrics"
 #: Bump when a change in this package makes old cached models unusable.
 CACHE_FORMAT = 1
 #: User attribute of a trial whose design could not be scored (what went wrong).
@@ -140,20 +143,23 @@ def trial_configuration(
     return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(training_key(cfg, train_cfg))
 
 
-def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, float]:
+def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, Any]:
     """Optuna constraints (<= 0 feasible): device utilisation, power cap, minimum accuracy,
-    and `numerics` (1, violated) when the membrane width cannot hold the network."""
+    and `numerics` (1, violated) when the membrane width cannot hold the network.
+
+    Metrics may be numbers (one trial) or numpy arrays (a priced table of hardware designs).
+    """
     rules = cfg.constraints
-    values: dict[str, float] = {}
+    values: dict[str, Any] = {}
     if metrics.get("infeasible_reason"):
         values["numerics"] = 1.0
     if rules.fit_device:
-        peak = max(float(v) for k, v in metrics.items() if k.startswith("util_"))
-        values["utilisation"] = peak - rules.util_cap
+        utils = [np.asarray(v, dtype=float) for k, v in metrics.items() if k.startswith("util_")]
+        values["utilisation"] = np.max(np.stack(utils), axis=0) - rules.util_cap
     if rules.power_cap_w is not None:
-        values["power_w"] = float(metrics["power_w"]) - rules.power_cap_w
+        values["power_w"] = np.asarray(metrics["power_w"], dtype=float) - rules.power_cap_w
     if rules.min_accuracy is not None:
-        values["accuracy"] = rules.min_accuracy - float(metrics["accuracy"])
+        values["accuracy"] = rules.min_accuracy - np.asarray(metrics["accuracy"], dtype=float)
     return values
 
 
@@ -168,19 +174,34 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _model_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that decide training and evaluation (all but the hardware-only knobs)."""
+    return {k: v for k, v in params.items() if k not in HARDWARE_KNOBS}
+
+
 def _earlier_twin(trial: optuna.Trial) -> FrozenTrial | None:
-    """A completed trial with identical parameters (samplers repeat designs, NSGA-II often)."""
+    """A completed trial whose model configuration is this one's (samplers repeat designs,
+    NSGA-II often): its model need not be trained, evaluated or explored again."""
+    mine = _model_params(trial.params)
     for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if other.params == trial.params and "model_key" in other.user_attrs:
+        if MODEL_METRICS_ATTR in other.user_attrs and _model_params(other.params) == mine:
             return other
     return None
 
 
 def _copied(twin: FrozenTrial) -> dict[str, Any]:
-    """A twin's metrics: training and scoring are deterministic, so they are this trial's."""
-    metrics = dict(twin.user_attrs)
-    metrics.update(cache_hit=True, train_seconds=0.0, eval_seconds=0.0, duplicate_of=twin.number)
+    """A twin's model metrics: training and scoring are deterministic, so they are this
+    trial's; only the hardware estimate is redone (this trial may pick other hardware)."""
+    metrics = {k: twin.user_attrs[k] for k in twin.user_attrs[MODEL_METRICS_ATTR]}
+    first = twin.user_attrs.get(INNER_ATTR, twin.user_attrs.get("duplicate_of", twin.number))
+    metrics.update(cache_hit=True, train_seconds=0.0, eval_seconds=0.0, duplicate_of=first)
     return metrics
+
+
+def _record(target: Any, metrics: dict[str, Any]) -> None:
+    """Set `metrics` as user attributes of a running trial."""
+    for name, value in metrics.items():
+        target.set_user_attr(name, _jsonable(value))
 
 
 class TrialObjective:
@@ -205,6 +226,10 @@ class TrialObjective:
         self.cache = model_cache(cfg)
         self._models: dict[Path, Any] = {}
         self._cache_size = cache_size
+        search = cfg.hardware_search
+        self._grid = hardware_grid(cfg.knobs, search.clock_step_mhz) if search.exact else None
+        calibration = cfg.evaluation.calibration
+        self._calibration = None if calibration is None else str(calibration)
 
     def _model(self, directory: Path) -> Any:
         """Load a cached model, keeping the last few in memory (most trials share one)."""
@@ -218,23 +243,28 @@ class TrialObjective:
         design = suggest_design(trial, self.cfg.knobs)
         twin = _earlier_twin(trial)
         try:
-            metrics = self._score(trial, design) if twin is None else _copied(twin)
-            if twin is None and self._near_front(trial, metrics):
-                metrics = {**self._score(trial, design, refine=True), "refined": True}
+            if twin is None:
+                model = self._evaluate(trial, design)
+                if self._near_front(trial, self._priced(design, model)):
+                    model = self._evaluate(trial, design, refine=True)
+            else:
+                model = _copied(twin)
+            self._phase("estimating")
+            metrics = self._priced(design, model)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailure(reason) from exc
-        for name, value in metrics.items():
-            trial.set_user_attr(name, _jsonable(value))
-        constraints = constraint_values(self.cfg, metrics)
-        for name, value in constraints.items():
-            trial.set_constraint(name, value)
-        values = tuple(float(metrics[o.metric]) for o in self.cfg.objectives)
+        _record(trial, metrics)
+        for name, value in constraint_values(self.cfg, metrics).items():
+            trial.set_constraint(name, float(value))
+        values = self._values(metrics)
         bad = [o.metric for o, v in zip(self.cfg.objectives, values, strict=True) if math.isnan(v)]
         if bad:
             trial.set_user_attr(FAIL_REASON_ATTR, f"objective {bad[0]} is NaN")
             raise TrialFailure(f"objective {bad[0]} is NaN")
+        if twin is None and self._grid:
+            self._record_hardware_front(trial, design, model)
         return values
 
     def _phase(self, text: str) -> None:
@@ -254,14 +284,17 @@ class TrialObjective:
         study = trial.study
         return within_front_interval(values, ses, study.best_trials, names, study.directions)
 
-    def _score(
+    def _values(self, metrics: dict[str, Any]) -> tuple[float, ...]:
+        return tuple(float(metrics[o.metric]) for o in self.cfg.objectives)
+
+    def _evaluate(
         self, trial: optuna.Trial, design: dict[str, Any], refine: bool = False
     ) -> dict[str, Any]:
-        """Train or reuse, evaluate, estimate; the returned dict becomes user attributes.
+        """Train or reuse, then evaluate: the model's metrics (no hardware knob changes them).
 
         Weight-sample seeds: `models.evaluation.seed_repeats` (more when S is small), or
         `evaluation.refine_front.seeds` with its test images when `refine`."""
-        train_cfg, eval_cfg, accel = build_configs(self.cfg, design, self.splits)
+        train_cfg, eval_cfg, _ = build_configs(self.cfg, design, self.splits)
         key = training_key(self.cfg, train_cfg)
         trial.set_user_attr("model_key", key_digest(key))
         trial.set_user_attr("model_dir", str(self.cache.path_for(key)))
@@ -282,22 +315,78 @@ class TrialObjective:
             splits = load_splits(self.cfg.dataset.model_copy(update={"max_test": more.images}))
         scores = evaluate_seeds(self._model(model_dir), splits, eval_cfg, seeds, ood=self.ood)
         eval_s = time.perf_counter() - start
-        self._phase("estimating")
-        calibration = self.cfg.evaluation.calibration
-        cost = estimate(
-            accel,
-            activity=scores["activity"],
-            calibration=None if calibration is None else str(calibration),
-            util_cap=self.cfg.constraints.util_cap,
-        )
-        return {  # the model's measured figures win over the estimate's expected ones
-            **cost,
+        model = {
             **scores,
+            "model_key": key_digest(key),
+            "model_dir": str(model_dir),
             "cache_hit": hit,
             "train_seconds": train_s,
             "eval_seconds": eval_s,
             "train_config": train_cfg.to_dict(),
-            "accelerator": accel.as_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,
+            "refined": refine,
         }
+        model[MODEL_METRICS_ATTR] = sorted([*model, MODEL_METRICS_ATTR])
+        return model
+
+    def _priced(self, design: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+        """The model's metrics with the hardware estimate of `design` (measured figures win)."""
+        _, _, accel = build_configs(self.cfg, design, self.splits)
+        cost = estimate(
+            accel,
+            activity=model["activity"],
+            calibration=self._calibration,
+            util_cap=self.cfg.constraints.util_cap,
+        )
+        return {**cost, **model, "accelerator": accel.as_dict()}
+
+    def _feasible(self, accuracy: float) -> Any:
+        """Which rows of a priced hardware table satisfy the study's constraints."""
+
+        def check(priced: Any) -> np.ndarray:
+            metrics = {**{c: priced[c].to_numpy() for c in priced.columns}, "accuracy": accuracy}
+            values = constraint_values(self.cfg, metrics).values()
+            return np.all([np.broadcast_to(v, len(priced)) <= 0 for v in values], axis=0)
+
+        return check
+
+    def _record_hardware_front(
+        self, trial: optuna.Trial, design: dict[str, Any], model: dict[str, Any]
+    ) -> None:
+        """Add the feasible non-dominated hardware designs of this model as trials (none when
+        the membrane width cannot hold the model: every design of it is infeasible)."""
+        if model.get("infeasible_reason"):
+            return
+        _, _, accel = build_configs(self.cfg, design, self.splits)
+        objectives = [(o.metric, o.direction) for o in self.cfg.objectives]
+        front = hardware_front(
+            accel.as_dict(),
+            model["activity"],
+            self._grid,
+            objectives,
+            self._feasible(float(model["accuracy"])),
+            self.cfg.hardware_search.max_designs,
+            calibration=self._calibration,
+            util_cap=self.cfg.constraints.util_cap,
+        )
+        own = {name: design[name] for name in self._grid}
+        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+        generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
+        for variant in front:
+            variant = _jsonable(variant)
+            if variant == own:
+                continue
+            metrics = self._priced({**design, **variant}, model)
+            metrics[INNER_ATTR] = trial.number
+            constraints = constraint_values(self.cfg, metrics)
+            trial.study.add_trial(
+                optuna.trial.create_trial(
+                    values=self._values(metrics),
+                    params={**trial.params, **variant},
+                    distributions=trial.distributions,
+                    user_attrs={k: _jsonable(v) for k, v in metrics.items()},
+                    system_attrs=dict(generation),  # GA samplers (NSGA-II): same generation
+                    constraints={k: float(v) for k, v in constraints.items()},
+                )
+            )

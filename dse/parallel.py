@@ -30,6 +30,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from dse.errors import StudyInputError
+from dse.inner import INNER_ATTR
 from dse.interrupt import QUIET_ENV
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
@@ -58,7 +59,7 @@ class TrialBudget:
     def counts(self, study: optuna.Study) -> tuple[int, list[FrozenTrial]]:
         """(finished trials that count, running trials) of all workers."""
         trials = study.get_trials(deepcopy=False)
-        done = sum(t.state in self.done_states for t in trials)
+        done = sum(t.state in self.done_states and INNER_ATTR not in t.user_attrs for t in trials)
         return done, [t for t in trials if t.state == TrialState.RUNNING]
 
     def admit(self, trial: Trial) -> None:

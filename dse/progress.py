@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
+from dse.inner import INNER_ATTR
 from dse.objective import FAIL_REASON_ATTR
 
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
@@ -27,8 +28,10 @@ _FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}"
 
 
 def count_done(study: optuna.Study) -> int:
-    """Finished trials that count towards `n_trials` (all workers together)."""
-    return len(study.get_trials(deepcopy=False, states=COUNTED_STATES))
+    """Finished trials that count towards `n_trials` (all workers together); hardware variants
+    recorded by the inner optimisation are not sampled trials and do not count."""
+    trials = study.get_trials(deepcopy=False, states=COUNTED_STATES)
+    return sum(INNER_ATTR not in t.user_attrs for t in trials)
 
 
 def eta_seconds(
@@ -40,7 +43,9 @@ def eta_seconds(
     the ones trained so far are all).
     """
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    remaining = total - sum(t.state in COUNTED_STATES for t in trials)
+    remaining = total - sum(
+        t.state in COUNTED_STATES and INNER_ATTR not in t.user_attrs for t in trials
+    )
     if remaining <= 0:
         return 0.0
     reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dse.errors import StudyInputError
+from dse.inner import grid_size, hardware_grid
 from dse.redaction import redact_url
 from dse.space import (
     KNOBS,
@@ -158,6 +159,18 @@ class SamplerConfig(_Section):
     n_startup_trials: int = Field(10, ge=1, le=100_000)  # TPE/GP random start
 
 
+class HardwareSearchConfig(_Section):
+    """Exact inner optimisation over the hardware-only knobs (dse.inner)."""
+
+    exact: bool = False  # price every hardware design of each evaluated model, record its front
+    max_designs: int = Field(4, ge=1, le=1000)  # hardware variants recorded per evaluation
+    clock_step_mhz: float = Field(5.0, gt=0, allow_inf_nan=False)  # grid of a stepless clock
+
+
+#: Most hardware designs priced per evaluated model (about 2 s of the vectorised cost model).
+MAX_HARDWARE_GRID = 100_000
+
+
 def _knob_field(name: str) -> Any:
     """A SearchSpace field: parses the raw entry with the knob's rule; default is fixed."""
 
@@ -198,6 +211,10 @@ class StudyConfig(_Section):
     n_trials: int = Field(40, ge=1, le=1_000_000)
     timeout: float | None = Field(None, gt=0, le=1e7)
     n_jobs: int = Field(1, ge=1, le=256)
+    hardware_search: HardwareSearchConfig = HardwareSearchConfig()
+    n_trials: int = Field(40, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    n_jobs: int = Field(1, ge=1)
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -240,6 +257,15 @@ class StudyConfig(_Section):
             except KnobError as exc:
                 ctx = {"where": f"search.{exc.where}", "value": exc.value, "fix": exc.fix}
                 raise PydanticCustomError("knob", "grid", ctx) from None
+        if self.hardware_search.exact:
+            size = grid_size(hardware_grid(self.knobs, self.hardware_search.clock_step_mhz))
+            if size > MAX_HARDWARE_GRID:
+                fix = (
+                    f"at most {MAX_HARDWARE_GRID}: use fewer hardware choices, "
+                    "a coarser clock step, or hardware_search.exact: false"
+                )
+                ctx = {"where": "hardware_search", "value": f"{size} designs", "fix": fix}
+                raise PydanticCustomError("knob", "grid", ctx)
         _check_training(self.training)
         return self
 

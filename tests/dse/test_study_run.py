@@ -179,16 +179,24 @@ def test_failed_training_is_a_failed_trial_and_the_study_goes_on(
 
 
 def test_repeated_designs_reuse_the_earlier_trial(out_dir: Path) -> None:
-    search = {"width": [8, 16], "timesteps": 2, "samples": 1, "pe": 4, "clock_mhz": 100}
-    cfg = tiny(out_dir, name="twins", search=search, n_trials=4)
+    search = {"width": [8, 16], "timesteps": 2, "samples": 1, "pe": [4, 16], "clock_mhz": 100}
+    cfg = tiny(out_dir, name="twins", search=search, n_trials=6)
     trials = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))
     twins = [t for t in trials if "duplicate_of" in t.user_attrs]
-    assert len(twins) >= 2  # four trials, two possible designs
+    assert len(twins) >= 2  # six trials, two model configurations, four designs
+    hardware = ("pe",)
     for twin in twins:
         first = trials[twin.user_attrs["duplicate_of"]]
-        assert first.number < twin.number and first.params == twin.params
-        assert twin.values == first.values and twin.user_attrs["eval_seconds"] == 0.0
-        assert twin.constraints == first.constraints
+        assert "duplicate_of" not in first.user_attrs and first.number < twin.number
+        model = {k: v for k, v in twin.params.items() if k not in hardware}
+        assert model == {k: v for k, v in first.params.items() if k not in hardware}
+        assert twin.user_attrs["eval_seconds"] == 0.0
+        assert twin.user_attrs["accuracy"] == first.user_attrs["accuracy"]
+        assert twin.user_attrs["accelerator"]["pe"] == twin.params["pe"]
+        if twin.params == first.params:
+            assert twin.values == first.values and twin.constraints == first.constraints
+    assert any(t.params != trials[t.user_attrs["duplicate_of"]].params for t in twins)
+    assert any(t.params == trials[t.user_attrs["duplicate_of"]].params for t in twins)
 
 
 def test_integer_evaluation_is_recorded(out_dir: Path) -> None:

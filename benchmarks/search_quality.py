@@ -1,0 +1,288 @@
+"""Search quality over seeds: hypervolume, and the evaluations and wall time needed to reach
+95 % (and 90 %) of the best-known front, for random search, TPE, NSGA-II and the exact inner
+hardware optimisation (TPE, every evaluated model's hardware front recorded).
+
+    OMP_NUM_THREADS=1 python benchmarks/search_quality.py [--seeds 5] [--trials 40] [--out DIR]
+        [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner] [--reuse]
+
+Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against energy);
+`three` is the same search space with three objectives (accuracy, latency, LUT).  Every run
+has the same budget of sampled trials; all runs share one model cache, trained before any
+timing starts, so wall time is search, evaluation and estimation, not training.  Studies are
+kept in Optuna's journal file: its writes cost about 30 ms per trial here, while SQLite's
+per-attribute commits cost seconds on a busy machine and would swamp what is compared.
+
+Hypervolume is taken over feasible trials in a normalised objective space: accuracy as is,
+the hardware metrics (energy, latency, LUT; they span decades) as log10, each scaled by the
+range over all runs of the space, reference point 1.1 in every normalised coordinate.  The
+reference front is the union of every run's feasible trials.  "evals" counts evaluated model
+configurations (trials neither recorded by the inner optimisation nor answered from an
+earlier twin), not Optuna trials.  Medians and interquartile ranges are over seeds; a run that
+never reaches 95 % counts as infinite (the table shows how many reached it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import plotly.graph_objects as go
+import yaml
+from optuna._hypervolume import compute_hypervolume  # what optuna's own HV plots call
+from optuna.trial import FrozenTrial, TrialState
+
+from dse.inner import INNER_ATTR
+from dse.objective import build_configs, load_splits, model_cache, training_key
+from dse.runner import open_study, run_study
+from dse.schema import StudyConfig, parse_study
+from dse.space import suggest_design
+from models.io import save_model
+from models.training import train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = {
+    "random": {"sampler": {"name": "random"}},
+    "tpe": {"sampler": {"name": "tpe"}},
+    "nsga2": {"sampler": {"name": "nsga2", "population_size": 10}},
+    "inner": {"sampler": {"name": "tpe"}, "hardware_search": {"exact": True}},
+}
+SPACES = {
+    "quickstart": None,  # the shipped objectives
+    "three": [
+        {"metric": "accuracy", "direction": "maximize"},
+        {"metric": "latency_us", "direction": "minimize"},
+        {"metric": "lut", "direction": "minimize"},
+    ],
+}
+LOG_METRICS = ("energy_uj", "latency_us", "lut")
+
+
+def study_config(out_dir: Path, space: str, strategy: str, seed: int, trials: int) -> StudyConfig:
+    """The quickstart with this space's objectives and this strategy's sampler settings."""
+    raw = yaml.safe_load((ROOT / "studies" / "quickstart.yaml").read_text())
+    raw.pop("hardware_search", None)
+    if SPACES[space] is not None:
+        raw["objectives"] = SPACES[space]
+    settings = STRATEGIES[strategy]
+    sampler = {**raw["sampler"], **settings["sampler"], "seed": seed}
+    if sampler["name"] != "nsga2":
+        sampler.pop("population_size", None)
+    raw.update(
+        name=f"{space}-{strategy}-{seed}",
+        output_dir=str(out_dir),
+        storage=f"journal:///{out_dir / 'studies' / f'{space}-{strategy}-{seed}.log'}",
+        sampler=sampler,
+        hardware_search=settings.get("hardware_search", {"exact": False}),
+        n_trials=trials,
+    )
+    return parse_study(raw, "quickstart.yaml")
+
+
+def train_every_key(cfg: StudyConfig) -> None:
+    """Fill the shared model cache for every training key of the space (before any timing)."""
+    splits = load_splits(cfg.dataset)
+    knobs = cfg.knobs
+    cache = model_cache(cfg)
+    first = {n: k.choices[0] if k.choices else k.low for n, k in knobs.items() if k.searched}
+    for levels in knobs["levels"].grid_values():
+        for width in knobs["width"].grid_values():
+            params = {**first, "levels": levels}
+            params.update({f"width_{i}": width for i in range(8)})
+            params.update({f"threshold_scale_{i}": 1.0 for i in range(8)})
+            design = suggest_design(optuna.trial.FixedTrial(params), knobs)
+            train_cfg, _, _ = build_configs(cfg, design, splits)
+
+            def train(directory: Path, train_cfg=train_cfg) -> None:
+                save_model(train_model(train_cfg, splits, progress=False), directory)
+
+            cache.get_or_train(training_key(cfg, train_cfg), train)
+
+
+@dataclass
+class Run:
+    """One study's trials in completion order, with seconds since the run started."""
+
+    space: str
+    strategy: str
+    seed: int
+    seconds: np.ndarray  # per trial
+    evals: np.ndarray  # evaluated configurations so far, per trial
+    points: list[np.ndarray | None]  # raw objective values (minimised) if feasible, else None
+
+
+def signed(values: list[float], directions: list[str]) -> np.ndarray:
+    return np.array([v if d == "minimize" else -v for v, d in zip(values, directions, strict=True)])
+
+
+def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool) -> Run:
+    """Run one study (or, with `reuse`, read a finished one back; its clock starts at its
+    first trial)."""
+    start = time.time()
+    study = open_study(cfg, create=False) if reuse else run_study(cfg, progress=False)
+    if reuse:
+        start = min(t.datetime_start for t in study.trials).timestamp()
+    directions = [o.direction for o in cfg.objectives]
+    trials: list[FrozenTrial] = sorted(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+        key=lambda t: (t.datetime_complete, t.number),
+    )
+    seconds, evals, points, count = [], [], [], 0
+    for t in trials:
+        count += INNER_ATTR not in t.user_attrs and "duplicate_of" not in t.user_attrs
+        seconds.append(t.datetime_complete.timestamp() - start)
+        evals.append(count)
+        feasible = all(v <= 0 for v in t.constraints.values())
+        points.append(signed(t.values, directions) if feasible else None)
+    return Run(space, strategy, seed, np.array(seconds), np.array(evals), points)
+
+
+class Normaliser:
+    """Maps minimised objective vectors into [0, 1] by the range over every run of a space."""
+
+    def __init__(self, runs: list[Run], metrics: list[str]) -> None:
+        self.logs = np.array([m in LOG_METRICS for m in metrics])
+        every = np.array([self._raw(p) for r in runs for p in r.points if p is not None])
+        self.low, span = every.min(axis=0), np.ptp(every, axis=0)
+        self.span = np.where(span > 0, span, 1.0)
+        self.ref = np.full(len(metrics), 1.1)
+
+    def _raw(self, point: np.ndarray) -> np.ndarray:
+        return np.where(self.logs, np.log10(np.maximum(np.abs(point), 1e-12)), point)
+
+    def __call__(self, points: list[np.ndarray]) -> np.ndarray:
+        return (np.array([self._raw(p) for p in points]) - self.low) / self.span
+
+    def hypervolume(self, points: list[np.ndarray]) -> float:
+        if not points:
+            return 0.0
+        return float(compute_hypervolume(self(points), self.ref))
+
+
+def history(run: Run, norm: Normaliser) -> np.ndarray:
+    """Hypervolume after each trial of a run."""
+    seen: list[np.ndarray] = []
+    out = []
+    for point in run.points:
+        if point is not None:
+            seen.append(point)
+        out.append(norm.hypervolume(seen))
+    return np.array(out)
+
+
+def first_reach(run: Run, hv: np.ndarray, target: float) -> tuple[float, float]:
+    """(evaluations, seconds) when the run first reached `target` hypervolume (inf if never)."""
+    hit = np.flatnonzero(hv >= target)
+    if not len(hit):
+        return float("inf"), float("inf")
+    return float(run.evals[hit[0]]), float(run.seconds[hit[0]])
+
+
+def median_iqr(values: list[float]) -> str:
+    q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf")
+    if not np.isfinite(med):
+        return "not reached"
+    upper = f"{q3:.3g}" if np.isfinite(q3) else "inf"
+    return f"{med:.3g} [{q1:.3g}, {upper}]"
+
+
+def table(space: str, runs: list[Run], norm: Normaliser, trials: int) -> list[str]:
+    """Markdown rows: one per strategy, medians and IQRs over seeds."""
+    union = [p for r in runs for p in r.points if p is not None]
+    reference = norm.hypervolume(union)
+    lines = [
+        f"space `{space}`: reference hypervolume {reference:.4f} (union of {len(runs)} runs, "
+        f"{trials} sampled trials each)",
+        "",
+        "| strategy | final HV / ref | evals to 95 % | seconds to 95 % | reached 95 % "
+        "| evals to 90 % | seconds to 90 % | reached 90 % | evals per run | seconds per run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for strategy in STRATEGIES:
+        mine = [r for r in runs if r.strategy == strategy]
+        if not mine:
+            continue
+        hvs = [history(r, norm) for r in mine]
+        cells = [strategy, median_iqr([hv[-1] / reference for hv in hvs])]
+        for fraction in (0.95, 0.90):
+            reach = [
+                first_reach(r, hv, fraction * reference) for r, hv in zip(mine, hvs, strict=True)
+            ]
+            cells += [median_iqr([e for e, _ in reach]), median_iqr([s for _, s in reach])]
+            cells.append(f"{sum(np.isfinite(s) for _, s in reach)}/{len(mine)}")
+        lines.append(
+            "| " + " | ".join(cells) + " "
+            f"| {median_iqr([float(r.evals[-1]) for r in mine])} "
+            f"| {median_iqr([float(r.seconds[-1]) for r in mine])} |"
+        )
+    return lines
+
+
+def plot(space: str, runs: list[Run], norm: Normaliser, out_dir: Path) -> Path:
+    """Hypervolume (fraction of the reference) against wall time, one line per run."""
+    reference = norm.hypervolume([p for r in runs for p in r.points if p is not None])
+    colours = dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#CC79A7"), strict=True))
+    fig = go.Figure()
+    for run in runs:
+        fig.add_trace(
+            go.Scatter(
+                x=run.seconds,
+                y=history(run, norm) / reference,
+                mode="lines",
+                line={"color": colours[run.strategy], "shape": "hv"},
+                name=run.strategy,
+                legendgroup=run.strategy,
+                showlegend=run.seed == min(r.seed for r in runs if r.strategy == run.strategy),
+            )
+        )
+    fig.add_hline(y=0.95, line_dash="dot", annotation_text="95 %")
+    fig.update_layout(
+        title=f"search quality, space {space}",
+        xaxis_title="wall time (s)",
+        yaxis_title="hypervolume / reference",
+    )
+    path = out_dir / f"search_quality_{space}.html"
+    fig.write_html(path, include_plotlyjs="cdn")
+    try:
+        fig.write_image(path.with_suffix(".png"))
+    except (ImportError, ValueError, RuntimeError) as exc:  # kaleido (and Chrome) not installed
+        print(f"(no PNG: {exc.__class__.__name__})")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=40, help="sampled trials per run")
+    parser.add_argument("--spaces", default=",".join(SPACES))
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--out", type=Path, default=None, help="default: a temporary directory")
+    parser.add_argument("--reuse", action="store_true", help="analyse the finished runs in --out")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out_dir = args.out or Path(tempfile.mkdtemp(prefix="dse-search-quality-"))
+    (out_dir / "studies").mkdir(parents=True, exist_ok=True)
+    print(f"output: {out_dir}; load average at start {os.getloadavg()[0]:.1f}")
+    for space in args.spaces.split(","):
+        if not args.reuse:
+            train_every_key(study_config(out_dir, space, "random", 0, args.trials))
+        runs = []
+        for seed in range(args.seeds):
+            for strategy in args.strategies.split(","):
+                cfg = study_config(out_dir, space, strategy, seed, args.trials)
+                runs.append(run_once(cfg, space, strategy, seed, args.reuse))
+                print(f"  {space} {strategy} seed {seed}: {runs[-1].seconds[-1]:.1f} s", flush=True)
+        metrics = [o.metric for o in cfg.objectives]
+        norm = Normaliser(runs, metrics)
+        print("\n".join(table(space, runs, norm, args.trials)))
+        print(f"plot: {plot(space, runs, norm, out_dir)}")
+        print(f"load average now {os.getloadavg()[0]:.1f}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Exact inner optimisation over the hardware-only knobs of one evaluated model.
+
+PEs, synapses per cycle, sample lanes, clock, part and the sampling strategy change neither
+the trained weights nor the evaluation (`build_configs` gives them to the accelerator only),
+so once a model configuration has been scored, every hardware design for it is priced by the
+vectorised cost model (`hwmodel.estimate.estimate_table`) instead of being left to the
+sampler.  `hardware_front` enumerates the study's hardware grid, drops infeasible designs
+(the study's constraints), keeps the non-dominated ones on the study's objectives and bounds
+their number; the objective records them as trials of the same study.
+
+A clock range without a step is gridded at `hardware_search.clock_step_mhz` (both ends
+included); every other hardware knob is a list, a stepped range or fixed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dse.space import Knob
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Knobs that change only the hardware estimate (never training or evaluation).
+HARDWARE_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "clock_mhz", "part", "sampling")
+#: User attribute of a recorded hardware variant: the number of the trial that evaluated it.
+INNER_ATTR = "inner_of"
+
+
+def knob_grid(knob: Knob, clock_step_mhz: float) -> list[Any]:
+    """The values of one hardware knob that the enumeration visits."""
+    if knob.searched and knob.choices == () and knob.step is None and knob.kind == "float":
+        count = int(math.floor((knob.high - knob.low) / clock_step_mhz + 1e-9)) + 1
+        values = [knob.low + i * clock_step_mhz for i in range(count)]
+        return values + ([knob.high] if values[-1] < knob.high else [])
+    return knob.grid_values()
+
+
+def hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> dict[str, list[Any]]:
+    """{hardware knob: values} for the searched hardware knobs of a study's space."""
+    return {
+        name: knob_grid(knobs[name], clock_step_mhz)
+        for name in HARDWARE_KNOBS
+        if knobs[name].searched
+    }
+
+
+def grid_size(grid: dict[str, list[Any]]) -> int:
+    """How many designs the enumeration prices for one model."""
+    return math.prod(len(v) for v in grid.values())
+
+
+def non_dominated(points: np.ndarray) -> np.ndarray:
+    """Mask of the rows of `points` (to be minimised) that no other row dominates."""
+    keep = np.ones(len(points), dtype=bool)
+    for i in range(len(points)):
+        if not keep[i]:
+            continue
+        worse = np.all(points >= points[i], axis=1) & np.any(points > points[i], axis=1)
+        keep &= ~worse
+    return keep
+
+
+def spread(points: np.ndarray, limit: int) -> list[int]:
+    """At most `limit` rows of a front, well spread: the extremes of each objective first,
+    then repeatedly the row farthest (normalised objective space) from those already taken."""
+    if len(points) <= limit:
+        return list(range(len(points)))
+    span = np.ptp(points, axis=0)
+    scaled = (points - points.min(axis=0)) / np.where(span > 0, span, 1.0)
+    chosen: list[int] = []
+    for k in range(points.shape[1]):
+        for idx in (int(np.argmin(scaled[:, k])), int(np.argmax(scaled[:, k]))):
+            if idx not in chosen and len(chosen) < limit:
+                chosen.append(idx)
+    while len(chosen) < limit:
+        gaps = np.min(np.linalg.norm(scaled[:, None, :] - scaled[chosen][None], axis=2), axis=1)
+        chosen.append(int(np.argmax(gaps)))
+    return sorted(chosen)
+
+
+def hardware_front(
+    accelerator: dict[str, Any],
+    activity: Sequence[float],
+    grid: dict[str, list[Any]],
+    objectives: Sequence[tuple[str, str]],
+    feasible: Callable[[pd.DataFrame], np.ndarray],
+    limit: int,
+    calibration: str | None = None,
+    util_cap: float | None = None,
+) -> list[dict[str, Any]]:
+    """Hardware knob values of the feasible non-dominated designs for one scored model.
+
+    `accelerator` is the evaluated design's `AcceleratorConfig.as_dict()`; `objectives` are
+    (metric, direction) pairs, metrics not in the estimate (accuracy) being the same for every
+    design; `feasible(table)` says which priced rows satisfy the study's constraints.
+    """
+    import pandas as pd  # here, not at import: the study-file loader imports this module
+
+    from hwmodel.estimate import estimate_table
+
+    names = list(grid)
+    rows = list(itertools.product(*grid.values()))
+    if not rows:
+        return []
+    designs = pd.DataFrame(rows, columns=names)
+    for name, value in accelerator.items():
+        if name not in designs.columns and name != "extra":
+            designs[name] = [value] * len(designs)
+    designs["activity"] = [np.asarray(activity, dtype=float)] * len(designs)
+    priced = estimate_table(designs, calibration=calibration, util_cap=util_cap)
+    ok = np.asarray(feasible(priced), dtype=bool)
+    varying = [(m, d) for m, d in objectives if m in priced.columns]
+    if not ok.any():
+        return []
+    if not varying:  # no objective depends on the hardware: any feasible design is optimal
+        return designs.loc[ok, names].head(limit).to_dict("records")
+    signs = np.array([1.0 if d == "minimize" else -1.0 for _, d in varying])
+    points = priced.loc[ok, [m for m, _ in varying]].to_numpy(float) * signs
+    candidates = designs.loc[ok, names].reset_index(drop=True)
+    front = np.flatnonzero(non_dominated(points))
+    picked = front[spread(points[front], limit)]
+    return candidates.iloc[picked].to_dict("records")
