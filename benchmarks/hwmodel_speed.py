@@ -1,9 +1,9 @@
 """Estimates per second: one design at a time (`estimate`) and a table (`estimate_table`).
 
 Target (issue hwmodel): 10,000 designs estimated in under 1 s.  The table is a random draw
-from a search-like knob space; designs that share a cycle schedule (widths, ensemble,
-sampling, T, S, lanes, P x Q) are one numpy computation, so the cost grows with the number
-of distinct schedules, which the table reports.
+from a search-like knob space; each distinct set of plan knobs is planned and priced once
+(`hwmodel.plan.build_plan`, a few ms), so the cost grows with the number of distinct plans,
+which the table reports.
 
     python benchmarks/hwmodel_speed.py [--designs 10000] [--seed 0]
 """
@@ -70,10 +70,8 @@ def main() -> None:
     start = time.perf_counter()
     priced = estimate_table(table)
     table_s = time.perf_counter() - start
-    keys = ["widths", "ensemble", "sampling", "timesteps", "samples", "sample_lanes"]
-    schedules = (
-        table.assign(npc=table.pe * table.synapses_per_cycle).groupby([*keys, "npc"]).ngroups
-    )
+    knobs = [c for c in table.columns if c not in ("spike_rate", "clock_mhz", "part", "seed")]
+    schedules = table.groupby(knobs).ngroups
 
     print(f"{'mode':<28}{'designs':>10}{'seconds':>10}{'estimates/s':>14}")
     print(
@@ -84,9 +82,10 @@ def main() -> None:
         f"{'estimate_table (vectorised)':<28}{len(table):>10}{table_s:>10.3f}"
         f"{len(table) / table_s:>14,.0f}"
     )
-    print(f"distinct cycle schedules in the table: {schedules}; fits: {priced['fits'].mean():.0%}")
-    verdict = "met" if table_s < 1.0 or len(table) < 10_000 else "MISSED"
-    print(f"target 10,000 designs < 1 s: {verdict}")
+    print(f"distinct plans in the table: {schedules}; fits: {priced['fits'].mean():.0%}")
+    per_10k = table_s * 10_000 / len(table)
+    verdict = "met" if per_10k < 1.0 else "MISSED"
+    print(f"target 10,000 designs < 1 s: {verdict} ({per_10k:.1f} s per 10,000 at this mix)")
 
 
 if __name__ == "__main__":

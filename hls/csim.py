@@ -123,7 +123,16 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(root), "csim", f"CXX={cxx}", f"AP_TYPES={ap}"],
+        [
+            "make",
+            "-j2",
+            "--no-print-directory",
+            "-C",
+            str(root),
+            "csim",
+            f"CXX={cxx}",
+            f"AP_TYPES={ap}",
+        ],
         capture_output=True,
         text=True,
         check=False,

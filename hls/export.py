@@ -37,6 +37,7 @@ __all__ = [
 # Rendered templates: template path -> project path.
 _RENDERED = {
     "src/snn_config.h.j2": "src/snn_config.h",
+    "src/snn_types.h.j2": "src/snn_types.h",
     "src/snn_params.h.j2": "src/snn_params.h",
     "src/snn_kernel.cpp.j2": "src/snn_kernel.cpp",
     "Makefile.j2": "Makefile",

@@ -270,11 +270,11 @@ def _table_parts(names: pd.Series) -> dict[str, np.ndarray]:
     return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
 
-def _plan_config(widths: tuple[int, ...], row: pd.Series) -> AcceleratorConfig:
-    """The config of a group of rows that share every plan knob (validated here)."""
-    knobs = {k: int(row[k]) for k in _PLAN_KNOBS[1:] if k not in ("sampling", "ensemble")}
+def _plan_config(widths: tuple[int, ...], cols: dict[str, np.ndarray], i: int) -> AcceleratorConfig:
+    """The config of row `i` of a widths group, plan knobs only (validated here)."""
+    knobs = {k: int(cols[k][i]) for k in _PLAN_KNOBS[1:] if k not in ("sampling", "ensemble")}
     return AcceleratorConfig(
-        widths=widths, sampling=str(row["sampling"]), ensemble=str(row["ensemble"]), **knobs
+        widths=widths, sampling=str(cols["sampling"][i]), ensemble=str(cols["ensemble"][i]), **knobs
     )
 
 
@@ -297,7 +297,7 @@ def estimate_table(
         cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
         plans: list[_Priced | None] = [None] * len(idx)
         for pos in sub.groupby(_PLAN_KNOBS[1:], sort=False).indices.values():
-            one = _priced(_plan_config(widths, sub.iloc[pos[0]]))
+            one = _priced(_plan_config(widths, cols, int(pos[0])))
             for p in pos:
                 plans[p] = one
         activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None

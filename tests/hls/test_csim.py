@@ -105,7 +105,7 @@ def test_csim_matches_integer_model_bit_for_bit(seed: int, tmp_path: Path):
     assert summary.estimate_source == "hwmodel.estimate.estimate"
     assert summary.cycles_estimate == pytest.approx(summary.cycles_kernel, rel=0.01)
     # The ap_int types at the plan's widths are what was compiled.
-    header = (tmp_path / "src" / "snn_config.h").read_text()
+    header = (tmp_path / "src" / "snn_types.h").read_text()
     assert f"typedef ap_int<{config.membrane_bits}> membrane_t;" in header
     assert f"typedef ap_uint<{config.k_bits}> code_t;" in header
 

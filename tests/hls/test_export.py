@@ -34,6 +34,7 @@ EXPECTED_FILES = {
     "src/snn_datapath.h",
     "src/snn_kernel.cpp",
     "src/snn_params.h",
+    "src/snn_types.h",
     "tb/golden.txt",
     "tb/snn_tb.cpp",
 }

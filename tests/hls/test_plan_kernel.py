@@ -54,7 +54,7 @@ def rendered(config: AcceleratorConfig, seed: int) -> dict[str, str]:
     net = quantize_network(random_snn(config.widths, np.random.default_rng(seed)), config)
     context = template_context(net, config, 4, "plan")
     context["design"] = {"quantization": {"output_scale": 1.0, "score_divisor": 1.0}}
-    names = ("snn_kernel.cpp", "snn_config.h", "snn_params.h")
+    names = ("snn_kernel.cpp", "snn_config.h", "snn_types.h", "snn_params.h")
     return {name: render(f"src/{name}.j2", context) for name in names}
 
 
@@ -120,7 +120,8 @@ def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
     config = random_config(seed)
     plan = build_plan(config)
     src = rendered(config, seed)
-    kernel, header, params = src["snn_kernel.cpp"], src["snn_config.h"], src["snn_params.h"]
+    kernel, params = src["snn_kernel.cpp"], src["snn_params.h"]
+    header = src["snn_config.h"] + src["snn_types.h"]
     everything = kernel + params
 
     # Lanes: `time` builds one whatever sample_lanes says.

@@ -1,9 +1,11 @@
 // The datapath primitives of hwmodel/template.py, bit for bit, in ap_int arithmetic: the
 // counter-based PRNG, the k-bit weight sampling and the saturating membrane update.  Static
-// (not generated); it reads the constants and types of snn_config.h.
+// (not generated); it reads the constants of snn_config.h and the types of
+// snn_types.h.
 #pragma once
 
 #include "snn_config.h"
+#include "snn_types.h"
 
 namespace snn {
 
