@@ -212,9 +212,6 @@ class StudyConfig(_Section):
     timeout: float | None = Field(None, gt=0, le=1e7)
     n_jobs: int = Field(1, ge=1, le=256)
     hardware_search: HardwareSearchConfig = HardwareSearchConfig()
-    n_trials: int = Field(40, ge=1)
-    timeout: float | None = Field(None, gt=0)
-    n_jobs: int = Field(1, ge=1)
 
     _source: Path | None = PrivateAttr(default=None)
 
