@@ -360,17 +360,19 @@ class TrialObjective:
             return
         _, _, accel = build_configs(self.cfg, design, self.splits)
         objectives = [(o.metric, o.direction) for o in self.cfg.objectives]
+        # Only the knobs this trial drew vary (a `time` design has no sample_lanes: one lane).
+        grid = {k: v for k, v in self._grid.items() if k in trial.params}
         front = hardware_front(
             accel.as_dict(),
             model["activity"],
-            self._grid,
+            grid,
             objectives,
             self._feasible(float(model["accuracy"])),
             self.cfg.hardware_search.max_designs,
             calibration=self._calibration,
             util_cap=self.cfg.constraints.util_cap,
         )
-        own = {name: design[name] for name in self._grid}
+        own = {name: design[name] for name in grid}
         frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
         generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
         for variant in front:

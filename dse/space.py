@@ -257,11 +257,18 @@ def suggest_design(trial: optuna.trial.BaseTrial, space: dict[str, Knob]) -> dic
     The `time` ensemble spreads samples over timesteps, so it needs samples <= T; rather
     than pruning (wasting a trial) the effective sample count is clamped to T and the
     design records it; the drawn `samples` parameter stays in the trial for the sampler.
+    It also runs one weight sample at a time, so the hardware has one lane whatever
+    `sample_lanes` says: that knob is drawn only for `repeat` (a conditional parameter), and
+    a `time` design records 1, so no two trials price the same hardware under two names.
     """
     design: dict[str, Any] = {}
     for name, knob in space.items():
-        if name not in PER_LAYER:
+        if name not in PER_LAYER and name != "sample_lanes":
             design[name] = knob.suggest(trial, name)
+    lanes = space["sample_lanes"]
+    design["sample_lanes"] = (
+        1 if design["ensemble"] == "time" else lanes.suggest(trial, "sample_lanes")
+    )
     for name in PER_LAYER:
         design[name] = [space[name].suggest(trial, f"{name}_{i}") for i in range(design["depth"])]
     if design["ensemble"] == "time":

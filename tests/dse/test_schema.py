@@ -113,11 +113,12 @@ def test_space_draws_conditional_widths_and_clamps_time_samples() -> None:
                 "timesteps": [2, 4],
                 "samples": [8],
                 "ensemble": ["time", "repeat"],
+                "sample_lanes": [1, 2, 4],
             }
         )
     )
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    depths = set()
+    depths, lanes = set(), set()
     for _ in range(30):
         trial = study.ask()
         design = suggest_design(trial, cfg.knobs)
@@ -129,11 +130,16 @@ def test_space_draws_conditional_widths_and_clamps_time_samples() -> None:
         assert len(design["threshold_scale"]) == depth
         expected = min(8, design["timesteps"]) if design["ensemble"] == "time" else 8
         assert design["samples"] == expected
+        if design["ensemble"] == "time":  # one weight sample at a time: one lane, not drawn
+            assert design["sample_lanes"] == 1 and "sample_lanes" not in trial.params
+        else:
+            assert design["sample_lanes"] == trial.params["sample_lanes"]
+            lanes.add(design["sample_lanes"])
         assert design["k_bits"] == 8  # fixed knobs keep their defaults, not searched
         study.tell(trial, 0.0)
         # a FrozenTrial reads back the same design (how `dse export` rebuilds a trial)
         assert suggest_design(study.trials[-1], cfg.knobs) == design
-    assert depths == {1, 2, 3}
+    assert depths == {1, 2, 3} and lanes == {1, 2, 4}
 
 
 def test_grid_space_lists_every_value() -> None:
