@@ -40,12 +40,12 @@ def eta_seconds(
     """Seconds until the study holds `total` finished trials, or None while unknown.
 
     `n_models` is how many distinct models the search space trains (None: unknown, assume
-    the ones trained so far are all).
+    the ones trained so far are all). Hardware variants (`inner_of`) are neither counted nor
+    timed: they are recorded within their evaluated trial.
     """
+    trials = [t for t in trials if INNER_ATTR not in t.user_attrs]
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    remaining = total - sum(
-        t.state in COUNTED_STATES and INNER_ATTR not in t.user_attrs for t in trials
-    )
+    remaining = total - sum(t.state in COUNTED_STATES for t in trials)
     if remaining <= 0:
         return 0.0
     reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]
@@ -105,7 +105,8 @@ class StudyProgress:
     def refresh(self, study: optuna.Study) -> None:
         """Redraw from the storage (also used to watch worker processes from outside)."""
         trials = study.get_trials(deepcopy=False)
-        done = min(sum(t.state in COUNTED_STATES for t in trials), self._bar.total)
+        sampled = [t for t in trials if INNER_ATTR not in t.user_attrs]
+        done = min(sum(t.state in COUNTED_STATES for t in sampled), self._bar.total)
         # Only designs that could not be scored; not interrupted or retried (stale) trials.
         failed = sum(
             t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in trials
@@ -113,7 +114,7 @@ class StudyProgress:
         now = time.monotonic()
         if done >= self._bar.total or now - self._pareto_at >= PARETO_REFRESH_S:
             self._pareto, self._pareto_at = len(study.best_trials), now
-        eta = eta_seconds(trials, self._bar.total, self._n_models, self._workers)
+        eta = eta_seconds(sampled, self._bar.total, self._n_models, self._workers)
         self._bar.set_postfix_str(
             f"left {_clock(eta)}, pareto {self._pareto}, failed {failed}", refresh=False
         )

@@ -10,6 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial
 from rich.console import Console
 
+from dse.inner import INNER_ATTR
 from dse.progress import eta_seconds
 from dse.summary import constraint_text, front_tables, shown
 
@@ -92,3 +93,8 @@ def test_eta_counts_models_to_train_and_reused_trials() -> None:
     trained = zip((3, 4, 5), "bcd", strict=True)
     done = [*trials, *(_timed(n, 32.0, False, key, 31.0) for n, key in trained)]
     assert eta_seconds(done, total=10, n_models=4) == pytest.approx(4 * 1.0)
+    # hardware variants recorded within a trial (0 s, cache hit) are neither counted nor timed
+    variants = [_timed(n, 0.0, True, "a", 0.0) for n in (6, 7, 8)]
+    for variant in variants:
+        variant.user_attrs[INNER_ATTR] = 1
+    assert eta_seconds([*done, *variants], total=10, n_models=4) == pytest.approx(4 * 1.0)
