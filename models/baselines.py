@@ -32,7 +32,7 @@ from models.training import (
     TrainedModel,
     TrainingDivergedError,
     recalibrate_batchnorm,
-    resolve_device,
+    seeded_device,
 )
 
 __all__ = ["mode_network", "train_ste"]
@@ -81,10 +81,7 @@ def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
     for the latent weights too), `lam_init` (latent weights ~ U(-lam_init, lam_init)) and seed.
     """
     start = time.perf_counter()
-    device = resolve_device(cfg.device)
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(cfg.seed)
+    with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)
         net = BayesBinaryMLP(
             (splits.input_dim, *cfg.widths, splits.num_classes),

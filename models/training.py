@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +67,17 @@ def resolve_device(device: str) -> torch.device:
         return torch.device(device)
     except RuntimeError as exc:
         raise ModelInputError(f"device: {device!r} is not a torch device ({exc})") from None
+
+
+@contextmanager
+def seeded_device(cfg: TrainConfig) -> Iterator[torch.device]:
+    """The training device, with torch's random state forked and seeded from `cfg.seed`, so
+    a training is reproducible and leaves the caller's random state as it was."""
+    device = resolve_device(cfg.device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        yield device
 
 
 def _batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
@@ -181,10 +194,7 @@ def _run_stage(
 def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> TrainedModel:
     """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`."""
     start = time.perf_counter()
-    device = resolve_device(cfg.device)
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(cfg.seed)
+    with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)
         xv, yv = (t.to(device) for t in splits.val)
         net = BayesBinaryMLP(
