@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "dse.commands.worker_command",  # worker
     "dse.commands.hardware_commands",  # export, csim
     "dse.commands.measure_command",  # measure
+    "dse.commands.calibrate_command",  # calibrate
 )
 
 

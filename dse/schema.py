@@ -41,6 +41,7 @@ from dse.space import (
     parse_knob,
     short_repr,
 )
+from hwmodel.profiles import PROFILES, profile_file
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
 #: bytes read, nesting depth, and YAML nodes after alias expansion, so that no input can hang
@@ -104,6 +105,23 @@ def _existing(kind: str) -> Any:
     return Annotated[Path, AfterValidator(check)]
 
 
+def _profile() -> Any:
+    """A packaged calibration profile's name (kept as given) or an existing file."""
+
+    def check(value: str | Path) -> str | Path:
+        if profile_file(value) is not None:
+            return str(value)
+        path = Path(value)
+        if not path.is_file():
+            names = ", ".join(PROFILES)
+            raise PydanticCustomError(
+                "path", "missing path", {"fix": f"no such file or profile name ({names})"}
+            )
+        return path
+
+    return Annotated[str | Path, AfterValidator(check)]
+
+
 class DatasetConfig(_Section):
     """Which data the models train and are scored on."""
 
@@ -130,7 +148,8 @@ class EvaluationConfig(_Section):
 
     mode: Literal["float", "integer"] = "float"
     seed: Seed = 0
-    calibration: _existing("file") | None = None  # hwmodel calibration profile (JSON)
+    # hwmodel calibration profile: a JSON file, or a packaged name (hwmodel.profiles)
+    calibration: _profile() | None = None
     refine_front: RefineConfig | None = None
 
 

@@ -22,6 +22,7 @@ from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan
 from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
+from hwmodel.profiles import PROFILES, profile_file
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
@@ -30,6 +31,9 @@ __all__ = [
     "MEASURED_COLUMNS",
     "apply_calibration",
     "fit_calibration",
+    "leave_one_out",
+    "loo_summary",
+    "relative_error",
     "load_calibration",
     "resolve_calibration",
     "save_calibration",
@@ -38,6 +42,8 @@ __all__ = [
 # Measured columns as `hls.measure` writes them (bram18k: RAMB18 halves, as Vivado counts).
 MEASURED_COLUMNS = {"lut": "lut", "ff": "ff", "bram18": "bram18k", "dsp": "dsp"}
 _RIDGE = 1e-8
+#: Resources counted in whole cells, judged exact on the rounded prediction.
+COUNTED = ("bram18", "dsp")
 
 
 @dataclass
@@ -62,12 +68,13 @@ def save_calibration(cal: Calibration, path: str | Path) -> Path:
 
 
 def load_calibration(path: str | Path) -> Calibration:
-    """Read a profile written by `save_calibration`; a missing file is a user error."""
-    path = Path(path)
+    """Read a profile written by `save_calibration`, or a packaged one by name
+    (`hwmodel.profiles.PROFILES`); a missing file is a user error."""
+    path = profile_file(path) or Path(path)
     if not path.is_file():
         raise HardwareInputError(
-            f"calibration: {str(path)!r} does not exist; fit one with "
-            "hwmodel.calibration.fit_calibration or leave calibration unset"
+            f"calibration: {str(path)!r} does not exist; give a profile file, a packaged "
+            f"name ({', '.join(PROFILES)}), or leave calibration unset"
         )
     data = json.loads(path.read_text())
     default = Calibration()
@@ -158,15 +165,30 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
 
 
-def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibration:
-    """Fit a profile to measured designs (columns lut, ff, bram18k, dsp, power_w, part,
-    clock_mhz plus the AcceleratorConfig knobs; optional includes_ps, default True)."""
+def _check_columns(measured: pd.DataFrame) -> None:
     missing = [c for c in (*MEASURED_COLUMNS.values(), "widths") if c not in measured.columns]
     if missing or measured.empty:
         raise HardwareInputError(
             f"measured: table lacks columns {missing or 'rows'}; give lut, ff, bram18k, dsp, "
             "power_w, part, clock_mhz and the design knobs (widths, pe, ...) per design"
         )
+
+
+def _fit_resource(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Multipliers of the components (None: the model prices nothing, so an offset)."""
+    if np.any(a > 0):
+        return _nnls_towards_one(a, y), 0.0
+    return None, float(np.mean(y))
+
+
+def _predict(a: np.ndarray, multipliers: np.ndarray | None, offset: float) -> np.ndarray:
+    return a @ multipliers if multipliers is not None else np.full(len(a), offset)
+
+
+def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibration:
+    """Fit a profile to measured designs (columns lut, ff, bram18k, dsp, power_w, part,
+    clock_mhz plus the AcceleratorConfig knobs; optional includes_ps, default True)."""
+    _check_columns(measured)
     coeffs = load_coefficients()
     bases = _design_bases(measured, coeffs)
     cal = Calibration(name=name)
@@ -174,18 +196,74 @@ def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibr
     for res in RESOURCES:
         y = measured[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
         a = bases[res]
-        if np.any(a > 0):
-            m = _nnls_towards_one(a, y)
+        m, offset = _fit_resource(a, y)
+        if m is not None:
             cal.multipliers[res] = dict(zip(COMPONENTS, m.tolist(), strict=True))
-            fitted = a @ m
-        else:
-            cal.offsets[res] = float(np.mean(y))
-            fitted = np.full_like(y, cal.offsets[res])
+        cal.offsets[res] = offset
+        fitted = _predict(a, m, offset)
         report[res] = {"rms_before": _rms(a.sum(axis=1) - y), "rms_after": _rms(fitted - y)}
     if "power_w" in measured.columns:
         report["power_w"] = _fit_power(measured, coeffs, cal)
     cal.fit = {"rows": len(measured), "errors": report}
     return cal
+
+
+def relative_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """|predicted - measured| / measured, with a floor of 1 unit on the divisor so that a
+    resource measured at 0 (DSP) gives the absolute error instead of infinity."""
+    measured = np.asarray(measured, dtype=np.float64)
+    return np.abs(np.asarray(predicted, dtype=np.float64) - measured) / np.maximum(measured, 1.0)
+
+
+def leave_one_out(measured: pd.DataFrame) -> pd.DataFrame:
+    """Per design and resource: the measured figure, the model's first-principles figure
+    (`before`), the figure of a profile fitted on every design (`after`) and of one fitted
+    on every other design (`loo`, what the profile predicts for a design it has not seen),
+    their relative errors (`err_*`, `relative_error`) and, for the counted resources (BRAM,
+    DSP), whether the rounded prediction is exact (`exact_*`).
+
+    `measured` is `fit_calibration`'s table; a `design` column, when present, names the rows.
+    """
+    _check_columns(measured)
+    if len(measured) < 2:
+        raise HardwareInputError("measured: leave-one-out needs at least 2 designs")
+    bases = _design_bases(measured, load_coefficients())
+    names = measured["design"] if "design" in measured.columns else measured.index
+    rows = []
+    everyone = np.ones(len(measured), dtype=bool)
+    for res in RESOURCES:
+        y = measured[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
+        a = bases[res]
+        after = _predict(a, *_fit_resource(a, y))
+        loo = np.empty_like(y)
+        for i in range(len(y)):
+            others = everyone.copy()
+            others[i] = False
+            loo[i] = _predict(a[i : i + 1], *_fit_resource(a[others], y[others]))[0]
+        figures = {"before": a.sum(axis=1), "after": after, "loo": loo}
+        for i, design in enumerate(names):
+            row = {"design": design, "resource": res, "measured": y[i]}
+            row.update({k: float(v[i]) for k, v in figures.items()})
+            row.update({f"err_{k}": float(relative_error(v[i], y[i])) for k, v in figures.items()})
+            if res in COUNTED:
+                row.update({f"exact_{k}": bool(round(v[i]) == y[i]) for k, v in figures.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def loo_summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per resource of a `leave_one_out` table: median and worst relative error before,
+    after and leave-one-out, the design count and, for BRAM and DSP, the exact designs."""
+    out: dict[str, dict[str, float]] = {}
+    for res, group in table.groupby("resource", sort=False):
+        entry: dict[str, float] = {"designs": len(group)}
+        for k in ("before", "after", "loo"):
+            entry[f"median_{k}"] = float(group[f"err_{k}"].median())
+            entry[f"worst_{k}"] = float(group[f"err_{k}"].max())
+            if f"exact_{k}" in group.columns and res in COUNTED:
+                entry[f"exact_{k}"] = int(group[f"exact_{k}"].sum())
+        out[str(res)] = entry
+    return out
 
 
 def _fit_power(measured: pd.DataFrame, coeffs: dict, cal: Calibration) -> dict[str, float]:

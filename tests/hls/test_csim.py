@@ -12,58 +12,14 @@ import yaml
 
 from dse.cli import app, main
 from hls.csim import run_csim
+from hls.design_spread import random_design
 from hls.export import export_project
 from hwmodel.template import AcceleratorConfig
-from models.snn_spec import ConvertedLayer, ConvertedSNN
+from models.snn_spec import ConvertedSNN
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
 N_DESIGNS = 24
-
-
-def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
-    """Random posteriors, thresholds near sqrt(fan-in) so that neurons do fire."""
-    layers = []
-    last = len(widths) - 2
-    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
-        layers.append(
-            ConvertedLayer(
-                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
-                threshold=np.ones(n_out) if index == last else threshold,
-                bias=rng.normal(0.0, 0.5, n_out),
-                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
-                spiking=index != last,
-            )
-        )
-    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3)))
-
-
-def random_design(seed: int) -> tuple[ConvertedSNN, AcceleratorConfig]:
-    """A small random network and a design; the seed walks every ensemble x strategy x lane
-    count (1-3) and spreads the membrane width over 4..32, the other knobs are random."""
-    rng = np.random.default_rng(seed)
-    hidden = rng.integers(3, 13, size=rng.integers(0, 3)).tolist()
-    widths = (int(rng.integers(4, 17)), *hidden, int(rng.integers(2, 11)))
-    ensemble = ("repeat", "time")[seed % 2]
-    timesteps = int(rng.integers(1, 7))
-    high = timesteps if ensemble == "time" else 4
-    config = AcceleratorConfig(
-        widths=widths,
-        pe=int(rng.choice([1, 2, 3, 4, 8, 64])),
-        synapses_per_cycle=int(rng.choice([1, 2])),
-        sample_lanes=1 + (seed // 4) % 3,
-        k_bits=int(rng.integers(1, 17)),
-        membrane_bits=4 + (28 * seed) // (N_DESIGNS - 1),
-        reuse=int(2 ** rng.integers(0, 4)),
-        sampling=("memory", "regenerate")[(seed // 2) % 2],
-        ensemble=ensemble,
-        timesteps=timesteps,
-        samples=int(rng.integers(1, high + 1)),
-        input_bits=int(rng.integers(1, 17)),
-        seed=int(rng.integers(0, 2**32)),
-    )
-    return random_snn(widths, rng), config
 
 
 def export_random(

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from hls.context import template_context
+from hls.design_spread import random_snn
 from hls.project import render
 from hwmodel.estimate import estimate
 from hwmodel.plan import Array, build_plan
 from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
 from models.snn_integer import quantize_network
-from tests.hls.test_csim import random_snn
 
 N_DESIGNS = 60
 _MEMORIES = ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers")

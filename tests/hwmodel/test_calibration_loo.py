@@ -1,0 +1,84 @@
+"""Leave-one-out scoring of a calibration on tables whose truth is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hls.design_spread import calibration_designs
+from hwmodel.calibration import leave_one_out, loo_summary, relative_error
+from hwmodel.errors import HardwareInputError
+from hwmodel.plan import build_plan
+from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
+
+# Per resource and component: what the "synthesis" builds relative to the model.
+TRUTH = {
+    "lut": dict(zip(COMPONENTS, [1.4, 0.6, 1.0, 1.2, 0.8, 1.1, 0.5, 0.3], strict=True)),
+    "ff": dict(zip(COMPONENTS, [0.7, 1.3, 1.0, 1.0, 1.5, 0.9, 0.4, 0.2], strict=True)),
+    "bram18": dict.fromkeys(COMPONENTS, 1.0),
+}
+
+
+def measured_table(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """The calibration spread 'measured' as the model's components times TRUTH, LUT and FF
+    times a log-normal noise of `noise` (sigma), no DSP."""
+    rng = np.random.default_rng(seed)
+    coeffs = load_coefficients()
+    rows = []
+    for index, (_, config) in enumerate(calibration_designs(24)):
+        comps = component_resources(build_plan(config), coeffs)
+        row = {"design": f"d{index}", **config.as_dict()}
+        for res, mult in TRUTH.items():
+            row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
+        row["lut"] *= float(np.exp(rng.normal(0, noise)))
+        row["ff"] *= float(np.exp(rng.normal(0, noise)))
+        row["bram18k"] = row.pop("bram18")
+        row["dsp"] = 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_loo_recovers_exact_truth() -> None:
+    table = leave_one_out(measured_table())
+    assert len(table) == 24 * 4
+    assert set(table["resource"]) == {"lut", "ff", "bram18", "dsp"}
+    lut = table[table["resource"] == "lut"]
+    # Before: the first-principles model is far off; after and left-out: the truth.
+    assert lut["err_before"].median() > 0.2
+    assert lut["err_after"].max() < 1e-3
+    assert lut["err_loo"].max() < 1e-3
+    summary = loo_summary(table)
+    assert summary["ff"]["worst_loo"] < 1e-3
+    assert summary["bram18"]["exact_loo"] == 24 and summary["dsp"]["exact_loo"] == 24
+    assert summary["lut"]["designs"] == 24
+
+
+def test_loo_with_noise_is_bounded_and_worse_than_the_fit() -> None:
+    summary = loo_summary(leave_one_out(measured_table(noise=0.05)))
+    for res in ("lut", "ff"):
+        entry = summary[res]
+        assert entry["median_after"] <= entry["median_loo"] < 0.08, (res, entry)
+        assert entry["median_loo"] > 0.005  # the noise is seen, not fitted away
+        assert entry["median_before"] > 2 * entry["median_loo"]
+
+
+def test_one_outlier_shows_in_its_own_loo_error() -> None:
+    table = measured_table()
+    table.loc[5, "lut"] *= 1.5
+    loo = leave_one_out(table).set_index(["design", "resource"])
+    assert loo.loc[("d5", "lut"), "err_loo"] > 0.3
+    errors = loo.xs("lut", level="resource")["err_loo"]
+    assert errors.idxmax() == "d5"  # the worst case names the odd design
+    assert loo.xs("ff", level="resource")["err_loo"].max() < 1e-3  # other resources untouched
+
+
+def test_relative_error_of_zero_counts_is_absolute() -> None:
+    assert relative_error(np.array([1.0, 0.0, 110.0]), np.array([0.0, 0.0, 100.0])).tolist() == [
+        1.0,
+        0.0,
+        pytest.approx(0.1),
+    ]
+
+
+def test_loo_needs_two_designs() -> None:
+    with pytest.raises(HardwareInputError, match="at least 2"):
+        leave_one_out(measured_table().iloc[:1])
