@@ -31,6 +31,7 @@ from optuna.visualization import (
     plot_param_importances,
 )
 
+from dse.error_band import ModelBand, relative_band
 from dse.intervals import Z95, standard_errors, within_front_interval
 from dse.selection import front_trials, knee_trial
 from models.metrics import SE_METRICS
@@ -198,8 +199,24 @@ def _front_2d(points: np.ndarray, maximise: tuple[bool, bool]) -> np.ndarray:
     return front[np.argsort(front[:, 0], kind="stable")]
 
 
-def pareto_figure(study: optuna.Study, i: int, j: int) -> go.Figure:
-    """Objective j against i: one trace per kind, error bars, the front's step line, the knee."""
+def _band_bars(
+    group: list[FrozenTrial], names: list[str], k: int, scale: float, band: ModelBand
+) -> np.ndarray | None:
+    """Half-widths (shown units) of the model's measured error on objective k, or None."""
+    bars = []
+    for t in group:
+        attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
+        rel = relative_band(names[k], attrs, band)
+        bars.append(np.nan if rel is None else abs(t.values[k]) * scale * rel)
+    bars = np.array(bars, dtype=float)
+    return None if np.isnan(bars).all() else np.nan_to_num(bars)
+
+
+def pareto_figure(study: optuna.Study, i: int, j: int, band: ModelBand | None = None) -> go.Figure:
+    """Objective j against i: one trace per kind, error bars, the front's step line, the knee.
+
+    With a `band` (`dse.error_band`), the front's bars on a cost axis are the cost model's
+    measured error instead (capped, in the front's colour)."""
     names = objective_names(study)
     trials, kinds, knee_number = _shown(study)
     maximise = tuple(study.directions[k] == StudyDirection.MAXIMIZE for k in (i, j))
@@ -216,6 +233,12 @@ def pareto_figure(study: optuna.Study, i: int, j: int) -> go.Figure:
             {"array": b, "visible": bool(b.any()), "width": 0, "thickness": 1, "color": faint}
             for b in (Z95 * se * scale).T
         ]
+        for axis, k in enumerate((i, j)):
+            model_bars = None
+            if band is not None and kind == "front":
+                model_bars = _band_bars(group, names, k, scale[axis], band)
+            if model_bars is not None:
+                bars[axis] = {"array": model_bars, "width": 4, "thickness": 1.5, "color": colour}
         fig.add_trace(
             go.Scatter(
                 x=xy[:, 0],
@@ -312,15 +335,17 @@ def pareto_3d(study: optuna.Study) -> go.Figure:
     return fig
 
 
-def pareto_figures(study: optuna.Study) -> Figures:
-    """The front in 2-D for every pair of objectives, and in 3-D when there are three."""
+def pareto_figures(study: optuna.Study, band: ModelBand | None = None) -> Figures:
+    """The front in 2-D for every pair of objectives (with the model's measured error band
+    when given), and in 3-D when there are three."""
     names = objective_names(study)
     figures: Figures = []
     if not completed(study):
         return figures
     for i, j in itertools.combinations(range(len(names)), 2):
         x, y = _axes_order(study, i, j)
-        figures.append((f"Pareto front: {names[i]} vs {names[j]}", pareto_figure(study, x, y)))
+        figure = pareto_figure(study, x, y, band)
+        figures.append((f"Pareto front: {names[i]} vs {names[j]}", figure))
     if len(names) == 3:
         figures.append(("Pareto front in 3-D", pareto_3d(study)))
     return figures
@@ -448,9 +473,9 @@ def importance_figures(study: optuna.Study) -> Figures:
     return figures
 
 
-def all_figures(study: optuna.Study) -> Figures:
+def all_figures(study: optuna.Study, band: ModelBand | None = None) -> Figures:
     """Every figure of the report, in reading order."""
     with warnings.catch_warnings():  # hypervolume history and metric names are "experimental"
         warnings.simplefilter("ignore", ExperimentalWarning)
-        front = pareto_figures(study) if len(study.directions) > 1 else []
+        front = pareto_figures(study, band) if len(study.directions) > 1 else []
         return front + parallel_figure(study) + history_figure(study) + importance_figures(study)

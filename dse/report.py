@@ -14,6 +14,7 @@ import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import optuna
@@ -21,6 +22,10 @@ import pandas as pd
 import plotly.offline
 from optuna.trial import TrialState
 
+if TYPE_CHECKING:
+    from hwmodel.calibration import Calibration
+
+from dse.error_band import band_note, band_table, model_band
 from dse.errors import StudyInputError
 from dse.intervals import Z95, standard_errors
 from dse.plots import (
@@ -60,7 +65,10 @@ seeds where several were evaluated).</p>
 front: no front design beats them by more than the interval (orange in the plots;
 <code>kind</code> = interval in trials.csv)</summary>
 {{ interval_table }}</details>
-{% for title, div in figures %}<h2>{{ title }}</h2>
+{% if band_table %}<h2>Cost model against synthesis</h2>
+{{ band_table }}
+<p>{{ band_note }}</p>
+{% endif %}{% for title, div in figures %}<h2>{{ title }}</h2>
 {{ div }}
 {% endfor %}<p>Generated {{ generated }} by dse.</p></body></html>
 """,
@@ -195,16 +203,22 @@ def _summary(study: optuna.Study) -> str:
     return text
 
 
-def write_report(study: optuna.Study, out_dir: Path) -> dict[str, Path]:
-    """Write trials.csv, pareto.csv and report.html into `out_dir`; returns their paths."""
+def write_report(
+    study: optuna.Study, out_dir: Path, calibration: Calibration | None = None
+) -> dict[str, Path]:
+    """Write trials.csv, pareto.csv and report.html into `out_dir`; returns their paths.
+
+    `calibration`: the study's profile; when it records measured leave-one-out errors the
+    page tabulates them and draws them on the front (`dse.error_band`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("trials.csv", "pareto.csv", "report.html")}
     trials_frame(study).to_csv(paths["trials.csv"], index=False)
     pareto = pareto_frame(study)
     pareto.to_csv(paths["pareto.csv"], index=False)
+    band = model_band(calibration)
     figures = [
         (title, fig.to_html(full_html=False, include_plotlyjs=False))
-        for title, fig in all_figures(study)
+        for title, fig in all_figures(study, band)
     ]
     page = _TEMPLATE.render(
         name=html.escape(study.study_name),
@@ -216,6 +230,8 @@ def write_report(study: optuna.Study, out_dir: Path) -> dict[str, Path]:
         n_interval=sum(1 for k in classify(study).values() if k == "interval"),
         interval_table=_design_table(study, "interval"),
         figures=figures,
+        band_table=band_table(band) if band else "",
+        band_note=band_note(band) if band else "",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     paths["report.html"].write_text(page, encoding="utf-8")

@@ -45,7 +45,7 @@ def calibrate(
         "yosys-rtl"
     ),
     images: Annotated[
-        int, typer.Option("--images", help="Golden images each design simulates.", min=1)
+        int, typer.Option("--sim-images", help="Random images each design simulates.", min=1)
     ] = 4,
 ) -> None:
     """Export, simulate (Verilator) and synthesize (Yosys) a spread of small RTL designs,
@@ -58,7 +58,7 @@ def calibrate(
 
     command = (
         f"dse calibrate --out {shlex.quote(str(out))} --designs {designs} --seed {seed} "
-        f"--jobs {jobs} --name {shlex.quote(name)} --images {images}"
+        f"--jobs {jobs} --name {shlex.quote(name)} --sim-images {images}"
     )
     result = run(out, designs, seed, jobs, name, images, command=command)
     out_console = console()

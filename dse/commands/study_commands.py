@@ -132,10 +132,13 @@ def report(
     from dse.report import write_png, write_report
     from dse.runner import open_study
     from dse.schema import load_study_file
+    from hwmodel.calibration import load_calibration
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
-    paths = write_report(study, out if out is not None else cfg.out_dir)
+    profile = cfg.evaluation.calibration
+    calibration = None if profile is None else load_calibration(profile)
+    paths = write_report(study, out if out is not None else cfg.out_dir, calibration)
     _print_front(study)
     if png is not None:
         paths["png"] = write_png(study, png)
