@@ -237,7 +237,9 @@ def fit_profile(
 def _source(measured: dict) -> str:
     """'tool version' of a measured.json's source."""
     source = measured.get("source") or {}
-    return f"{source.get('tool', '?')} {source.get('version', '')}".strip()
+    tool, version = str(source.get("tool", "?")), str(source.get("version", ""))
+    version = version.split(" (")[0]  # "Yosys 0.70 (git sha1 ..., compiler)" -> "Yosys 0.70"
+    return version if version.lower().startswith(tool.lower()) else f"{tool} {version}".strip()
 
 
 @dataclass

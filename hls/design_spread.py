@@ -16,6 +16,7 @@ from models.snn_spec import ConvertedLayer, ConvertedSNN
 __all__ = ["calibration_designs", "random_design", "random_snn", "stratum"]
 
 Design = tuple[ConvertedSNN, AcceleratorConfig]
+MAX_DATAPATHS = 16
 
 
 def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
@@ -73,7 +74,9 @@ def random_design(seed: int, n: int = 24) -> Design:
 def calibration_designs(n: int = 24, seed: int = 0) -> list[Design]:
     """`n` small designs for fitting the cost model to synthesis (each synthesizes in Yosys
     in seconds): 16..64 inputs, 0-2 hidden layers of 8..48, 2..10 classes; PEs 1..8,
-    synapses per cycle 1-2, 1-3 lanes, k 2..8, membranes 6..16 bits, reuse 1..8.
+    synapses per cycle 1-2, 1-3 lanes, k 2..8, membranes 6..16 bits, reuse 1..8, at most
+    `MAX_DATAPATHS` neuron datapaths (PEs x synapses x lanes built) so that each synthesizes
+    in a minute or two on a loaded machine.
 
     Layer widths are drawn so that weight memories land in every storage kind of the plan:
     a third of the designs get a first layer of at most 64 weight words per lane (LUTRAM),
@@ -83,8 +86,9 @@ def calibration_designs(n: int = 24, seed: int = 0) -> list[Design]:
     designs = []
     for index in range(n):
         walk = stratum(index)
-        pe = int(rng.choice([1, 2, 4, 8]))
         spc = int(rng.choice([1, 2]))
+        lanes = walk["sample_lanes"] if walk["ensemble"] == "repeat" else 1
+        pe = int(rng.choice([p for p in (1, 2, 4, 8) if p * spc * lanes <= MAX_DATAPATHS]))
         npc = pe * spc
         hidden = rng.integers(8, 49, size=int(rng.integers(0, 3))).tolist()
         classes = int(rng.integers(2, 11))
