@@ -209,7 +209,9 @@ def export_project(
         for name, target in spec["static"].items()
     ]
     if backend == "rtl":
-        files += [writer.write(f"rtl/{name}", text) for name, text in memory_files(net, config).items()]
+        files += [
+            writer.write(f"rtl/{name}", text) for name, text in memory_files(net, config).items()
+        ]
     files.append(writer.write(spec["golden"], format_golden(golden)))
     text = json.dumps(_json_ready(design), indent=2, allow_nan=True) + "\n"
     files.append(writer.write("design.json", text))
@@ -230,9 +232,11 @@ def export_design(
     source: dict | None = None,
     study: dict | None = None,
     design_name: str = "snn",
+    backend: str = "hls",
 ) -> ExportResult:
-    """Export the model saved in `model_dir` under `config`; golden images are the first
-    `n_images` of the test split (`splits`, else the model's dataset from `dataset_root`)."""
+    """Export the model saved in `model_dir` under `config` as a `backend` project; golden
+    images are the first `n_images` of the test split (`splits`, else the model's dataset from
+    `dataset_root`)."""
     from models.conversion import convert
     from models.datasets import load_dataset
     from models.io import load_model
@@ -269,4 +273,5 @@ def export_design(
         metrics=metrics,
         source=info,
         study=study,
+        backend=backend,
     )

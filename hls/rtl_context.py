@@ -34,7 +34,7 @@ def _storage(plan: HardwarePlan, name: str) -> dict:
 
 
 def _loop(loop: Loop, compare_before_write: int) -> dict:
-    """Depth, and the stage that compares weights (`compare_before_write` stages before the write)."""
+    """Depth, and the stage that compares weights (`compare_before_write` before the write)."""
     return {"depth": loop.depth, "cmp": loop.depth - compare_before_write}
 
 
@@ -142,7 +142,7 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
         "membrane_top": (1 << (b - 1)) - 1,
         "membrane_top_bits": f"{b}'d{(1 << (b - 1)) - 1}",
         "membrane_bottom_bits": f"{b}'d{1 << (b - 1)}",
-        "score_extend": "sc_score" if b == 32 else "{{%d{sc_score[B-1]}}, sc_score}" % (32 - b),
+        "score_extend": "sc_score" if b == 32 else f"{{{{{32 - b}{{sc_score[B-1]}}}}, sc_score}}",
         "layers": _layers(net, plan),
         "first": _loop(plan.loop("first_current"), 2),
         "keys_loop": {"depth": plan.loop("keys").depth},
