@@ -121,3 +121,29 @@ def test_dse_sim_command(tmp_path: Path, capsys):
     assert main(["sim", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not an exported RTL project" in err and "--backend rtl" in err
+
+
+def test_axi_wrapper_and_core_pass_verilator_lint(tmp_path: Path):
+    """The board's top (snn_axi around snn_core) elaborates without errors."""
+    import subprocess
+
+    from hls.rtl_sim import SOURCES, verilator_command
+
+    export_rtl(6, tmp_path / "p", n_images=1)
+    root = tmp_path / "p"
+    proc = subprocess.run(
+        [
+            *verilator_command(),
+            "--lint-only",
+            "-Wno-fatal",
+            "--top-module",
+            "snn_axi",
+            str(root / "rtl" / "snn_axi.v"),
+            *(str(root / name) for name in SOURCES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "%Error" not in proc.stderr
