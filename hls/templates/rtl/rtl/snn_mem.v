@@ -69,7 +69,7 @@ module snn_rom #(
     parameter integer AW = 1,
     parameter integer STYLE = 0,
     parameter integer LATENCY = 0,
-    parameter INIT = "rom.mem"
+    parameter INIT = ""
 ) (
     input  wire             clk,
     input  wire [AW-1:0]    raddr,
@@ -78,20 +78,22 @@ module snn_rom #(
   wire [WIDTH-1:0] word;
   generate
     if (STYLE == 2) begin : g_block
-      (* rom_style = "block", ram_style = "block" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
-      initial $readmemh(INIT, mem);
+      (* rom_style = "block" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
+      initial if (INIT != "") $readmemh(INIT, mem);
       reg [WIDTH-1:0] q;
       always @(posedge clk) q <= mem[raddr];
       assign word = q;
     end else if (STYLE == 1) begin : g_distributed
-      (* rom_style = "distributed", ram_style = "distributed" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
-      initial $readmemh(INIT, mem);
+      // A LUT-sized ROM is logic (one LUT6 per bit and 64 words); Yosys maps no read-only
+      // LUTRAM, and Vivado builds its distributed ROMs the same way.
+      (* rom_style = "logic" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
+      initial if (INIT != "") $readmemh(INIT, mem);
       reg [WIDTH-1:0] q;
       always @(posedge clk) q <= mem[raddr];
       assign word = q;
     end else begin : g_registers
-      (* rom_style = "logic", ram_style = "logic" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
-      initial $readmemh(INIT, mem);
+      (* rom_style = "logic" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
+      initial if (INIT != "") $readmemh(INIT, mem);
       assign word = mem[raddr];
     end
     if (LATENCY == 2) begin : g_out_reg
