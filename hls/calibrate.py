@@ -106,7 +106,7 @@ def _export(snn: ConvertedSNN, config: AcceleratorConfig, project: Path, images:
 def _simulate(project: Path) -> dict:
     from hls.rtl_sim import run_rtl_sim
 
-    return _plain(run_rtl_sim(project))
+    return _plain(run_rtl_sim(project, jobs=1))  # designs run in parallel already
 
 
 def _synthesize(project: Path) -> dict:

@@ -21,11 +21,14 @@ __all__ = [
     "component_resources",
     "finn_bram18",
     "load_coefficients",
+    "layer_datapaths",
 ]
 
 COMPONENTS = (
     "pe",
     "prng",
+    "sampler",
+    "events",
     "weight_memory",
     "sample_memory",
     "neuron_memory",
@@ -70,19 +73,23 @@ def finn_bram18(depth: int, width: int) -> int:
 def array_cost(array: Array) -> dict[str, float]:
     """lut, ff, bram18 and lutram (the LUTRAM share of lut) of one plan array, all banks.
 
-    registers: a flip-flop per bit and, per bit of width, a LUT6 4:1 read mux per 4 words (a
-    ROM in registers is constant logic: a LUT per bit, no flip-flop); lutram: a RAM64X1S LUT
-    per bit and 64 words, a RAM64X1D (two) when the bank is also written; bram: FINN's RAMB18 count.
+    registers: a flip-flop per bit and, per bit of width, a LUT6 4:1 read mux per 4 words,
+    none for a single word (a ROM in registers is constant logic: a LUT per bit, none for a
+    single word, no flip-flop); lutram: a RAM64X1S LUT per bit and 64 words, a RAM64X1D (two)
+    when the bank is also written, and a flip-flop per bit of each registered read port
+    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.
     """
     w, d, banks = array.width, array.depth, array.banks
     kind = array.kind
     out = {"lut": 0.0, "ff": 0.0, "bram18": 0.0, "lutram": 0.0}
     if kind == "registers":
-        out["lut"] = w * (1 if array.rom else _ceil_div(d, 4)) * banks
+        mux = 0 if d == 1 else (1 if array.rom else _ceil_div(d, 4))
+        out["lut"] = w * mux * banks
         out["ff"] = 0.0 if array.rom else d * w * banks
     elif kind == "lutram":
         luts = w * _ceil_div(d, 64) * (2 if array.writes and not array.rom else 1) * banks
         out["lut"] = out["lutram"] = luts
+        out["ff"] = w * array.reads * banks
     else:
         out["bram18"] = finn_bram18(d, w) * banks
     return out
@@ -94,38 +101,49 @@ def _component(**values: float) -> dict[str, float]:
     return out
 
 
-def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str, float]]:
-    """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan."""
+def layer_datapaths(plan: HardwarePlan, layer: int) -> tuple[int, int]:
+    """(neuron datapaths, PRNG units) of weight layer `layer` that compute something: a row
+    holds NPC neurons of every lane, but a layer narrower than NPC leaves the padding
+    neurons (and the PRNG units only they would use) idle, and synthesis removes them."""
     config = plan.config
-    units = plan.npc * plan.lanes  # neuron datapaths: NPC neurons of every lane per cycle
-    cbits = max(plan.type(f"current_{i}").bits for i in range(config.n_layers))
+    npc = min(plan.npc, config.widths[layer + 1])
+    units = min(npc, -(-(npc - 1) // config.reuse) + 1, plan.prng_units)
+    return npc * plan.lanes, units * plan.lanes
+
+
+def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str, float]]:
+    """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan.
+
+    Every weight layer has its own datapaths: the current stage of its first-current or
+    event loop, the integrate-and-fire stage of its fire loop, and the sign sampler of the
+    loop that draws its weights (its `sample_l` loop with the memory strategy; first_current
+    or `events_l` with regenerate), which holds the lanes' PRNG units and one comparator
+    per neuron and lane.
+    """
+    config = plan.config
     k, b = plan.type("code").bits, plan.type("membrane").bits
-    pe_c = coeffs["pe"]
-    out = {
-        "pe": _component(
-            lut=units
-            * (
-                pe_c["lut_per_comparator_bit"] * k
-                + pe_c["lut_per_current_bit"] * cbits
-                + pe_c["lut_per_membrane_bit"] * b
-            )
-            + config.pe * pe_c["lut_per_pe"],
-            ff=units
-            * (
-                pe_c["ff_per_comparator"]
-                + pe_c["ff_per_current_bit"] * cbits
-                + pe_c["ff_per_membrane_bit"] * b
-            )
-            + config.pe * pe_c["ff_per_pe"],
-            dsp=plan.dsp,
+    pe_c, pr, sa, ev = coeffs["pe"], coeffs["prng"], coeffs["sampler"], coeffs["events"]
+    lut = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
+    ff = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
+    for layer in range(config.n_layers):
+        neurons, generators = layer_datapaths(plan, layer)
+        cbits = plan.type(f"current_{layer}").bits
+        ubits = plan.type(f"update_{layer}").bits
+        fire = b if layer < config.n_layers - 1 else 0
+        lut["pe"] += neurons * (
+            pe_c["lut_per_current_bit"] * cbits
+            + pe_c["lut_per_update_bit"] * ubits
+            + pe_c["lut_per_fire_bit"] * fire
         )
-    }
-    pr = coeffs["prng"]
-    generators = plan.prng_generators
-    out["prng"] = _component(
-        lut=generators * (pr["lut_per_unit"] + pr["lut_per_k_bit"] * k),
-        ff=generators * (pr["ff_per_unit"] + pr["ff_per_k_bit"] * k),
-    )
+        if layer > 0:  # its event loop walks the set bits of the previous layer's masks
+            lut["events"] += ev["lut_per_loop"] + ev["lut_per_neuron"] * neurons
+            ff["events"] += ev["ff_per_loop"] + ev["ff_per_neuron"] * neurons
+        lut["prng"] += generators * pr["lut_per_unit"]
+        ff["prng"] += generators * pr["ff_per_unit"]
+        lut["sampler"] += neurons * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
+        ff["sampler"] += neurons * sa["ff_per_sign"]
+    out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
+    out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}
     for name in ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers", "control"):
         costs = [array_cost(a) for a in plan.arrays if a.component == name]
@@ -133,15 +151,10 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         out[name] = _component(**arrays[name])
     ct = coeffs["control"]
     keys = arrays["control"]  # the layer keys of every lane
+    loops = len(plan.loops)
     out["control"] = _component(
-        lut=ct["lut"]
-        + ct["lut_per_layer"] * config.n_layers
-        + ct["lut_per_lane"] * plan.lanes
-        + keys["lut"],
-        ff=ct["ff"]
-        + ct["ff_per_layer"] * config.n_layers
-        + ct["ff_per_lane"] * plan.lanes
-        + keys["ff"],
+        lut=ct["lut"] + ct["lut_per_loop"] * loops + ct["lut_per_lane"] * plan.lanes + keys["lut"],
+        ff=ct["ff"] + ct["ff_per_loop"] * loops + ct["ff_per_lane"] * plan.lanes + keys["ff"],
         bram18=keys["bram18"],
         lutram=keys["lutram"],
     )

@@ -12,8 +12,8 @@ from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
 
 # Per resource and component: what the "synthesis" builds relative to the model.
 TRUTH = {
-    "lut": dict(zip(COMPONENTS, [1.4, 0.6, 1.0, 1.2, 0.8, 1.1, 0.5, 0.3], strict=True)),
-    "ff": dict(zip(COMPONENTS, [0.7, 1.3, 1.0, 1.0, 1.5, 0.9, 0.4, 0.2], strict=True)),
+    "lut": {**dict.fromkeys(COMPONENTS, 1.0), "pe": 1.4, "prng": 0.6, "control": 0.5, "axi": 0.3},
+    "ff": {**dict.fromkeys(COMPONENTS, 1.0), "pe": 0.7, "prng": 1.3, "control": 0.4, "axi": 0.2},
     "bram18": dict.fromkeys(COMPONENTS, 1.0),
 }
 

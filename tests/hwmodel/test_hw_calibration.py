@@ -14,10 +14,24 @@ from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
 TRUE = {
-    "lut": dict(zip(COMPONENTS, [1.3, 0.8, 1.0, 1.5, 0.9, 1.1, 1.2, 0.7], strict=True)),
-    "ff": dict(zip(COMPONENTS, [0.6, 1.4, 1.0, 1.0, 1.7, 1.0, 0.9, 1.1], strict=True)),
-    "bram18": dict(zip(COMPONENTS, [1, 1, 1.25, 0.5, 1, 2.0, 1, 1.0], strict=True)),
+    "lut": {
+        **dict.fromkeys(COMPONENTS, 1.0),
+        **{"pe": 1.3, "prng": 0.8, "sampler": 1.2, "events": 0.6, "sample_memory": 1.5},
+        **{"neuron_memory": 0.9, "spike_buffers": 1.1, "control": 1.2, "axi": 0.7},
+    },
+    "ff": {
+        **dict.fromkeys(COMPONENTS, 1.0),
+        **{"prng": 1.4, "sampler": 0.8, "events": 1.3, "neuron_memory": 1.7},
+        **{"control": 0.9, "axi": 1.1},
+    },
+    "bram18": {
+        **dict.fromkeys(COMPONENTS, 1.0),
+        **{"weight_memory": 1.25, "sample_memory": 0.5, "spike_buffers": 2.0},
+    },
 }
+#: Components that never hold block RAM (nor the PE flip-flops, all in the neuron memory):
+#: their multiplier has nothing to fit.
+NO_BRAM = ("pe", "prng", "sampler", "events", "control")
 POWER = {"lut": 1.8, "ff": 0.7, "bram36": 1.2, "dsp": 1.0}
 
 
@@ -65,7 +79,7 @@ def test_fit_recovers_known_multipliers(tmp_path) -> None:
     cal = fit_calibration(_synthetic_table(), name="synthetic")
     for res, mult in TRUE.items():
         for comp, m in mult.items():
-            if res == "bram18" and comp in ("pe", "prng", "control"):
+            if (res == "bram18" and comp in NO_BRAM) or (res, comp) == ("ff", "pe"):
                 assert cal.multipliers[res][comp] == 1.0  # never priced: left alone
             else:
                 assert cal.multipliers[res][comp] == pytest.approx(m, rel=1e-3), (res, comp)
