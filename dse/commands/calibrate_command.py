@@ -73,6 +73,18 @@ def calibrate(
     )
     out_console.print(f"wrote {result.profile_path} and {result.table_path}", highlight=False)
     err = console(stderr=True)
+    for r in result.results:
+        sim = r.get("sim") or {}
+        if sim and not (sim.get("exact") and sim.get("cycle_mismatches") == 0):
+            err.print(
+                flagged(
+                    "warning:",
+                    "yellow",
+                    f"{r['design']}: the RTL simulation is not bit- and cycle-exact "
+                    f"({sim.get('mismatches')} mismatching values, "
+                    f"{sim.get('cycle_mismatches')} images off the plan's cycles)",
+                )
+            )
     for failed in result.failed:
         err.print(flagged("failed:", "red", f"{failed['design']}: {failed['error']}"))
     if result.failed:

@@ -22,7 +22,7 @@ from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan
 from hwmodel.resources import component_resources, load_coefficients
 
-LUT_FACTOR = {"pe": 1.3, "control": 0.4, "axi": 0.2}
+LUT_FACTOR = {"pe": 1.3, "control": 0.4, "axi": 0.0}  # the RTL core has no AXI adapter
 
 
 class FakeTools:
@@ -32,6 +32,7 @@ class FakeTools:
         self.calls: Counter[str] = Counter()
         self.configs: dict[str, object] = {}
         self.fail: set[str] = set()
+        self.off_plan: set[str] = set()
 
     def export(self, snn, config, project: Path, images: int) -> None:
         self.calls["export"] += 1
@@ -41,7 +42,8 @@ class FakeTools:
     def sim(self, project: Path) -> dict:
         self.calls["sim"] += 1
         cycles = estimate(self.configs[project.name])["cycles"]
-        return {"exact": True, "cycle_mismatches": 0, "cycles_sim": cycles, "images": 4}
+        off = int(project.name in self.off_plan)
+        return {"exact": not off, "cycle_mismatches": off, "cycles_sim": cycles, "images": 4}
 
     def synth(self, project: Path) -> dict:
         self.calls["synth"] += 1
@@ -127,11 +129,13 @@ def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: P
     assert "0 of 3 designs read back" in out
     profile = json.loads((tmp_path / "profile.json").read_text())
     assert profile["fit"]["command"].startswith("dse calibrate --out ")
-    tools.fail = {"s0-d03"}
+    tools.fail, tools.off_plan = {"s0-d03"}, {"s0-d00"}
+    (tmp_path / "designs" / "s0-d00" / RESULT_FILE).unlink()  # redone, now off the plan
     assert main(["calibrate", "--out", str(tmp_path), "--designs", "4", "--jobs", "1"]) == 1
     captured = capsys.readouterr()
-    assert "3 of 4 designs read back" in captured.out
+    assert "2 of 4 designs read back" in captured.out
     assert "failed: s0-d03: synth: RuntimeError" in captured.err
+    assert "warning: s0-d00: the RTL simulation is not bit- and cycle-exact" in captured.err
 
 
 def test_missing_tools_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
