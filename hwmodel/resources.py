@@ -121,7 +121,7 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         )
     }
     pr = coeffs["prng"]
-    generators = plan.prng_generators
+    generators = plan.prng_units * plan.lanes
     out["prng"] = _component(
         lut=generators * (pr["lut_per_unit"] + pr["lut_per_k_bit"] * k),
         ff=generators * (pr["ff_per_unit"] + pr["ff_per_k_bit"] * k),

@@ -19,11 +19,10 @@ Arrays (width = elements x bits, depth, kind -> cost):
 Components: weight memory 16 LUT + 1 RAMB18; sample memory 8 LUT + 1 RAMB18; neuron memory
   32+44+96+32+24+64 = 292 LUT, 128+176+32+24 = 360 FF; spike buffers 16 LUT, 32 FF;
   PE 4 x (4 + 11 + 5*8) + 4 x 8 = 252 LUT, 4 x (1 + 11 + 16) + 32 = 144 FF;
-  PRNG 4 units per lane in each of the 2 sampling passes x (320 + 4) = 2592 LUT,
-  x (192 + 4) = 1568 FF;
+  PRNG 4 units x (320 + 4) = 1296 LUT, x (192 + 4) = 784 FF;
   control 900 + 60*2 + 40 + 32 (keys) = 1092 LUT, 900 + 80*2 + 60 + 64 = 1184 FF;
   AXI (one bundle) 900 LUT, 1300 FF, 2 RAMB18.
-Totals: LUT 5168, FF 4588, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
+Totals: LUT 3872, FF 3804, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
 
 Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   load_image 64 + 64 + 2 = 130; store_scores 2 x (64 + 2) + 2 x 4 = 140;
@@ -37,8 +36,8 @@ Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   Total 340 + 592 + 580 + 76 = 1588; latency 15.88 us.
 Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.88 us = 0.5481108 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
-Power: dynamic 5168*5e-6 + 4588*3.3e-6 + 2*1.1e-3 = 0.0431804 W; + static 0.145
-  = 0.1881804 W; energy 0.1881804 W x 15.88 us = 2.9883048 uJ.
+Power: dynamic 3872*5e-6 + 3804*3.3e-6 + 2*1.1e-3 = 0.0341132 W; + static 0.145
+  = 0.1791132 W; energy 0.1791132 W x 15.88 us = 2.8443176 uJ.
 
 With two sample lanes: one round, one weight sample per lane: sampling 7 + 265 + 24 = 296;
 layer 1: reset 4, events 2 x 6 + 4 x 2 = 20, fire 2 x 7 = 14 -> 38.  A measured union of 7
@@ -65,17 +64,17 @@ DESIGN = dict(
 
 def test_resources_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
-    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (5168, 4588, 4, 2.0, 0)
+    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (3872, 3804, 4, 2.0, 0)
     assert r["lutram"] == 32
     comps = r["components"]
     assert comps["pe"]["lut"] == 252 and comps["pe"]["ff"] == 144
-    assert comps["prng"]["lut"] == 2592 and comps["prng"]["ff"] == 1568
+    assert comps["prng"]["lut"] == 1296 and comps["prng"]["ff"] == 784
     assert comps["weight_memory"] == {"lut": 16, "ff": 0, "bram18": 1, "dsp": 0}
     assert comps["sample_memory"] == {"lut": 8, "ff": 0, "bram18": 1, "dsp": 0}
     assert comps["neuron_memory"]["lut"] == 292 and comps["neuron_memory"]["ff"] == 360
     assert comps["spike_buffers"]["lut"] == 16 and comps["spike_buffers"]["ff"] == 32
     assert comps["control"]["lut"] == 1092 and comps["control"]["ff"] == 1184
-    assert r["util_lut"] == pytest.approx(5168 / 53200)
+    assert r["util_lut"] == pytest.approx(3872 / 53200)
     assert r["util_bram36"] == pytest.approx(2 / 140)
     assert r["fits"] is True
 
@@ -91,10 +90,10 @@ def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     assert r["gops"] == pytest.approx(0.5481108, rel=1e-6)
     assert r["gops_per_dsp"] == pytest.approx(r["gops"])  # DSP 0 counts as one
     assert r["synops_per_inference"] == 2112
-    assert r["power_dynamic_w"] == pytest.approx(0.0431804)
-    assert r["power_w"] == pytest.approx(0.1881804)
-    assert r["power_total_w"] == pytest.approx(0.1881804 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.9883048, rel=1e-6)
+    assert r["power_dynamic_w"] == pytest.approx(0.0341132)
+    assert r["power_w"] == pytest.approx(0.1791132)
+    assert r["power_total_w"] == pytest.approx(0.1791132 + 1.53)
+    assert r["energy_uj"] == pytest.approx(2.8443176, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:
