@@ -220,12 +220,6 @@ class HardwarePlan:
         return tuple(out)
 
     @property
-    def prng_generators(self) -> int:
-        """PRNG units built: `prng_units` per lane in every loop that draws weights (the
-        sampling pass of each layer, or the first-layer and event loops), each its own."""
-        return self.prng_units * self.lanes * self.config.n_layers
-
-    @property
     def event_slots(self) -> int:
         """Event-loop passes per layer per image: rounds x timesteps."""
         return self.rounds * self.config.timesteps

@@ -115,16 +115,17 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
     """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan.
 
     Every weight layer has its own datapaths: the current stage of its first-current or
-    event loop, the integrate-and-fire stage of its fire loop, and the sign sampler of the
-    loop that draws its weights (its `sample_l` loop with the memory strategy; first_current
-    or `events_l` with regenerate), which holds the lanes' PRNG units and one comparator
-    per neuron and lane.
+    event loop and the integrate-and-fire stage of its fire loop.  One sign sampler (the
+    lanes' PRNG units and a comparator per neuron and lane) serves the loops that draw
+    weights (the `sample_l` loops with the memory strategy; first_current and `events_l`
+    with regenerate), one at a time.
     """
     config = plan.config
     k, b = plan.type("code").bits, plan.type("membrane").bits
     pe_c, pr, sa, ev = coeffs["pe"], coeffs["prng"], coeffs["sampler"], coeffs["events"]
     lut = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
     ff = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
+    signs = units = 0
     for layer in range(config.n_layers):
         neurons, generators = layer_datapaths(plan, layer)
         cbits = plan.type(f"current_{layer}").bits
@@ -138,10 +139,16 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         if layer > 0:  # its event loop walks the set bits of the previous layer's masks
             lut["events"] += ev["lut_per_loop"] + ev["lut_per_neuron"] * neurons
             ff["events"] += ev["ff_per_loop"] + ev["ff_per_neuron"] * neurons
-        lut["prng"] += generators * pr["lut_per_unit"]
-        ff["prng"] += generators * pr["ff_per_unit"]
-        lut["sampler"] += neurons * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
-        ff["sampler"] += neurons * sa["ff_per_sign"]
+        signs = max(signs, neurons)
+        units = max(units, generators)
+    # One sign sampler serves every loop that draws weights (one runs at a time): the PRNG
+    # units and comparators the widest layer uses, and a select of each loop's codes, row
+    # bases (two 32-bit words) and layer keys in front of it.
+    lut["prng"], ff["prng"] = units * pr["lut_per_unit"], units * pr["ff_per_unit"]
+    select = (config.n_layers - 1) * (plan.npc * k + 64 + 32 * plan.lanes)
+    lut["sampler"] = signs * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
+    lut["sampler"] += sa["lut_per_select_bit"] * select
+    ff["sampler"] = signs * sa["ff_per_sign"]
     out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
     out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}

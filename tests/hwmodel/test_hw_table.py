@@ -53,7 +53,7 @@ def test_activity_column_is_used_per_row() -> None:
 
 
 def test_util_cap_changes_fits() -> None:
-    df = pd.DataFrame({"widths": [(784, 512, 10)], "pe": [16], "k_bits": [2]})
+    df = pd.DataFrame({"widths": [(784, 512, 10)], "pe": [64], "k_bits": [2]})
     full = estimate_table(df)
     assert bool(full.loc[0, "fits"])
     capped = estimate_table(df, util_cap=0.5 * float(full.loc[0, "util_lut"]))
