@@ -78,7 +78,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    run = calibrate(args.out, args.designs, args.seed, args.jobs, name="yosys-rtl")
+    command = f"python benchmarks/fidelity.py --out {args.out} --designs {args.designs}"
+    run = calibrate(args.out, args.designs, args.seed, args.jobs, "yosys-rtl", command=command)
     wall = time.perf_counter() - start
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
