@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # pandas loads when the command runs, not for --help
     import pandas as pd
 
 
+WIDE = 200  # columns of the per-design table
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:,.1f}"
@@ -62,6 +65,8 @@ def calibrate(
     )
     result = run(out, designs, seed, jobs, name, images, command=command)
     out_console = console()
+    # Wide tables at full width (a narrow terminal wraps the lines; no cell is cut).
+    out_console.width = max(out_console.width, WIDE)
     out_console.print(rich_table(design_frame(result.results, result.loo), "Designs"))
     title = f"Relative error of the model vs Yosys, {len(result.table)} designs"
     out_console.print(rich_table(summary_frame(result.loo), title))
