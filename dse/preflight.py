@@ -22,13 +22,15 @@ def check_calibration(path: str, field: str) -> None:
     """The profile at `path` loads; else a one-line error naming `field` (key or flag)."""
     from hwmodel.calibration import load_calibration
     from hwmodel.errors import HardwareInputError
+    from hwmodel.profiles import PROFILES
 
     try:
         load_calibration(path)
     except (ValueError, TypeError, AttributeError, OSError, HardwareInputError):
         raise StudyInputError(
             f"{field}: {path!r} is not a calibration profile (JSON written by "
-            "hwmodel.calibration.save_calibration); fix the path or leave it out"
+            f"hwmodel.calibration.save_calibration, or one of {', '.join(PROFILES)}); "
+            "fix the path or leave it out"
         ) from None
 
 
