@@ -282,7 +282,8 @@ def _path(worst, arrival, module: dict, kinds: dict) -> ClockEstimate:
     end = f"{names.get(bit, '?')} (output port)"
     if end_cell is not None:  # name a register or memory by what it drives
         outs = [b for _, _, b in _pins(cells[end_cell], "output")]
-        end = f"{names.get(outs[0], end_cell) if outs else end_cell} ({cells[end_cell]['type']}.{end_port})"
+        driven = names.get(outs[0], end_cell) if outs else end_cell
+        end = f"{driven} ({cells[end_cell]['type']}.{end_port})"
     counts: Counter[str] = Counter()
     start = end
     while bit is not None:
