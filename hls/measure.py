@@ -217,8 +217,8 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None, force: boo
         raise ReportError(
             f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
             "*utilization_placed.rpt, *utilization_synth.rpt, *power_routed.rpt) and no "
-            f"{MEASURED_FILE} from `dse synth`; run the Vitis HLS / Vivado build or "
-            "`dse synth` (RTL export) first, or name the report files with --report"
+            f"{MEASURED_FILE} from `dse synth`; run the Vitis HLS / Vivado build first (or "
+            "`dse synth` for an RTL export), or name the report files with --report"
         )
     else:
         for _, path, figures in parsed:
