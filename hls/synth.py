@@ -135,8 +135,11 @@ def _sources(project_dir: Path, top: str) -> list[Path]:
 
 
 def _script(sources: list[Path], project_dir: Path, top: str, family: str) -> list[str]:
+    # -defer: elaborate each module only with its instance's parameters (a ROM's $readmemh
+    # file is a parameter; the default one need not exist).
     reads = [
-        f"read_verilog {'-sv ' if path.suffix == '.sv' else ''}{path.relative_to(project_dir)}"
+        f"read_verilog -defer {'-sv ' if path.suffix == '.sv' else ''}"
+        f"{path.relative_to(project_dir)}"
         for path in sources
     ]
     return [
@@ -187,7 +190,7 @@ def count_cells(stat: dict) -> dict:
 
 def _failure(log: Path, what: str) -> SynthFailed:
     text = log.read_text(errors="replace") if log.is_file() else ""
-    errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")]
+    errors = [line.strip() for line in text.splitlines() if "ERROR:" in line]
     detail = f": {errors[-1]}" if errors else ""
     return SynthFailed(f"yosys {what}{detail}; see {log}")
 

@@ -188,9 +188,10 @@ def test_synthesize_fixture_and_measure(tmp_path: Path, capsys: pytest.CaptureFi
 @needs_yosys
 def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
     """rom.v reads rom.mem beside it inside YoWASP's sandbox: a ROM of zeros folds to
-    constants (no LUT), the fixture's 16 bytes need one LUT4 per output bit."""
+    constants (no LUT), the fixture's 16 bytes need one LUT4 per output bit, also where the
+    file name is a parameter whose default names no file (param_rom.v)."""
     zeros = synthesize(make_project(tmp_path / "z", mem="00\n" * 16), top="rom").measured
-    table = synthesize(make_project(tmp_path / "t"), top="rom").measured
+    table = synthesize(make_project(tmp_path / "t"), top="param_rom_top").measured
     assert zeros["lut"] == 0
     assert table["lut_by_size"]["LUT4"] == 8 and table["ff"] == 8
 
