@@ -253,3 +253,15 @@ def test_synth_figures_keep_their_own_study_attribute() -> None:
     assert record_on_study(study, 0, {"tool": "vivado", "lut": 60}) == "measured_trial_0"
     assert study.user_attrs["measured_yosys_trial_0"]["lut"] == 98
     assert study.user_attrs["measured_trial_0"]["lut"] == 60
+
+
+@needs_yosys
+def test_a_run_past_its_timeout_fails_and_keeps_the_last_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    project = _synthesized(make_project(tmp_path / "p"))
+    before = (project / "measured.json").read_text()
+    assert main(["synth", str(project), "--top", "mixed", "--timeout", "1"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "yosys ran past --timeout 1 s" in err and "yosys.log" in err
+    assert (project / "measured.json").read_text() == before
