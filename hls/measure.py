@@ -353,8 +353,9 @@ def _slug(name: str) -> str:
 
 def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
     """One row per measured design (a project folder or its measured.json): the measured
-    figures, the power per block as `power_<block>_w` (with `includes_ps` when the report has
-    the PS7 block), and the design knobs of design.json.
+    figures and their `tool`, the power per block as `power_<block>_w` (with `includes_ps`
+    when the report has the PS7 block), `fmax_estimate_mhz` of a `dse synth` netlist, and the
+    design knobs of design.json.
 
     What the reports say wins over design.json: `part` is the reports' part and `clock_mhz`
     the HLS target clock, else the design's clock.
@@ -377,5 +378,7 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
                 row[key] = value
         if measured.get("target_clock_ns"):  # the clock the build was made for
             row["clock_mhz"] = 1000.0 / measured["target_clock_ns"]
+        if (measured.get("clock_estimate") or {}).get("fmax_mhz"):  # dse synth's estimate
+            row["fmax_estimate_mhz"] = measured["clock_estimate"]["fmax_mhz"]
         rows.append(row)
     return pd.DataFrame(rows)

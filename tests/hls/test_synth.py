@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from dse.cli import main
-from hls.measure import comparison, measure, record_on_study
+from hls.measure import comparison, measure, measured_table, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
 from hls.timing import estimate_clock
@@ -47,7 +47,7 @@ def make_project(root: Path, part: str = PART, mem: str | None = None) -> Path:
             shutil.copy(source, root / "rtl" / source.name)
     if mem is not None:
         (root / "rtl" / "rom.mem").write_text(mem)
-    config = {"part": part, "widths": [64, 10]}
+    config = {"part": part, "widths": [64, 10], "clock_mhz": 100.0}
     estimates = {"lut": 100, "ff": 100, "bram36": 0.5, "dsp": 0, "clock_mhz": 100.0}
     (root / "design.json").write_text(json.dumps({"config": config, "estimates": estimates}))
     return root
@@ -244,6 +244,13 @@ def test_measure_takes_synth_figures_and_checks_them(tmp_path: Path) -> None:
     (project / "measured.json").write_text(json.dumps({"lut": 1}))  # no tool: not dse synth's
     with pytest.raises(ReportError, match="no reports found .* no measured.json from `dse synth`"):
         measure(project)
+
+
+def test_measured_table_says_which_tool_measured(tmp_path: Path) -> None:
+    project = _synthesized(make_project(tmp_path / "p"), clock_estimate={"fmax_mhz": 150.0})
+    row = measured_table([project]).iloc[0]
+    assert (row["tool"], row["lut"], row["fmax_estimate_mhz"]) == ("yosys", 98, 150.0)
+    assert row["clock_mhz"] == 100.0 and list(row["widths"]) == [64, 10]  # from design.json
 
 
 def test_synth_figures_keep_their_own_study_attribute() -> None:
