@@ -62,6 +62,7 @@ LUTRAM_LUTS = {
 SRL_CELLS = ("SRL16", "SRL16E", "SRLC16", "SRLC16E", "SRLC32E")
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 _FF = re.compile(r"(FD[A-Z]*|LD[A-Z]*E)(_1)?$")
+_MODULE = re.compile(r"^\s*(?:\(\*.*?\*\)\s*)?module\s+(\w+)", re.M)  # after an attribute
 UNITS = {
     "lut": "Slice LUTs as Vivado counts them: lut_logic + lutram + srl",
     "lutram": "LUTs used as distributed RAM",
@@ -121,13 +122,7 @@ def _sources(project_dir: Path, top: str) -> list[Path]:
             "write them with `dse export --backend rtl`"
         )
     modules = sorted(
-        {
-            name
-            for path in sources
-            for name in re.findall(
-                r"^\s*module\s+(\w+)", path.read_text(errors="replace"), flags=re.M
-            )
-        }
+        {name for path in sources for name in _MODULE.findall(path.read_text(errors="replace"))}
     )
     if top not in modules:
         raise SynthError(f"--top: no module {top!r} in rtl/ (it has {', '.join(modules)})")
