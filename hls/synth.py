@@ -67,6 +67,7 @@ UNITS = {
     "lut": "Slice LUTs as Vivado counts them: lut_logic + lutram + srl",
     "lutram": "LUTs used as distributed RAM",
     "srl": "LUTs used as shift registers",
+    "lut_memory": "lutram + srl, Vivado's LUT as Memory",
     "bram18k": BRAM_UNITS,
     "clock_estimate": "MHz and ns, estimated from the mapped netlist (see its method)",
 }
@@ -170,6 +171,7 @@ def count_cells(stat: dict) -> dict:
         "lut_logic": logic,
         "lutram": lutram,
         "srl": srl,
+        "lut_memory": lutram + srl,  # Vivado's "LUT as Memory"
         "ff": sum(n for k, n in cells.items() if _FF.match(k)),
         "bram18k": ramb18 + 2 * ramb36,
         "ramb18": ramb18,

@@ -60,6 +60,7 @@ MIXED = {
     "lut_logic": 11 + 34 + 4 + 8 + 15 + 13,
     "lutram": 3 * 4,  # a RAM64M is four LUTs of one SLICEM
     "srl": 1,
+    "lut_memory": 12 + 1,
     "lut": 85 + 12 + 1,
     "ff": 113 + 1,
     "bram18k": 1,
