@@ -28,7 +28,14 @@ from hwmodel.template import (
     time_segments,
 )
 
-__all__ = ["MAX_IMAGES", "array_declaration", "storage_pragmas", "template_context"]
+__all__ = [
+    "MAX_IMAGES",
+    "array_declaration",
+    "code_words",
+    "row_words",
+    "storage_pragmas",
+    "template_context",
+]
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
 _PER_LINE = 24
@@ -50,7 +57,7 @@ def _c_rows(values: np.ndarray) -> str:
     return ",\n".join("    " + line for line in lines)
 
 
-def _row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
+def row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
     """Per-neuron values [n] as row words [rows, npc], padded with `pad`."""
     n = len(values)
     rows = -(-n // npc)
@@ -59,7 +66,7 @@ def _row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
     return out.reshape(rows, npc)
 
 
-def _code_words(codes: np.ndarray, npc: int) -> np.ndarray:
+def code_words(codes: np.ndarray, npc: int) -> np.ndarray:
     """Codes [n_out, n_in] as words [n_in * rows, npc]: address i * rows + row holds the codes
     of neurons row * npc + p for input i; padding neurons get code 0 (always -1)."""
     n_out, n_in = codes.shape
@@ -147,10 +154,10 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "last_row": n_out - (rows - 1) * npc,  # neurons in the last row
             "shift": layer.shift,
             "spiking": layer.spiking,
-            "codes": _c_rows(_code_words(layer.codes, npc)),
-            "threshold": _c_rows(_row_words(layer.threshold, npc, top)),
-            "bias": _c_rows(_row_words(layer.bias, npc, 0)),
-            "initial": _c_rows(_row_words(layer.initial, npc, 0)),
+            "codes": _c_rows(code_words(layer.codes, npc)),
+            "threshold": _c_rows(row_words(layer.threshold, npc, top)),
+            "bias": _c_rows(row_words(layer.bias, npc, 0)),
+            "initial": _c_rows(row_words(layer.initial, npc, 0)),
             "current_bits": plan.type(f"current_{index}").bits,
             "update_bits": plan.type(f"update_{index}").bits,
             "events": plan.loop(f"events_{index}") if index > 0 else None,

@@ -17,7 +17,15 @@ from hls.golden import GoldenVectors, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 
-__all__ = ["CsimError", "CsimSummary", "PROJECT_FILES", "run_csim"]
+__all__ = [
+    "CsimError",
+    "CsimSummary",
+    "PROJECT_FILES",
+    "accuracy_of",
+    "check_golden",
+    "load_design",
+    "run_csim",
+]
 
 # What makes a folder an exported project.
 PROJECT_FILES = ("design.json", "Makefile", "src/snn_kernel.cpp", "tb/snn_tb.cpp", "tb/golden.txt")
@@ -73,7 +81,7 @@ def _check_tools(cxx: str) -> None:
             )
 
 
-def _load_design(path: Path) -> tuple[dict, dict, tuple[int, int]]:
+def load_design(path: Path) -> tuple[dict, dict, tuple[int, int]]:
     """From design.json: the score-to-probability settings, the cost model's estimates and
     the golden vectors' (images, inputs) that the testbench must hold."""
     try:
@@ -92,7 +100,7 @@ def _load_design(path: Path) -> tuple[dict, dict, tuple[int, int]]:
     return scoring, design.get("estimates") or {}, shape
 
 
-def _check_golden(path: Path, golden: GoldenVectors, shape: tuple[int, int]) -> None:
+def check_golden(path: Path, golden: GoldenVectors, shape: tuple[int, int]) -> None:
     """The golden file holds the images and inputs design.json says: a truncated or
     replaced file must not pass as "bit-exact" over fewer (or no) images."""
     got = (len(golden.labels), golden.inputs.shape[1])
@@ -103,7 +111,7 @@ def _check_golden(path: Path, golden: GoldenVectors, shape: tuple[int, int]) -> 
         )
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
+def accuracy_of(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
     if not len(labels):
         return float("nan")
     probs = class_probabilities(scores, **scoring)
@@ -117,9 +125,9 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
     ap = ap_types_dir()
-    scoring, estimate, shape = _load_design(root / "design.json")
+    scoring, estimate, shape = load_design(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
-    _check_golden(root / "tb" / "golden.txt", golden, shape)
+    check_golden(root / "tb" / "golden.txt", golden, shape)
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(
@@ -149,8 +157,8 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
         score_mismatches=int((got.scores != golden.scores).sum()),
         spike_mismatches=int((got.spikes != golden.spikes).sum()),
         cycle_mismatches=int((got.cycles != golden.cycles).sum()),
-        accuracy=_accuracy(got.scores, golden.labels, scoring),
-        golden_accuracy=_accuracy(golden.scores, golden.labels, scoring),
+        accuracy=accuracy_of(got.scores, golden.labels, scoring),
+        golden_accuracy=accuracy_of(golden.scores, golden.labels, scoring),
         cycles_kernel=float(got.cycles.mean()),
         cycles_golden=float(golden.cycles.mean()),
         cycles_estimate=float(estimate["cycles"]) if "cycles" in estimate else None,

@@ -18,6 +18,7 @@ import numpy as np
 from hls.context import template_context
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
+from hls.rtl_context import memory_files, rtl_context
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # torch-free at import time; the models come in when a projec
     from models.snn_spec import ConvertedSNN
 
 __all__ = [
+    "BACKENDS",
     "ExportResult",
     "export_design",
     "export_project",
@@ -34,20 +36,40 @@ __all__ = [
     "model_estimate",
 ]
 
-# Rendered templates: template path -> project path.
-_RENDERED = {
-    "src/snn_config.h.j2": "src/snn_config.h",
-    "src/snn_types.h.j2": "src/snn_types.h",
-    "src/snn_params.h.j2": "src/snn_params.h",
-    "src/snn_kernel.cpp.j2": "src/snn_kernel.cpp",
-    "Makefile.j2": "Makefile",
-    "build.tcl.j2": "build.tcl",
-    "block_design.tcl.j2": "block_design.tcl",
-    "host/snn_driver.py.j2": "host/snn_driver.py",
-    "README.md.j2": "README.md",
+# Per backend, the templates (under hls/templates/<backend>/) rendered and copied verbatim,
+# as template path -> project path, and where the golden vectors go.
+_BACKENDS = {
+    "hls": {
+        "rendered": {
+            "src/snn_config.h.j2": "src/snn_config.h",
+            "src/snn_types.h.j2": "src/snn_types.h",
+            "src/snn_params.h.j2": "src/snn_params.h",
+            "src/snn_kernel.cpp.j2": "src/snn_kernel.cpp",
+            "Makefile.j2": "Makefile",
+            "build.tcl.j2": "build.tcl",
+            "block_design.tcl.j2": "block_design.tcl",
+            "host/snn_driver.py.j2": "host/snn_driver.py",
+            "README.md.j2": "README.md",
+        },
+        "static": {"src/snn_datapath.h": "src/snn_datapath.h", "tb/snn_tb.cpp": "tb/snn_tb.cpp"},
+        "golden": "tb/golden.txt",
+    },
+    "rtl": {
+        "rendered": {
+            "rtl/snn_core.v.j2": "rtl/snn_core.v",
+            "rtl/snn_axi.v.j2": "rtl/snn_axi.v",
+            "vivado.tcl.j2": "vivado.tcl",
+            "README.md.j2": "README.md",
+        },
+        "static": {
+            "rtl/snn_mem.v": "rtl/snn_mem.v",
+            "rtl/snn_signs.v": "rtl/snn_signs.v",
+            "sim/snn_sim.cpp": "sim/snn_sim.cpp",
+        },
+        "golden": "sim/golden.txt",
+    },
 }
-# Copied verbatim.
-_STATIC = ("src/snn_datapath.h", "tb/snn_tb.cpp")
+BACKENDS = tuple(_BACKENDS)
 
 
 @dataclass
@@ -110,8 +132,10 @@ def export_project(
     metrics: dict | None = None,
     source: dict | None = None,
     study: dict | None = None,
+    backend: str = "hls",
 ) -> ExportResult:
-    """Write the project for `snn` under `config` into `out_dir` (see the module doc).
+    """Write the `backend` project ("hls": Vitis HLS, "rtl": Verilog) for `snn` under `config`
+    into `out_dir` (see the module doc).
 
     `images` are floats in [0, 1] [N, n0] with their `labels`; they become the golden vectors.
     `metrics` (e.g. a trial's user attributes), `source` and `study` (study_file, study_name,
@@ -125,6 +149,10 @@ def export_project(
         score_divisor,
     )
 
+    if backend not in _BACKENDS:
+        raise HardwareInputError(
+            f"--backend: {backend!r} is not a backend; use one of {', '.join(BACKENDS)}"
+        )
     writer = ProjectWriter(out_dir, force=force)
     net = quantize_network(snn, config)
     x_int = quantize_input(images, config.input_bits)
@@ -144,9 +172,13 @@ def export_project(
         inputs=x_int,
         labels=labels,
     )
-    context = template_context(net, config, len(x_int), design_name)
+    if backend == "rtl":
+        context = rtl_context(net, config, design_name)
+    else:
+        context = template_context(net, config, len(x_int), design_name)
     design = {
         "name": design_name,
+        "backend": backend,
         "config": config.as_dict(),
         "quantization": {
             "shifts": [layer.shift for layer in net.layers],
@@ -167,11 +199,20 @@ def export_project(
     if study:
         design["study"] = study
     context["design"] = design
-    files = [writer.write(target, render(name, context)) for name, target in _RENDERED.items()]
-    files += [
-        writer.write(name, (TEMPLATE_DIR / name).read_text(encoding="utf-8")) for name in _STATIC
+    spec = _BACKENDS[backend]
+    files = [
+        writer.write(target, render(f"{backend}/{name}", context))
+        for name, target in spec["rendered"].items()
     ]
-    files.append(writer.write("tb/golden.txt", format_golden(golden)))
+    files += [
+        writer.write(target, (TEMPLATE_DIR / backend / name).read_text(encoding="utf-8"))
+        for name, target in spec["static"].items()
+    ]
+    if backend == "rtl":
+        files += [
+            writer.write(f"rtl/{name}", text) for name, text in memory_files(net, config).items()
+        ]
+    files.append(writer.write(spec["golden"], format_golden(golden)))
     text = json.dumps(_json_ready(design), indent=2, allow_nan=True) + "\n"
     files.append(writer.write("design.json", text))
     return ExportResult(out_dir=writer.root, files=files, design=design)
@@ -191,9 +232,11 @@ def export_design(
     source: dict | None = None,
     study: dict | None = None,
     design_name: str = "snn",
+    backend: str = "hls",
 ) -> ExportResult:
-    """Export the model saved in `model_dir` under `config`; golden images are the first
-    `n_images` of the test split (`splits`, else the model's dataset from `dataset_root`)."""
+    """Export the model saved in `model_dir` under `config` as a `backend` project; golden
+    images are the first `n_images` of the test split (`splits`, else the model's dataset from
+    `dataset_root`)."""
     from models.conversion import convert
     from models.datasets import load_dataset
     from models.io import load_model
@@ -230,4 +273,5 @@ def export_design(
         metrics=metrics,
         source=info,
         study=study,
+        backend=backend,
     )

