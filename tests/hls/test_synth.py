@@ -7,14 +7,20 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
 from dse.cli import main
+from hls.export import export_project
 from hls.measure import comparison, measure, measured_table, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
 from hls.timing import estimate_clock
+from hwmodel.plan import build_plan
+from hwmodel.resources import array_cost
+from hwmodel.template import AcceleratorConfig
+from tests.hls.test_csim import random_snn
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rtl"
 PART = "xc7z020clg400-1"
@@ -195,6 +201,30 @@ def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
     table = synthesize(make_project(tmp_path / "t"), top="param_rom_top").measured
     assert zeros["lut"] == 0
     assert table["lut_by_size"]["LUT4"] == 8 and table["ff"] == 8
+
+
+@needs_yosys
+def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
+    """A small exported design: its block RAMs are the plan's BRAM arrays at FINN's RAMB18
+    count (codes_0 and signs_0, 80 words deep: one RAMB18 each), no DSP (it only adds)."""
+    config = AcceleratorConfig(widths=(20, 8, 4), pe=2, samples=2, timesteps=2, part=PART)
+    rng = np.random.default_rng(7)
+    images = rng.uniform(0, 1, (2, 20))
+    project = tmp_path / "rtl"
+    export_project(random_snn(config.widths, rng), config, images, np.array([0, 1]), project,
+                   backend="rtl")  # fmt: skip
+    arrays = [a for a in build_plan(config).arrays if a.kind == "bram"]
+    expected = sum(array_cost(a)["bram18"] for a in arrays)
+    assert {a.name for a in arrays} == {"codes_0", "signs_0"} and expected == 2
+
+    measured = synthesize(project).measured
+    assert measured["top"] == "snn_core"
+    assert measured["bram18k"] == expected
+    assert measured["dsp"] == 0
+    assert measured["ff"] > 0 and measured["lut"] > 0
+    assert measured["clock_estimate"]["fmax_mhz"] > 0
+    recorded = measure(project)  # the export's part and DSP use agree with the synthesis
+    assert (recorded["tool"], recorded["bram18k"]) == ("yosys", expected)
 
 
 def _errors(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
