@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hls.measure import DESIGN_FILE, MEASURED_FILE, load_design
 from hls.reports import BRAM_UNITS, ReportError, normalize_part
-from hls.timing import estimate_clock
+from hls.timing import FF_CELLS, estimate_clock
 
 __all__ = [
     "LUTRAM_LUTS",
@@ -61,7 +61,6 @@ LUTRAM_LUTS = {
 }
 SRL_CELLS = ("SRL16", "SRL16E", "SRLC16", "SRLC16E", "SRLC32E")
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
-_FF = re.compile(r"(FD[A-Z]*|LD[A-Z]*E)(_1)?$")
 _MODULE = re.compile(r"^\s*(?:\(\*.*?\*\)\s*)?module\s+(\w+)", re.M)  # after an attribute
 UNITS = {
     "lut": "Slice LUTs as Vivado counts them: lut_logic + lutram + srl",
@@ -172,7 +171,7 @@ def count_cells(stat: dict) -> dict:
         "lutram": lutram,
         "srl": srl,
         "lut_memory": lutram + srl,  # Vivado's "LUT as Memory"
-        "ff": sum(n for k, n in cells.items() if _FF.match(k)),
+        "ff": sum(n for k, n in cells.items() if FF_CELLS.match(k)),
         "bram18k": ramb18 + 2 * ramb36,
         "ramb18": ramb18,
         "ramb36": ramb36,

@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["NET_NS", "ClockEstimate", "estimate_clock"]
+__all__ = ["FF_CELLS", "NET_NS", "ClockEstimate", "estimate_clock"]
 
 #: Assumed routing delay of one net between cells, ns (post-route Vivado nets on a lightly
 #: filled 7-series -1 part are mostly 0.3-0.9 ns).
@@ -48,7 +48,8 @@ BRAM_SETUP_NS = {"ADDR": 0.566, "WE": 0.532, "DI": 0.737, "REGCE": 0.360, "RSTRE
 BRAM_OTHER_SETUP_NS = 0.566  # enables and the latch reset
 
 _LUT = re.compile(r"LUT[1-6]$|INV$")
-_FF = re.compile(r"(FD[A-Z]*E|LD[A-Z]*E)(_1)?$")
+#: Flip-flops and latches (FDRE, FDSE, FDCE, FDPE, LDCE, ...), as Vivado's "Slice Registers".
+FF_CELLS = re.compile(r"(FD[A-Z]*E|LD[A-Z]*E)(_1)?$")
 _LUTRAM = re.compile(r"RAM\d+(X\d+[SD]|M\d*)(_1)?$")
 _SRL = re.compile(r"SRLC?(16|32)E?$")
 _BRAM = re.compile(r"RAMB(18|36)E1$")
@@ -105,7 +106,7 @@ def _comb_delay(kind: str, cell: dict, port: str, idx: int, out: str, out_idx: i
 def _kind(cell_type: str) -> str:
     for kind, pattern in (
         ("lut", _LUT),
-        ("ff", _FF),
+        ("ff", FF_CELLS),
         ("lutram", _LUTRAM),
         ("srl", _SRL),
         ("bram", _BRAM),
@@ -150,11 +151,9 @@ def _setup(kind: str, port: str) -> float | None:
     if kind == "srl":
         return None if _is_addr(port) else SRL_SETUP_NS.get(port, SRL_SETUP_NS["D"])
     if kind == "bram":
-        for prefix, value in BRAM_SETUP_NS.items():
+        for prefix, value in BRAM_SETUP_NS.items():  # DIADI, DIPADIP... start with DI
             if port.startswith(prefix):
                 return value
-        if port.startswith(("DIP", "DIB")):
-            return BRAM_SETUP_NS["DI"]
         return BRAM_OTHER_SETUP_NS
     if kind == "unmodelled":
         return 0.0
