@@ -88,10 +88,6 @@ class SynthResult:
     measured: dict
     log: Path
 
-    @property
-    def seconds(self) -> float:
-        return self.measured["seconds"]
-
 
 def find_yosys() -> list[str]:
     """The Yosys command: YoWASP's on PATH or beside this Python, else a system `yosys`."""
