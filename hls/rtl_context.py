@@ -81,6 +81,21 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
     return out
 
 
+def _prng_users(plan: HardwarePlan) -> list[dict]:
+    """The loops that drive the shared PRNG units: state, layer, base delay line, compare stage
+    (the sampling pass compares one stage before its write, the others two)."""
+    layers = range(plan.config.n_layers)
+    if plan.config.sampling == "memory":
+        users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}", 1) for i in layers]
+    else:
+        users = [("FIRST", 0, "fc_base", "first_current", 2)]
+        users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}", 2) for i in layers if i]
+    return [
+        {"state": state, "layer": i, "base": base, "cmp": plan.loop(loop).depth - before}
+        for state, i, base, loop, before in users
+    ]
+
+
 def _states(config: AcceleratorConfig) -> list[str]:
     states = ["IDLE", "LOAD", "KEYS", "FIRST", "SCORES", "COUNTS", "DONE"]
     for layer in range(config.n_layers):
@@ -145,6 +160,7 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
         "score_extend": "sc_score" if b == 32 else f"{{{{{32 - b}{{sc_score[B-1]}}}}, sc_score}}",
         "layers": _layers(net, plan),
         "first": _loop(plan.loop("first_current"), 2),
+        "prng_users": _prng_users(plan),
         "keys_loop": {"depth": plan.loop("keys").depth},
         "load": {"depth": plan.loop("load_image").depth},
         "scores": {"depth": scores.depth, "read": READ_LATENCY[last_kind]},

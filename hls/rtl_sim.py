@@ -6,18 +6,24 @@ m_axi latency.  Scores and spike counts must equal the integer model's bit for b
 measured cycles must equal the plan's schedule (the golden file's cycle column, which the
 integer model computes from its events with `hwmodel.cycles`) for every image: the RTL is the
 reference, so a difference is a fault of the schedule, not of the measurement.
+
+With `activity=True` the core is built with Verilator's toggle coverage: every signal bit's
+0->1 and 1->0 transitions are counted over the golden images, and their mean per bit and cycle
+is the measured switching activity, which replaces the cost model's assumed toggle rate in the
+dynamic power (`sim/activity.json`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hls.csim import CsimError, accuracy_of, check_golden, load_design
@@ -25,7 +31,14 @@ from hls.golden import read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
 
-__all__ = ["RTL_PROJECT_FILES", "RtlSimSummary", "run_rtl_sim", "verilator_command"]
+__all__ = [
+    "RTL_PROJECT_FILES",
+    "Activity",
+    "RtlSimSummary",
+    "read_toggle_coverage",
+    "run_rtl_sim",
+    "verilator_command",
+]
 
 RTL_PROJECT_FILES = ("design.json", "rtl/snn_core.v", "sim/snn_sim.cpp", "sim/golden.txt")
 SOURCES = ("rtl/snn_core.v", "rtl/snn_mem.v", "rtl/snn_signs.v")
@@ -35,6 +48,20 @@ OUTPUT_FILE = "sim/sim_out.txt"
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 # The Verilator runtime's objects (and make's dependency files for them).
 _RUNTIME = ("verilated.o", "verilated.d", "verilated_threads.o", "verilated_threads.d")
+_POINT = re.compile(r"^C '(.*)' (\d+)$")
+
+
+@dataclass
+class Activity:
+    """Switching activity measured by toggle coverage over a whole simulation."""
+
+    toggle_rate: float  # transitions per signal bit per cycle
+    bits: int  # signal bits observed
+    toggles: int  # transitions counted
+    cycles: int  # cycles simulated
+    assumed_toggle_rate: float  # the cost model's assumption
+    power_dynamic_model_w: float | None  # the estimate at the assumed rate (design.json)
+    power_dynamic_w: float | None  # the same estimate at the measured rate
 
 
 @dataclass
@@ -53,6 +80,7 @@ class RtlSimSummary:
     build_seconds: float
     run_seconds: float
     log: str
+    activity: Activity | None = None
 
     @property
     def mismatches(self) -> int:
@@ -94,11 +122,17 @@ def _check_project(root: Path) -> None:
         )
 
 
-def _runtime_cache(command: list[str]) -> Path:
+def _runtime_cache(command: list[str], coverage: bool) -> Path:
     """Where the compiled Verilator runtime is kept between projects: it is the same for every
     design (about 40 % of a small design's build), so it is compiled once per Verilator."""
     base = Path(os.environ.get("DSE_CACHE_DIR") or Path.home() / ".cache" / "dse")
-    flags = [*command, _MAKEFLAGS, os.environ.get("CXX", ""), os.environ.get("CXXFLAGS", "")]
+    flags = [
+        *command,
+        _MAKEFLAGS,
+        str(coverage),
+        os.environ.get("CXX", ""),
+        os.environ.get("CXXFLAGS", ""),
+    ]
     key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16]
     return base / "verilator-runtime" / key
 
@@ -122,21 +156,23 @@ def _keep_runtime(cache: Path, obj: Path) -> None:
         pass  # an unwritable cache only costs time
 
 
-def _build(root: Path, jobs: int) -> tuple[Path, str]:
-    """Verilate and compile the core and the testbench into sim/obj_dir (incremental)."""
+def _build(root: Path, jobs: int, coverage: bool) -> tuple[Path, str]:
+    """Verilate and compile the core and the testbench into sim/obj_dir, or with toggle
+    coverage into sim/obj_activity (incremental)."""
     for tool, why in (
         ("g++", "Verilator needs a C++ compiler"),
         ("make", "Verilator builds with it"),
     ):
         if shutil.which(tool) is None:
             raise HardwareInputError(f"{tool}: not found on PATH; {why} (apt-get install {tool})")
-    obj = root / "sim" / "obj_dir"
+    obj = root / "sim" / ("obj_activity" if coverage else "obj_dir")
     verilator = verilator_command()
-    cache = _runtime_cache(verilator)
+    cache = _runtime_cache(verilator, coverage)
     command = [
         *verilator,
         "--cc",
         "--exe",
+        *(["--coverage-toggle"] if coverage else []),
         "-Wno-fatal",
         "-Wno-lint",
         "-Wno-style",
@@ -166,7 +202,45 @@ def _build(root: Path, jobs: int) -> tuple[Path, str]:
     return binary, log
 
 
-def run_rtl_sim(project_dir: str | Path, jobs: int = 2) -> RtlSimSummary:
+def read_toggle_coverage(path: Path) -> tuple[int, int]:
+    """(signal bits, transitions) of a Verilator coverage file's toggle points: each bit has a
+    0->1 and a 1->0 point, each counting its transitions."""
+    points = toggles = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = _POINT.match(line)
+        if match is None:
+            continue
+        fields = dict(item.split("\x02", 1) for item in match.group(1).split("\x01") if item)
+        if fields.get("t") == "toggle":
+            points += 1
+            toggles += int(match.group(2))
+    return points // 2, toggles
+
+
+def _activity(root: Path, coverage: Path, cycles: int) -> Activity:
+    from hwmodel.resources import load_coefficients
+
+    bits, toggles = read_toggle_coverage(coverage)
+    if bits == 0 or cycles == 0:
+        raise CsimError(f"the toggle coverage of {root} holds no signal bits")
+    rate = toggles / (bits * cycles)
+    assumed = float(load_coefficients()["power"]["toggle"])
+    _, estimate, _ = load_design(root / "design.json")
+    model = estimate.get("power_dynamic_w")
+    activity = Activity(
+        toggle_rate=rate,
+        bits=bits,
+        toggles=toggles,
+        cycles=cycles,
+        assumed_toggle_rate=assumed,
+        power_dynamic_model_w=None if model is None else float(model),
+        power_dynamic_w=None if model is None else float(model) * rate / assumed,
+    )
+    (root / "sim" / "activity.json").write_text(json.dumps(asdict(activity), indent=2) + "\n")
+    return activity
+
+
+def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) -> RtlSimSummary:
     """Build, run every golden image, compare (see the module doc)."""
     root = Path(project_dir).resolve()
     _check_project(root)
@@ -175,19 +249,20 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2) -> RtlSimSummary:
     golden = read_golden(golden_path)
     check_golden(golden_path, golden, shape)
     started = time.perf_counter()
-    binary, log = _build(root, jobs)
+    binary, log = _build(root, jobs, coverage=activity)
     built = time.perf_counter()
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
+    coverage = root / "sim" / "coverage.dat"
     proc = subprocess.run(
-        [str(binary), str(golden_path), str(output), str(AXI_LATENCY)],
+        [str(binary), str(golden_path), str(output), str(AXI_LATENCY), str(coverage)],
         cwd=root / "rtl",  # $readmemh files are named relative to the working folder
         capture_output=True,
         text=True,
         check=False,
     )
     log += proc.stdout + proc.stderr
-    match = re.search(r"cycle_word_mismatches (\d+)", proc.stdout)
+    match = re.search(r"cycle_word_mismatches (\d+) cycles (\d+)", proc.stdout)
     if proc.returncode != 0 or match is None or not output.is_file():
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"the RTL simulation of {root} failed:\n{tail}")
@@ -207,4 +282,5 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2) -> RtlSimSummary:
         build_seconds=built - started,
         run_seconds=time.perf_counter() - built,
         log=log,
+        activity=_activity(root, coverage, int(match.group(2))) if activity else None,
     )

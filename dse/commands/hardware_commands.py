@@ -212,6 +212,14 @@ def csim(
 def sim(
     project: Annotated[Path, typer.Argument(help="An RTL project (dse export --backend rtl).")],
     jobs: Annotated[int, typer.Option("--jobs", help="Parallel compile jobs.", min=1)] = 2,
+    activity: Annotated[
+        bool,
+        switch(
+            "activity",
+            "Also count every signal bit's toggles (Verilator toggle coverage; a slower build) "
+            "and price dynamic power at the measured activity; writes sim/activity.json.",
+        ),
+    ] = False,
 ) -> None:
     """Build the core with Verilator, clock the golden images through it, and compare scores,
     spike counts and every image's measured cycles with the integer model and the plan."""
@@ -220,7 +228,7 @@ def sim(
 
     out = console()
     try:
-        summary = run_rtl_sim(project, jobs=jobs)
+        summary = run_rtl_sim(project, jobs=jobs, activity=activity)
     except CsimError as exc:
         console(stderr=True).print(flagged("sim failed:", "red", exc))
         raise typer.Exit(1) from None
@@ -238,6 +246,19 @@ def sim(
         ("cycles per image (plan at the model's events)", f"{summary.cycles_plan:,.1f}"),
         ("build / run seconds", f"{summary.build_seconds:.1f} / {summary.run_seconds:.2f}"),
     ]
+    if summary.activity is not None:
+        act = summary.activity
+        rows += [
+            (f"toggle rate ({act.bits:,} signal bits)", f"{act.toggle_rate:.4f}"),
+            ("toggle rate the cost model assumes", f"{act.assumed_toggle_rate:.4f}"),
+        ]
+        if act.power_dynamic_w is not None:
+            rows.append(
+                (
+                    "dynamic power, W (model at assumed / measured activity)",
+                    f"{act.power_dynamic_model_w:.4f} / {act.power_dynamic_w:.4f}",
+                )
+            )
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)

@@ -121,3 +121,64 @@ def test_dse_sim_command(tmp_path: Path, capsys):
     assert main(["sim", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not an exported RTL project" in err and "--backend rtl" in err
+
+
+def test_axi_wrapper_and_core_pass_verilator_lint(tmp_path: Path):
+    """The board's top (snn_axi around snn_core) elaborates without errors."""
+    import subprocess
+
+    from hls.rtl_sim import SOURCES, verilator_command
+
+    export_rtl(6, tmp_path / "p", n_images=1)
+    root = tmp_path / "p"
+    proc = subprocess.run(
+        [
+            *verilator_command(),
+            "--lint-only",
+            "-Wno-fatal",
+            "--top-module",
+            "snn_axi",
+            str(root / "rtl" / "snn_axi.v"),
+            *(str(root / name) for name in SOURCES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "%Error" not in proc.stderr
+
+
+def test_toggle_coverage_is_read_per_bit(tmp_path: Path):
+    """Two bits: 3 + 2 and 0 + 1 transitions; a line-coverage point is not a toggle."""
+    from hls.rtl_sim import read_toggle_coverage
+
+    def point(kind: str, name: str, count: int) -> str:
+        return f"C '\x01t\x02{kind}\x01o\x02{name}\x01h\x02TOP.snn_core' {count}\n"
+
+    path = tmp_path / "coverage.dat"
+    path.write_text(
+        "# SystemC::Coverage-3\n"
+        + point("toggle", "a[0]:0->1", 3)
+        + point("toggle", "a[0]:1->0", 2)
+        + point("toggle", "b:0->1", 0)
+        + point("toggle", "b:1->0", 1)
+        + point("line", "if", 99)
+    )
+    assert read_toggle_coverage(path) == (2, 6)
+
+
+def test_activity_prices_dynamic_power_at_the_measured_toggle_rate(tmp_path: Path):
+    import json
+
+    export_rtl(2, tmp_path / "p", n_images=2)
+    summary = run_rtl_sim(tmp_path / "p", activity=True)
+    assert summary.exact  # the coverage build computes the same
+    act = summary.activity
+    assert act is not None and act.bits > 100 and 0 < act.toggle_rate < 0.5
+    assert act.toggles == pytest.approx(act.toggle_rate * act.bits * act.cycles)
+    assert act.cycles == summary.images * summary.cycles_sim  # images back to back
+    ratio = act.power_dynamic_w / act.power_dynamic_model_w
+    assert ratio == pytest.approx(act.toggle_rate / act.assumed_toggle_rate)
+    saved = json.loads((tmp_path / "p" / "sim" / "activity.json").read_text())
+    assert saved["toggle_rate"] == pytest.approx(act.toggle_rate)

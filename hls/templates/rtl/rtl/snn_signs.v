@@ -1,6 +1,6 @@
 // The weight signs of one row word in every lane (static, not generated): the counter-based
-// PRNG of hwmodel/template.py, bit for bit, as a three-stage pipeline, then the k-bit
-// Bernoulli comparison.  `base_in` is the weight index of the row's first neuron three stages
+// PRNG of hwmodel/template.py, bit for bit, as a three-stage pipeline, each unit's word scaled
+// to k bits, then the k-bit Bernoulli comparison of every neuron.  `base_in` is the weight index of the row's first neuron three stages
 // before `base_cmp` (the same item), whose stage also brings the row's NPC codes.
 `default_nettype none
 
@@ -28,12 +28,12 @@ module snn_signs #(
     end
   endfunction
 
-  // r = (word * (2^K - 1)) >> 32, a shift and a subtraction; +1 when r < code.
-  function weight_positive(input [K-1:0] code, input [31:0] word);
+  // r = (word * (2^K - 1)) >> 32 on 0 .. 2^K - 2: a shift and a subtraction.
+  function [K-1:0] scaled(input [31:0] word);
     reg [31+K:0] wide;
     begin
       wide = {word, {K{1'b0}}} - {{K{1'b0}}, word};
-      weight_positive = wide[31+K:32] < code;
+      scaled = wide[31+K:32];
     end
   endfunction
 
@@ -50,20 +50,25 @@ module snn_signs #(
         word[(ln*UNITS+u)*32 +: 32] <= xorshift32(x2[(ln*UNITS+u)*32 +: 32] + KEY_C3);
       end
 
-  // Each neuron p of the row takes the word of its group, unit ((base + p) >> log2 reuse) - first.
+  // Each unit's random number; each neuron p of the row takes its group's, unit
+  // ((base + p) >> log2 reuse) - first, and its weight is +1 when that number is below its code.
   wire [31:0] first_cmp = base_cmp >> LOG2_REUSE;
-  genvar gl, gp;
+  wire [LANES*UNITS*K-1:0] r;
+  genvar gl, gp, gu;
   generate
+    for (gu = 0; gu < LANES * UNITS; gu = gu + 1) begin : g_unit
+      assign r[gu*K +: K] = scaled(word[gu*32 +: 32]);
+    end
     for (gp = 0; gp < NPC; gp = gp + 1) begin : g_p
       wire [31:0] group_offset = ((base_cmp + gp) >> LOG2_REUSE) - first_cmp;
       for (gl = 0; gl < LANES; gl = gl + 1) begin : g_lane
-        reg [31:0] w;
+        reg [K-1:0] mine;
         integer v;
         always @* begin
-          w = word[gl*UNITS*32 +: 32];
-          for (v = 1; v < UNITS; v = v + 1) if (group_offset == v) w = word[(gl*UNITS+v)*32 +: 32];
+          mine = r[gl*UNITS*K +: K];
+          for (v = 1; v < UNITS; v = v + 1) if (group_offset == v) mine = r[(gl*UNITS+v)*K +: K];
         end
-        assign plus[gl*NPC + gp] = weight_positive(codes[gp*K +: K], w);
+        assign plus[gl*NPC + gp] = mine < codes[gp*K +: K];
       end
     end
   endgenerate

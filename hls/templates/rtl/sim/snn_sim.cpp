@@ -3,7 +3,8 @@
 //
 // The bus is modelled as the plan assumes (hwmodel.plan.AXI_LATENCY): a pixel request made in
 // cycle c is answered in cycle c + LATENCY, and an output beat made in cycle c is acknowledged
-// in cycle c + LATENCY.  Usage: snn_sim golden.txt sim_out.txt LATENCY
+// in cycle c + LATENCY.  Usage: snn_sim golden.txt sim_out.txt LATENCY [coverage.dat]
+// (built with --coverage-toggle, the last file receives every signal bit's toggle counts).
 // sim_out.txt has the layout of the C-simulation's output: per image the scores (run-major),
 // the hidden layers' spike counts and the measured cycles.  Standard output ends with
 // "images N cycle_word_mismatches M": the core's own cycle counter against the measurement.
@@ -18,6 +19,9 @@
 
 #include "Vsnn_core.h"
 #include "verilated.h"
+#if VM_COVERAGE
+#include "verilated_cov.h"
+#endif
 
 namespace {
 
@@ -124,6 +128,10 @@ int main(int argc, char **argv) {
     }
     std::fclose(out);
     core->final();
-    std::printf("images %lld cycle_word_mismatches %lld\n", n, word_mismatches);
+#if VM_COVERAGE
+    context->coveragep()->write(argc > 4 ? argv[4] : "coverage.dat");
+#endif
+    std::printf("images %lld cycle_word_mismatches %lld cycles %llu\n", n, word_mismatches,
+                static_cast<unsigned long long>(cycle));
     return 0;
 }
