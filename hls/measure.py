@@ -51,9 +51,10 @@ _REBUILD = "re-run the Vitis HLS / Vivado step that writes it, or name the right
 # Later kinds override earlier ones: implementation results beat HLS estimates.
 _ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
 _HLS_KINDS = ("csynth_rpt", "csynth_xml")
-# Where Vivado writes its reports, best first (placed beats post-synthesis utilization).
+# Where Vivado writes its reports, best first (routed, then placed, beat post-synthesis
+# utilization; the RTL export's vivado.tcl writes reports/<top>_utilization_routed.rpt).
 _VIVADO_PATTERNS = {
-    "utilization": ("*utilization_placed.rpt", "*utilization_synth.rpt"),
+    "utilization": ("*utilization_routed.rpt", "*utilization_placed.rpt", "*utilization_synth.rpt"),
     "power": ("*power_routed.rpt",),
 }
 
@@ -216,7 +217,7 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None, force: boo
     elif not parsed:
         raise ReportError(
             f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
-            "*utilization_placed.rpt, *utilization_synth.rpt, *power_routed.rpt) and no "
+            "*utilization_{routed,placed,synth}.rpt, *power_routed.rpt) and no "
             f"{MEASURED_FILE} from `dse synth`; run the Vitis HLS / Vivado build first (or "
             "`dse synth` for an RTL export), or name the report files with --report"
         )
