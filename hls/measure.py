@@ -4,7 +4,9 @@
 and the Vivado placed-utilization and routed-power reports under the project folder (or takes
 the files named), merges them into one `measured.json` beside the export's `design.json`, and
 says which file gave which number. Implementation (placed) resources supersede the HLS
-estimates, which are kept as `hls_lut`, `hls_ff`, `hls_bram18k`, `hls_dsp`.
+estimates, which are kept as `hls_lut`, `hls_ff`, `hls_bram18k`, `hls_dsp`. A project
+without reports whose `measured.json` came from `dse synth` (Yosys cell counts of an RTL
+export) is taken as it is. Every measured.json says its `tool` (vitis_hls, vivado, yosys).
 `measured_table` turns many such folders into the DataFrame `hwmodel.calibration` fits.
 """
 
@@ -49,9 +51,10 @@ _REBUILD = "re-run the Vitis HLS / Vivado step that writes it, or name the right
 # Later kinds override earlier ones: implementation results beat HLS estimates.
 _ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
 _HLS_KINDS = ("csynth_rpt", "csynth_xml")
-# Where Vivado writes its reports, best first (placed beats post-synthesis utilization).
+# Where Vivado writes its reports, best first (routed, then placed, beat post-synthesis
+# utilization; the RTL export's vivado.tcl writes reports/<top>_utilization_routed.rpt).
 _VIVADO_PATTERNS = {
-    "utilization": ("*utilization_placed.rpt", "*utilization_synth.rpt"),
+    "utilization": ("*utilization_routed.rpt", "*utilization_placed.rpt", "*utilization_synth.rpt"),
     "power": ("*power_routed.rpt",),
 }
 
@@ -140,6 +143,9 @@ def _merge(parsed: list[tuple[str, Path, dict]], project_dir: Path) -> dict:
                 sources[name] = _shown(path, project_dir)
     measured["sources"] = dict(sorted(sources.items()))
     measured["units"] = UNITS
+    # One calibration profile per measuring tool: say which tool the figures come from.
+    implemented = any(kind not in _HLS_KINDS for kind, _, _ in parsed)
+    measured["tool"] = "vivado" if implemented else "vitis_hls"
     return measured
 
 
@@ -170,7 +176,8 @@ def design_mismatch(measured: dict, design: dict, project_dir: Path) -> str | No
         for value in (design.get("config"), design.get("estimates"))
     )
     top = measured.get("top")
-    if top is not None and top != _expected_top(project_dir):
+    # `dse synth` names its own top (the RTL core); build.tcl's set_top is the HLS one.
+    if top is not None and measured.get("tool") != "yosys" and top != _expected_top(project_dir):
         return (
             f"the HLS report is for top {top!r}, this export builds {_expected_top(project_dir)!r}"
         )
@@ -205,23 +212,47 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None, force: boo
     found = find_reports(project_dir, skip=named)  # a named HLS report replaces both HLS kinds
     parsed = [(kind, path, figures) for kind, (path, figures) in named.items()]
     parsed += [(kind, path, parse_report(path)[1]) for kind, path in found.items()]
-    if not parsed:
+    if not parsed and (synthesized := _synthesized(project_dir)) is not None:
+        measured = synthesized
+    elif not parsed:
         raise ReportError(
             f"{project_dir}: no reports found (looked for */syn/report/*csynth.xml|rpt, "
-            "*utilization_placed.rpt, *utilization_synth.rpt, *power_routed.rpt); run the "
-            "Vitis HLS / Vivado build first or name the report files with --report"
+            "*utilization_{routed,placed,synth}.rpt, *power_routed.rpt) and no "
+            f"{MEASURED_FILE} from `dse synth`; run the Vitis HLS / Vivado build first (or "
+            "`dse synth` for an RTL export), or name the report files with --report"
         )
-    for _, path, figures in parsed:
-        _check_plausible(path, figures)
-    measured = _merge(parsed, project_dir)
+    else:
+        for _, path, figures in parsed:
+            _check_plausible(path, figures)
+        measured = _merge(parsed, project_dir)
     design = load_design(project_dir)
     reason = None if force or design is None else design_mismatch(measured, design, project_dir)
     if reason:
         raise ReportError(f"{project_dir}: {reason}; measure the right build, or pass --force")
+    if measured.get("tool") == "yosys":  # dse synth wrote it; nothing to merge
+        return measured
     target = project_dir / MEASURED_FILE
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(measured, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, target)
+    return measured
+
+
+def _synthesized(project_dir: Path) -> dict | None:
+    """The figures `dse synth` wrote (measured.json with tool yosys), or None."""
+    path = project_dir / MEASURED_FILE
+    if not path.is_file():
+        return None
+    try:
+        measured = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc}); re-run `dse synth`") from None
+    if not (isinstance(measured, dict) and measured.get("tool") == "yosys"):
+        return None
+    for key in RESOURCES:
+        value = measured.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ReportError(f"{path}: {key} is {value!r}, not a cell count; re-run `dse synth`")
     return measured
 
 
@@ -257,6 +288,7 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
     achieved_ns = measured.get("estimated_clock_ns")
     cycles = measured.get("latency_cycles")
     ps_w = (measured.get("power_breakdown_w") or {}).get("PS7")
+    netlist_clock = (measured.get("clock_estimate") or {}).get("fmax_mhz")
     rows = {
         "LUT": (estimates.get("lut"), measured.get("lut")),
         "FF": (estimates.get("ff"), measured.get("ff")),
@@ -274,6 +306,7 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
         ),
         "Clock target (MHz)": (estimates.get("clock_mhz"), target_ns and 1000.0 / target_ns),
         "Clock achievable (MHz)": (None, achieved_ns and 1000.0 / achieved_ns),
+        "Clock, netlist estimate (MHz)": (None, netlist_clock),
         # csynth's latency is one image (the image loop's trip count is 1) with every event
         # loop at its worst case (every input firing): compared with the plan at that
         # activity, never with the typical per-image estimate.
@@ -295,16 +328,22 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
 
 
 def record_on_study(study: optuna.Study, trial: int, measured: dict) -> str:
-    """Store the figures as study user attribute `measured_trial_<N>`; returns its name.
+    """Store the figures as study user attribute `measured_trial_<N>` (Vitis HLS / Vivado)
+    or `measured_yosys_trial_<N>` (`dse synth`); returns its name.
 
     Optuna freezes a finished trial's user attributes, so the study carries them instead.
+    Each tool keeps its own attribute: their LUT counts differ, so each calibrates apart.
     """
     if trial not in {t.number for t in study.get_trials(deepcopy=False)}:
         raise ReportError(
             f"design.json study.trial: {trial} is not a trial of study {study.study_name!r}; "
             "re-export the design from that study"
         )
-    key = f"measured_trial_{trial}"
+    key = (
+        f"measured_yosys_trial_{trial}"
+        if measured.get("tool") == "yosys"
+        else f"measured_trial_{trial}"
+    )
     study.set_user_attr(key, {k: v for k, v in measured.items() if k != "units"})
     return key
 
@@ -315,8 +354,9 @@ def _slug(name: str) -> str:
 
 def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
     """One row per measured design (a project folder or its measured.json): the measured
-    figures, the power per block as `power_<block>_w` (with `includes_ps` when the report has
-    the PS7 block), and the design knobs of design.json.
+    figures and their `tool`, the power per block as `power_<block>_w` (with `includes_ps`
+    when the report has the PS7 block), `fmax_estimate_mhz` of a `dse synth` netlist, and the
+    design knobs of design.json.
 
     What the reports say wins over design.json: `part` is the reports' part and `clock_mhz`
     the HLS target clock, else the design's clock.
@@ -339,5 +379,7 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
                 row[key] = value
         if measured.get("target_clock_ns"):  # the clock the build was made for
             row["clock_mhz"] = 1000.0 / measured["target_clock_ns"]
+        if (measured.get("clock_estimate") or {}).get("fmax_mhz"):  # dse synth's estimate
+            row["fmax_estimate_mhz"] = measured["clock_estimate"]["fmax_mhz"]
         rows.append(row)
     return pd.DataFrame(rows)

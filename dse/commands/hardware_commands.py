@@ -212,10 +212,10 @@ def csim(
 def sim(
     project: Annotated[Path, typer.Argument(help="An RTL project (dse export --backend rtl).")],
     jobs: Annotated[int, typer.Option("--jobs", help="Parallel compile jobs.", min=1)] = 2,
-    activity: Annotated[
+    toggles: Annotated[
         bool,
         switch(
-            "activity",
+            "toggles",
             "Also count every signal bit's toggles (Verilator toggle coverage; a slower build) "
             "and price dynamic power at the measured activity; writes sim/activity.json.",
         ),
@@ -228,7 +228,7 @@ def sim(
 
     out = console()
     try:
-        summary = run_rtl_sim(project, jobs=jobs, activity=activity)
+        summary = run_rtl_sim(project, jobs=jobs, activity=toggles)
     except CsimError as exc:
         console(stderr=True).print(flagged("sim failed:", "red", exc))
         raise typer.Exit(1) from None

@@ -1,4 +1,4 @@
-"""`dse measure`: read back real Vitis HLS / Vivado reports of an exported design."""
+"""`dse measure`: read back real Vitis HLS / Vivado reports (or `dse synth`'s Yosys counts)."""
 
 from __future__ import annotations
 
@@ -90,15 +90,18 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Parse Vitis HLS / Vivado reports, write measured.json, compare with the estimates
-        and record the figures on the study the design came from."""
+        """Parse Vitis HLS / Vivado reports into measured.json (or read the one `dse synth`
+        wrote), compare with the estimates and record the figures on the study."""
         from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
 
         out = console()
         measured = measure(project, report, force=force)
-        out.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
-        for source in sorted(set(measured["sources"].values())):
-            out.print(f"  from {source}", highlight=False, soft_wrap=True)
+        if measured.get("tool") == "yosys":
+            out.print(f"read {project / MEASURED_FILE} (Yosys cell counts from dse synth)")
+        else:
+            out.print(f"wrote {project / MEASURED_FILE}", soft_wrap=True)
+            for source in sorted(set(measured["sources"].values())):
+                out.print(f"  from {source}", highlight=False, soft_wrap=True)
         design = load_design(project) or {}
         estimates = design.get("estimates")
         out.print(_table(comparison(measured, estimates), estimates is not None))

