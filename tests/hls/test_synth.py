@@ -12,6 +12,7 @@ import optuna
 import pytest
 
 from dse.cli import main
+from hls.design_spread import random_snn
 from hls.export import export_project
 from hls.measure import comparison, measure, measured_table, record_on_study
 from hls.reports import ReportError
@@ -20,7 +21,6 @@ from hls.timing import estimate_clock
 from hwmodel.plan import build_plan
 from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
-from tests.hls.test_csim import random_snn
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rtl"
 PART = "xc7z020clg400-1"
