@@ -303,3 +303,32 @@ def test_a_run_past_its_timeout_fails_and_keeps_the_last_figures(
     err = " ".join(capsys.readouterr().err.split())
     assert "yosys ran past --timeout 1 s" in err and "yosys.log" in err
     assert (project / "measured.json").read_text() == before
+
+
+@needs_yosys
+@pytest.mark.timeout(900)
+def test_unseen_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> None:
+    """Three designs the shipped profile was not fitted on go through export, Verilator and
+    Yosys; the calibrated model predicts their cells within the profile's own worst
+    leave-one-out error (LUT, FF), and BRAM and DSP exactly."""
+    import json
+
+    from hls.calibrate import run_designs
+    from hls.design_spread import calibration_designs
+    from hwmodel.calibration import relative_error
+    from hwmodel.estimate import estimate
+    from hwmodel.profiles import profile_file
+
+    profile = profile_file("yosys-rtl")
+    band = json.loads(profile.read_text())["fit"]["loo"]
+    designs = [(f"unseen{i}", *d) for i, d in enumerate(calibration_designs(n=3, seed=101))]
+    results = run_designs(designs, tmp_path, jobs=1, images=2, progress=False)
+    for (name, _, config), result in zip(designs, results, strict=True):
+        assert "error" not in result, result.get("error")
+        assert result["sim"]["exact"], name  # bit- and cycle-exact in Verilator
+        cells = result["synth"]
+        model = estimate(config, spike_rate=0.1, calibration=str(profile))
+        assert relative_error(model["lut"], cells["lut"]) <= band["lut"]["worst_loo"], name
+        assert relative_error(model["ff"], cells["ff"]) <= band["ff"]["worst_loo"], name
+        assert round(model["bram18"]) == cells["bram18k"], name
+        assert round(model["dsp"]) == cells["dsp"] == 0, name
