@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hls.ap_types import ap_types_dir
-from hls.golden import GoldenVectors, read_golden, read_outputs
+from hls.golden import GoldenVectors, mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 
@@ -150,13 +150,10 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"C-simulation of {root} did not produce results:\n{tail}")
     got = read_outputs(output)
-    if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
-        raise CsimError(f"C-simulation of {root} returned results of the wrong shape")
+    counts = mismatches(golden, got, f"C-simulation of {root}")
     return CsimSummary(
         images=len(golden.labels),
-        score_mismatches=int((got.scores != golden.scores).sum()),
-        spike_mismatches=int((got.spikes != golden.spikes).sum()),
-        cycle_mismatches=int((got.cycles != golden.cycles).sum()),
+        **counts,
         accuracy=accuracy_of(got.scores, golden.labels, scoring),
         golden_accuracy=accuracy_of(golden.scores, golden.labels, scoring),
         cycles_kernel=float(got.cycles.mean()),

@@ -16,7 +16,14 @@ import numpy as np
 
 from hwmodel.errors import HardwareInputError
 
-__all__ = ["GoldenVectors", "KernelOutputs", "format_golden", "read_golden", "read_outputs"]
+__all__ = [
+    "GoldenVectors",
+    "KernelOutputs",
+    "format_golden",
+    "mismatches",
+    "read_golden",
+    "read_outputs",
+]
 
 
 @dataclass
@@ -100,3 +107,15 @@ def read_outputs(path: str | Path) -> KernelOutputs:
     """Parse the testbench's output file."""
     (_, _, runs, classes, hidden), rows = _read(Path(path), with_inputs=False)
     return _outputs(rows, runs, classes, hidden)
+
+
+def mismatches(golden: GoldenVectors, got: KernelOutputs, what: str) -> dict[str, int]:
+    """Differing scores, spike counts and cycle counts of a simulation's outputs (`what`
+    names the simulation in the error when the shapes disagree)."""
+    if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
+        raise HardwareInputError(f"{what} returned results of the wrong shape; re-run `dse export`")
+    return {
+        "score_mismatches": int((got.scores != golden.scores).sum()),
+        "spike_mismatches": int((got.spikes != golden.spikes).sum()),
+        "cycle_mismatches": int((got.cycles != golden.cycles).sum()),
+    }

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hls.csim import CsimError, accuracy_of, check_golden, load_design
-from hls.golden import read_golden, read_outputs
+from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
 
@@ -267,13 +267,10 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) 
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"the RTL simulation of {root} failed:\n{tail}")
     got = read_outputs(output)
-    if got.scores.shape != golden.scores.shape or got.spikes.shape != golden.spikes.shape:
-        raise CsimError(f"the RTL simulation of {root} returned results of the wrong shape")
+    counts = mismatches(golden, got, f"the RTL simulation of {root}")
     return RtlSimSummary(
         images=len(golden.labels),
-        score_mismatches=int((got.scores != golden.scores).sum()),
-        spike_mismatches=int((got.spikes != golden.spikes).sum()),
-        cycle_mismatches=int((got.cycles != golden.cycles).sum()),
+        **counts,
         counter_mismatches=int(match.group(1)),
         accuracy=accuracy_of(got.scores, golden.labels, scoring),
         golden_accuracy=accuracy_of(golden.scores, golden.labels, scoring),
