@@ -71,15 +71,23 @@ def resumable(command: str) -> Iterator[None]:
     optuna_logger.addFilter(log_filter)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
+    interrupted = False
     try:
         yield
     except KeyboardInterrupt:
+        interrupted = True
+        if main:
+            # The command ends now with 130: a signal arriving while the interpreter shuts
+            # down (seen twice in CI runs on a loaded machine) must not turn that into a death by
+            # SIGINT, so the rest of the exit ignores both.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not os.environ.get(QUIET_ENV):
             Console(stderr=True, soft_wrap=True).print(
                 f"interrupted; resume with: {command}", markup=False, highlight=False
             )
         raise typer.Exit(INTERRUPTED_EXIT) from None
     finally:
-        if main:
+        if main and not interrupted:
             signal.signal(signal.SIGTERM, previous)
         optuna_logger.removeFilter(log_filter)
