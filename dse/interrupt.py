@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -71,23 +72,26 @@ def resumable(command: str) -> Iterator[None]:
     optuna_logger.addFilter(log_filter)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
-    interrupted = False
     try:
         yield
     except KeyboardInterrupt:
-        interrupted = True
-        if main:
-            # The command ends now with 130: a signal arriving while the interpreter shuts
-            # down (seen twice in CI runs on a loaded machine) must not turn that into a death by
-            # SIGINT, so the rest of the exit ignores both.
+        if main:  # a late signal during the exit must not undo the exit status
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not os.environ.get(QUIET_ENV):
             Console(stderr=True, soft_wrap=True).print(
                 f"interrupted; resume with: {command}", markup=False, highlight=False
             )
-        raise typer.Exit(INTERRUPTED_EXIT) from None
+        if main:
+            # The trial is failed in storage and the line printed: end the process here with
+            # 130.  In CI, on a loaded machine, the interpreter's shutdown after an interrupted
+            # run twice ended in a death by SIGINT (exit -2) instead; its atexit handlers have
+            # nothing left to save.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED_EXIT)
+        raise typer.Exit(INTERRUPTED_EXIT) from None  # a worker thread's command
     finally:
-        if main and not interrupted:
+        if main:
             signal.signal(signal.SIGTERM, previous)
         optuna_logger.removeFilter(log_filter)
