@@ -4,7 +4,8 @@ tqdm's own estimate divides the elapsed time by the trials done, which is wildly
 study: the first trials train models (tens of seconds each), the rest reuse them (a fraction
 of a second).  `eta_seconds` instead adds the models still to train at their measured training
 time and the trials still to run at the median time of a trial that reused its model, and
-says nothing ("?") until it has measured both that it needs.
+says nothing ("?") until it has measured both that it needs.  A study with a timeout shows
+the time to the timeout when that comes first: the run stops starting trials then.
 """
 
 from __future__ import annotations
@@ -35,14 +36,28 @@ def count_done(study: optuna.Study) -> int:
 
 
 def eta_seconds(
-    trials: list[FrozenTrial], total: int, n_models: int | None, workers: int = 1
+    trials: list[FrozenTrial],
+    total: int,
+    n_models: int | None,
+    workers: int = 1,
+    time_left: float | None = None,
 ) -> float | None:
-    """Seconds until the study holds `total` finished trials, or None while unknown.
+    """Seconds until the study holds `total` finished trials or reaches its timeout (the
+    `time_left` to it, if any), whichever comes first; None while unknown.
 
     `n_models` is how many distinct models the search space trains (None: unknown, assume
     the ones trained so far are all). Hardware variants (`inner_of`) are neither counted nor
     timed: they are recorded within their evaluated trial.
     """
+    eta = _eta_to_total(trials, total, n_models, workers)
+    if time_left is None:
+        return eta
+    return max(time_left, 0.0) if eta is None else min(eta, max(time_left, 0.0))
+
+
+def _eta_to_total(
+    trials: list[FrozenTrial], total: int, n_models: int | None, workers: int
+) -> float | None:
     trials = [t for t in trials if INNER_ATTR not in t.user_attrs]
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     remaining = total - sum(t.state in COUNTED_STATES for t in trials)
@@ -79,8 +94,10 @@ class StudyProgress:
         enabled: bool = True,
         n_models: int | None = None,
         workers: int = 1,
+        timeout: float | None = None,
     ) -> None:
         self._name = study.study_name
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self._n_models = n_models
         self._workers = workers
         self._bar = tqdm(
@@ -114,7 +131,8 @@ class StudyProgress:
         now = time.monotonic()
         if done >= self._bar.total or now - self._pareto_at >= PARETO_REFRESH_S:
             self._pareto, self._pareto_at = len(study.best_trials), now
-        eta = eta_seconds(sampled, self._bar.total, self._n_models, self._workers)
+        time_left = None if self._deadline is None else self._deadline - now
+        eta = eta_seconds(sampled, self._bar.total, self._n_models, self._workers, time_left)
         self._bar.set_postfix_str(
             f"left {_clock(eta)}, pareto {self._pareto}, failed {failed}", refresh=False
         )

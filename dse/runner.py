@@ -143,7 +143,9 @@ def run_study(
         study = open_study(cfg, storage_url, worker)
         if count_done(study) >= total:
             return study
-        bar = StudyProgress(study, total, enabled=progress, n_models=count_models(cfg))
+        bar = StudyProgress(
+            study, total, enabled=progress, n_models=count_models(cfg), timeout=timeout
+        )
         try:
             optimize_to_total(
                 study,

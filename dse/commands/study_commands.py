@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,6 +57,7 @@ def _run(
 
     jobs = n_jobs if n_jobs is not None else cfg.n_jobs  # both bounded to 1..256
     url = storage or cfg.storage_url()
+    start = time.perf_counter()
     try:
         if jobs > 1:
             study = _run_workers(study_file, cfg, jobs, n_trials, timeout, url)
@@ -67,9 +69,16 @@ def _run(
     _print_front(study)
     typer.echo(
         f"study {cfg.name!r}: {count_done(study)} finished trials, "
-        f"{len(study.best_trials)} on the Pareto front; storage {redact_url(url)}"
+        f"{len(study.best_trials)} on the Pareto front, this run {_duration(start)}; "
+        f"storage {redact_url(url)}"
     )
     typer.echo(f"next: dse report {study_file}; dse show {study_file} --trial knee")
+
+
+def _duration(start: float) -> str:
+    """Wall time since `start` as "12 min 5 s" (long studies are read in minutes)."""
+    minutes, seconds = divmod(round(time.perf_counter() - start), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def _print_front(study: optuna.Study) -> None:
@@ -96,7 +105,13 @@ def _run_workers(
     from dse.runner import open_study
 
     study = open_study(cfg, url)  # tables and study exist before the workers race for them
-    bar = StudyProgress(study, n_trials or cfg.n_trials, n_models=count_models(cfg), workers=jobs)
+    bar = StudyProgress(
+        study,
+        n_trials or cfg.n_trials,
+        n_models=count_models(cfg),
+        workers=jobs,
+        timeout=timeout if timeout is not None else cfg.timeout,
+    )
     bar.phase(f"{jobs} workers")
     try:
         run_parallel(

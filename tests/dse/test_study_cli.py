@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ def test_run_prints_summary_and_resume_is_a_no_op(
     assert main(["run", str(study_file), "--n-trials", "3"]) == 0
     out = capsys.readouterr().out
     assert "study 'cli': 3 finished trials" in out
+    assert re.search(r"on the Pareto front, this run (\d+ min )?\d+ s;", out)  # how long
     assert f"next: dse report {study_file}; dse show {study_file} --trial knee" in out
     # The front: every knob and the key hardware figures, in units, none dropped.
     for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [us]"):

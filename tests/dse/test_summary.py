@@ -98,3 +98,7 @@ def test_eta_counts_models_to_train_and_reused_trials() -> None:
     for variant in variants:
         variant.user_attrs[INNER_ATTR] = 1
     assert eta_seconds([*done, *variants], total=10, n_models=4) == pytest.approx(4 * 1.0)
+    # a timeout that comes first bounds the time left, also while the rest is unknown
+    assert eta_seconds(done, total=10, n_models=4, time_left=2.5) == pytest.approx(2.5)
+    assert eta_seconds(done, total=10, n_models=4, time_left=100.0) == pytest.approx(4.0)
+    assert eta_seconds([first], total=60, n_models=4, time_left=-3.0) == 0.0
