@@ -164,8 +164,35 @@ def test_grid_space_lists_every_value() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["quickstart", "mnist", "fashion_mnist", "paper"])
+@pytest.mark.parametrize("name", ["quickstart", "mnist", "mnist98", "fashion_mnist", "paper"])
 def test_shipped_studies_are_valid(name: str) -> None:
     cfg = load_study_file(STUDIES / f"{name}.yaml")
     assert cfg.name
     assert cfg.sampler.name is not None  # every shipped study names its sampler
+
+
+def test_mnist98_trains_once_and_searches_hardware_exact_designs_at_t_8_or_less() -> None:
+    """The anchor study's promise (docs/bayesian.md, "MNIST to 98 %"): one training key,
+    the integer model on the whole test set, T <= 8, the xc7z020 only, and its largest
+    Bernoulli codes and widest membranes still fit that part at the smallest parallelism."""
+    from dse.objective import count_models
+    from hwmodel.estimate import estimate
+    from hwmodel.template import AcceleratorConfig
+
+    cfg = load_study_file(STUDIES / "mnist98.yaml")
+    knobs = cfg.knobs
+    assert count_models(cfg) == 1
+    assert cfg.evaluation.mode == "integer" and cfg.dataset.max_test is None
+    assert max(knobs["timesteps"].grid_values()) <= 8
+    assert knobs["part"].grid_values() == ["xc7z020clg400-1"]
+    largest = AcceleratorConfig(
+        widths=(784, 512, 512, 10),
+        pe=min(knobs["pe"].grid_values()),
+        k_bits=max(knobs["k_bits"].grid_values()),
+        membrane_bits=max(knobs["membrane_bits"].grid_values()),
+        sampling="memory",
+        ensemble="time",
+        timesteps=8,
+        samples=8,
+    )
+    assert estimate(largest, util_cap=cfg.constraints.util_cap)["fits"] == 1
