@@ -238,15 +238,20 @@ def measure(project_dir: Path, reports: Iterable[Path] | None = None, force: boo
     return measured
 
 
-def _synthesized(project_dir: Path) -> dict | None:
-    """The figures `dse synth` wrote (measured.json with tool yosys), or None."""
-    path = project_dir / MEASURED_FILE
+def _json_file(path: Path, command: str) -> object | None:
+    """The JSON in `path`, None when there is no such file; a damaged one names `command`."""
     if not path.is_file():
         return None
     try:
-        measured = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc}); re-run `dse synth`") from None
+        raise ReportError(f"{path}: not valid JSON ({exc}); re-run `{command}`") from None
+
+
+def _synthesized(project_dir: Path) -> dict | None:
+    """The figures `dse synth` wrote (measured.json with tool yosys), or None."""
+    path = project_dir / MEASURED_FILE
+    measured = _json_file(path, "dse synth")
     if not (isinstance(measured, dict) and measured.get("tool") == "yosys"):
         return None
     for key in RESOURCES:
@@ -259,12 +264,9 @@ def _synthesized(project_dir: Path) -> dict | None:
 def load_design(project_dir: Path) -> dict | None:
     """The export's `design.json` (config, estimates, study), or None when there is none."""
     path = Path(project_dir) / DESIGN_FILE
-    if not path.is_file():
+    design = _json_file(path, "dse export")
+    if design is None:
         return None
-    try:
-        design = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc}); re-run `dse export`") from None
     if not isinstance(design, dict):
         raise ReportError(f"{path}: expected a JSON object; re-run `dse export`")
     return design
