@@ -24,7 +24,7 @@ __all__ = [
     "accuracy_of",
     "check_golden",
     "check_project",
-    "load_design",
+    "design_settings",
     "run_csim",
 ]
 
@@ -84,7 +84,7 @@ def _check_tools(cxx: str) -> None:
             )
 
 
-def load_design(path: Path) -> tuple[dict, dict, tuple[int, int]]:
+def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
     """From design.json: the score-to-probability settings, the cost model's estimates and
     the golden vectors' (images, inputs) that the testbench must hold."""
     try:
@@ -128,7 +128,7 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
     ap = ap_types_dir()
-    scoring, estimate, shape = load_design(root / "design.json")
+    scoring, estimate, shape = design_settings(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
     check_golden(root / "tb" / "golden.txt", golden, shape)
     output = root / OUTPUT_FILE

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hls.csim import CsimError, accuracy_of, check_golden, check_project, load_design
+from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
@@ -216,7 +216,7 @@ def _activity(root: Path, coverage: Path, cycles: int) -> Activity:
         raise CsimError(f"the toggle coverage of {root} holds no signal bits")
     rate = toggles / (bits * cycles)
     assumed = float(load_coefficients()["power"]["toggle"])
-    _, estimate, _ = load_design(root / "design.json")
+    _, estimate, _ = design_settings(root / "design.json")
     model = estimate.get("power_dynamic_w")
     activity = Activity(
         toggle_rate=rate,
@@ -235,7 +235,7 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) 
     """Build, run every golden image, compare (see the module doc)."""
     root = Path(project_dir).resolve()
     check_project(root, RTL_PROJECT_FILES, "RTL")
-    scoring, _, shape = load_design(root / "design.json")
+    scoring, _, shape = design_settings(root / "design.json")
     golden_path = root / "sim" / "golden.txt"
     golden = read_golden(golden_path)
     check_golden(golden_path, golden, shape)
