@@ -45,11 +45,23 @@ def _wait_running(db: Path, proc: subprocess.Popen, count: int = 1) -> None:
     time.sleep(0.5)
 
 
+def _as_foreground_job() -> None:
+    """A terminal's foreground job takes Ctrl-C; a suite started in the background (`cmd &`,
+    nohup) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _dse(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("DSE_QUIET_INTERRUPT", None)
     command = [sys.executable, "-m", "dse.cli", *args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_as_foreground_job,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
