@@ -83,7 +83,7 @@ def main() -> None:
                 {**ann_metrics(model, splits, ood), "frac_uncertain": uncertain}
             )
             for row, eval_cfg in SNN_ROWS.items():
-                found = evaluate(model, splits, eval_cfg, ood=ood)
+                found = evaluate(model, splits, eval_cfg, ood=ood, split="test")
                 results[(name, row)].append({**found, "frac_uncertain": uncertain})
             console.print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s")
     table = Table(title=f"digits 64-256-256-10, T=8, {args.seeds} seeds (mean +- std)")

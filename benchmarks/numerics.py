@@ -41,7 +41,7 @@ def _first_shift(snn, cfg: EvalConfig) -> int:
 
 def _row(snn, splits, cfg: EvalConfig, seeds: int) -> tuple[float, float, str | None]:
     """Mean and standard error of the accuracy over evaluation seeds, and the reason if any."""
-    runs = [evaluate(snn, splits, replace(cfg, seed=seed)) for seed in range(seeds)]
+    runs = [evaluate(snn, splits, replace(cfg, seed=seed), split="test") for seed in range(seeds)]
     acc = np.array([r["accuracy"] for r in runs])
     error = acc.std(ddof=1) / np.sqrt(len(acc)) if len(acc) > 1 else float("nan")
     return float(acc.mean()), float(error), runs[0].get("infeasible_reason")

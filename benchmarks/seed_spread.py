@@ -45,6 +45,7 @@ def main() -> None:
                             k_bits=6,
                             seed=1 + seed,
                         ),
+                        split="test",
                     )
                     for seed in range(args.seeds)
                 ]

@@ -71,6 +71,7 @@ def run(
     `n_jobs` > 1 runs worker processes; a dict study is then written to
     ``<output_dir>/study.yaml`` for them to read.
     """
+    from dse.holdout import score_front
     from dse.parallel import run_parallel
     from dse.preflight import check_resources
     from dse.runner import open_study, run_study
@@ -89,6 +90,7 @@ def run(
         open_study(cfg, url)
         run_parallel(path, jobs, n_trials=n_trials, timeout=timeout, storage_url=url)
         opened = open_study(cfg, url, create=False)
+        score_front(cfg, opened)  # the workers scored the fronts they saw last
     else:
         opened = run_study(
             cfg, n_trials=n_trials, timeout=timeout, storage_url=url, progress=progress

@@ -49,7 +49,13 @@ class _DropInterruptTraceback(logging.Filter):
         return False
 
 
+#: Set by the signal handler: an interruption that Python dropped (raised inside a weakref or
+#: garbage-collection callback, "Exception ignored in ...") still ends the run as interrupted.
+_SIGNALLED = threading.Event()
+
+
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    _SIGNALLED.set()
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -72,8 +78,15 @@ def resumable(command: str) -> Iterator[None]:
     optuna_logger.addFilter(log_filter)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
+    # SIGINT too, unless it is ignored (a background job must keep ignoring it).
+    watch_int = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if watch_int:
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    _SIGNALLED.clear()
     try:
         yield
+        if _SIGNALLED.is_set():  # the KeyboardInterrupt was swallowed on its way up
+            raise KeyboardInterrupt("signal")
     except KeyboardInterrupt:
         if main:  # a late signal during the exit must not undo the exit status
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -94,4 +107,6 @@ def resumable(command: str) -> Iterator[None]:
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
+        if watch_int:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         optuna_logger.removeFilter(log_filter)

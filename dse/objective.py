@@ -56,6 +56,8 @@ def load_splits(dataset: Any) -> DatasetSplits:
         val_fraction=dataset.val_fraction,
         max_train=dataset.max_train,
         max_test=dataset.max_test,
+        selection_fraction=dataset.selection_share,
+        max_selection=dataset.max_selection,
     )
 
 
@@ -106,6 +108,7 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig) -> dict[str, Any]:
         "name": data.name,
         "seed": data.seed,
         "val_fraction": data.val_fraction,
+        "selection_fraction": data.selection_share,
         "max_train": data.max_train,
     }
     return {"format": CACHE_FORMAT, "dataset": dataset, "train": settings}
@@ -219,7 +222,7 @@ class TrialObjective:
         self.splits = load_splits(cfg.dataset)
         data = cfg.dataset
         self.ood = (
-            load_ood(data.ood, self.splits, seed=data.seed, root=data.ood_root)
+            load_ood(data.ood, self.splits, seed=data.seed, root=data.ood_root, split="selection")
             if data.ood
             else None
         )
@@ -293,7 +296,8 @@ class TrialObjective:
         """Train or reuse, then evaluate: the model's metrics (no hardware knob changes them).
 
         Weight-sample seeds: `models.evaluation.seed_repeats` (more when S is small), or
-        `evaluation.refine_front.seeds` with its test images when `refine`."""
+        `evaluation.refine_front.seeds` with its selection images when `refine`.  Every
+        figure is measured on the selection split; the test split is `dse.holdout`'s."""
         train_cfg, eval_cfg, _ = build_configs(self.cfg, design, self.splits)
         key = training_key(self.cfg, train_cfg)
         trial.set_user_attr("model_key", key_digest(key))
@@ -312,8 +316,11 @@ class TrialObjective:
         splits, seeds = self.splits, seed_repeats(eval_cfg.samples)
         if refine and (more := self.cfg.evaluation.refine_front) is not None:
             seeds = max(seeds, more.seeds)
-            splits = load_splits(self.cfg.dataset.model_copy(update={"max_test": more.images}))
-        scores = evaluate_seeds(self._model(model_dir), splits, eval_cfg, seeds, ood=self.ood)
+            wider = self.cfg.dataset.model_copy(update={"max_selection": more.images})
+            splits = load_splits(wider)
+        scores = evaluate_seeds(
+            self._model(model_dir), splits, eval_cfg, seeds, ood=self.ood, split="selection"
+        )
         eval_s = time.perf_counter() - start
         model = {
             **scores,

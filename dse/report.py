@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 from dse.error_band import band_note, band_table, model_band
 from dse.errors import StudyInputError
+from dse.holdout import held_out_scores
 from dse.intervals import Z95, standard_errors
 from dse.plots import (
     KEY_METRICS,
@@ -58,8 +59,10 @@ td{text-align:right;white-space:nowrap}th{background:#eee}
 <p>{{ summary }}</p>
 {% for note in notes %}<p class="note">{{ note }}</p>
 {% endfor %}<h2>Pareto front ({{ n_pareto }} feasible non-dominated trials)</h2>
-<p>"&plusmn;" is the 95 % interval, 1.96 standard errors over test images (and weight-sample
-seeds where several were evaluated).</p>
+<p>Every objective and choice was made on the selection split; "&plusmn;" is the 95 %
+interval, 1.96 standard errors over its images (and weight-sample seeds where several were
+evaluated). The test columns are the same designs scored once on the test split after the
+search, which never read it.</p>
 {{ pareto_table }}
 <details><summary>{{ n_interval }} more feasible designs are within the 95 % interval of the
 front: no front design beats them by more than the interval (orange in the plots;
@@ -108,10 +111,19 @@ def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | N
     kinds = classify(study)
     frame["kind"] = frame["number"].map(lambda n: kinds.get(n, ""))
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
+    frame = _with_test_scores(frame, held_out_scores(study))
     frame = _with_standard_errors(frame, objective_names(study))
     if trials is not None:
         frame = frame.set_index("number").loc[[t.number for t in trials]].reset_index()
     return _json_cells(frame)
+
+
+def _with_test_scores(frame: pd.DataFrame, scores: dict[int, dict]) -> pd.DataFrame:
+    """`test_*` columns, filled for the front designs scored on the test split only."""
+    names = list(dict.fromkeys(k for figures in scores.values() for k in figures))
+    for name in names:
+        frame[name] = frame["number"].map(lambda n, name=name: scores.get(n, {}).get(name))
+    return frame
 
 
 def _with_standard_errors(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -144,6 +156,7 @@ def _design_table(study: optuna.Study, kind: str) -> str:
     if not shown:
         return "<p>none</p>"
     metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
+    tested = held_out_scores(study)
     rows = []
     for t in shown:
         attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
@@ -153,6 +166,12 @@ def _design_table(study: optuna.Study, kind: str) -> str:
                 se = float(attrs.get(f"{m}_se") or 0.0)
                 unit = f" {metric_style(m).unit}"
                 row[metric_style(m).title] = format_value(m, float(attrs[m]), se).removesuffix(unit)
+        for m in ("accuracy", "nll", "ece"):
+            figures = tested.get(t.number, {})
+            if f"test_{m}" in figures:
+                se = float(figures.get(f"test_{m}_se") or 0.0)
+                text = format_value(m, float(figures[f"test_{m}"]), se)
+                row[f"test {metric_style(m).title}"] = text.removesuffix(f" {metric_style(m).unit}")
         row.update({k: _short(v) for k, v in t.params.items()})
         rows.append(row)
     table = pd.DataFrame(rows).to_html(index=False, na_rep="", escape=True)
@@ -160,9 +179,11 @@ def _design_table(study: optuna.Study, kind: str) -> str:
 
 
 def _notes(study: optuna.Study) -> list[str]:
-    """Caveats a reader needs: how many test images the accuracy-like metrics rest on."""
+    """Caveats a reader needs: how many selection images the accuracy-like metrics rest on."""
     counts = [
-        t.user_attrs["test_images"] for t in completed(study) if "test_images" in t.user_attrs
+        t.user_attrs["selection_images"]
+        for t in completed(study)
+        if "selection_images" in t.user_attrs
     ]
     if not counts:
         return []
@@ -170,9 +191,9 @@ def _notes(study: optuna.Study) -> list[str]:
     accuracy = [t.user_attrs["accuracy"] for t in completed(study) if "accuracy" in t.user_attrs]
     p = max(accuracy) if accuracy else 0.95
     half = 100 * Z95 * (p * (1 - p) / n) ** 0.5
-    size = "Small test set: a" if n < 2000 else "A"
+    size = "Small selection split: a" if n < 2000 else "A"
     text = (
-        f"{size}ccuracy-like metrics are measured on {n} test images, so one image is "
+        f"{size}ccuracy-like metrics are measured on {n} selection images, so one image is "
         f"{100 / n:.2f} points of accuracy and the 95 % interval at {100 * p:.1f} % accuracy "
         f"is &plusmn;{half:.1f} points; smaller differences between designs are noise."
     )

@@ -18,6 +18,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
 from dse.errors import StudyInputError
+from dse.holdout import score_front
 from dse.objective import FAIL_REASON_ATTR, TrialFailure, TrialObjective, count_models
 from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
@@ -127,7 +128,8 @@ def run_study(
     progress: bool = True,
     worker: int = 0,
 ) -> optuna.Study:
-    """Run trials in this process until the study's total of finished trials is `n_trials`.
+    """Run trials in this process until the study's total of finished trials is `n_trials`,
+    then score the front designs not yet scored on the test split (`dse.holdout`).
 
     Defaults come from the study file; `worker` is the index of a parallel worker (it only
     changes the sampler's seed).
@@ -141,20 +143,20 @@ def run_study(
         optuna.logging.set_verbosity(logging.WARNING)
     try:
         study = open_study(cfg, storage_url, worker)
-        if count_done(study) >= total:
-            return study
         bar = StudyProgress(
             study, total, enabled=progress, n_models=count_models(cfg), timeout=timeout
         )
         try:
-            optimize_to_total(
-                study,
-                TrialObjective(cfg, on_phase=bar.phase),
-                total,
-                timeout=timeout,
-                callbacks=[_StopWhenFailing(total), bar],
-                catch=(TrialFailure,),
-            )
+            if count_done(study) < total:
+                optimize_to_total(
+                    study,
+                    TrialObjective(cfg, on_phase=bar.phase),
+                    total,
+                    timeout=timeout,
+                    callbacks=[_StopWhenFailing(total), bar],
+                    catch=(TrialFailure,),
+                )
+            score_front(cfg, study, lambda done, n: bar.phase(f"test split: design {done}/{n}"))
         finally:
             bar.close()
     finally:

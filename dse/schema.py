@@ -122,6 +122,11 @@ def _profile() -> Any:
     return Annotated[str | Path, AfterValidator(check)]
 
 
+#: A study's default share of the training pool for its selection split: digits' 1437 pool
+#: images give 359 (as many as its 360 test images), MNIST's 60,000 give 5,000.
+SELECTION_FRACTION = {"digits": 0.25, "mnist": 1 / 12, "fashion-mnist": 1 / 12}
+
+
 class DatasetConfig(_Section):
     """Which data the models train and are scored on."""
 
@@ -130,16 +135,27 @@ class DatasetConfig(_Section):
     val_fraction: float = Field(0.1, gt=0, lt=1)
     seed: Seed = 0
     max_train: int | None = Field(None, ge=2)  # cap the training pool (quick studies)
-    max_test: int | None = Field(None, ge=1)  # cap the test set the metrics are taken on
+    max_test: int | None = Field(None, ge=1)  # cap the test set the front is reported on
+    # share of the training pool every objective is measured on (None: the dataset's default,
+    # SELECTION_FRACTION); max_selection scores a seeded subset of it
+    selection_fraction: float | None = Field(None, gt=0, lt=1)
+    max_selection: int | None = Field(None, ge=1)
     # a dataset name, "noise" or "flip": adds the ood_auroc metric
     ood: Literal["noise", "flip", "digits", "mnist", "fashion-mnist"] | None = None
     ood_root: _existing("directory") | None = None
 
+    @property
+    def selection_share(self) -> float:
+        """The share of the training pool in the selection split (the default resolved)."""
+        if self.selection_fraction is not None:
+            return self.selection_fraction
+        return SELECTION_FRACTION[self.name]
+
 
 class RefineConfig(_Section):
-    """Re-evaluation of designs on or near the front: more test images and/or seeds."""
+    """Re-evaluation of designs on or near the front: more selection images and/or seeds."""
 
-    images: int | None = Field(None, ge=1)  # test images (None: the whole test split)
+    images: int | None = Field(None, ge=1)  # selection images (None: the whole selection split)
     seeds: int = Field(1, ge=1, le=100)  # weight-sample seeds for the standard error
 
 

@@ -17,11 +17,13 @@ from optuna.trial import FrozenTrial
 from rich.table import Table
 from rich.text import Text
 
+from dse.holdout import held_out_scores
 from dse.selection import front_trials, knee_trial
 
 #: metric -> (unit, factor from the stored value to the shown one).
 UNITS: dict[str, tuple[str, float]] = {
     "accuracy": ("%", 100.0),
+    "test_accuracy": ("%", 100.0),
     "energy_uj": ("uJ", 1.0),
     "latency_us": ("us", 1.0),
     "power_w": ("W", 1.0),
@@ -44,6 +46,8 @@ CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
 }
 #: Hardware figures shown beside the objectives in the front table.
 FRONT_METRICS = ("accuracy", "energy_uj", "latency_us", "power_w", "lut", "ff", "bram36", "dsp")
+#: Per-image bit vectors (hex) kept for paired comparisons: no reader wants them printed.
+HIDDEN_ATTRS = ("selection_correct", "test_correct")
 
 
 def unit_of(metric: str) -> tuple[str, float]:
@@ -101,14 +105,18 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
         return [Table(title=title + " - none feasible yet")]
     knee = knee_trial(front, list(study.directions)).number
     objectives = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
+    tested = held_out_scores(study)
     metrics = [m for m in FRONT_METRICS if m not in objectives]
+    if tested:  # the test figure right after the selection figures it is reported beside
+        metrics.insert(0, "test_accuracy")
     params = sorted({p for t in front for p in t.params})
     headers = ["trial", *map(_header, objectives), *map(_header, metrics), *params]
     rows = []
     for t in front:
+        attrs = {**t.user_attrs, **tested.get(t.number, {})}
         cells = [f"{t.number} (knee)" if t.number == knee else str(t.number)]
         cells += [shown(m, v) for m, v in zip(objectives, t.values, strict=True)]
-        cells += [shown(m, t.user_attrs.get(m, "")) for m in metrics]
+        cells += [shown(m, attrs.get(m, "")) for m in metrics]
         cells += [shown(p, t.params.get(p, "")) for p in params]
         rows.append(cells)
     # A rich column needs its widest cell plus 3 characters of padding and border.
@@ -136,7 +144,10 @@ def trial_table(study: optuna.Study, trial: FrozenTrial, title: str) -> Table:
     rows = [("objective", n, shown(n, v)) for n, v in zip(names, trial.values or [], strict=False)]
     rows += [("parameter", n, shown(n, v)) for n, v in trial.params.items()]
     rows += [("constraint", n, constraint_text(n, v)) for n, v in trial.constraints.items()]
-    rows += [("metric", n, shown(n, v)) for n, v in sorted(trial.user_attrs.items())]
+    attrs = {k: v for k, v in trial.user_attrs.items() if k not in HIDDEN_ATTRS}
+    rows += [("metric", n, shown(n, v)) for n, v in sorted(attrs.items())]
+    tested = held_out_scores(study).get(trial.number, {})
+    rows += [("test", n, shown(n, v)) for n, v in sorted(tested.items()) if n not in HIDDEN_ATTRS]
     for row in rows:  # user text (paths, names) is never read as markup
         table.add_row(*map(Text, row))
     return table

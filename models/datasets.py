@@ -5,10 +5,16 @@ layout the binary MLP and the accelerator consume) and ``y`` int64 ``[N]``.
 
 * ``digits`` - scikit-learn's 8x8 digits (1797 images, ships with scikit-learn). The test set
   is a fixed stratified 20 % (independent of the seed, so that test metrics of different
-  seeds compare like with like); the validation set is carved from the rest by the seed.
+  seeds compare like with like); the other splits are carved from the rest by the seed.
 * ``mnist``, ``fashion-mnist`` - the standard four IDX files (plain or ``.gz``) from a
-  directory; the official 10k test set is the test set and the validation set is carved from
+  directory; the official 10k test set is the test set and the other splits are carved from
   the 60k training set by the seed.
+
+Four disjoint splits: ``train`` (the weights), ``val`` (batch-norm-free calibration: the
+output scale, i.e. temperature), ``selection`` (what a search compares designs on: every
+objective, constraint and choice) and ``test`` (scored once for the designs a search chose,
+never read by the search).  The selection split is empty unless ``selection_fraction`` asks
+for one: benchmarks that score one fixed recipe on the test split need none.
 
 Where the IDX files are looked for, first hit wins: the ``root`` argument (a directory
 holding the four files); otherwise ``$DSE_DATA_ROOT/<name>/``, ``../shared/datasets/<name>/``
@@ -26,6 +32,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -63,6 +70,7 @@ class DatasetSplits:
     test: Split
     num_classes: int
     input_dim: int
+    selection: Split = (torch.empty(0, 0), torch.empty(0, dtype=torch.int64))
 
 
 @dataclass(frozen=True)
@@ -228,13 +236,18 @@ def load_dataset(
     val_fraction: float = 0.1,
     max_train: int | None = None,
     max_test: int | None = None,
+    selection_fraction: float = 0.0,
+    max_selection: int | None = None,
 ) -> DatasetSplits:
-    """Load ``name`` split into train/val/test, deterministic in ``seed``.
+    """Load ``name`` split into train/val/selection/test, deterministic in ``seed``.
 
-    ``max_train`` caps the training pool (train + val) by a seeded, class-stratified subset
-    and ``max_test`` the test set (a fixed subset, the same for every seed): quick runs and
-    tests use them. ``root`` applies to the IDX datasets only; ``digits`` ships with
-    scikit-learn.
+    ``max_train`` caps the training pool (train + val + selection) by a seeded,
+    class-stratified subset and ``max_test`` the test set (a fixed subset, the same for every
+    seed): quick runs and tests use them. ``selection_fraction`` of the pool becomes the
+    selection split (carved before the validation split, whose size stays ``val_fraction``
+    of the pool), and ``max_selection`` scores a seeded subset of it (a cap that does not
+    change the training images). ``root`` applies to the IDX datasets only; ``digits``
+    ships with scikit-learn.
     """
     if name not in DATASETS:
         raise ModelInputError(f"dataset: unknown name {name!r}; choose one of {list(DATASETS)}")
@@ -244,6 +257,11 @@ def load_dataset(
         raise ModelInputError(f"seed: {seed!r} is not an integer in [0, 2**32); use e.g. 0")
     _check_count("max_train", max_train)
     _check_count("max_test", max_test)
+    _check_count("max_selection", max_selection)
+    if not 0.0 <= selection_fraction < 1.0:
+        raise ModelInputError(
+            f"selection_fraction: {selection_fraction!r} is not in [0, 1); use e.g. 0.25"
+        )
     raw = _raw(name, root)
     rng = np.random.RandomState(seed)
 
@@ -251,11 +269,22 @@ def load_dataset(
     if max_train is not None and max_train < len(pool):
         pool, _ = _split(raw.y_pool, len(pool) - max_train, rng)
     n_val = round(val_fraction * len(pool))
-    if not 1 <= n_val < len(pool):
+    n_selection = round(selection_fraction * len(pool))
+    if not 1 <= n_val < len(pool) - n_selection or (selection_fraction and not n_selection):
         raise ModelInputError(
-            f"val_fraction: {val_fraction} of {len(pool)} training images leaves an empty "
-            "train or validation set; raise max_train or change val_fraction"
+            f"val_fraction: {val_fraction} and selection_fraction: {selection_fraction} of "
+            f"{len(pool)} training images leave an empty train, validation or selection set; "
+            "raise max_train or change the fractions"
         )
+    selection = np.array([], dtype=np.int64)
+    if n_selection:
+        rest, chosen = _split(raw.y_pool[pool], n_selection, rng)
+        pool, selection = pool[rest], pool[chosen]
+        if max_selection is not None and max_selection < len(selection):
+            # Its own generator: the cap must not move the training or validation images.
+            cap_rng = np.random.RandomState(seed)
+            kept, _ = _split(raw.y_pool[selection], len(selection) - max_selection, cap_rng)
+            selection = selection[kept]
     train_local, val_local = _split(raw.y_pool[pool], n_val, rng)
 
     test = np.arange(len(raw.y_test))
@@ -269,6 +298,7 @@ def load_dataset(
         test=_tensors(raw.x_test, raw.y_test, test, raw.scale),
         num_classes=_NUM_CLASSES,
         input_dim=raw.x_pool.shape[1],
+        selection=_tensors(raw.x_pool, raw.y_pool, selection, raw.scale),
     )
 
 
@@ -278,17 +308,20 @@ def load_ood(
     seed: int = 0,
     n: int | None = None,
     root: str | Path | None = None,
+    split: Literal["selection", "test"] = "test",
 ) -> torch.Tensor:
     """Out-of-distribution inputs ``[n, like.input_dim]`` to score a model trained on ``like``.
 
-    ``spec``: ``noise`` - i.i.d. uniform [0, 1] pixels (far OOD); ``flip`` - ``like``'s test
-    images mirrored top-to-bottom (near OOD; symmetric classes such as 0, 1 and 8 stay
+    ``spec``: ``noise`` - i.i.d. uniform [0, 1] pixels (far OOD); ``flip`` - ``like``'s
+    `split` images mirrored top-to-bottom (near OOD; symmetric classes such as 0, 1 and 8 stay
     in-distribution, so expect a modest AUROC); or another dataset's name (its test images,
     from ``root``), e.g. ``fashion-mnist`` against an ``mnist`` model. ``n`` defaults to the
-    size of ``like``'s test set; a smaller ``n`` takes a seeded random subset.
+    size of ``like``'s `split`; a smaller ``n`` takes a seeded random subset.  A search scores
+    OOD against its selection split, so `flip` then mirrors selection images, never test ones.
     """
     _check_count("ood n", n)
-    count = len(like.test[0]) if n is None else n
+    images = getattr(like, split)[0]
+    count = len(images) if n is None else n
     gen = torch.Generator().manual_seed(seed)
     if spec == "noise":
         return torch.rand(count, like.input_dim, generator=gen)
@@ -299,7 +332,7 @@ def load_ood(
                 f"ood: 'flip' needs square images, {like.name} has {like.input_dim} inputs; "
                 "use noise or another dataset"
             )
-        x = like.test[0].reshape(-1, side, side).flip(1).reshape(-1, like.input_dim)
+        x = images.reshape(-1, side, side).flip(1).reshape(-1, like.input_dim)
     elif spec in DATASETS:
         if spec == like.name:
             raise ModelInputError(

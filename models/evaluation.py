@@ -4,16 +4,19 @@ This is what the search calls per trial.  Steps:
 
 1. convert the trained model (`models.conversion.convert`) unless a `ConvertedSNN` is given,
    which is then evaluated as is (its probabilities and thresholds already fixed);
-2. run the SNN on the validation and test splits (and the OOD inputs): the float simulator
+2. run the SNN on the validation split and the scored split (and the OOD inputs): the
+   scored split is ``selection`` while a search compares designs and ``test`` once for the
+   designs it chose (`models.datasets` has the four splits); the float simulator
    (`models.snn_float`, weights drawn once from the seed and shared by every batch, as the
    hardware does) or the integer datapath (`models.snn_integer`, scores divided back to
    float units);
 3. temperature scaling *of the SNN itself*: the output scale that minimises the validation
    NLL of ``mean over runs softmax(scale * scores / T)`` (`models.temperature`), starting
-   from the conversion's `output_scale`; `ece_uncalibrated` is the test ECE before it and
-   every other probability metric is after it;
-4. metrics on the test split (`models.metrics`), OOD AUROC by predictive entropy, each
-   accuracy-like metric with its bootstrap standard error over test images (`<metric>_se`);
+   from the conversion's `output_scale`, so the scored images never fit it;
+   `ece_uncalibrated` is the scored split's ECE before it and every other probability
+   metric is after it;
+4. metrics on the scored split (`models.metrics`), OOD AUROC by predictive entropy, each
+   accuracy-like metric with its bootstrap standard error over its images (`<metric>_se`);
 5. the numerics check (`models.quantize.numerics_reason`, in both evaluation modes, since the
    hardware is built with `membrane_bits` either way): when b-bit membranes cannot hold the
    converted network, ``infeasible_reason`` says why (the metrics are still those computed).
@@ -75,6 +78,7 @@ __all__ = [
     "EvalConfig",
     "Prediction",
     "Predictor",
+    "correct_bits",
     "datapath_config",
     "evaluate",
     "evaluate_seeds",
@@ -228,34 +232,49 @@ def _labels(split: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, tor
     return x, y
 
 
+def correct_bits(probs: torch.Tensor, labels: torch.Tensor) -> str:
+    """Which images the prediction gets right, packed (numpy.packbits, hex): what a paired
+    comparison of two designs scored on the same images needs (dse.paired)."""
+    correct = (probs.argmax(dim=1) == labels).numpy().astype(np.uint8)
+    return np.packbits(correct).tobytes().hex()
+
+
 def evaluate(
-    model: Any, splits: Any, eval_cfg: EvalConfig, ood: torch.Tensor | None = None
+    model: Any,
+    splits: Any,
+    eval_cfg: EvalConfig,
+    ood: torch.Tensor | None = None,
+    *,
+    split: Literal["selection", "test"],
 ) -> dict[str, Any]:
-    """Metrics of one design point (keys as in docs/architecture.md; see the module doc).
+    """Metrics of one design point on `split` (keys as in docs/architecture.md; module doc).
 
     `model` is a `TrainedModel` (converted here with the config's threshold scales and
-    weight source) or a `ConvertedSNN`; `splits` has `val` and `test` as (x, y).
+    weight source) or a `ConvertedSNN`; `splits` has `val` and `split` as (x, y).  A search
+    scores on ``selection``; ``test`` is for the designs it chose, once, after it.  Besides the
+    metrics: ``<split>_images`` (how many) and ``<split>_correct`` (`correct_bits`).
     """
     start = time.perf_counter()
     snn = _converted(model, eval_cfg)
     run = (_integer_runner if eval_cfg.evaluation == "integer" else _float_runner)(snn, eval_cfg)
     x_val, y_val = _labels(splits.val, "val")
-    x_test, y_test = _labels(splits.test, "test")
+    x_eval, y_eval = _labels(getattr(splits, split), split)
     fit = fit_output_scale(run(x_val).logits(snn, eval_cfg), y_val)
-    test = run(x_test)
-    logits = test.logits(snn, eval_cfg)
+    scored = run(x_eval)
+    logits = scored.logits(snn, eval_cfg)
     probs = mc_probs(logits, fit.scale)
-    metrics: dict[str, Any] = classification_metrics(probs, y_test)
-    metrics["ece_uncalibrated"] = classification_metrics(mc_probs(logits, 1.0), y_test)["ece"]
+    metrics: dict[str, Any] = classification_metrics(probs, y_eval)
+    metrics["ece_uncalibrated"] = classification_metrics(mc_probs(logits, 1.0), y_eval)["ece"]
     ood_probs = None if ood is None else mc_probs(run(ood).logits(snn, eval_cfg), fit.scale)
     if ood_probs is not None:
         metrics["ood_auroc"] = ood_auroc(probs, ood_probs)
-    metrics.update(bootstrap_standard_errors(probs, y_test, ood_probs))
-    metrics["test_images"] = len(y_test)
-    spikes = test.events[:, 1:]
+    metrics.update(bootstrap_standard_errors(probs, y_eval, ood_probs))
+    metrics[f"{split}_images"] = len(y_eval)
+    metrics[f"{split}_correct"] = correct_bits(probs, y_eval)
+    spikes = scored.events[:, 1:]
     metrics.update(spike_statistics(spikes.numpy(), list(snn.widths[2:])))
-    metrics["synops_per_inference"] = float(test.synops.mean())
-    per_step = test.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
+    metrics["synops_per_inference"] = float(scored.synops.mean())
+    per_step = scored.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
     metrics["activity"] = [float(a) for a in np.asarray(per_step)]
     reason = numerics_reason(snn, datapath_config(snn, eval_cfg))
     if reason is not None:  # b-bit membranes cannot hold this network: the design is infeasible
@@ -276,7 +295,13 @@ def seed_repeats(samples: int) -> int:
 
 
 def evaluate_seeds(
-    model: Any, splits: Any, eval_cfg: EvalConfig, seeds: int, ood: torch.Tensor | None = None
+    model: Any,
+    splits: Any,
+    eval_cfg: EvalConfig,
+    seeds: int,
+    ood: torch.Tensor | None = None,
+    *,
+    split: Literal["selection", "test"],
 ) -> dict[str, Any]:
     """`evaluate` with seed ``seed`` (the hardware's), and ``seeds - 1`` more for the error.
 
@@ -289,7 +314,7 @@ def evaluate_seeds(
     if seeds < 1:
         raise ModelInputError(f"seeds: {seeds!r} must be a positive integer")
     runs = [
-        evaluate(model, splits, replace(eval_cfg, seed=eval_cfg.seed + i), ood)
+        evaluate(model, splits, replace(eval_cfg, seed=eval_cfg.seed + i), ood, split=split)
         for i in range(seeds)
     ]
     metrics = {**runs[0], "eval_seeds": seeds}
@@ -318,7 +343,7 @@ class Prediction:
 @dataclass
 class Predictor:
     """A design point whose temperature is fitted on validation, to score any input set
-    (shifted or OOD) exactly as `evaluate` scores the test split."""
+    (shifted or OOD) exactly as `evaluate` scores a split."""
 
     snn: ConvertedSNN
     cfg: EvalConfig

@@ -60,7 +60,7 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     for key, value in metrics.items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
-        elif isinstance(value, int | bool | str):
+        elif isinstance(value, int | bool) or (isinstance(value, str) and len(value) <= 40):
             table.add_row(key, str(value))
         elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):
             table.add_row(key, ", ".join(f"{v:.3g}" for v in value))
@@ -179,7 +179,7 @@ def evaluate(
     # The training seed fixes the validation split the output scale is fitted on.
     splits = load_dataset(model.dataset, root=data_root, seed=model.config.seed)
     ood_x = load_ood(ood, like=splits, seed=seed, root=ood_root) if ood else None
-    metrics = run_evaluation(model, splits, cfg, ood=ood_x)
+    metrics = run_evaluation(model, splits, cfg, ood=ood_x, split="test")
     settings = {k: v for k, v in vars(cfg).items() if k not in ("device", "batch_size")}
     path = model_dir / evaluation_filename(ood=ood, **settings)
     path.write_text(json.dumps({**metrics, "eval_config": settings}, indent=2) + "\n")

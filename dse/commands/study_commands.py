@@ -82,12 +82,17 @@ def _duration(start: float) -> str:
 
 
 def _print_front(study: optuna.Study) -> None:
-    """The front as tables that fit the terminal (split, never truncated)."""
+    """The front as tables that fit the terminal (split, never truncated), and how its
+    selection figures compare with the test split."""
+    from dse.holdout import gap_summary
     from dse.summary import front_tables
 
     out = console()
     for table in front_tables(study, width=out.width):
         out.print(table)
+    gap = gap_summary(study)
+    if gap is not None:
+        typer.echo(gap)
 
 
 def _run_workers(
@@ -99,6 +104,7 @@ def _run_workers(
     url: str,
 ) -> optuna.Study:
     """Run `jobs` worker processes; this process draws the progress bar from the storage."""
+    from dse.holdout import score_front
     from dse.objective import count_models
     from dse.parallel import run_parallel
     from dse.progress import StudyProgress
@@ -123,6 +129,8 @@ def _run_workers(
             on_tick=lambda: bar.refresh(study),
         )
         bar.refresh(study)
+        # The workers scored the front each saw last; the final front may hold more.
+        score_front(cfg, study, lambda done, n: bar.phase(f"test split: design {done}/{n}"))
     finally:
         bar.close()
     return study
@@ -144,6 +152,7 @@ def report(
     ] = None,
 ) -> None:
     """Write trials.csv, pareto.csv and report.html; print the Pareto front."""
+    from dse.holdout import score_front
     from dse.report import write_png, write_report
     from dse.runner import open_study
     from dse.schema import load_study_file
@@ -151,6 +160,9 @@ def report(
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
+    scored = score_front(cfg, study)  # front designs a run did not score (interrupted, older)
+    if scored:
+        typer.echo(f"scored {len(scored)} front design(s) on the test split")
     profile = cfg.evaluation.calibration
     calibration = None if profile is None else load_calibration(profile)
     paths = write_report(study, out if out is not None else cfg.out_dir, calibration)

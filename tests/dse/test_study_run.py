@@ -86,7 +86,8 @@ def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir:
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     for trial in trials:
         attrs = trial.user_attrs
-        assert attrs["test_images"] == 60 and attrs["eval_seeds"] == 3  # samples are 1 or 2
+        assert attrs["selection_images"] == 60 and attrs["eval_seeds"] == 3  # samples are 1 or 2
+        assert not any(k.startswith("test_") for k in attrs)  # the search never sees test
         acc = attrs["accuracy"]
         binomial = (acc * (1 - acc) / 60) ** 0.5  # the image part alone, one seed
         assert attrs["accuracy_se"] >= 0.7 * binomial and attrs["accuracy_se"] > 0
@@ -104,7 +105,7 @@ def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir:
             "report.html"
         ].read_text(encoding="utf-8")
     html = paths["report.html"].read_text(encoding="utf-8")
-    assert "Small test set" in html and "60 test images" in html
+    assert "Small selection split" in html and "60 selection images" in html
 
 
 def test_refine_front_re_evaluates_with_more_images_and_seeds(out_dir: Path) -> None:
@@ -112,11 +113,11 @@ def test_refine_front_re_evaluates_with_more_images_and_seeds(out_dir: Path) -> 
         out_dir,
         name="refined",
         n_trials=2,
-        evaluation={"refine_front": {"images": 120, "seeds": 4}},
+        evaluation={"refine_front": {"images": None, "seeds": 4}},
     )
     first = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))[0]
     assert first.user_attrs["refined"] is True  # the first feasible design is the front
-    assert first.user_attrs["test_images"] == 120 and first.user_attrs["eval_seeds"] == 4
+    assert first.user_attrs["selection_images"] == 100 and first.user_attrs["eval_seeds"] == 4
 
 
 def test_trial_configuration_rebuilds_a_trial(study: optuna.Study, out_dir: Path) -> None:

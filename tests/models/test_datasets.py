@@ -86,7 +86,7 @@ def test_subsetting_caps_pool_and_test() -> None:
         ({"name": "digits", "max_train": 0}, "max_train: 0"),
         ({"name": "digits", "max_test": 2.5}, "max_test: 2.5"),
         ({"name": "digits", "seed": -1}, "seed: -1"),
-        ({"name": "digits", "max_train": 5}, "leaves an empty train or validation set"),
+        ({"name": "digits", "max_train": 5}, "an empty train, validation or selection set"),
     ],
 )
 def test_bad_arguments_raise_one_line_input_errors(kwargs: dict, field: str) -> None:
@@ -226,3 +226,26 @@ def test_real_fashion_mnist_as_ood_for_mnist() -> None:
     ood = load_ood("fashion-mnist", mnist, root=FASHION_DIR, n=150, seed=0)
     assert ood.shape == (150, 784)
     assert torch.bincount(fashion.test[1], minlength=10).tolist() == [10] * 10
+
+
+def test_selection_split_is_disjoint_seeded_and_leaves_the_rest_alone() -> None:
+    """Four disjoint splits; the selection split is fixed by the seed, its cap moves no
+    training image, and without one the other splits are what they always were."""
+    d = load_dataset("digits", seed=2, selection_fraction=0.25)
+    assert [len(s[0]) for s in (d.train, d.val, d.selection, d.test)] == [934, 144, 359, 360]
+    x_all = torch.cat([d.train[0], d.val[0], d.selection[0], d.test[0]])
+    assert len(x_all) == 1797  # together: every digit image once
+    pool_rows = _rows(torch.cat([d.train[0], d.val[0], d.selection[0]]))
+    plain = load_dataset("digits", seed=2)
+    assert pool_rows == _rows(torch.cat([plain.train[0], plain.val[0]]))
+    assert len(plain.selection[0]) == 0
+    again = load_dataset("digits", seed=2, selection_fraction=0.25)
+    assert torch.equal(again.selection[0], d.selection[0])
+    other = load_dataset("digits", seed=3, selection_fraction=0.25)
+    assert not torch.equal(other.selection[0], d.selection[0])
+    capped = load_dataset("digits", seed=2, selection_fraction=0.25, max_selection=100)
+    assert len(capped.selection[0]) == 100
+    assert set(_rows(capped.selection[0])) <= set(_rows(d.selection[0]))
+    assert torch.equal(capped.train[0], d.train[0]) and torch.equal(capped.val[0], d.val[0])
+    with pytest.raises(ModelInputError, match="selection_fraction"):
+        load_dataset("digits", selection_fraction=1.0)

@@ -27,7 +27,7 @@ KEYS = {
     "synops_per_inference",
     "activity",
     "eval_seconds",
-    *("accuracy_se", "ece_se", "nll_se", "brier_se", "test_images"),
+    *("accuracy_se", "ece_se", "nll_se", "brier_se", "test_images", "test_correct"),
 }
 
 
@@ -82,7 +82,7 @@ def test_float_evaluation_keys_ranges_and_conventions():
     snn = block_network(output_scale=1.0)
     cfg = EvalConfig(timesteps=6, samples=4, seed=3)
     ood = torch.rand(200, 12)
-    metrics = evaluate(snn, splits(), cfg, ood=ood)
+    metrics = evaluate(snn, splits(), cfg, ood=ood, split="test")
     check_sane(metrics, snn, cfg, ood=True)
     assert metrics["accuracy"] > 0.7  # ~0.8 reachable with 30 % label noise
     assert 0.0 <= metrics["ood_auroc"] <= 1.0
@@ -96,8 +96,11 @@ def test_more_seeds_add_their_spread_to_the_standard_error():
     snn = block_network(output_scale=1.0)
     data = splits()
     cfg = EvalConfig(timesteps=4, samples=1, seed=7)
-    each = [evaluate(snn, data, EvalConfig(timesteps=4, samples=1, seed=7 + i)) for i in range(3)]
-    combined = evaluate_seeds(snn, data, cfg, seeds=3)
+    each = [
+        evaluate(snn, data, EvalConfig(timesteps=4, samples=1, seed=7 + i), split="test")
+        for i in range(3)
+    ]
+    combined = evaluate_seeds(snn, data, cfg, seeds=3, split="test")
     # NLL, not accuracy: this robust network can classify every image alike under two draws.
     nlls = np.array([m["nll"] for m in each])
     assert nlls.std() > 0  # one weight sample: the seed matters
@@ -108,7 +111,7 @@ def test_more_seeds_add_their_spread_to_the_standard_error():
     expected = math.sqrt(each[0]["nll_se"] ** 2 + nlls.var(ddof=1))
     assert combined["nll_se"] == pytest.approx(expected)
     assert combined["eval_seeds"] == 3 and combined["test_images"] == 300
-    single = evaluate_seeds(snn, data, cfg, seeds=1)
+    single = evaluate_seeds(snn, data, cfg, seeds=1, split="test")
     assert single["accuracy"] == each[0]["accuracy"] and single["eval_seeds"] == 1
 
 
@@ -117,7 +120,7 @@ def test_temperature_scaling_lowers_validation_ece():
     snn = block_network(output_scale=30.0)  # far too confident for noisy labels
     data = splits()
     same = SimpleNamespace(val=data.val, test=data.val)
-    metrics = evaluate(snn, same, EvalConfig(timesteps=6, samples=4))
+    metrics = evaluate(snn, same, EvalConfig(timesteps=6, samples=4), split="test")
     assert metrics["ece_uncalibrated"] > 0.1
     assert metrics["ece"] <= metrics["ece_uncalibrated"]
 
@@ -126,8 +129,8 @@ def test_integer_evaluation_agrees_with_float():
     snn = block_network(output_scale=1.0)
     data = splits()
     base = dict(timesteps=6, samples=4, seed=5)
-    floats = evaluate(snn, data, EvalConfig(**base))
-    ints = evaluate(snn, data, EvalConfig(evaluation="integer", **base))
+    floats = evaluate(snn, data, EvalConfig(**base), split="test")
+    ints = evaluate(snn, data, EvalConfig(evaluation="integer", **base), split="test")
     check_sane(ints, snn, EvalConfig(**base))
     assert ints["activity"][0] == 12
     assert abs(ints["accuracy"] - floats["accuracy"]) < 0.1
@@ -137,7 +140,7 @@ def test_integer_evaluation_agrees_with_float():
 def test_time_ensemble_and_rate_encoding():
     snn = block_network(output_scale=1.0)
     cfg = EvalConfig(timesteps=8, samples=4, ensemble="time", encoding="rate", batch_size=64)
-    metrics = evaluate(snn, splits(), cfg)
+    metrics = evaluate(snn, splits(), cfg, split="test")
     check_sane(metrics, snn, cfg)
     assert 0 < metrics["activity"][0] < 12  # input spikes per timestep, not the dense n0
     assert metrics["accuracy"] > 0.6
@@ -147,10 +150,14 @@ def test_trained_model_is_converted_with_threshold_scales_and_mode_weights():
     data = load_dataset("digits", seed=0)
     model = train_model(TrainConfig(widths=(32,), epochs=2, bn_samples=1), data, progress=False)
     base = EvalConfig(timesteps=4, samples=2, weights="mode")
-    metrics = evaluate(model, data, base)
+    metrics = evaluate(model, data, base, split="test")
     assert metrics["accuracy"] > 0.3
-    low = evaluate(model, data, EvalConfig(timesteps=4, samples=2, threshold_scales=(0.5,)))
-    high = evaluate(model, data, EvalConfig(timesteps=4, samples=2, threshold_scales=(2.0,)))
+    low = evaluate(
+        model, data, EvalConfig(timesteps=4, samples=2, threshold_scales=(0.5,)), split="test"
+    )
+    high = evaluate(
+        model, data, EvalConfig(timesteps=4, samples=2, threshold_scales=(2.0,)), split="test"
+    )
     assert low["spikes_per_inference"] > high["spikes_per_inference"]
 
 
@@ -167,3 +174,16 @@ def test_config_errors_are_one_line_with_the_fix(kwargs, message):
     with pytest.raises(ModelInputError, match=message) as info:
         EvalConfig(**kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_selection_scoring_reads_only_val_and_selection_and_records_each_image() -> None:
+    """A search scores on `selection`: the test split may hold anything (here nothing usable),
+    and the per-image correctness it records is the accuracy, image by image."""
+    x_sel, y_sel = block_data(300, 5)
+    data = SimpleNamespace(val=block_data(300, 1), selection=(x_sel, y_sel), test=None)
+    metrics = evaluate(
+        block_network(1.0), data, EvalConfig(timesteps=6, samples=4), split="selection"
+    )
+    assert metrics["selection_images"] == 300 and "test_images" not in metrics
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(metrics["selection_correct"]), np.uint8))
+    assert bits[:300].mean() == pytest.approx(metrics["accuracy"]) and not bits[300:].any()

@@ -44,7 +44,7 @@ def test_predictor_matches_evaluate_on_the_test_split(evaluation):
     snn = halves_network()
     data = splits()
     cfg = EvalConfig(timesteps=6, samples=4, ensemble="time", evaluation=evaluation, seed=2)
-    expected = evaluate(snn, data, cfg)
+    expected = evaluate(snn, data, cfg, split="test")
     pred = fit_predictor(snn, data, cfg)(data.test[0])
     found = classification_metrics(pred.probs, data.test[1])
     for key in ("accuracy", "ece", "nll", "brier"):

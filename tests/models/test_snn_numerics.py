@@ -25,7 +25,8 @@ def test_accuracy_degrades_smoothly_down_to_the_first_infeasible_width(digits_sn
     snn, splits = digits_snn
     base = EvalConfig(timesteps=4, samples=2, evaluation="integer", seed=1)
     found = {
-        bits: evaluate(snn, splits, replace(base, membrane_bits=bits)) for bits in range(16, 3, -1)
+        bits: evaluate(snn, splits, replace(base, membrane_bits=bits), split="test")
+        for bits in range(16, 3, -1)
     }
     infeasible = [bits for bits, m in found.items() if "infeasible_reason" in m]
     assert infeasible, "some width from 4 to 16 bits must be too narrow"
