@@ -79,6 +79,7 @@ def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
 
     Uses `cfg`'s widths, levels, clip, epochs (and stage split), batch size, `lr_other` (Adam,
     for the latent weights too), `lam_init` (latent weights ~ U(-lam_init, lam_init)) and seed.
+    The model records ``method="ste"``, so its saved settings say how it was trained.
     """
     start = time.perf_counter()
     with seeded_device(cfg) as device:
@@ -98,7 +99,7 @@ def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
     net.cpu()
     return TrainedModel(
         network=net,
-        config=cfg,
+        config=replace(cfg, method="ste"),
         output_scale=1.0,
         output_scale_mode=1.0,
         wall_time_s=time.perf_counter() - start,

@@ -10,6 +10,9 @@ from typing import Any
 
 from models.errors import ModelInputError
 
+#: Training methods: BayesBiNN, and the straight-through estimator (`models.baselines`).
+METHODS = ("bayesbinn", "ste")
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -19,6 +22,7 @@ def _is_int(value: Any) -> bool:
 class TrainConfig:
     """Everything that changes the trained weights (the model cache key is built from it)."""
 
+    method: str = "bayesbinn"  # bayesbinn (Bernoulli posterior) or ste (deterministic binary)
     widths: tuple[int, ...] = (256, 256)  # hidden widths; inputs and classes come from data
     levels: int = 4  # quantized-ReLU values, 0 included
     clip: float = 1.0  # quantized-ReLU clip value (one spike per timestep)
@@ -41,6 +45,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self._check_types()
         self.widths = tuple(self.widths)
+        if self.method not in METHODS:
+            raise ModelInputError(
+                f"method: {self.method!r} is not allowed; use {' or '.join(METHODS)} (the "
+                "posterior mode is an evaluation of a bayesbinn model: weights 'mode')"
+            )
         if not self.widths or min(self.widths) < 1:
             raise ModelInputError(
                 f"widths: {list(self.widths)} must be one or more positive hidden widths, "

@@ -192,7 +192,14 @@ def _run_stage(
 
 
 def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> TrainedModel:
-    """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`."""
+    """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`.
+
+    ``cfg.method == "ste"`` trains the deterministic baseline instead (`models.baselines`), so
+    that every caller gets the model its settings describe."""
+    if cfg.method == "ste":
+        from models.baselines import train_ste  # it builds on this module
+
+        return train_ste(cfg, splits)
     start = time.perf_counter()
     with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)

@@ -60,3 +60,15 @@ def test_ste_training_learns_digits_deterministically(digits):
     assert torch.equal(logits, again.network(x, "mode"))
     assert all(layer.lam.abs().max() <= 1.0 for layer in first.network.layers)
     assert first.output_scale_mode == 1.0
+
+
+def test_train_model_trains_what_the_method_says(digits):
+    """`method: ste` reaches the STE trainer through `train_model` (the search and `dse train`
+    call only that), and the saved settings say so."""
+    ste = TrainConfig(**{**TINY, "epochs": 2}, method="ste")
+    model = train_model(ste, digits, progress=False)
+    direct = train_ste(TrainConfig(**{**TINY, "epochs": 2}), digits)
+    assert model.config == direct.config == ste
+    x, _ = digits.test
+    assert torch.equal(model.network(x, "mode"), direct.network(x, "mode"))
+    assert model.output_scale_mode == 1.0 and not model.metrics  # no BayesBiNN calibration

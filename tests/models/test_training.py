@@ -49,7 +49,14 @@ def test_nan_loss_raises_a_clear_error(digits):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("widths", (0,)), ("levels", 1), ("epochs", 0), ("lr", 3.0), ("stage1_epochs", 9)],
+    [
+        ("widths", (0,)),
+        ("levels", 1),
+        ("epochs", 0),
+        ("lr", 3.0),
+        ("stage1_epochs", 9),
+        ("method", "mode"),
+    ],
 )
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ModelInputError, match=field):
@@ -57,7 +64,7 @@ def test_bad_config_names_the_field(field, value):
 
 
 def test_config_round_trips_through_a_dict():
-    cfg = TrainConfig(**TINY, lr=0.02)
+    cfg = TrainConfig(**TINY, lr=0.02, method="ste")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ModelInputError, match="bogus"):
         TrainConfig.from_dict({**cfg.to_dict(), "bogus": 1})
