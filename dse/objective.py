@@ -1,11 +1,13 @@
 """One trial: draw a design, train (or reuse) its model, score it, cost it, report it.
 
-Only `levels`, `depth`, the per-layer widths and the fixed `training:` settings change the
-trained weights; they form the training key, and trials that share it reuse one cached
-model (`dse.cache`).  Everything else only changes evaluation (`models.evaluation`) or the
-hardware estimate (`hwmodel.estimate`).  Every metric goes into the trial's user
-attributes; constraints go in with `trial.set_constraint` (values <= 0 are feasible), so
-infeasible trials stay in the study, marked.
+Only `method`, `levels`, `depth`, the per-layer widths and the fixed `training:` settings
+change the trained weights; they form the training key, and trials that share it reuse one
+cached model (`dse.cache`).  A `mode` model is derived from the cached BayesBiNN model of the
+same settings (its own cache entry), so BayesBiNN trains once for both.  Everything else
+only changes evaluation (`models.evaluation`) or the hardware estimate (`hwmodel.estimate`).
+Every metric goes into the trial's user attributes; constraints go in with
+`trial.set_constraint` (values <= 0 are feasible), so infeasible trials stay in the study,
+marked.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from dse.errors import StudyInputError
 from dse.inner import HARDWARE_KNOBS, INNER_ATTR, hardware_front, hardware_grid
 from dse.intervals import standard_errors, within_front_interval
 from dse.schema import StudyConfig
-from dse.space import suggest_design
+from dse.space import DETERMINISTIC_METHODS, suggest_design
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
+from models.baselines import mode_network
 from models.datasets import DatasetSplits, load_dataset, load_ood
 from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
@@ -66,12 +69,14 @@ def build_configs(
 ) -> tuple[TrainConfig, EvalConfig, AcceleratorConfig]:
     """The training, evaluation and hardware settings of one design."""
     hidden = tuple(int(w) for w in design["width"])
-    train_cfg = TrainConfig(widths=hidden, levels=design["levels"], **cfg.training)
+    method = "ste" if design["method"] == "ste" else "bayesbinn"  # mode: of a BayesBiNN model
+    train_cfg = TrainConfig(widths=hidden, levels=design["levels"], method=method, **cfg.training)
     eval_cfg = EvalConfig(
         timesteps=design["timesteps"],
         samples=design["samples"],
         ensemble=design["ensemble"],
         evaluation=cfg.evaluation.mode,
+        weights="mode" if design["method"] in DETERMINISTIC_METHODS else "sample",
         k_bits=design["k_bits"],
         membrane_bits=design["membrane_bits"],
         reuse=design["reuse"],
@@ -99,10 +104,17 @@ def build_configs(
     return train_cfg, eval_cfg, accel
 
 
-def training_key(cfg: StudyConfig, train_cfg: TrainConfig) -> dict[str, Any]:
-    """Everything that changes the trained weights (the data location is not one of them)."""
+def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -> dict[str, Any]:
+    """Everything that changes the trained weights (the data location is not one of them).
+
+    `mode`: the key of the posterior-mode network derived from this BayesBiNN model.  A
+    BayesBiNN key has no `method` entry, as before the knob existed, so the caches of existing
+    studies stay valid.
+    """
     settings = train_cfg.to_dict()
     settings.pop("device")
+    if settings["method"] == "bayesbinn":
+        del settings["method"]
     data = cfg.dataset
     dataset = {
         "name": data.name,
@@ -111,15 +123,22 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig) -> dict[str, Any]:
         "selection_fraction": data.selection_share,
         "max_train": data.max_train,
     }
-    return {"format": CACHE_FORMAT, "dataset": dataset, "train": settings}
+    key = {"format": CACHE_FORMAT, "dataset": dataset, "train": settings}
+    return {**key, "derived": "mode"} if mode else key
 
 
 def count_models(cfg: StudyConfig) -> int:
-    """Distinct models the search space trains: levels x widths per hidden layer, per depth."""
+    """Distinct models the search space caches: levels x widths per hidden layer, per depth,
+    per method; `mode` adds its BayesBiNN model when `bayesbinn` is not searched (a mode
+    model itself is derived, not trained)."""
     knobs = cfg.knobs
+    methods = set(knobs["method"].grid_values())
+    if "mode" in methods:
+        methods.add("bayesbinn")
     widths = len(knobs["width"].grid_values())
     depths = knobs["depth"].grid_values()
-    return len(knobs["levels"].grid_values()) * sum(widths ** int(d) for d in depths)
+    settings = len(knobs["levels"].grid_values()) * sum(widths ** int(d) for d in depths)
+    return len(methods) * settings
 
 
 def model_cache(cfg: StudyConfig) -> ModelCache:
@@ -143,7 +162,8 @@ def trial_configuration(
     recorded = trial.user_attrs.get("model_dir")  # the model the trial was scored with
     if recorded is not None:
         return train_cfg, eval_cfg, accel, Path(recorded)
-    return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(training_key(cfg, train_cfg))
+    key = training_key(cfg, train_cfg, mode=design["method"] == "mode")
+    return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(key)
 
 
 def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -299,17 +319,24 @@ class TrialObjective:
         `evaluation.refine_front.seeds` with its selection images when `refine`.  Every
         figure is measured on the selection split; the test split is `dse.holdout`'s."""
         train_cfg, eval_cfg, _ = build_configs(self.cfg, design, self.splits)
-        key = training_key(self.cfg, train_cfg)
+        mode = design["method"] == "mode"
+        key = training_key(self.cfg, train_cfg, mode=mode)
         trial.set_user_attr("model_key", key_digest(key))
         trial.set_user_attr("model_dir", str(self.cache.path_for(key)))
 
         def train(directory: Path) -> None:
             save_model(train_model(train_cfg, self.splits, progress=False), directory)
 
+        def derive_mode(directory: Path) -> None:
+            """The posterior mode of the BayesBiNN model, trained first if not cached."""
+            base, _ = self.cache.get_or_train(training_key(self.cfg, train_cfg), train)
+            save_model(mode_network(self._model(base), self.splits), directory)
+
         if self.cache.lookup(key) is None:
-            self._phase(f"training model {self.cache.count() + 1}/{self._n_models}")
+            verb = "deriving (posterior mode)" if mode else "training"
+            self._phase(f"{verb} model {self.cache.count() + 1}/{self._n_models}")
         start = time.perf_counter()
-        model_dir, hit = self.cache.get_or_train(key, train)
+        model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start
         self._phase("evaluating")
         start = time.perf_counter()
@@ -329,6 +356,7 @@ class TrialObjective:
             "cache_hit": hit,
             "train_seconds": train_s,
             "eval_seconds": eval_s,
+            "method": design["method"],
             "train_config": train_cfg.to_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,

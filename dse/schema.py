@@ -361,7 +361,8 @@ def _check_training(training: dict[str, Any]) -> None:
     from models.errors import ModelInputError
     from models.train_config import TrainConfig
 
-    allowed = [f.name for f in fields(TrainConfig) if f.name not in ("widths", "levels")]
+    searched = ("widths", "levels", "method")  # the knobs width, levels and method
+    allowed = [f.name for f in fields(TrainConfig) if f.name not in searched]
     for key in training:
         if key not in allowed:
             ctx = {"where": f"training.{key}", "value": key, "fix": "known: " + ", ".join(allowed)}

@@ -76,6 +76,12 @@ class KnobRule:
 # 900 DSPs, ~1000 BRAM18 and a fabric clock below 500 MHz; a hidden layer over 4096 neurons or
 # more than 1024 timesteps/samples per inference only makes trials run for hours.
 KNOBS: dict[str, KnobRule] = {
+    "method": KnobRule(
+        "choice",
+        "bayesbinn",
+        choices=("bayesbinn", "ste", "mode"),
+        doc="training method: BayesBiNN (sampled), its posterior mode, or STE (changes training)",
+    ),
     "timesteps": KnobRule("int", 8, 1, 1024, doc="SNN timesteps T per run"),
     "levels": KnobRule("int", 4, 2, 256, doc="quantized-ReLU levels L (changes training)"),
     "threshold_scale": KnobRule(
@@ -97,6 +103,20 @@ KNOBS: dict[str, KnobRule] = {
     ),
     "clock_mhz": KnobRule("float", 100.0, maximum=500, positive=True, doc="clock frequency"),
     "part": KnobRule("part", "xc7z020clg400-1", doc="Zynq-7000 part (see hwmodel.devices)"),
+}
+
+
+#: Methods whose network is deterministic binary (no weight sampling).
+DETERMINISTIC_METHODS = ("ste", "mode")
+#: What the hardware builds for a deterministic network: the code is the weight's sign, one
+#: run of T steps, no random numbers; these knobs are not drawn for such a trial.
+DETERMINISTIC_DESIGN: dict[str, Any] = {
+    "k_bits": 1,
+    "samples": 1,
+    "ensemble": "repeat",
+    "reuse": 1,
+    "sampling": "memory",
+    "sample_lanes": 1,
 }
 
 
@@ -260,15 +280,21 @@ def suggest_design(trial: optuna.trial.BaseTrial, space: dict[str, Knob]) -> dic
     It also runs one weight sample at a time, so the hardware has one lane whatever
     `sample_lanes` says: that knob is drawn only for `repeat` (a conditional parameter), and
     a `time` design records 1, so no two trials price the same hardware under two names.
+    For the same reason a deterministic `method` draws none of the sampling knobs and records
+    `DETERMINISTIC_DESIGN`, what the hardware builds for it.
     """
-    design: dict[str, Any] = {}
+    design: dict[str, Any] = {"method": space["method"].suggest(trial, "method")}
+    if design["method"] in DETERMINISTIC_METHODS:
+        design.update(DETERMINISTIC_DESIGN)
     for name, knob in space.items():
-        if name not in PER_LAYER and name != "sample_lanes":
+        if name not in PER_LAYER and name not in design and name != "sample_lanes":
             design[name] = knob.suggest(trial, name)
-    lanes = space["sample_lanes"]
-    design["sample_lanes"] = (
-        1 if design["ensemble"] == "time" else lanes.suggest(trial, "sample_lanes")
-    )
+    if "sample_lanes" not in design:
+        design["sample_lanes"] = (
+            1
+            if design["ensemble"] == "time"
+            else space["sample_lanes"].suggest(trial, "sample_lanes")
+        )
     for name in PER_LAYER:
         design[name] = [space[name].suggest(trial, f"{name}_{i}") for i in range(design["depth"])]
     if design["ensemble"] == "time":
