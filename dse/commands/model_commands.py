@@ -72,6 +72,9 @@ def train(
     dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist.")] = "digits",
     widths: Annotated[str, typer.Option(help="Hidden-layer widths, e.g. 256,256.")] = "256,256",
     levels: Annotated[int, typer.Option(help="Quantized-ReLU levels (0 included).")] = 4,
+    method: Annotated[
+        str, typer.Option(help="bayesbinn, or ste (deterministic straight-through baseline).")
+    ] = "bayesbinn",
     epochs: Annotated[int | None, typer.Option(help="Total epochs (both stages).")] = None,
     stage1_epochs: Annotated[
         int | None, typer.Option(help="Plain-ReLU epochs (default: half).")
@@ -90,7 +93,9 @@ def train(
 ) -> None:
     """Train a Bayesian binary MLP with BayesBiNN (two stages) and save it to OUT.
 
-    Unset training options take `models.training.TrainConfig`'s defaults (docs/bayesian.md).
+    `--method ste` trains the deterministic binary network of the same size instead; the
+    posterior mode of a BayesBiNN model is `dse evaluate --mode-weights`.  Unset training
+    options take `models.training.TrainConfig`'s defaults (docs/bayesian.md).
     """
     from models.datasets import load_dataset
     from models.io import save_model
@@ -108,6 +113,7 @@ def train(
     cfg = TrainConfig(
         widths=parse_int_list(widths, "--widths"),
         levels=levels,
+        method=method,
         seed=seed,
         device=device,
         **{k: v for k, v in optional.items() if v is not None},
@@ -139,7 +145,8 @@ def evaluate(
     ensemble: Ensemble = HW_DEFAULTS["ensemble"],
     integer: Annotated[bool, switch("integer", "Hardware-exact integer datapath.")] = False,
     mode_weights: Annotated[
-        bool, switch("mode-weights", "Deterministic binary SNN (sign of lam).")
+        bool,
+        switch("mode-weights", "Deterministic binary SNN (sign of lam); always for an STE model."),
     ] = False,
     encoding: Annotated[str, typer.Option(help="direct or rate input encoding.")] = "direct",
     ood: Annotated[
@@ -168,7 +175,8 @@ def evaluate(
         ensemble=ensemble,
         encoding=encoding,
         evaluation="integer" if integer else "float",
-        weights="mode" if mode_weights else "sample",
+        # An STE model has no posterior: its latent weights are not probabilities.
+        weights="mode" if mode_weights or model.config.method == "ste" else "sample",
         k_bits=k_bits,
         membrane_bits=membrane_bits,
         reuse=reuse,

@@ -44,6 +44,7 @@ def test_evaluate_writes_one_json_per_setting(model_dir, capsys):
         (["train", "--widths", "64,x", "--out", "OUT"], "--widths"),
         (["train", "--widths", "64,0", "--out", "OUT"], "--widths"),
         (["train", "--levels", "1", "--out", "OUT"], "levels"),
+        (["train", "--method", "mode", "--out", "OUT"], "method: 'mode' is not allowed; use"),
         (["train", "--dataset", "nope", "--out", "OUT"], "nope"),
         (["evaluate", "MISSING"], "MISSING"),
         (["evaluate", "MODEL", "--ensemble", "bogus"], "ensemble"),
@@ -60,3 +61,14 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, model_dir, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_train_method_ste_and_evaluate_it_as_the_deterministic_network(tmp_path, capsys):
+    out = tmp_path / "ste"
+    argv = ["train", "--widths", "24", "--epochs", "3", "--method", "ste", "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    assert json.loads((out / "settings.json").read_text())["config"]["method"] == "ste"
+    # its latent weights are not probabilities: evaluated with mode weights without asking
+    assert main(["evaluate", str(out), "--timesteps", "4", "--samples", "1"]) == 0
+    result = json.loads((out / "eval_T4_S1_repeat_float_mode.json").read_text())
+    assert result["eval_config"]["weights"] == "mode" and 0.3 < result["accuracy"] <= 1
