@@ -294,6 +294,16 @@ def seed_repeats(samples: int) -> int:
     return 3 if samples <= 2 else 1
 
 
+def _seed_free(model: Any, cfg: EvalConfig) -> bool:
+    """Whether the seed cannot change the metrics: binary weights (probabilities 0 or 1, so
+    no random number decides a sign, at any k_bits) and direct-encoded input."""
+    if cfg.encoding != "direct":
+        return False
+    if isinstance(model, ConvertedSNN):
+        return all(np.isin(layer.prob, (0.0, 1.0)).all() for layer in model.layers)
+    return cfg.weights == "mode"
+
+
 def evaluate_seeds(
     model: Any,
     splits: Any,
@@ -309,10 +319,13 @@ def evaluate_seeds(
     them. The other seeds only measure how much that figure owes to the weights drawn:
     ``<metric>_se`` becomes ``sqrt(bootstrap SE^2 + variance over seeds)``, the error of a
     one-seed figure as an estimate of the design's expected quality; ``<metric>_seed_mean``
-    and ``<metric>_seed_sd`` are the mean and spread over the seeds.
+    and ``<metric>_seed_sd`` are the mean and spread over the seeds.  A deterministic network
+    (`_seed_free`) is evaluated once: every seed would run the same network.
     """
     if seeds < 1:
         raise ModelInputError(f"seeds: {seeds!r} must be a positive integer")
+    if _seed_free(model, eval_cfg):
+        seeds = 1
     runs = [
         evaluate(model, splits, replace(eval_cfg, seed=eval_cfg.seed + i), ood, split=split)
         for i in range(seeds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -113,6 +114,23 @@ def test_more_seeds_add_their_spread_to_the_standard_error():
     assert combined["eval_seeds"] == 3 and combined["test_images"] == 300
     single = evaluate_seeds(snn, data, cfg, seeds=1, split="test")
     assert single["accuracy"] == each[0]["accuracy"] and single["eval_seeds"] == 1
+
+
+@pytest.mark.parametrize("evaluation", ["float", "integer"])
+def test_a_binary_network_is_evaluated_with_one_seed(evaluation: str):
+    """0/1 probabilities: every seed runs the same network, so more seeds measure nothing."""
+    snn = block_network(output_scale=1.0)
+    binary = ConvertedSNN(
+        [replace(layer, prob=np.round(layer.prob)) for layer in snn.layers], output_scale=1.0
+    )
+    data = splits()
+    cfg = EvalConfig(timesteps=4, samples=1, k_bits=4, evaluation=evaluation, seed=7)
+    each = [evaluate(binary, data, replace(cfg, seed=7 + i), split="test") for i in range(2)]
+    assert each[0]["nll"] == each[1]["nll"]
+    combined = evaluate_seeds(binary, data, cfg, seeds=3, split="test")
+    assert combined["eval_seeds"] == 1 and combined["nll"] == each[0]["nll"]
+    sampled = evaluate_seeds(snn, data, cfg, seeds=3, split="test")
+    assert sampled["eval_seeds"] == 3  # sampled weights: the seed matters
 
 
 def test_temperature_scaling_lowers_validation_ece():
