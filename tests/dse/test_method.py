@@ -202,3 +202,34 @@ def test_trial_configuration_rebuilds_a_deterministic_trial(method_study, method
         params=trial.params, distributions=trial.distributions, values=trial.values
     )
     assert trial_configuration(cfg, unrecorded)[3] == model_dir  # rebuilt from the key
+
+
+def test_the_inner_hardware_search_varies_no_sampling_knob_of_a_deterministic_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = yaml.safe_load(TINY.read_text())
+    raw.update(
+        output_dir=str(tmp_path),
+        n_trials=2,
+        hardware_search={"exact": True},
+        search={
+            "method": "ste",
+            "width": 8,
+            "pe": [4, 16],
+            "sampling": ["memory", "regenerate"],
+            "sample_lanes": [1, 2],
+        },
+    )
+    grids: list[dict] = []
+    real = dse.objective.hardware_front
+
+    def spy(accelerator, activity, grid, *args, **kwargs):
+        grids.append(grid)
+        return real(accelerator, activity, grid, *args, **kwargs)
+
+    monkeypatch.setattr(dse.objective, "hardware_front", spy)
+    study = run_study(parse_study(raw, "tiny.yaml"), progress=False)
+    assert grids and all(set(g) == {"pe"} for g in grids)
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        accel = trial.user_attrs["accelerator"]
+        assert (accel["sampling"], accel["sample_lanes"], accel["k_bits"]) == ("memory", 1, 1)
