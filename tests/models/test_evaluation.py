@@ -82,7 +82,8 @@ def check_sane(metrics: dict, snn: ConvertedSNN, cfg: EvalConfig, ood: bool = Fa
 def test_float_evaluation_keys_ranges_and_conventions():
     snn = block_network(output_scale=1.0)
     cfg = EvalConfig(timesteps=6, samples=4, seed=3)
-    ood = torch.rand(200, 12)
+    # Seeded: with some draws the OOD inputs separate perfectly and the AUROC's SE is 0.
+    ood = torch.rand(200, 12, generator=torch.Generator().manual_seed(1))
     metrics = evaluate(snn, splits(), cfg, ood=ood, split="test")
     check_sane(metrics, snn, cfg, ood=True)
     assert metrics["accuracy"] > 0.7  # ~0.8 reachable with 30 % label noise
