@@ -174,8 +174,9 @@ def test_shipped_studies_are_valid(name: str) -> None:
 def test_mnist98_trains_once_and_searches_hardware_exact_designs_at_t_8_or_less() -> None:
     """The anchor study's promise (docs/bayesian.md, "MNIST to 98 %"): one architecture, trained
     by BayesBiNN and by STE (the posterior mode derives from the BayesBiNN model: three cache
-    entries), the integer model, the front on the whole test set, T <= 8, the xc7z020 only, and its largest
-    Bernoulli codes and widest membranes still fit that part at the smallest parallelism."""
+    entries), the integer model, the front on the whole test set, T <= 8, the xc7z020 only,
+    and its largest Bernoulli codes and widest membranes still fit that part at the smallest
+    parallelism."""
     from dse.objective import count_models
     from hwmodel.estimate import estimate
     from hwmodel.template import AcceleratorConfig
