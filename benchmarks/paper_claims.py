@@ -39,10 +39,10 @@ Trained models are cached under ``--cache`` (models.io format) and finished runs
         --shift-n 200 --val-n 200 --repeat-n 200 --cache runs/claims-tiny   # smoke test
 
 The mnist98 budget (studies/mnist98.yaml's training: 784-512-512-10, 60 epochs, batch 100,
-N = 1e6, all 60,000 training images less 2,000 for validation; every test image)::
+N = 1e6, all 60,000 training images, 6,000 of them for validation; every test image)::
 
     python benchmarks/paper_claims.py --widths 512,512 --epochs 60 --batch-size 100 \\
-        --max-train 0 --val-n 2000 --test-n 10000 --ood noise --device cuda \\
+        --max-train 0 --val-n 6000 --test-n 10000 --ood noise --device cuda \\
         --designs time-k4,mode-snn,ste-snn,ste-snn-T2 --ste-timesteps 2,8 \\
         --cache runs/claims-mnist98 --train-seed S     # one process per seed, then
     python benchmarks/paper_claims.py ... --tables-only --markdown
