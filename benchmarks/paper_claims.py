@@ -333,7 +333,8 @@ def evaluate_seed(
 def runs_file(args: argparse.Namespace, train_seed: int) -> Path:
     """Finished runs of one training seed under these settings (every flag but the cache,
     thread count, seed and design selection and output format)."""
-    ignored = ("cache", "threads", "train_seed", "markdown", "designs", "chosen", "tables_only")
+    ignored = ("cache", "threads", "train_seed", "train_seeds", "markdown", "designs", "chosen")
+    ignored += ("tables_only",)
     settings = {k: str(v) for k, v in vars(args).items() if k not in ignored}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return args.cache / f"runs-{digest}-seed{train_seed}.json"
