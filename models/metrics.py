@@ -141,6 +141,21 @@ def spike_statistics(spikes: ArrayLike, fan_outs: Sequence[int]) -> dict[str, fl
     }
 
 
+def per_image_scores(probs: ArrayLike, labels: ArrayLike) -> dict[str, np.ndarray]:
+    """Per-image terms whose means are accuracy, NLL and Brier: correctness (0/1),
+    -log p(true class) (floored at `NLL_FLOOR`) and the squared error of the probabilities."""
+    p = _check_probs(probs)
+    y = _check_labels(labels, p)
+    rows = np.arange(len(y))
+    onehot = np.zeros_like(p)
+    onehot[rows, y] = 1.0
+    return {
+        "accuracy": (p.argmax(axis=1) == y).astype(np.float64),
+        "nll": -np.log(np.clip(p[rows, y], NLL_FLOOR, None)),
+        "brier": np.sum((p - onehot) ** 2, axis=1),
+    }
+
+
 def bootstrap_standard_errors(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -160,16 +175,9 @@ def bootstrap_standard_errors(
     n = len(y)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(resamples, n))
-    rows = np.arange(n)
-    onehot = np.zeros_like(p)
-    onehot[rows, y] = 1.0
     conf = p.max(axis=1)
-    correct = (p.argmax(axis=1) == y).astype(np.float64)
-    per_image = {
-        "accuracy": correct,
-        "nll": -np.log(np.clip(p[rows, y], NLL_FLOOR, None)),
-        "brier": np.sum((p - onehot) ** 2, axis=1),
-    }
+    per_image = per_image_scores(p, y)
+    correct = per_image["accuracy"]
     draws = {name: terms[idx].mean(axis=1) for name, terms in per_image.items()}
     edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     bins = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, ECE_BINS - 1)

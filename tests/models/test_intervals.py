@@ -1,12 +1,14 @@
-"""Student-t interval against hand-computed values."""
+"""Student-t interval against hand-computed values; paired bootstrap against the normal
+approximation it should approach."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from models.intervals import t_interval
+from models.intervals import paired_bootstrap, t_interval
 
 
 def test_three_runs():
@@ -23,3 +25,27 @@ def test_single_run_and_bad_input():
     assert t_interval([0.5]).half_width == math.inf
     with pytest.raises(ValueError):
         t_interval([])
+
+
+def test_paired_bootstrap_matches_normal_approximation():
+    rng = np.random.default_rng(0)
+    a = (rng.random(4000) < 0.9).astype(float)
+    b = np.where(rng.random(4000) < 0.1, 1.0 - a, a)  # b flips 10 % of a's outcomes
+    found = paired_bootstrap(a, b)
+    d = a - b
+    half = 1.96 * d.std(ddof=1) / math.sqrt(d.size)
+    assert found.mean == pytest.approx(d.mean())
+    assert found.n == 4000
+    assert found.high - found.low == pytest.approx(2 * half, rel=0.1)
+    assert found.low < d.mean() < found.high
+    assert paired_bootstrap(a, b) == found  # seeded: the same interval every time
+    same = paired_bootstrap(a, a)
+    assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)
+    assert f"{same:.2f}" == "+0.00 [+0.00, +0.00]"
+
+
+def test_paired_bootstrap_bad_input():
+    with pytest.raises(ValueError):
+        paired_bootstrap([1.0, 0.0], [1.0])
+    with pytest.raises(ValueError):
+        paired_bootstrap([], [])
