@@ -76,7 +76,8 @@ def ties_of(trial: FrozenTrial, candidates: Iterable[FrozenTrial]) -> dict[int, 
     selection split cannot tell apart from `trial`'s.
 
     Empty when `trial` recorded no correctness vector; a candidate without one, or scored on
-    a different number of images, cannot be paired and is never a tie (the old behaviour).
+    a different number of images (`evaluation.refine_front` re-scores designs near the front
+    on more), cannot be paired and is never a tie (the old behaviour).
     """
     mine = correct_vector(trial.user_attrs)
     if mine is None:

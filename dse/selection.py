@@ -36,7 +36,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from dse.errors import StudyInputError
-from dse.inner import CANONICAL_KNOBS, COST_FIGURES, INNER_ATTR
+from dse.holdout import evaluating_trial
+from dse.inner import CANONICAL_KNOBS, COST_FIGURES
 from dse.paired import correct_vector, ties_of
 
 __all__ = [
@@ -45,15 +46,8 @@ __all__ = [
     "knee_trial",
     "paired",
     "select_trial",
-    "source_of",
     "tie_table",
 ]
-
-
-def source_of(trial: FrozenTrial) -> int:
-    """The number of the trial whose model evaluation `trial`'s scores come from."""
-    attrs = trial.user_attrs
-    return int(attrs.get(INNER_ATTR, attrs.get("duplicate_of", trial.number)))
 
 
 def _canonical_order(trial: FrozenTrial) -> tuple[int, ...]:
@@ -67,7 +61,7 @@ def _without_twins(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     kept: dict[tuple, FrozenTrial] = {}
     for trial in sorted(trials, key=_canonical_order):
         figures = tuple(trial.user_attrs.get(f) for f in COST_FIGURES)
-        kept.setdefault((source_of(trial), tuple(trial.values), figures), trial)
+        kept.setdefault((evaluating_trial(trial), tuple(trial.values), figures), trial)
     return list(kept.values())
 
 
