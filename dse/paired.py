@@ -96,7 +96,10 @@ def ties_of(trial: FrozenTrial, candidates: Iterable[FrozenTrial]) -> dict[int, 
 def describe_ties(ties: Mapping[int, float], images: int) -> str:
     """One line for people: "indistinguishable from trials 12 (p = 0.41), 31 (p = 1) ..."."""
     if not ties:
-        return f"distinguishable from every other front design on the {images} selection images"
+        return (
+            f"accuracy distinguishable from every other front design on the {images} "
+            "selection images (exact McNemar test, p < 0.05)"
+        )
     listed = ", ".join(f"{n} (p = {p:.2g})" for n, p in sorted(ties.items()))
     noun = "trial" if len(ties) == 1 else "trials"
     return (

@@ -148,7 +148,7 @@ def _with_standard_errors(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame
 def pareto_frame(study: optuna.Study) -> pd.DataFrame:
     """The front's rows by trial number; with the paired test, `tied_with_most_accurate`
     (the selection split cannot tell its accuracy from the most accurate front design's, or
-    it is that design) and `indistinguishable_from` (front trial numbers, space-separated)."""
+    it is that design) and `indistinguishable_from` (front trial numbers, a JSON list)."""
     front = front_trials(study)
     if not front:
         return pd.DataFrame()
@@ -157,10 +157,8 @@ def pareto_frame(study: optuna.Study) -> pd.DataFrame:
     if ties:
         top = front[0].number
         frame["tied_with_most_accurate"] = frame["number"].map(lambda n: n == top or n in ties[top])
-        frame["indistinguishable_from"] = frame["number"].map(
-            lambda n: " ".join(map(str, sorted(ties[n])))
-        )
-    return frame
+        frame["indistinguishable_from"] = frame["number"].map(lambda n: sorted(ties[n]))
+    return _json_cells(frame)
 
 
 def _short(value: object) -> str:

@@ -124,7 +124,7 @@ def test_the_report_and_summary_name_the_ties() -> None:
     study = _study([(_correct(340), 10.0), (_correct(337), 5.0), (_correct(300), 1.0)])
     frame = pareto_frame(study).set_index("number")
     assert list(frame["tied_with_most_accurate"]) == [True, True, False]
-    assert list(frame["indistinguishable_from"]) == ["1", "0", ""]
+    assert list(frame["indistinguishable_from"]) == ["[1]", "[0]", "[]"]
     note = selection_note(study, front_trials(study))
     assert note is not None and "trial 1 apart" in note and "trial 1." in note
     assert ties_line(study, study.trials[0]) == (
