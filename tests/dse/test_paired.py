@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from dse.cli import main
+from dse.commands.study_commands import _print_front
 from dse.paired import CORRECT_ATTR, IMAGES_ATTR, correct_vector, mcnemar, ties_of
 from dse.report import pareto_frame, write_report
 from dse.runner import open_study
@@ -199,7 +200,11 @@ def test_show_and_the_report_say_which_designs_are_tied(
     out = capsys.readouterr().out
     assert "ties: trial 2 (complete)" in out
     assert "trial 2: accuracy indistinguishable from front trials 0 (p = 0.5), 1 (p = 1)" in out
-    # (`dse report` would score these made-up designs on the test split: write it directly.)
+    # What `dse run` and `dse report` print after the front (`dse report` itself would score
+    # these made-up designs on the test split, so the page is written directly).
+    assert _print_front(study) == 3
+    out = " ".join(capsys.readouterr().out.split())  # the sentence may wrap
+    assert "cannot tell the accuracy of these 3 front designs apart" in out
     html = write_report(study, tmp_path / "report")["report.html"].read_text()
     assert "cannot tell the accuracy of these 3 front designs apart" in html
     assert "1 (p = 1), 2 (p = 0.5)" in html  # trial 0's row of the front table
