@@ -8,6 +8,12 @@ sampler.  `hardware_front` enumerates the study's hardware grid, drops infeasibl
 (the study's constraints), keeps the non-dominated ones on the study's objectives and bounds
 their number; the objective records them as trials of the same study.
 
+Designs the estimate cannot tell apart are one design: 16 PEs x 2 synapses per cycle and
+32 x 1 build the same multiply-accumulate width, so the cost model gives them the same
+resources, cycles and power.  Of such *twins* (equal `COST_FIGURES` and objective values)
+only the canonical one is kept: the trial's own design if it is one of them (it is a trial
+already), else the fewest PEs, then synapses per cycle, then lanes (`CANONICAL_KNOBS`).
+
 A clock range without a step is gridded at `hardware_search.clock_step_mhz` (both ends
 included); every other hardware knob is a list, a stepped range or fixed.
 """
@@ -30,6 +36,13 @@ if TYPE_CHECKING:
 HARDWARE_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "clock_mhz", "part", "sampling")
 #: User attribute of a recorded hardware variant: the number of the trial that evaluated it.
 INNER_ATTR = "inner_of"
+#: Estimate figures that, equal together with the objective values, make two designs twins.
+COST_FIGURES = (
+    *("part", "clock_mhz", "lut", "ff", "lutram", "bram18", "bram36", "dsp"),
+    *("cycles", "latency_us", "power_w", "energy_uj"),
+)
+#: The order that picks the canonical design among twins: fewest of each, in this order.
+CANONICAL_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes")
 
 
 def knob_grid(knob: Knob, clock_step_mhz: float) -> list[Any]:
@@ -84,6 +97,23 @@ def spread(points: np.ndarray, limit: int) -> list[int]:
     return sorted(chosen)
 
 
+def twins(
+    designs: pd.DataFrame,
+    priced: pd.DataFrame,
+    metrics: Sequence[str],
+    own: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Mask of the rows of `designs` that are a twin of another, canonical row: equal
+    `COST_FIGURES` and `metrics` in `priced` (same index).  The canonical row of a group is
+    the one equal to `own` if any, else the first by `CANONICAL_KNOBS`."""
+    order = designs[list(CANONICAL_KNOBS)].copy()
+    is_own = [designs[k].to_numpy() == v for k, v in (own or {}).items()]
+    order["_not_own"] = ~np.all(is_own, axis=0) if is_own else True
+    ranked = order.sort_values(["_not_own", *CANONICAL_KNOBS], kind="stable").index
+    figures = list(dict.fromkeys([*COST_FIGURES, *metrics]))
+    return priced.loc[ranked, figures].duplicated().reindex(designs.index).to_numpy(bool)
+
+
 def hardware_front(
     accelerator: dict[str, Any],
     activity: Sequence[float],
@@ -93,12 +123,15 @@ def hardware_front(
     limit: int,
     calibration: str | None = None,
     util_cap: float | None = None,
+    own: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Hardware knob values of the feasible non-dominated designs for one scored model.
+    """Hardware knob values of the feasible non-dominated designs for one scored model,
+    without twins.
 
     `accelerator` is the evaluated design's `AcceleratorConfig.as_dict()`; `objectives` are
     (metric, direction) pairs, metrics not in the estimate (accuracy) being the same for every
-    design; `feasible(table)` says which priced rows satisfy the study's constraints.
+    design; `feasible(table)` says which priced rows satisfy the study's constraints; `own`
+    is the evaluated design's hardware knobs (keys of `grid`), kept over its twins.
     """
     import pandas as pd  # here, not at import: the study-file loader imports this module
 
@@ -114,8 +147,9 @@ def hardware_front(
             designs[name] = [value] * len(designs)
     designs["activity"] = [np.asarray(activity, dtype=float)] * len(designs)
     priced = estimate_table(designs, calibration=calibration, util_cap=util_cap)
-    ok = np.asarray(feasible(priced), dtype=bool)
     varying = [(m, d) for m, d in objectives if m in priced.columns]
+    ok = np.asarray(feasible(priced), dtype=bool)
+    ok &= ~twins(designs, priced, [m for m, _ in varying], own)
     if not ok.any():
         return []
     if not varying:  # no objective depends on the hardware: any feasible design is optimal

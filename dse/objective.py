@@ -397,6 +397,7 @@ class TrialObjective:
         objectives = [(o.metric, o.direction) for o in self.cfg.objectives]
         # Only the knobs this trial drew vary (a `time` design has no sample_lanes: one lane).
         grid = {k: v for k, v in self._grid.items() if k in trial.params}
+        own = {name: design[name] for name in grid}
         front = hardware_front(
             accel.as_dict(),
             model["activity"],
@@ -406,8 +407,8 @@ class TrialObjective:
             self.cfg.hardware_search.max_designs,
             calibration=self._calibration,
             util_cap=self.cfg.constraints.util_cap,
+            own=own,
         )
-        own = {name: design[name] for name in grid}
         frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
         generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
         for variant in front:

@@ -137,7 +137,7 @@ def classify(study: optuna.Study) -> dict[int, str]:
 def knee(study: optuna.Study) -> FrozenTrial | None:
     """The front's knee (`dse.selection`), or None without a feasible front."""
     front = front_trials(study)
-    return knee_trial(front, list(study.directions)) if front else None
+    return knee_trial(study, front) if front else None
 
 
 def format_value(name: str, value: float, se: float = 0.0) -> str:

@@ -19,11 +19,13 @@ from tqdm.auto import tqdm
 
 from dse.inner import INNER_ATTR
 from dse.objective import FAIL_REASON_ATTR
+from dse.selection import front_trials
 
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
-#: Seconds between Pareto-front recounts: `study.best_trials` deep-copies every trial, which
-#: costs more than a cached trial itself once a study holds a few hundred trials.
+#: Seconds between Pareto-front recounts (`front_trials`, the front without twins, as every
+#: table shows it): `study.best_trials` deep-copies every trial, which costs more than a
+#: cached trial itself once a study holds a few hundred trials.
 PARETO_REFRESH_S = 2.0
 _FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}"
 
@@ -130,7 +132,7 @@ class StudyProgress:
         )
         now = time.monotonic()
         if done >= self._bar.total or now - self._pareto_at >= PARETO_REFRESH_S:
-            self._pareto, self._pareto_at = len(study.best_trials), now
+            self._pareto, self._pareto_at = len(front_trials(study)), now
         time_left = None if self._deadline is None else self._deadline - now
         eta = eta_seconds(sampled, self._bar.total, self._n_models, self._workers, time_left)
         self._bar.set_postfix_str(

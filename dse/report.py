@@ -2,10 +2,12 @@
 
 `trials.csv` has one row per trial (parameters, objectives each followed by its standard
 error where one was recorded, every user attribute, the constraint values, feasibility, the
-kind of design of `dse.plots.KINDS`, state); `pareto.csv` holds exactly `study.best_trials`
-(the feasible non-dominated trials); `report.html` embeds plotly's JavaScript so it opens
-offline, and sets `data-js-error` on its root element if a script fails (the browser test
-reads it).
+kind of design of `dse.plots.KINDS`, state); `pareto.csv` holds the front of
+`dse.selection.front_trials` (`study.best_trials`, the feasible non-dominated trials, without
+twins) and, where the selection split's paired test applies (`dse.paired`), which front
+designs each is indistinguishable from in accuracy; `report.html` embeds plotly's JavaScript
+so it opens offline, and sets `data-js-error` on its root element if a script fails (the
+browser test reads it).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dse.error_band import band_note, band_table, model_band
 from dse.errors import StudyInputError
 from dse.holdout import held_out_scores
 from dse.intervals import Z95, standard_errors
+from dse.paired import IMAGES_ATTR, ties_of
 from dse.plots import (
     KEY_METRICS,
     all_figures,
@@ -41,6 +44,8 @@ from dse.plots import (
     objective_names,
     pareto_figures,
 )
+from dse.selection import best_trial, front_trials, paired, tie_table
+from dse.summary import selection_note
 
 _TEMPLATE = jinja2.Template(
     """<!DOCTYPE html>
@@ -77,6 +82,10 @@ front: no front design beats them by more than the interval (orange in the plots
 """,
     autoescape=False,
 )
+
+
+#: Column of the HTML tables: the front designs a design's accuracy is tied with.
+TIES_COLUMN = "accuracy indistinguishable from (selection split, McNemar)"
 
 
 def _json_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,9 +146,19 @@ def _with_standard_errors(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame
 
 
 def pareto_frame(study: optuna.Study) -> pd.DataFrame:
-    """The rows of `study.best_trials`, by trial number."""
-    best = sorted(study.best_trials, key=lambda t: t.number)
-    return trials_frame(study, best) if best else pd.DataFrame()
+    """The front's rows by trial number; with the paired test, `tied_with_most_accurate`
+    (the selection split cannot tell its accuracy from the most accurate front design's, or
+    it is that design) and `indistinguishable_from` (front trial numbers, a JSON list)."""
+    front = front_trials(study)
+    if not front:
+        return pd.DataFrame()
+    frame = trials_frame(study, sorted(front, key=lambda t: t.number))
+    ties = tie_table(study, front)
+    if ties:
+        top = front[0].number
+        frame["tied_with_most_accurate"] = frame["number"].map(lambda n: n == top or n in ties[top])
+        frame["indistinguishable_from"] = frame["number"].map(lambda n: sorted(ties[n]))
+    return _json_cells(frame)
 
 
 def _short(value: object) -> str:
@@ -151,16 +170,25 @@ def _design_table(study: optuna.Study, kind: str) -> str:
     metrics in units, the knobs."""
     names = objective_names(study)
     kinds = classify(study)
-    chosen = knee(study)
     shown = [t for t in completed(study) if kinds[t.number] == kind]
     if not shown:
         return "<p>none</p>"
+    front = front_trials(study)
+    roles: dict[int, str] = {}  # trial number -> "best", "knee" or "best, knee"
+    if front:
+        for role, chosen in (("best", best_trial(study, front)), ("knee", knee(study))):
+            roles[chosen.number] = ", ".join(filter(None, (roles.get(chosen.number), role)))
     metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
     tested = held_out_scores(study)
     rows = []
     for t in shown:
         attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
-        row = {"trial": f"{t.number} (knee)" if chosen and t.number == chosen.number else t.number}
+        row: dict[str, object] = {
+            "trial": f"{t.number} ({roles[t.number]})" if t.number in roles else t.number
+        }
+        if paired(study) and IMAGES_ATTR in attrs:
+            ties = ties_of(t, front)
+            row[TIES_COLUMN] = ", ".join(f"{n} (p = {p:.2g})" for n, p in sorted(ties.items()))
         for m in metrics:
             if isinstance(attrs.get(m), int | float):
                 se = float(attrs.get(f"{m}_se") or 0.0)
@@ -179,14 +207,17 @@ def _design_table(study: optuna.Study, kind: str) -> str:
 
 
 def _notes(study: optuna.Study) -> list[str]:
-    """Caveats a reader needs: how many selection images the accuracy-like metrics rest on."""
+    """Caveats a reader needs: how many selection images the accuracy-like metrics rest on,
+    and whether they tell the front's accuracies apart."""
+    tie_note = selection_note(study, front_trials(study))
+    ties = [] if tie_note is None else [html.escape(tie_note)]
     counts = [
         t.user_attrs["selection_images"]
         for t in completed(study)
         if "selection_images" in t.user_attrs
     ]
     if not counts:
-        return []
+        return ties
     n = min(counts)
     accuracy = [t.user_attrs["accuracy"] for t in completed(study) if "accuracy" in t.user_attrs]
     p = max(accuracy) if accuracy else 0.95
@@ -199,7 +230,7 @@ def _notes(study: optuna.Study) -> list[str]:
     )
     if max(counts) > n:
         text += f" Designs near the front were re-evaluated on up to {max(counts)} images."
-    return [text]
+    return [text, *ties]
 
 
 def _summary(study: optuna.Study) -> str:

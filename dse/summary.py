@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dse.holdout import held_out_scores
-from dse.selection import front_trials, knee_trial
+from dse.paired import IMAGES_ATTR, describe_ties, ties_of
+from dse.selection import best_trial, front_trials, knee_trial, paired, tie_table
 
 #: metric -> (unit, factor from the stored value to the shown one).
 UNITS: dict[str, tuple[str, float]] = {
@@ -103,7 +104,9 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     title = f"{study.study_name}: Pareto front ({len(front)} designs)"
     if not front:
         return [Table(title=title + " - none feasible yet")]
-    knee = knee_trial(front, list(study.directions)).number
+    roles = {}  # trial number -> "best", "knee" or "best, knee"
+    for role, chosen in (("best", best_trial(study, front)), ("knee", knee_trial(study, front))):
+        roles[chosen.number] = ", ".join(filter(None, (roles.get(chosen.number), role)))
     objectives = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
     tested = held_out_scores(study)
     metrics = [m for m in FRONT_METRICS if m not in objectives]
@@ -114,7 +117,7 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     rows = []
     for t in front:
         attrs = {**t.user_attrs, **tested.get(t.number, {})}
-        cells = [f"{t.number} (knee)" if t.number == knee else str(t.number)]
+        cells = [f"{t.number} ({roles[t.number]})" if t.number in roles else str(t.number)]
         cells += [shown(m, v) for m, v in zip(objectives, t.values, strict=True)]
         cells += [shown(m, attrs.get(m, "")) for m in metrics]
         cells += [shown(p, t.params.get(p, "")) for p in params]
@@ -132,6 +135,37 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
             table.add_row(*(Text(row[index]) for index in (0, *group)))
         tables.append(table)
     return tables
+
+
+def selection_note(study: optuna.Study, front: list[FrozenTrial]) -> str | None:
+    """One sentence when the selection split cannot resolve the front's accuracy differences
+    (`dse.paired`): every design, or some, tied with the most accurate one."""
+    ties = tie_table(study, front).get(front[0].number) if front else None
+    if not ties:
+        return None
+    images = front[0].user_attrs[IMAGES_ATTR]
+    best = best_trial(study, front).number
+    if len(ties) == len(front) - 1:
+        return (
+            f"The {images} selection images cannot tell the accuracy of these {len(front)} "
+            f"front designs apart (exact McNemar test, p >= 0.05); rank them by cost: "
+            f"--trial best is the cheapest, trial {best}."
+        )
+    listed = ", ".join(map(str, sorted(ties)))
+    noun = "trial" if len(ties) == 1 else "trials"
+    return (
+        f"The {images} selection images cannot tell {noun} {listed} apart in accuracy from "
+        f"the most accurate front design, trial {front[0].number} (exact McNemar test, "
+        f"p >= 0.05); --trial best is the cheapest of them, trial {best}."
+    )
+
+
+def ties_line(study: optuna.Study, trial: FrozenTrial) -> str | None:
+    """For `dse show`: which front designs `trial` is indistinguishable from in accuracy."""
+    images = trial.user_attrs.get(IMAGES_ATTR)
+    if not paired(study) or images is None:
+        return None
+    return f"trial {trial.number}: {describe_ties(ties_of(trial, front_trials(study)), images)}"
 
 
 def trial_table(study: optuna.Study, trial: FrozenTrial, title: str) -> Table:

@@ -66,10 +66,10 @@ def _run(
     except (StudyFailing, WorkersFailed) as exc:
         console(stderr=True).print(flagged("run failed:", "red", exc))
         raise typer.Exit(1) from None
-    _print_front(study)
+    front = _print_front(study)
     typer.echo(
         f"study {cfg.name!r}: {count_done(study)} finished trials, "
-        f"{len(study.best_trials)} on the Pareto front, this run {_duration(start)}; "
+        f"{front} on the Pareto front, this run {_duration(start)}; "
         f"storage {redact_url(url)}"
     )
     typer.echo(f"next: dse report {study_file}; dse show {study_file} --trial knee")
@@ -81,18 +81,22 @@ def _duration(start: float) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def _print_front(study: optuna.Study) -> None:
-    """The front as tables that fit the terminal (split, never truncated), and how its
-    selection figures compare with the test split."""
+def _print_front(study: optuna.Study) -> int:
+    """The front as tables that fit the terminal (split, never truncated), how its selection
+    figures compare with the test split, and whether the selection split resolves its
+    accuracy differences; returns the front's size."""
     from dse.holdout import gap_summary
-    from dse.summary import front_tables
+    from dse.selection import front_trials
+    from dse.summary import front_tables, selection_note
 
     out = console()
+    front = front_trials(study)
     for table in front_tables(study, width=out.width):
         out.print(table)
-    gap = gap_summary(study)
-    if gap is not None:
-        typer.echo(gap)
+    for line in (gap_summary(study), selection_note(study, front)):
+        if line is not None:
+            typer.echo(line)
+    return len(front)
 
 
 def _run_workers(
@@ -184,7 +188,7 @@ def show(
     from dse.runner import open_study
     from dse.schema import load_study_file
     from dse.selection import select_trial
-    from dse.summary import trial_table
+    from dse.summary import ties_line, trial_table
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
@@ -192,6 +196,9 @@ def show(
     number = frozen.number
     title = f"{cfg.name}: trial {number} ({frozen.state.name.lower()})"
     console().print(trial_table(study, frozen, title))
+    line = ties_line(study, frozen)
+    if line is not None:
+        typer.echo(line)
     typer.echo(f"export: dse export {study_file} --trial {number} --out build/t{number}")
 
 

@@ -6,16 +6,18 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
 
 from dse.errors import StudyInputError
-from dse.inner import INNER_ATTR, knob_grid
+from dse.inner import COST_FIGURES, INNER_ATTR, hardware_front, knob_grid
 from dse.objective import build_configs, load_splits, trial_configuration
 from dse.runner import run_study
 from dse.schema import StudyConfig, parse_study
+from dse.selection import front_trials
 from dse.space import Knob
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
@@ -60,11 +62,14 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> optuna.Study:
 
 def brute_force_front(evaluated: optuna.trial.FrozenTrial) -> dict[tuple, tuple]:
     """{hardware tuple: objective values} of the feasible non-dominated designs, each priced
-    alone by `estimate` and compared pairwise."""
+    alone by `estimate` and compared pairwise; of designs priced alike (twins) only the
+    evaluated one, else the one with fewest PEs, then synapses, then lanes."""
     attrs = evaluated.user_attrs["accelerator"]
     base = AcceleratorConfig(**{**attrs, "widths": tuple(attrs["widths"])})
     accuracy = evaluated.user_attrs["accuracy"]
     feasible: dict[tuple, tuple] = {}
+    priced_alike: dict[tuple, tuple] = {}  # (objectives, cost figures) -> canonical design
+    own = hardware_of(evaluated)
     lane_choices = LANES if base.ensemble == "repeat" else (1,)  # `time` builds one lane
     for pe, spc, lanes, clock, part, sampling in itertools.product(
         PES, SYNAPSES, lane_choices, CLOCKS, PARTS, SAMPLING
@@ -81,11 +86,12 @@ def brute_force_front(evaluated: optuna.trial.FrozenTrial) -> dict[tuple, tuple]
         cost = estimate(config, activity=evaluated.user_attrs["activity"], util_cap=UTIL_CAP)
         peak = max(v for k, v in cost.items() if k.startswith("util_"))
         if peak <= UTIL_CAP:
-            feasible[(pe, spc, lanes, clock, part, sampling)] = (
-                -accuracy,
-                cost["latency_us"],
-                cost["lut"],
-            )
+            key = (pe, spc, lanes, clock, part, sampling)
+            point = (-accuracy, cost["latency_us"], cost["lut"])
+            twin = priced_alike.setdefault((point, *(cost[f] for f in COST_FIGURES)), key)
+            if twin == key or key == own:  # the loop visits fewest PEs, synapses, lanes first
+                feasible.pop(twin, None)
+                feasible[key] = point
     assert 0 < len(feasible) < 96 * len(lane_choices)  # the constraint must matter
 
     def dominates(a: tuple, b: tuple) -> bool:
@@ -196,3 +202,64 @@ def test_a_hardware_grid_too_large_is_refused_at_load(tmp_path: Path) -> None:
             tmp_path,
             hardware_search={"exact": True, "clock_step_mhz": 0.0001},
         )
+
+
+def test_designs_priced_alike_are_one_design() -> None:
+    """16 PEs x 1 synapse and 8 x 2 (and 4 x 4) build one multiply-accumulate width: one
+    price, so only the canonical design (fewest PEs) or the evaluated one is kept."""
+    accel = AcceleratorConfig(widths=(64, 128, 10), timesteps=4, samples=2).as_dict()
+    grid = {"pe": [4, 8, 16], "synapses_per_cycle": [1, 2, 4]}
+    objectives = [("accuracy", "maximize"), ("lut", "minimize"), ("latency_us", "minimize")]
+
+    def front(own: dict | None = None) -> list[tuple[int, int]]:
+        designs = hardware_front(
+            accel, [10.0, 20.0], grid, objectives, lambda t: np.ones(len(t), bool), 100, own=own
+        )
+        return sorted((d["pe"], d["synapses_per_cycle"]) for d in designs)
+
+    def price(pe: int, synapses: int) -> tuple:
+        cost = estimate(replace(AcceleratorConfig(**accel), pe=pe, synapses_per_cycle=synapses))
+        return tuple(cost[f] for f in COST_FIGURES)
+
+    assert price(16, 1) == price(8, 2) == price(4, 4) != price(4, 2)  # the premise
+    assert front() == [(4, 1), (4, 2), (4, 4), (8, 4), (16, 4)]
+    assert front({"pe": 16, "synapses_per_cycle": 1}) == [(4, 1), (4, 2), (8, 4), (16, 1), (16, 4)]
+
+
+def test_a_quickstart_like_front_shows_no_design_twice(tmp_path: Path) -> None:
+    """The quickstart's hardware knobs on one model (accuracy, latency and LUTs, so that its
+    hardware front is wide): every trial after the first re-draws hardware for the same model
+    (`duplicate_of`), often a twin of a recorded variant."""
+    cfg = study_config(
+        tmp_path,
+        name="twins",
+        search={
+            **yaml.safe_load(TINY.read_text())["search"],
+            **{"width": [8], "timesteps": 2, "samples": 1, "ensemble": "repeat"},
+            **{"pe": [4, 8, 16, 32, 64], "synapses_per_cycle": [1, 2], "sample_lanes": [1, 2]},
+            **{"clock_mhz": 100, "part": PARTS[1]},
+        },
+        constraints={"fit_device": True, "util_cap": 0.8},
+        n_trials=8,
+    )
+    study = run_study(cfg, progress=False)
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    evaluated = [t for t in trials if not {INNER_ATTR, "duplicate_of"} & set(t.user_attrs)]
+    assert len(evaluated) == 1 and len(trials) > 8  # variants recorded, the rest duplicates
+
+    def priced(trial: optuna.trial.FrozenTrial) -> tuple:
+        return (*trial.values, *(trial.user_attrs[f] for f in COST_FIGURES))
+
+    recorded = [t for t in trials if "duplicate_of" not in t.user_attrs]
+    assert len({priced(t) for t in recorded}) == len(recorded)  # no variant twins its source
+    front = front_trials(study)
+    assert len({priced(t) for t in front}) == len(front)
+    assert len(study.best_trials) > len(front)  # duplicates did land on twins: collapsed
+
+    def parallelism(trial: optuna.trial.FrozenTrial) -> tuple[int, int, int]:
+        accel = trial.user_attrs["accelerator"]
+        return accel["pe"], accel["synapses_per_cycle"], accel["sample_lanes"]
+
+    for trial in front:  # each kept design is the canonical one of its twins
+        alike = [t for t in study.best_trials if priced(t) == priced(trial)]
+        assert parallelism(trial) == min(map(parallelism, alike))

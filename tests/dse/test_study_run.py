@@ -12,9 +12,11 @@ from optuna.trial import TrialState
 
 import dse.objective
 from dse.objective import trial_configuration
+from dse.paired import correct_vector, ties_of
 from dse.report import write_report
 from dse.runner import StudyFailing, open_study, run_study
 from dse.schema import StudyConfig, parse_study
+from dse.selection import front_trials, select_trial
 from models.training import TrainingDivergedError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
@@ -76,9 +78,26 @@ def test_cache_hits_for_trials_that_share_a_training_key(
     assert len(cached) == len(seen)
 
 
-def test_pareto_csv_equals_best_trials(study: optuna.Study, out_dir: Path) -> None:
+def test_pareto_csv_is_the_front(study: optuna.Study, out_dir: Path) -> None:
+    """Optuna's best trials without twins (`dse.selection.front_trials`)."""
     pareto = pd.read_csv(write_report(study, out_dir / "report")["pareto.csv"])
-    assert list(pareto["number"]) == sorted(t.number for t in study.best_trials)
+    front = sorted(t.number for t in front_trials(study))
+    assert list(pareto["number"]) == front
+    assert set(front) <= {t.number for t in study.best_trials}
+
+
+def test_best_is_chosen_among_designs_tied_on_the_selection_split(study: optuna.Study) -> None:
+    """Real selection results: each trial's correct vector gives its accuracy, and `best` is
+    the lowest-power front design the paired test cannot tell from the most accurate."""
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        correct = correct_vector(trial.user_attrs)
+        assert correct is not None and len(correct) == 60
+        assert correct.mean() == pytest.approx(trial.user_attrs["accuracy"])
+    front = front_trials(study)
+    tied = [front[0], *(t for t in front if t.number in ties_of(front[0], front))]
+    best = select_trial(study, "best")
+    assert best.number in {t.number for t in tied}
+    assert best.values[1] == min(t.values[1] for t in tied)
 
 
 def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir: Path) -> None:

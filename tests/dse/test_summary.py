@@ -67,8 +67,9 @@ def test_front_tables_split_columns_and_drop_none() -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "12.35 us" in text
     # Best accuracy first; the dominated trial 3 is not on the front; the knee is trial 2
-    # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)).
-    assert [str(c) for c in tables[0].columns[0]._cells] == ["0", "2 (knee)", "1"]
+    # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)); no
+    # selection results, so `best` is the most accurate.
+    assert [str(c) for c in tables[0].columns[0]._cells] == ["0 (best)", "2 (knee)", "1"]
 
 
 def _timed(number: int, seconds: float, hit: bool, key: str, train_s: float) -> FrozenTrial:
