@@ -24,7 +24,7 @@ def _objective(trial: optuna.Trial) -> tuple[float, float, float]:
     trial.set_user_attr("spikes_per_layer", [x, 2 * x])
     trial.set_user_attr("accelerator", {"pe": width, "ensemble": ensemble})
     trial.set_user_attr("accuracy_se", 0.01 + 0.02 * x)
-    trial.set_user_attr("test_images", 360)
+    trial.set_user_attr("selection_images", 360)
     trial.set_constraint("power_w", x - 0.8)  # x > 0.8 is infeasible
     if trial.number == 5:
         raise RuntimeError("diverged")
@@ -92,7 +92,7 @@ def test_html_is_offline_and_holds_the_plots(paths: dict[str, Path]) -> None:
         assert f"<h2>{title}" in html, title
     assert "infeasible (" in html  # the legend entry of infeasible trials
     assert "trial 0: " in html  # hover text starts with the trial number
-    assert "360 test images" in html and "one image is 0.28 points" in html
+    assert "360 selection images" in html and "one image is 0.28 points" in html
 
 
 def test_standard_errors_in_pareto_csv_report_and_error_bars(

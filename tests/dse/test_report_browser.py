@@ -27,7 +27,7 @@ def _objective(trial: optuna.Trial) -> tuple[float, float]:
     x = trial.suggest_float("x", 0.0, 1.0)
     trial.suggest_categorical("part", ["xc7z010clg400-1", "xc7z020clg400-1"])
     trial.set_user_attr("accuracy_se", 0.02)
-    trial.set_user_attr("test_images", 360)
+    trial.set_user_attr("selection_images", 360)
     trial.set_constraint("power_w", x - 0.9)
     return 0.5 + 0.4 * x, 1.0 + 100.0 * x * x
 
