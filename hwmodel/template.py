@@ -160,6 +160,12 @@ class AcceleratorConfig:
         return self.pe * self.synapses_per_cycle
 
     @property
+    def deterministic(self) -> bool:
+        """k = 1: a code is round(p), 0 or 1, and the random number is always 0, so the weight
+        is +1 iff the code is 1: the code is the sign, and nothing needs to be drawn."""
+        return self.k_bits == 1
+
+    @property
     def runs(self) -> int:
         """T-step runs per inference (one for `time`, one per sample for `repeat`)."""
         return 1 if self.ensemble == "time" else self.samples
