@@ -14,8 +14,10 @@ Datapath summary (a layer-sequential, event-driven machine):
   with a random number ``r`` uniform on ``0 .. 2**k - 2``: ``w = +1 if r < c else -1``,
   so ``P(w = +1) = c / (2**k - 1)``.  Code 0 is always -1 and the top code always +1
   (saturated posteriors stay deterministic), the scheme is symmetric about p = 1/2, and
-  k = 1 gives the mode (sign) weights.  ``r = (x * (2**k - 1)) >> 32`` for a 32-bit
-  random word x: a shift and a subtraction in hardware, no multiplier.
+  k = 1 gives the mode (sign) weights: r is always 0, the code is the sign, and the plan
+  builds no random-number hardware for such a design (`AcceleratorConfig.deterministic`).
+  ``r = (x * (2**k - 1)) >> 32`` for a 32-bit random word x: a shift and a subtraction in
+  hardware, no multiplier.
 * Random numbers come from a counter-based generator (`prng_word`): a 32-bit xorshift
   LFSR step interleaved with key additions, keyed by (seed, sample, layer) and counted by
   the weight *group*.  Weights are numbered input-major, ``index = i * n_out + j``, and
