@@ -163,7 +163,7 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "events": plan.loop(f"events_{index}") if index > 0 else None,
             "fire": plan.loop(f"fire_{index}"),
             "reset": plan.loop(f"reset_{index}"),
-            "sample": plan.loop(f"sample_{index}") if plan.config.sampling == "memory" else None,
+            "sample": plan.loop(f"sample_{index}") if plan.sampling == "memory" else None,
         }
         if layer.spiking:
             entry["n_next"] = w[index + 2]
@@ -219,7 +219,8 @@ def template_context(
         "seed32": config.seed & MASK32,
         "key_constants": KEY_CONSTANTS,
         "max_images": MAX_IMAGES,
-        "memory": config.sampling == "memory",
+        "memory": plan.sampling == "memory",
+        "regenerate": plan.sampling == "regenerate",
         "layers": _layers(net, plan),
         "depth": {
             "images": images * widths[0],

@@ -8,6 +8,8 @@ designs covers them all, and the other knobs are drawn at random.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hwmodel.template import AcceleratorConfig
@@ -46,9 +48,11 @@ def stratum(index: int) -> dict:
     }
 
 
-def random_design(seed: int, n: int = 24) -> Design:
+def random_design(seed: int, n: int = 24, deterministic: bool = False) -> Design:
     """A tiny random network and design (the simulation tests): widths 2..16, the membrane
-    width spread over 4..32 across seeds 0..n-1, every other knob random."""
+    width spread over 4..32 across seeds 0..n-1, every other knob random.  `deterministic`
+    gives the same draw at k = 1 with one sample: the form a straight-through or posterior-
+    mode network takes (its codes are its signs; nothing is drawn)."""
     rng = np.random.default_rng(seed)
     hidden = rng.integers(3, 13, size=rng.integers(0, 3)).tolist()
     widths = (int(rng.integers(4, 17)), *hidden, int(rng.integers(2, 11)))
@@ -68,6 +72,8 @@ def random_design(seed: int, n: int = 24) -> Design:
         seed=int(rng.integers(0, 2**32)),
         **walk,
     )
+    if deterministic:
+        config = replace(config, k_bits=1, samples=1)
     return random_snn(widths, rng), config
 
 

@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 # Per backend, the templates (under hls/templates/<backend>/) rendered and copied verbatim,
-# as template path -> project path, and where the golden vectors go.
+# as template path -> project path, and where the golden vectors go; `prng` names the static
+# files only a design that draws its weights needs (a deterministic plan has no PRNG units).
 _BACKENDS = {
     "hls": {
         "rendered": {
@@ -66,6 +67,7 @@ _BACKENDS = {
             "rtl/snn_signs.v": "rtl/snn_signs.v",
             "sim/snn_sim.cpp": "sim/snn_sim.cpp",
         },
+        "prng": ("rtl/snn_signs.v",),
         "golden": "sim/golden.txt",
     },
 }
@@ -204,9 +206,11 @@ def export_project(
         writer.write(target, render(f"{backend}/{name}", context))
         for name, target in spec["rendered"].items()
     ]
+    drawn = context["plan"].prng_units > 0
     files += [
         writer.write(target, (TEMPLATE_DIR / backend / name).read_text(encoding="utf-8"))
         for name, target in spec["static"].items()
+        if drawn or name not in spec.get("prng", ())
     ]
     if backend == "rtl":
         files += [

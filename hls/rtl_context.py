@@ -40,7 +40,7 @@ def _loop(loop: Loop, compare_before_write: int) -> dict:
 
 def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
     config = plan.config
-    memory = config.sampling == "memory"
+    memory = plan.sampling == "memory"
     w = config.widths
     out = []
     for index, layer in enumerate(net.layers):
@@ -72,7 +72,7 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
         if layer.spiking:
             entry["queue"] = _storage(plan, f"queue_addr_{index}")
             entry["qa_bits"] = plan.array(f"queue_addr_{index}").element_bits
-            if not memory:
+            if plan.sampling == "regenerate":
                 entry["qi_bits"] = plan.array(f"queue_index_{index}").element_bits
             entry["ev_bits"] = plan.type(f"events_{index + 1}").bits
             entry["rows_next"] = plan.rows[index + 1]
@@ -83,9 +83,12 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
 
 def _prng_users(plan: HardwarePlan) -> list[dict]:
     """The loops that drive the shared PRNG units: state, layer, base delay line, compare stage
-    (the sampling pass compares one stage before its write, the others two)."""
+    (the sampling pass compares one stage before its write, the others two); none in a
+    deterministic design."""
     layers = range(plan.config.n_layers)
-    if plan.config.sampling == "memory":
+    if plan.sampling == "none":
+        users = []
+    elif plan.sampling == "memory":
         users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}", 1) for i in layers]
     else:
         users = [("FIRST", 0, "fc_base", "first_current", 2)]
@@ -96,11 +99,15 @@ def _prng_users(plan: HardwarePlan) -> list[dict]:
     ]
 
 
-def _states(config: AcceleratorConfig) -> list[str]:
+def _states(plan: HardwarePlan) -> list[str]:
+    """One state per loop of the plan (and idle, done)."""
+    loops = {loop.name for loop in plan.loops}
     states = ["IDLE", "LOAD", "KEYS", "FIRST", "SCORES", "COUNTS", "DONE"]
-    for layer in range(config.n_layers):
+    if "keys" not in loops:  # deterministic: a weight sample starts with its first current
+        states.remove("KEYS")
+    for layer in range(plan.config.n_layers):
         states += [f"RESET_{layer}", f"FIRE_{layer}"]
-        if config.sampling == "memory":
+        if f"sample_{layer}" in loops:
             states.append(f"SAMPLE_{layer}")
         if layer > 0:
             states.append(f"EVENTS_{layer}")
@@ -108,7 +115,7 @@ def _states(config: AcceleratorConfig) -> list[str]:
 
 
 def _check(plan: HardwarePlan) -> None:
-    if plan.array("keys").kind != "registers":
+    if plan.prng_units and plan.array("keys").kind != "registers":
         raise HardwareInputError(
             f"widths: {plan.config.n_layers} weight layers; the RTL backend keeps the layer keys "
             "in registers (at most 8 layers), so use fewer layers or the HLS backend"
@@ -120,7 +127,7 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
     plan = build_plan(config)
     _check(plan)
     b = config.membrane_bits
-    states = _states(config)
+    states = _states(plan)
     lanes = plan.lanes
     key_x0 = int(xorshift32(np.uint64((config.seed + KEY_CONSTANTS[0]) & MASK32)))
     starts = [t0 for t0, _ in _time_segments(config.timesteps, config.samples)]
@@ -141,7 +148,11 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
         "log2_reuse": config.reuse.bit_length() - 1,
         "key_x0": key_x0,
         "key_constants": KEY_CONSTANTS,
-        "memory": config.sampling == "memory",
+        "memory": plan.sampling == "memory",
+        "regenerate": plan.sampling == "regenerate",
+        # The state that starts a weight sample: its layer keys, or (deterministic) the first
+        # layer's current.
+        "sample_start": "KEYS" if "KEYS" in states else "FIRST",
         "time_ensemble": config.ensemble == "time",
         "segment_starts": starts,
         "states": states,
@@ -161,7 +172,7 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
         "layers": _layers(net, plan),
         "first": _loop(plan.loop("first_current"), 2),
         "prng_users": _prng_users(plan),
-        "keys_loop": {"depth": plan.loop("keys").depth},
+        "keys_loop": {"depth": plan.loop("keys").depth} if "KEYS" in states else None,
         "load": {"depth": plan.loop("load_image").depth},
         "scores": {"depth": scores.depth, "read": READ_LATENCY[last_kind]},
         "counts": {"depth": plan.loop("store_counts").depth},

@@ -175,7 +175,7 @@ def _build(root: Path, jobs: int, coverage: bool) -> tuple[Path, str]:
         str(obj),
         "-o",
         "snn_sim",
-        *(str(root / name) for name in SOURCES),
+        *(str(root / name) for name in SOURCES if (root / name).is_file()),  # signs: if drawn
         str(root / "sim" / "snn_sim.cpp"),
     ]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)

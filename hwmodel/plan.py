@@ -24,6 +24,11 @@ Rules that live only here:
   states that distance to the tool).
 * A loop pass costs ``trip x II + depth + LOOP_ENTRY`` cycles (LOOP_ENTRY: the state that
   enters and leaves the loop), even when its trip count is 0.
+* A deterministic design (k = 1, `AcceleratorConfig.deterministic`) draws nothing: its codes
+  are the weight signs, read directly by the first-layer and event loops.  It builds no PRNG
+  unit, no layer keys, no sign memory, no sampling phase and no PRNG stage in any pipeline,
+  whatever `sampling` and `reuse` say (its `sampling` is "none"), so two settings of those
+  knobs never price the same hardware differently.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ __all__ = [
 
 Kind = Literal["registers", "lutram", "bram"]
 Pass = Literal["image", "round", "weight_sample", "timestep"]
+Drawing = Literal["memory", "regenerate", "none"]
 
 REGISTER_MAX_DEPTH = 8  # >= every pipelined loop's depth (see module doc)
 LUTRAM_MAX_DEPTH = 64  # one RAM64X1S LUT per bit of width
@@ -183,6 +189,7 @@ class HardwarePlan:
     weight_samples: int
     npc: int
     rows: tuple[int, ...]
+    sampling: Drawing  # how weights are drawn: the config's strategy, or none (deterministic)
     prng_units: int
     types: tuple[DataType, ...]
     arrays: tuple[Array, ...]
@@ -235,16 +242,26 @@ def _bits(n: int) -> int:
     return max(int(n).bit_length(), 1)
 
 
+def _sampling(config: AcceleratorConfig) -> Drawing:
+    """The weight-sampling strategy built: none for a deterministic design (see module doc)."""
+    return "none" if config.deterministic else config.sampling
+
+
 def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, ...]:
     w = config.widths
     b = config.membrane_bits
+    prng = not config.deterministic  # only the PRNG and its comparison use random and word
     types = [
         DataType("pixel", config.input_bits, False, "input pixel"),
         DataType("code", config.k_bits, False, "Bernoulli code"),
-        DataType("random", config.k_bits, False, "scaled random number on 0 .. 2^k - 2"),
+        *(
+            [DataType("random", config.k_bits, False, "scaled random number on 0 .. 2^k - 2")]
+            if prng
+            else []
+        ),
         DataType("membrane", b, True, "membrane, threshold, bias, initial value"),
         DataType("score", 32, True, "class score on the bus (a sign-extended membrane)"),
-        DataType("word", 32, False, "PRNG word and layer key"),
+        *([DataType("word", 32, False, "PRNG word and layer key")] if prng else []),
         DataType("cycles", 64, False, "cycle counter"),
     ]
     for layer in range(config.n_layers):
@@ -261,10 +278,12 @@ def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, 
     return tuple(types)
 
 
-def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: int):
+def _arrays(
+    config: AcceleratorConfig, sampling: Drawing, lanes: int, rows: tuple[int, ...], npc: int
+):
     w = config.widths
     b = config.membrane_bits
-    memory = config.sampling == "memory"
+    memory = sampling == "memory"
 
     def lane(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
         return Array(name, component, bits, elements, depth, banks=lanes, per_lane=True, **kw)
@@ -272,16 +291,15 @@ def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: i
     def rom(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
         return Array(name, component, bits, elements, depth, writes=0, rom=True, **kw)
 
-    arrays = [
-        Array("image", "spike_buffers", config.input_bits, 1, w[0]),
-        lane("keys", "control", 32, 1, config.n_layers),
-    ]
+    arrays = [Array("image", "spike_buffers", config.input_bits, 1, w[0])]
+    if sampling != "none":  # the layer keys of the PRNG
+        arrays.append(lane("keys", "control", 32, 1, config.n_layers))
     for layer in range(config.n_layers):
         n_in, r = w[layer], rows[layer]
         spiking = layer < config.n_layers - 1
         cbits = config.current_bits(layer)
         # Codes: input-major rows, one NPC-code word per (input, row).  Read by the sampling
-        # phase (memory) or by the first-layer and event loops (regenerate).
+        # phase (memory) or by the first-layer and event loops (regenerate, none).
         arrays.append(rom(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r))
         if memory:  # sampled signs, one NPC-bit word per (input, row) and lane
             arrays.append(lane(f"signs_{layer}", "sample_memory", npc, 1, n_in * r))
@@ -302,13 +320,14 @@ def _arrays(config: AcceleratorConfig, lanes: int, rows: tuple[int, ...], npc: i
             arrays.append(rom(f"{name}_{layer}", "neuron_memory", b, npc, r, signed=True))
         if spiking:
             # The event queue: one entry per row of this layer that fired in any lane, written
-            # once per fire-pass cycle (no dynamic multi-writes): the code address and the flat
-            # weight index of the row's first neuron as an input of the next layer, and each
-            # lane's NPC-bit spike mask.  The next layer's event loop walks the set bits.
+            # once per fire-pass cycle (no dynamic multi-writes): the code address and (for the
+            # regenerating PRNG) the flat weight index of the row's first neuron as an input of
+            # the next layer, and each lane's NPC-bit spike mask.  The next layer's event loop
+            # walks the set bits.
             addr_bits = _bits(w[layer + 1] * rows[layer + 1] - 1)
             queue = {"async_read": True}
             arrays.append(Array(f"queue_addr_{layer}", "spike_buffers", addr_bits, 1, r, **queue))
-            if not memory:
+            if sampling == "regenerate":
                 index_bits = _bits(w[layer + 1] * w[layer + 2] - 1)
                 arrays.append(
                     Array(f"queue_index_{layer}", "spike_buffers", index_bits, 1, r, **queue)
@@ -323,9 +342,12 @@ def _depth(config: AcceleratorConfig, reads: str, prng: bool) -> int:
     return READ_LATENCY[reads] + (PRNG_STAGES if prng else 0) + 3
 
 
-def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, rows):
+def _loops(
+    config: AcceleratorConfig, sampling: Drawing, plan_arrays, lanes, rounds, samples_w, rows
+):
     w = config.widths
-    memory = config.sampling == "memory"
+    memory = sampling == "memory"
+    regenerate = sampling == "regenerate"
     steps = rounds * config.timesteps
     kinds = {a.name: a.kind for a in plan_arrays}
     loops = [Loop("load_image", "image", 1, w[0], 1, AXI_LATENCY)]
@@ -333,7 +355,8 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
         # Read the initial value, then write it (the read's latency in between).
         depth = READ_LATENCY[kinds[f"initial_{layer}"]] + 1
         loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, depth))
-    loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
+    if sampling != "none":
+        loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
     if memory:
         for layer in range(config.n_layers):
             depth = READ_LATENCY[kinds[f"codes_{layer}"]] + PRNG_STAGES + 2
@@ -348,7 +371,7 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
             samples_w,
             w[0] * rows[0],
             1,
-            _depth(config, first_kind, not memory),
+            _depth(config, first_kind, regenerate),
         )
     )
     for layer in range(config.n_layers):
@@ -361,7 +384,7 @@ def _loops(config: AcceleratorConfig, plan_arrays, lanes, rounds, samples_w, row
                     steps,
                     rows[layer],
                     1,
-                    _depth(config, kind, not memory),
+                    _depth(config, kind, regenerate),
                     event_layer=layer,
                 )
             )
@@ -394,8 +417,9 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
     rows = tuple(_ceil_div(n, npc) for n in config.widths[1:])
     # A row window holds NPC consecutive weight indices; with reuse R it spans at most
     # ceil((NPC - 1) / R) + 1 groups, never more than NPC.
-    units = min(npc, _ceil_div(npc - 1, config.reuse) + 1)
-    arrays = _arrays(config, lanes, rows, npc)
+    sampling = _sampling(config)
+    units = 0 if sampling == "none" else min(npc, _ceil_div(npc - 1, config.reuse) + 1)
+    arrays = _arrays(config, sampling, lanes, rows, npc)
     ports = (
         AxiPort("images", "m_axi", "gmem", 16),
         AxiPort("scores", "m_axi", "gmem", 32),
@@ -410,9 +434,10 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         weight_samples=samples_w,
         npc=npc,
         rows=rows,
+        sampling=sampling,
         prng_units=units,
         types=_types(config, rows),
         arrays=arrays,
-        loops=_loops(config, arrays, lanes, rounds, samples_w, rows),
+        loops=_loops(config, sampling, arrays, lanes, rounds, samples_w, rows),
         ports=ports,
     )

@@ -118,7 +118,8 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
     event loop and the integrate-and-fire stage of its fire loop.  One sign sampler (the
     lanes' PRNG units and a comparator per neuron and lane) serves the loops that draw
     weights (the `sample_l` loops with the memory strategy; first_current and `events_l`
-    with regenerate), one at a time.
+    with regenerate), one at a time.  A deterministic plan (no PRNG units) has no sampler
+    and no layer-key pipeline: its loops read the codes as the signs.
     """
     config = plan.config
     k, b = plan.type("code").bits, plan.type("membrane").bits
@@ -145,10 +146,11 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
     # units and comparators the widest layer uses, and a select of each loop's codes, row
     # bases (two 32-bit words) and layer keys in front of it.
     lut["prng"], ff["prng"] = units * pr["lut_per_unit"], units * pr["ff_per_unit"]
-    select = (config.n_layers - 1) * (plan.npc * k + 64 + 32 * plan.lanes)
-    lut["sampler"] = signs * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
-    lut["sampler"] += sa["lut_per_select_bit"] * select
-    ff["sampler"] = signs * sa["ff_per_sign"]
+    if plan.prng_units:
+        select = (config.n_layers - 1) * (plan.npc * k + 64 + 32 * plan.lanes)
+        lut["sampler"] = signs * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
+        lut["sampler"] += sa["lut_per_select_bit"] * select
+        ff["sampler"] = signs * sa["ff_per_sign"]
     out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
     out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}
@@ -158,10 +160,11 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         out[name] = _component(**arrays[name])
     ct = coeffs["control"]
     keys = arrays["control"]  # the layer keys of every lane
+    key_lanes = plan.lanes if plan.prng_units else 0  # each lane's layer-key pipeline
     loops = len(plan.loops)
     out["control"] = _component(
-        lut=ct["lut"] + ct["lut_per_loop"] * loops + ct["lut_per_lane"] * plan.lanes + keys["lut"],
-        ff=ct["ff"] + ct["ff_per_loop"] * loops + ct["ff_per_lane"] * plan.lanes + keys["ff"],
+        lut=ct["lut"] + ct["lut_per_loop"] * loops + ct["lut_per_lane"] * key_lanes + keys["lut"],
+        ff=ct["ff"] + ct["ff_per_loop"] * loops + ct["ff_per_lane"] * key_lanes + keys["ff"],
         bram18=keys["bram18"],
         lutram=keys["lutram"],
     )

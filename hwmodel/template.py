@@ -14,8 +14,10 @@ Datapath summary (a layer-sequential, event-driven machine):
   with a random number ``r`` uniform on ``0 .. 2**k - 2``: ``w = +1 if r < c else -1``,
   so ``P(w = +1) = c / (2**k - 1)``.  Code 0 is always -1 and the top code always +1
   (saturated posteriors stay deterministic), the scheme is symmetric about p = 1/2, and
-  k = 1 gives the mode (sign) weights.  ``r = (x * (2**k - 1)) >> 32`` for a 32-bit
-  random word x: a shift and a subtraction in hardware, no multiplier.
+  k = 1 gives the mode (sign) weights: r is always 0, the code is the sign, and the plan
+  builds no random-number hardware for such a design (`AcceleratorConfig.deterministic`).
+  ``r = (x * (2**k - 1)) >> 32`` for a 32-bit random word x: a shift and a subtraction in
+  hardware, no multiplier.
 * Random numbers come from a counter-based generator (`prng_word`): a 32-bit xorshift
   LFSR step interleaved with key additions, keyed by (seed, sample, layer) and counted by
   the weight *group*.  Weights are numbered input-major, ``index = i * n_out + j``, and
@@ -158,6 +160,12 @@ class AcceleratorConfig:
     def neurons_per_cycle(self) -> int:
         """Neurons of one layer updated per cycle by all PEs together."""
         return self.pe * self.synapses_per_cycle
+
+    @property
+    def deterministic(self) -> bool:
+        """k = 1: a code is round(p), 0 or 1, and the random number is always 0, so the weight
+        is +1 iff the code is 1: the code is the sign, and nothing needs to be drawn."""
+        return self.k_bits == 1
 
     @property
     def runs(self) -> int:

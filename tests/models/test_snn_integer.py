@@ -282,6 +282,25 @@ def test_k1_gives_the_mode_weights():
             np.testing.assert_array_equal(w.T, np.where(layer.prob >= 0.5, 1.0, -1.0))
 
 
+@pytest.mark.parametrize("reuse", [1, 4])
+def test_k1_weights_are_the_codes_read_as_signs(reuse: int):
+    """The deterministic hardware (hwmodel.plan: k = 1 builds no PRNG) reads each 1-bit code as
+    its weight's sign; the integer model still draws through the PRNG, and must get the same
+    weights in every sample, whatever the seed and reuse."""
+    rng = np.random.default_rng(12)
+    snn = random_snn((11, 9, 4), rng)
+    for seed in (0, 7, 2**32 - 1):
+        cfg = AcceleratorConfig(widths=(11, 9, 4), k_bits=1, samples=3, reuse=reuse, seed=seed)
+        assert cfg.deterministic
+        net = quantize_network(snn, cfg)
+        drawn = draw_weights(net, cfg)
+        for layer, weights in zip(net.layers, drawn.layers, strict=True):
+            assert set(np.unique(layer.codes).tolist()) == {0, 1}
+            signs = np.where(layer.codes == 1, 1, -1).T  # [n_in, n_out], as drawn
+            for sample in range(cfg.samples):
+                np.testing.assert_array_equal(weights[sample].numpy(), signs)
+
+
 def test_time_ensemble_switches_samples_at_segment_boundaries():
     rng = np.random.default_rng(5)
     snn = random_snn((6, 5, 3), rng, threshold=2.0)

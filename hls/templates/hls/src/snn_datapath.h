@@ -1,7 +1,7 @@
 // The datapath primitives of hwmodel/template.py, bit for bit, in ap_int arithmetic: the
 // counter-based PRNG, the k-bit weight sampling and the saturating membrane update.  Static
 // (not generated); it reads the constants of snn_config.h and the types of
-// snn_types.h.
+// snn_types.h.  A deterministic design (SNN_DRAWS_WEIGHTS 0) has no PRNG and no sampling.
 #pragma once
 
 #include "snn_config.h"
@@ -9,6 +9,7 @@
 
 namespace snn {
 
+#if SNN_DRAWS_WEIGHTS
 // Marsaglia's xorshift32 (13, 17, 5): one LFSR step (shifts truncate to 32 bits).
 inline word_t xorshift32(word_t x) {
 #pragma HLS INLINE
@@ -42,6 +43,7 @@ inline bool weight_positive(code_t code, word_t word) {
     const random_t r = random_t((ap_uint<32 + K_BITS>(wide << K_BITS) - wide) >> 32);
     return r < code;
 }
+#endif
 
 // v + current * 2**SHIFT + bias, saturated once to MEMBRANE_BITS bits; a negative SHIFT is the
 // arithmetic right shift, which floors (hwmodel.template.scale_current). UPDATE is wide enough
