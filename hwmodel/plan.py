@@ -214,6 +214,20 @@ class HardwarePlan:
         return next(loop for loop in self.loops if loop.name == name)
 
     @property
+    def drawing_loops(self) -> tuple[Loop, ...]:
+        """The loops that run the PRNG units: the sampling passes (memory), the first-layer
+        and event loops (regenerate), none (a deterministic design)."""
+        if self.sampling == "memory":
+            return tuple(loop for loop in self.loops if loop.name.startswith("sample_"))
+        if self.sampling == "regenerate":
+            return tuple(
+                loop
+                for loop in self.loops
+                if loop.name == "first_current" or loop.event_layer is not None
+            )
+        return ()
+
+    @property
     def fixed_cycles(self) -> int:
         """Cycles per image that do not depend on spikes."""
         return sum(loop.fixed_cycles for loop in self.loops) + IMAGE_HANDSHAKE

@@ -144,13 +144,18 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         units = max(units, generators)
     # One sign sampler serves every loop that draws weights (one runs at a time): the PRNG
     # units and comparators the widest layer uses, and a select of each loop's codes, row
-    # bases (two 32-bit words) and layer keys in front of it.
+    # bases (two 32-bit words) and layer keys in front of it.  Each drawing loop carries its
+    # 32-bit weight-index base (two adders) down its pipeline to the compare, about a word
+    # per stage.
     lut["prng"], ff["prng"] = units * pr["lut_per_unit"], units * pr["ff_per_unit"]
     if plan.prng_units:
         select = (config.n_layers - 1) * (plan.npc * k + 64 + 32 * plan.lanes)
         lut["sampler"] = signs * (sa["lut_per_code_bit"] * k + sa["lut_per_sign"])
         lut["sampler"] += sa["lut_per_select_bit"] * select
         ff["sampler"] = signs * sa["ff_per_sign"]
+        drawing = plan.drawing_loops
+        lut["sampler"] += sa["lut_per_drawing_loop"] * len(drawing)
+        ff["sampler"] += sa["ff_per_base_stage"] * 32 * sum(loop.depth for loop in drawing)
     out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
     out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}

@@ -23,11 +23,13 @@ Components: weight memory 16 LUT, 16 FF + 1 RAMB18; sample memory 8 LUT, 4 FF + 
   = 264 -> 724 LUT (update bits: current + b + 1 = 20 and 15);
   PRNG 4 units shared by both layers' sampling loops: 4 x 220 = 880 LUT, x 96 = 384 FF;
   sampler 4 neurons x (4 + 1) + 0.5 x 1 more layer x (4*4 codes + 64 base + 32 key bits)
-  = 20 + 56 = 76 LUT, 4 FF;  events (layer 1) 200 + 4 x 4 = 216 LUT,
+  = 20 + 56 = 76 LUT, 4 FF, and per loop that draws weights (sample_0, sample_1) 64 LUT of
+  weight-index bases and a 32-bit word per pipeline stage: + 2 x 64 = 128 LUT,
+  + 32 x (7 + 6) = 416 FF -> 204 LUT, 420 FF;  events (layer 1) 200 + 4 x 4 = 216 LUT,
   100 + 3 x 4 = 112 FF;
   control 200 + 15 x 12 loops + 220 + 32 (keys) = 632 LUT, 200 + 10 x 12 + 96 + 64 = 480 FF;
   AXI (one bundle) 900 LUT, 1300 FF, 2 RAMB18.
-Totals: LUT 3640, FF 2696, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
+Totals: LUT 3768, FF 3112, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
 
 Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   load_image 64 + 64 + 2 = 130; store_scores 2 x (64 + 2) + 2 x 4 = 140;
@@ -41,8 +43,8 @@ Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   Total 340 + 592 + 580 + 76 = 1588; latency 15.88 us.
 Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.88 us = 0.5481108 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
-Power: dynamic 3640*5e-6 + 2696*3.3e-6 + 2*1.1e-3 = 0.0292968 W; + static 0.145
-  = 0.1742968 W; energy 0.1742968 W x 15.88 us = 2.7678332 uJ.
+Power: dynamic 3768*5e-6 + 3112*3.3e-6 + 2*1.1e-3 = 0.0313096 W; + static 0.145
+  = 0.1763096 W; energy 0.1763096 W x 15.88 us = 2.79979645 uJ.
 
 With two sample lanes: one round, one weight sample per lane: sampling 7 + 265 + 24 = 296;
 layer 1: reset 4, events 2 x 6 + 4 x 2 = 20, fire 2 x 7 = 14 -> 38.  A measured union of 7
@@ -69,19 +71,19 @@ DESIGN = dict(
 
 def test_resources_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
-    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (3640, 2696, 4, 2.0, 0)
+    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (3768, 3112, 4, 2.0, 0)
     assert r["lutram"] == 32
     comps = r["components"]
     assert comps["pe"]["lut"] == 724 and comps["pe"]["ff"] == 0
     assert comps["prng"]["lut"] == 880 and comps["prng"]["ff"] == 384
-    assert comps["sampler"]["lut"] == 76 and comps["sampler"]["ff"] == 4
+    assert comps["sampler"]["lut"] == 204 and comps["sampler"]["ff"] == 420
     assert comps["events"]["lut"] == 216 and comps["events"]["ff"] == 112
     assert comps["weight_memory"] == {"lut": 16, "ff": 16, "bram18": 1, "dsp": 0}
     assert comps["sample_memory"] == {"lut": 8, "ff": 4, "bram18": 1, "dsp": 0}
     assert comps["neuron_memory"]["lut"] == 172 and comps["neuron_memory"]["ff"] == 360
     assert comps["spike_buffers"]["lut"] == 16 and comps["spike_buffers"]["ff"] == 36
     assert comps["control"]["lut"] == 632 and comps["control"]["ff"] == 480
-    assert r["util_lut"] == pytest.approx(3640 / 53200)
+    assert r["util_lut"] == pytest.approx(3768 / 53200)
     assert r["util_bram36"] == pytest.approx(2 / 140)
     assert r["fits"] is True
 
@@ -97,10 +99,10 @@ def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     assert r["gops"] == pytest.approx(0.5481108, rel=1e-6)
     assert r["gops_per_dsp"] == pytest.approx(r["gops"])  # DSP 0 counts as one
     assert r["synops_per_inference"] == 2112
-    assert r["power_dynamic_w"] == pytest.approx(0.0292968)
-    assert r["power_w"] == pytest.approx(0.1742968)
-    assert r["power_total_w"] == pytest.approx(0.1742968 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.7678332, rel=1e-6)
+    assert r["power_dynamic_w"] == pytest.approx(0.0313096)
+    assert r["power_w"] == pytest.approx(0.1763096)
+    assert r["power_total_w"] == pytest.approx(0.1763096 + 1.53)
+    assert r["energy_uj"] == pytest.approx(2.79979645, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:
