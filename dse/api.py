@@ -146,6 +146,7 @@ def trial_export_inputs(
         study_ref = {"study_file": str(source.resolve()), "study_name": cfg.name, "trial": number}
     kwargs = {
         "threshold_scales": eval_cfg.threshold_scales,
+        "weights": eval_cfg.weights,
         "splits": load_splits(cfg.dataset),
         "metrics": dict(trial.user_attrs),
         "source": {"study_file": None if source is None else str(source), "trial": number},

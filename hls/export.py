@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -230,6 +230,7 @@ def export_design(
     force: bool = False,
     n_images: int = 16,
     threshold_scales: Sequence[float] | None = None,
+    weights: Literal["sample", "mode"] = "sample",
     splits: DatasetSplits | None = None,
     dataset_root: str | Path | None = None,
     metrics: dict | None = None,
@@ -240,7 +241,8 @@ def export_design(
 ) -> ExportResult:
     """Export the model saved in `model_dir` under `config` as a `backend` project; golden
     images are the first `n_images` of the test split (`splits`, else the model's dataset from
-    `dataset_root`)."""
+    `dataset_root`).  `weights`: the posterior (`sample`) or its sign (`mode`, a deterministic
+    network), converted as the search evaluated it."""
     from models.conversion import convert
     from models.datasets import load_dataset
     from models.io import load_model
@@ -253,7 +255,7 @@ def export_design(
             f"widths: the design has {list(config.widths)} but the model in {model_dir} has "
             f"{list(model.widths)}; take the widths from the model"
         )
-    snn = convert(model, threshold_scales)
+    snn = convert(model, threshold_scales, weights=weights)
     if splits is None:
         splits = load_dataset(model.dataset, root=dataset_root)
     x, y = splits.test

@@ -233,3 +233,27 @@ def test_the_inner_hardware_search_varies_no_sampling_knob_of_a_deterministic_tr
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
         accel = trial.user_attrs["accelerator"]
         assert (accel["sampling"], accel["sample_lanes"], accel["k_bits"]) == ("memory", 1, 1)
+
+
+@pytest.mark.parametrize("method", ["ste", "mode"])
+def test_export_converts_a_deterministic_trial_with_mode_weights(
+    method_study, method: str, tmp_path: Path
+) -> None:
+    """The export builds the network the search evaluated (its signs, not a posterior): its
+    golden images score as the search's evaluation scores them."""
+    from types import SimpleNamespace
+
+    from dse.api import trial_export_inputs
+    from hls.export import export_design
+    from models.evaluation import evaluate
+
+    cfg, study, _ = method_study
+    trial = next(t for t in study.get_trials() if t.params.get("method") == method)
+    model_dir, accel, kwargs = trial_export_inputs(cfg, study, trial.number, None)
+    assert kwargs["weights"] == "mode" and accel.k_bits == 1
+    result = export_design(model_dir, accel, tmp_path / "hls", n_images=20, **kwargs)
+    splits = kwargs["splits"]
+    _, eval_cfg, _, _ = trial_configuration(cfg, trial)
+    first = SimpleNamespace(val=splits.val, test=(splits.test[0][:20], splits.test[1][:20]))
+    scored = evaluate(load_model(model_dir), first, eval_cfg, split="test")
+    assert result.design["golden"]["accuracy"] == pytest.approx(scored["accuracy"])
