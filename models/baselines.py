@@ -31,6 +31,7 @@ from models.training import (
     TrainConfig,
     TrainedModel,
     TrainingDivergedError,
+    batches,
     recalibrate_batchnorm,
     seeded_device,
 )
@@ -51,14 +52,14 @@ def _ste_stage(
     net: BayesBinaryMLP, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, epochs: int
 ) -> None:
     """Adam on every parameter, cosine-decayed; latent weights clipped to [-1, 1]."""
-    n_batches = math.ceil(len(x) / cfg.batch_size)
+    n_batches = len(batches(len(x), cfg.batch_size, shuffle=False))
     if epochs == 0:
         return
     adam = torch.optim.Adam(net.parameters(), lr=cfg.lr_other)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(adam, epochs * n_batches)
     net.train()
     for epoch in range(epochs):
-        for idx in torch.randperm(len(x)).split(cfg.batch_size):
+        for idx in batches(len(x), cfg.batch_size, shuffle=True):
             adam.zero_grad()
             loss = F.cross_entropy(net(x[idx], "ste"), y[idx])
             if not math.isfinite(loss.item()):

@@ -31,6 +31,7 @@ __all__ = [
     "TrainConfig",
     "TrainedModel",
     "TrainingDivergedError",
+    "batches",
     "recalibrate_batchnorm",
     "resolve_device",
     "train_model",
@@ -80,9 +81,14 @@ def seeded_device(cfg: TrainConfig) -> Iterator[torch.device]:
         yield device
 
 
-def _batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
+def batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
+    """Index batches of `n` examples; a last batch of one joins the one before it, since
+    batch norm cannot normalise a single example in training mode (n % batch_size == 1)."""
     order = torch.randperm(n) if shuffle else torch.arange(n)
-    return list(order.split(batch_size))
+    parts = list(order.split(batch_size))
+    if len(parts) > 1 and len(parts[-1]) == 1:
+        parts[-2:] = [torch.cat(parts[-2:])]
+    return parts
 
 
 @torch.no_grad()
@@ -107,7 +113,7 @@ def recalibrate_batchnorm(
         norm.momentum = None  # cumulative average
     net.train()
     for _ in range(passes):
-        for idx in _batches(len(x), batch_size, shuffle=True):
+        for idx in batches(len(x), batch_size, shuffle=True):
             net.hidden(x[idx], mode)
     for norm, momentum in zip(net.norms, momenta, strict=True):
         norm.momentum = momentum
@@ -151,7 +157,7 @@ def _run_stage(
     bar: tqdm,
 ) -> None:
     """One training stage: BayesBiNN on lam, Adam on the rest, cosine-decayed step sizes."""
-    n_steps = epochs * math.ceil(len(x) / cfg.batch_size)
+    n_steps = epochs * len(batches(len(x), cfg.batch_size, shuffle=False))
     if n_steps == 0:
         return
     bbinn = BayesBiNN(
@@ -167,7 +173,7 @@ def _run_stage(
     net.train()
     for _ in range(epochs):
         total, count = 0.0, 0
-        for idx in _batches(len(x), cfg.batch_size, shuffle=True):
+        for idx in batches(len(x), cfg.batch_size, shuffle=True):
             xb, yb = x[idx], y[idx]
 
             def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:

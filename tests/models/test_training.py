@@ -7,7 +7,7 @@ import torch
 
 from models.datasets import load_dataset
 from models.errors import ModelInputError
-from models.training import TrainConfig, TrainingDivergedError, train_model
+from models.training import TrainConfig, TrainingDivergedError, batches, train_model
 
 TINY = {"widths": (32,), "epochs": 5, "calib_samples": 4, "bn_samples": 1, "device": "cpu"}
 
@@ -82,3 +82,14 @@ def test_output_scale_recovers_a_known_temperature():
     # samples [S, B, C]: the softmax is averaged after scaling, not the logits
     two = torch.stack([z, -z])
     torch.testing.assert_close(mc_probs(two), (torch.softmax(z, -1) + torch.softmax(-z, -1)) / 2)
+
+
+@pytest.mark.parametrize("method", ["bayesbinn", "ste"])
+def test_a_last_batch_of_one_image_trains(digits, method: str) -> None:
+    """65 training images in batches of 64: batch norm cannot train on the last one alone."""
+    x, y = digits.train
+    small = dataclasses.replace(digits, train=(x[:65], y[:65]))
+    cfg = TrainConfig(widths=(8,), epochs=1, batch_size=64, bn_samples=1, method=method)
+    assert train_model(cfg, small, progress=False).network.gain >= 0.0
+    assert [len(b) for b in batches(65, 64, shuffle=True)] == [65]
+    assert [len(b) for b in batches(129, 64, shuffle=False)] == [64, 65]
