@@ -145,18 +145,19 @@ def selection_note(study: optuna.Study, front: list[FrozenTrial]) -> str | None:
         return None
     images = front[0].user_attrs[IMAGES_ATTR]
     best = best_trial(study, front).number
+    others = ", then ".join((study.metric_names or [])[1:]) or "the trial number"
     if len(ties) == len(front) - 1:
         return (
             f"The {images} selection images cannot tell the accuracy of these {len(front)} "
-            f"front designs apart (exact McNemar test, p >= 0.05); rank them by cost: "
-            f"--trial best is the cheapest, trial {best}."
+            f"front designs apart (exact McNemar test, p >= 0.05); rank them by {others}: "
+            f"--trial best is the best of them on it, trial {best}."
         )
     listed = ", ".join(map(str, sorted(ties)))
     noun = "trial" if len(ties) == 1 else "trials"
     return (
         f"The {images} selection images cannot tell {noun} {listed} apart in accuracy from "
         f"the most accurate front design, trial {front[0].number} (exact McNemar test, "
-        f"p >= 0.05); --trial best is the cheapest of them, trial {best}."
+        f"p >= 0.05); --trial best is the best of them on {others}, trial {best}."
     )
 
 

@@ -140,8 +140,8 @@ def test_a_front_the_selection_split_cannot_resolve_is_said_so() -> None:
     note = selection_note(study, front_trials(study))
     assert note == (
         "The 360 selection images cannot tell the accuracy of these 3 front designs apart "
-        "(exact McNemar test, p >= 0.05); rank them by cost: --trial best is the cheapest, "
-        "trial 2."
+        "(exact McNemar test, p >= 0.05); rank them by energy_uj: --trial best is the best of "
+        "them on it, trial 2."
     )
 
 
