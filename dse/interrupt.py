@@ -15,10 +15,11 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -52,11 +53,29 @@ class _DropInterruptTraceback(logging.Filter):
 #: Set by the signal handler: an interruption that Python dropped (raised inside a weakref or
 #: garbage-collection callback, "Exception ignored in ...") still ends the run as interrupted.
 _SIGNALLED = threading.Event()
+_LAST_SIGNAL = [signal.SIGINT]
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     _SIGNALLED.set()
+    _LAST_SIGNAL[0] = signal.Signals(signum)
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _redeliver(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """An unraisable-exception hook: a KeyboardInterrupt that a callback swallowed is neither
+    printed (a traceback on the terminal) nor lost: a helper thread sends its signal again a
+    moment later, so that the handler runs in ordinary code, not in the hook."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _SIGNALLED.is_set():
+            again = threading.Timer(0.01, os.kill, (os.getpid(), _LAST_SIGNAL[0]))
+            again.daemon = True
+            again.start()
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def command_line(command: str, study_file: Path, flags: Mapping[str, object]) -> str:
@@ -83,6 +102,8 @@ def resumable(command: str) -> Iterator[None]:
     if watch_int:
         signal.signal(signal.SIGINT, _raise_interrupt)
     _SIGNALLED.clear()
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _redeliver(previous_hook)
     try:
         yield
         if _SIGNALLED.is_set():  # the KeyboardInterrupt was swallowed on its way up
@@ -109,4 +130,5 @@ def resumable(command: str) -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
         if watch_int:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
         optuna_logger.removeFilter(log_filter)

@@ -122,3 +122,37 @@ def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path) -> None:
     ]
     assert not [pid for pid in workers if _alive(pid)]
     assert "RUNNING" not in _states(db)  # the workers failed their trials on the way out
+
+
+LOST = """
+import os, signal, time, weakref
+from dse.interrupt import resumable
+
+class Thing:
+    pass
+
+with resumable("dse run lost.yaml"):
+    thing = Thing()
+    ref = weakref.ref(thing, lambda _: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.1)))
+    del thing  # the callback runs here: the interrupt lands inside it, where Python drops it
+    time.sleep(5)
+    print("went on")
+"""
+
+
+def test_an_interrupt_raised_inside_a_callback_still_stops_the_run(tmp_path: Path) -> None:
+    """Python swallows an exception raised in a weakref callback ("Exception ignored in");
+    a Ctrl-C that lands there must still stop the run at once, with no traceback."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("DSE_QUIET_INTERRUPT", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", LOST],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_as_foreground_job,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert "went on" not in proc.stdout
+    assert proc.stderr.strip() == "interrupted; resume with: dse run lost.yaml"
