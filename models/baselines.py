@@ -40,10 +40,15 @@ __all__ = ["mode_network", "train_ste"]
 
 
 def mode_network(model: TrainedModel, splits: Any) -> TrainedModel:
-    """The mode (sign) network of `model` with batch-norm statistics of its own weights."""
+    """The mode (sign) network of `model` with batch-norm statistics of its own weights.
+
+    The statistics average shuffled batches, so the shuffle is seeded from the training seed
+    (torch's random state forked): the same model always gives the same mode network."""
     net = copy.deepcopy(model.network)
     x = splits.train[0]
-    recalibrate_batchnorm(net, x, passes=1, mode="mode")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(model.config.seed)
+        recalibrate_batchnorm(net, x, passes=1, mode="mode")
     net.eval()
     return replace(model, network=net, output_scale=1.0, output_scale_mode=1.0, metrics={})
 

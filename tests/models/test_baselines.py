@@ -72,3 +72,17 @@ def test_train_model_trains_what_the_method_says(digits):
     x, _ = digits.test
     assert torch.equal(model.network(x, "mode"), direct.network(x, "mode"))
     assert model.output_scale_mode == 1.0 and not model.metrics  # no BayesBiNN calibration
+
+
+def test_the_mode_network_is_the_same_whatever_torch_drew_before() -> None:
+    """Its batch-norm statistics come from shuffled batches: seeded, not the global state."""
+    from models.baselines import mode_network
+    from models.datasets import load_dataset
+    from models.training import TrainConfig, train_model
+
+    data = load_dataset("digits", seed=0)
+    model = train_model(TrainConfig(widths=(16,), epochs=1, bn_samples=1), data, progress=False)
+    first = mode_network(model, data).network.norms[0].running_var.clone()
+    torch.rand(7)  # anything else that draws from torch's global generator
+    again = mode_network(model, data).network.norms[0].running_var
+    assert torch.equal(first, again)
