@@ -8,7 +8,7 @@ both get right or both get wrong say nothing about which is better; only the dis
 do (a right, b wrong: `only_a`; the reverse: `only_b`).
 
 The test is the exact McNemar test: under "equally accurate" each discordant image is a fair
-coin, so ``only_a ~ Binomial(only_a + only_b, 1/2)``; `scipy.stats.binomtest`, two-sided.
+coin, so ``only_a ~ Binomial(only_a + only_b, 1/2)``, two-sided (twice the smaller tail).
 It is chosen over a paired bootstrap because it is exact where it matters most (a handful of
 discordant images, the usual case between neighbours on a front), deterministic without a
 resampling seed, and cheap enough to run on every pair of a front.  Two designs are
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from optuna.trial import FrozenTrial
-from scipy.stats import binomtest
+from scipy.stats import binom
 
 #: User attribute: hex text of ``numpy.packbits(correct.astype(np.uint8))``, selection split.
 CORRECT_ATTR = "selection_correct"
@@ -66,9 +66,15 @@ def mcnemar(a: np.ndarray, b: np.ndarray) -> PairedTest:
         raise ValueError(f"paired test: {a.shape} and {b.shape} images are not the same images")
     only_a = int(np.count_nonzero(a & ~b))
     only_b = int(np.count_nonzero(~a & b))
-    discordant = only_a + only_b
-    p = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
-    return PairedTest(only_a, only_b, p)
+    return PairedTest(only_a, only_b, _two_sided_p(only_a, only_b))
+
+
+def _two_sided_p(only_a: int, only_b: int) -> float:
+    """The exact two-sided binomial p of ``only_a`` in ``only_a + only_b`` fair coins: the
+    distribution is symmetric, so twice the smaller tail (what `scipy.stats.binomtest`
+    gives at p = 1/2, equal to 1e-15, without its root search: a report pairs every front
+    design with every other, and the search made `dse report` of mnist98 take 43 s)."""
+    return float(min(1.0, 2.0 * binom.cdf(min(only_a, only_b), only_a + only_b, 0.5)))
 
 
 def ties_of(trial: FrozenTrial, candidates: Iterable[FrozenTrial]) -> dict[int, float]:

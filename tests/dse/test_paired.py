@@ -73,6 +73,17 @@ def test_mcnemar_counts_only_discordant_images() -> None:
         mcnemar(a, a[:-1])
 
 
+@pytest.mark.parametrize("only_a, only_b", [(0, 1), (3, 0), (7, 12), (21, 58), (150, 171)])
+def test_mcnemar_p_is_scipys_exact_binomial_test(only_a: int, only_b: int) -> None:
+    """The symmetric shortcut against scipy's general exact test (a second implementation)."""
+    from scipy.stats import binomtest
+
+    a = np.array([True] * only_a + [False] * only_b + [True] * 40)
+    b = np.array([False] * only_a + [True] * only_b + [True] * 40)
+    expected = binomtest(only_a, only_a + only_b, 0.5).pvalue
+    assert mcnemar(a, b).p_value == pytest.approx(expected, rel=1e-9)
+
+
 def test_best_is_the_cheapest_design_tied_with_the_most_accurate() -> None:
     # 0: most accurate, 10 uJ; 1: 3 images fewer (tied), 5 uJ; 2: 40 fewer, 1 uJ.
     study = _study([(_correct(340), 10.0), (_correct(337), 5.0), (_correct(300), 1.0)])
