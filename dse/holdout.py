@@ -55,11 +55,14 @@ def _front(study: optuna.Study) -> list[FrozenTrial]:
     return front_trials(study)
 
 
-def held_out_scores(study: optuna.Study) -> dict[int, dict[str, Any]]:
-    """{front trial number: its `test_*` figures} for the front designs scored so far."""
+def held_out_scores(
+    study: optuna.Study, front: list[FrozenTrial] | None = None
+) -> dict[int, dict[str, Any]]:
+    """{front trial number: its `test_*` figures} for the front designs scored so far
+    (`front`: the study's, when the caller has it already)."""
     stored = study.user_attrs
     found = {}
-    for trial in _front(study):
+    for trial in _front(study) if front is None else front:
         scores = stored.get(f"{_ATTR}{evaluating_trial(trial)}")
         if scores is not None:
             found[trial.number] = scores

@@ -44,7 +44,7 @@ from dse.plots import (
     objective_names,
     pareto_figures,
 )
-from dse.selection import best_trial, front_trials, paired, tie_table
+from dse.selection import front_trials, paired, roles, tie_table
 from dse.summary import selection_note
 
 _TEMPLATE = jinja2.Template(
@@ -98,9 +98,14 @@ def _json_cells(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | None = None):
+def trials_frame(
+    study: optuna.Study,
+    trials: list[optuna.trial.FrozenTrial] | None = None,
+    front: list[optuna.trial.FrozenTrial] | None = None,
+):
     """One row per trial (all trials, or the given ones in their order); `values_<m>_se`
-    after each objective that recorded a standard error."""
+    after each objective that recorded a standard error; `test_*` for the front designs
+    (`front`: the study's front, when the caller has it already)."""
     frame = study.trials_dataframe(
         attrs=("number", "state", "values", "params", "user_attrs", "duration"),
         multi_index=False,
@@ -120,7 +125,7 @@ def trials_frame(study: optuna.Study, trials: list[optuna.trial.FrozenTrial] | N
     kinds = classify(study)
     frame["kind"] = frame["number"].map(lambda n: kinds.get(n, ""))
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
-    frame = _with_test_scores(frame, held_out_scores(study))
+    frame = _with_test_scores(frame, held_out_scores(study, front))
     frame = _with_standard_errors(frame, objective_names(study))
     if trials is not None:
         frame = frame.set_index("number").loc[[t.number for t in trials]].reset_index()
@@ -145,14 +150,16 @@ def _with_standard_errors(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame
     return frame[columns]
 
 
-def pareto_frame(study: optuna.Study) -> pd.DataFrame:
+def pareto_frame(
+    study: optuna.Study, front: list[optuna.trial.FrozenTrial] | None = None
+) -> pd.DataFrame:
     """The front's rows by trial number; with the paired test, `tied_with_most_accurate`
     (the selection split cannot tell its accuracy from the most accurate front design's, or
     it is that design) and `indistinguishable_from` (front trial numbers, a JSON list)."""
-    front = front_trials(study)
+    front = front_trials(study) if front is None else front
     if not front:
         return pd.DataFrame()
-    frame = trials_frame(study, sorted(front, key=lambda t: t.number))
+    frame = trials_frame(study, sorted(front, key=lambda t: t.number), front)
     ties = tie_table(study, front)
     if ties:
         top = front[0].number
@@ -165,7 +172,7 @@ def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _design_table(study: optuna.Study, kind: str) -> str:
+def _design_table(study: optuna.Study, kind: str, front: list[optuna.trial.FrozenTrial]) -> str:
     """HTML table of the designs of one kind: objectives with their 95 % intervals, key
     metrics in units, the knobs."""
     names = objective_names(study)
@@ -173,18 +180,14 @@ def _design_table(study: optuna.Study, kind: str) -> str:
     shown = [t for t in completed(study) if kinds[t.number] == kind]
     if not shown:
         return "<p>none</p>"
-    front = front_trials(study)
-    roles: dict[int, str] = {}  # trial number -> "best", "knee" or "best, knee"
-    if front:
-        for role, chosen in (("best", best_trial(study, front)), ("knee", knee(study))):
-            roles[chosen.number] = ", ".join(filter(None, (roles.get(chosen.number), role)))
+    marked = roles(study, front)
     metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
-    tested = held_out_scores(study)
+    tested = held_out_scores(study, front)
     rows = []
     for t in shown:
         attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
         row: dict[str, object] = {
-            "trial": f"{t.number} ({roles[t.number]})" if t.number in roles else t.number
+            "trial": f"{t.number} ({marked[t.number]})" if t.number in marked else t.number
         }
         if paired(study) and IMAGES_ATTR in attrs:
             ties = ties_of(t, front)
@@ -206,10 +209,10 @@ def _design_table(study: optuna.Study, kind: str) -> str:
     return f'<div class="wide">{table}</div>'
 
 
-def _notes(study: optuna.Study) -> list[str]:
+def _notes(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> list[str]:
     """Caveats a reader needs: how many selection images the accuracy-like metrics rest on,
     and whether they tell the front's accuracies apart."""
-    tie_note = selection_note(study, front_trials(study))
+    tie_note = selection_note(study, front)
     ties = [] if tie_note is None else [html.escape(tie_note)]
     counts = [
         t.user_attrs["selection_images"]
@@ -264,8 +267,9 @@ def write_report(
     page tabulates them and draws them on the front (`dse.error_band`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("trials.csv", "pareto.csv", "report.html")}
-    trials_frame(study).to_csv(paths["trials.csv"], index=False)
-    pareto = pareto_frame(study)
+    front = front_trials(study)
+    trials_frame(study, front=front).to_csv(paths["trials.csv"], index=False)
+    pareto = pareto_frame(study, front)
     pareto.to_csv(paths["pareto.csv"], index=False)
     band = model_band(calibration)
     figures = [
@@ -276,11 +280,11 @@ def write_report(
         name=html.escape(study.study_name),
         plotly_js=plotly.offline.get_plotlyjs(),
         summary=html.escape(_summary(study)),
-        notes=_notes(study),
+        notes=_notes(study, front),
         n_pareto=len(pareto),
-        pareto_table=_design_table(study, "front"),
+        pareto_table=_design_table(study, "front", front),
         n_interval=sum(1 for k in classify(study).values() if k == "interval"),
-        interval_table=_design_table(study, "interval"),
+        interval_table=_design_table(study, "interval", front),
         figures=figures,
         band_table=band_table(band) if band else "",
         band_note=band_note(band) if band else "",

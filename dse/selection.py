@@ -45,6 +45,7 @@ __all__ = [
     "front_trials",
     "knee_trial",
     "paired",
+    "roles",
     "select_trial",
     "tie_table",
 ]
@@ -150,6 +151,18 @@ def knee_trial(study: optuna.Study, front: Sequence[FrozenTrial]) -> FrozenTrial
     ties = ties_of(knee, cheaper)
     tied = [t for t in cheaper if t.number in ties]
     return _by_other_objectives(tied, directions) if tied else knee
+
+
+def roles(study: optuna.Study, front: Sequence[FrozenTrial]) -> dict[int, str]:
+    """{trial number: "best", "knee" or "best, knee"}: how the tables mark the two choices."""
+    marked: dict[int, str] = {}
+    if front:
+        for role, chosen in (
+            ("best", best_trial(study, front)),
+            ("knee", knee_trial(study, front)),
+        ):
+            marked[chosen.number] = ", ".join(filter(None, (marked.get(chosen.number), role)))
+    return marked
 
 
 def select_trial(study: optuna.Study, spec: str | int) -> FrozenTrial:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from dse.holdout import held_out_scores
 from dse.paired import IMAGES_ATTR, describe_ties, ties_of
-from dse.selection import best_trial, front_trials, knee_trial, paired, tie_table
+from dse.selection import best_trial, front_trials, paired, roles, tie_table
 
 #: metric -> (unit, factor from the stored value to the shown one).
 UNITS: dict[str, tuple[str, float]] = {
@@ -104,11 +104,9 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     title = f"{study.study_name}: Pareto front ({len(front)} designs)"
     if not front:
         return [Table(title=title + " - none feasible yet")]
-    roles = {}  # trial number -> "best", "knee" or "best, knee"
-    for role, chosen in (("best", best_trial(study, front)), ("knee", knee_trial(study, front))):
-        roles[chosen.number] = ", ".join(filter(None, (roles.get(chosen.number), role)))
+    marked = roles(study, front)
     objectives = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
-    tested = held_out_scores(study)
+    tested = held_out_scores(study, front)
     metrics = [m for m in FRONT_METRICS if m not in objectives]
     if tested:  # the test figure right after the selection figures it is reported beside
         metrics.insert(0, "test_accuracy")
@@ -117,7 +115,7 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     rows = []
     for t in front:
         attrs = {**t.user_attrs, **tested.get(t.number, {})}
-        cells = [f"{t.number} ({roles[t.number]})" if t.number in roles else str(t.number)]
+        cells = [f"{t.number} ({marked[t.number]})" if t.number in marked else str(t.number)]
         cells += [shown(m, v) for m, v in zip(objectives, t.values, strict=True)]
         cells += [shown(m, attrs.get(m, "")) for m in metrics]
         cells += [shown(p, t.params.get(p, "")) for p in params]
