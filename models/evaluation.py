@@ -53,6 +53,7 @@ from models.metrics import (
     bootstrap_standard_errors,
     classification_metrics,
     ood_auroc,
+    per_image_scores,
     spike_statistics,
 )
 from models.snn_float import (
@@ -235,7 +236,7 @@ def _labels(split: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, tor
 def correct_bits(probs: torch.Tensor, labels: torch.Tensor) -> str:
     """Which images the prediction gets right, packed (numpy.packbits, hex): what a paired
     comparison of two designs scored on the same images needs (dse.paired)."""
-    correct = (probs.argmax(dim=1) == labels).numpy().astype(np.uint8)
+    correct = per_image_scores(probs, labels)["accuracy"].astype(np.uint8)
     return np.packbits(correct).tobytes().hex()
 
 

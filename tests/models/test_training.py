@@ -90,6 +90,8 @@ def test_a_last_batch_of_one_image_trains(digits, method: str) -> None:
     x, y = digits.train
     small = dataclasses.replace(digits, train=(x[:65], y[:65]))
     cfg = TrainConfig(widths=(8,), epochs=1, batch_size=64, bn_samples=1, method=method)
-    assert train_model(cfg, small, progress=False).network.gain >= 0.0
+    net = train_model(cfg, small, progress=False).network
+    assert net.gain > 0.0 and torch.isfinite(net.norms[0].running_var).all()
+    assert torch.isfinite(net.mc_logits(x[:65], samples=2)).all()
     assert [len(b) for b in batches(65, 64, shuffle=True)] == [65]
     assert [len(b) for b in batches(129, 64, shuffle=False)] == [64, 65]
