@@ -13,6 +13,7 @@ import numpy as np
 
 from hls.context import code_words, row_words
 from hwmodel.errors import HardwareInputError
+from hwmodel.pipeline import popcount_levels, popcount_tree
 from hwmodel.plan import AXI_LATENCY, READ_LATENCY, HardwarePlan, Loop, build_plan
 from hwmodel.template import KEY_CONSTANTS, MASK32, AcceleratorConfig, IntegerNetwork, xorshift32
 from hwmodel.template import time_segments as _time_segments
@@ -33,9 +34,22 @@ def _storage(plan: HardwarePlan, name: str) -> dict:
     return {"style": STYLE[array.kind], "latency": READ_LATENCY[array.kind], "kind": array.kind}
 
 
-def _loop(loop: Loop, compare_before_write: int) -> dict:
-    """Depth, and the stage that compares weights (`compare_before_write` before the write)."""
-    return {"depth": loop.depth, "cmp": loop.depth - compare_before_write}
+def _loop(loop: Loop) -> dict:
+    """Depth, and the stage that compares regenerated weights (the write stage if none)."""
+    names = {stage.name for stage in loop.stages}
+    return {"depth": loop.depth, "cmp": loop.stage("sign").index if "sign" in names else loop.depth}
+
+
+def _fire(loop: Loop, plan: HardwarePlan, spiking: bool) -> dict:
+    """The fire loop's stages: the membrane write, the queue, the popcount trees."""
+    out = {"depth": loop.depth, "write": loop.stage("fire" if spiking else "saturate").index}
+    if spiking:
+        spikes = plan.lanes * plan.npc
+        levels = popcount_levels(spikes)
+        out["queue"] = loop.stage("queue").index
+        out["spike_tree"] = popcount_tree(spikes, levels)
+        out["any_tree"] = popcount_tree(plan.npc, levels)
+    return out
 
 
 def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
@@ -61,14 +75,14 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "codes": _storage(plan, f"codes_{index}"),
             "row": _storage(plan, f"membrane_{index}"),
             "constants": ("threshold", "bias", "initial") if layer.spiking else ("bias", "initial"),
-            "reset": _loop(plan.loop(f"reset_{index}"), 0),
-            "fire": _loop(plan.loop(f"fire_{index}"), 0),
+            "reset": _loop(plan.loop(f"reset_{index}")),
+            "fire": _fire(plan.loop(f"fire_{index}"), plan, layer.spiking),
         }
         if memory:
             entry["signs"] = _storage(plan, f"signs_{index}")
-            entry["sample"] = _loop(plan.loop(f"sample_{index}"), 1)
+            entry["sample"] = _loop(plan.loop(f"sample_{index}"))
         if index > 0:
-            entry["events"] = _loop(plan.loop(f"events_{index}"), 2)
+            entry["events"] = _loop(plan.loop(f"events_{index}"))
         if layer.spiking:
             entry["queue"] = _storage(plan, f"queue_addr_{index}")
             entry["qa_bits"] = plan.array(f"queue_addr_{index}").element_bits
@@ -82,20 +96,19 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
 
 
 def _prng_users(plan: HardwarePlan) -> list[dict]:
-    """The loops that drive the shared PRNG units: state, layer, base delay line, compare stage
-    (the sampling pass compares one stage before its write, the others two); none in a
-    deterministic design."""
+    """The loops that drive the shared PRNG units: state, layer, base delay line and the stage
+    that compares (its `sign` stage); none in a deterministic design."""
     layers = range(plan.config.n_layers)
     if plan.sampling == "none":
         users = []
     elif plan.sampling == "memory":
-        users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}", 1) for i in layers]
+        users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}") for i in layers]
     else:
-        users = [("FIRST", 0, "fc_base", "first_current", 2)]
-        users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}", 2) for i in layers if i]
+        users = [("FIRST", 0, "fc_base", "first_current")]
+        users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}") for i in layers if i]
     return [
-        {"state": state, "layer": i, "base": base, "cmp": plan.loop(loop).depth - before}
-        for state, i, base, loop, before in users
+        {"state": state, "layer": i, "base": base, "cmp": plan.loop(loop).stage("sign").index}
+        for state, i, base, loop in users
     ]
 
 
@@ -133,7 +146,6 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
     starts = [t0 for t0, _ in _time_segments(config.timesteps, config.samples)]
     scores = plan.loop("store_scores")
     results = config.runs * config.widths[-1] + config.n_layers  # scores, spike counts, cycles
-    last_kind = plan.array(f"membrane_{config.n_layers - 1}").kind
     return {
         "design_name": design_name,
         "config": config,
@@ -170,11 +182,15 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
         "membrane_bottom_bits": f"{b}'d{1 << (b - 1)}",
         "score_extend": "sc_score" if b == 32 else f"{{{{{32 - b}{{sc_score[B-1]}}}}, sc_score}}",
         "layers": _layers(net, plan),
-        "first": _loop(plan.loop("first_current"), 2),
+        "first": _loop(plan.loop("first_current")),
         "prng_users": _prng_users(plan),
         "keys_loop": {"depth": plan.loop("keys").depth} if "KEYS" in states else None,
         "load": {"depth": plan.loop("load_image").depth},
-        "scores": {"depth": scores.depth, "read": READ_LATENCY[last_kind]},
+        "scores": {
+            "depth": scores.depth,
+            "read": scores.stage("select").index,
+            "beat": scores.stage("select").index + 1,
+        },
         "counts": {"depth": plan.loop("store_counts").depth},
         "top": "snn_core",
         "runs": config.runs,

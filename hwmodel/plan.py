@@ -33,10 +33,11 @@ Rules that live only here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
+from hwmodel.pipeline import Logic, Stage, popcount_stages
 from hwmodel.template import AcceleratorConfig
 
 __all__ = [
@@ -65,8 +66,7 @@ AXI_LATENCY = 64  # m_axi round trip (Vitis HLS default LATENCY), first beat of 
 IMAGE_HANDSHAKE = 2  # per image: the cycle that takes `start` and the cycle that signals done
 # Read latency in cycles of each storage kind (BRAM: registered output; the others combinational).
 READ_LATENCY = {"registers": 0, "lutram": 1, "bram": 2}
-PRNG_STAGES = 3  # pipelined key additions and xorshift rounds of prng_word
-KEY_STAGES = 3  # layer_key: three xorshift rounds
+PRNG_STAGES = 4  # the registered inputs, then three key additions and xorshift rounds
 
 
 def storage_kind(depth: int) -> Kind:
@@ -153,6 +153,11 @@ class Loop:
     depth: int
     event_layer: int | None = None
     total_trip: int | None = None
+    stages: tuple[Stage, ...] = ()
+
+    def stage(self, name: str) -> Stage:
+        """The stage called `name` (the RTL backend places its registers by these)."""
+        return next(s for s in self.stages if s.name == name)
 
     @property
     def fixed_cycles(self) -> int:
@@ -195,6 +200,7 @@ class HardwarePlan:
     arrays: tuple[Array, ...]
     loops: tuple[Loop, ...]
     ports: tuple[AxiPort, ...]
+    control: Stage  # the sequencer's path, beside the loops' stages
 
     @property
     def bundles(self) -> tuple[str, ...]:
@@ -350,74 +356,219 @@ def _arrays(
     return tuple(arrays)
 
 
-def _depth(config: AcceleratorConfig, reads: str, prng: bool) -> int:
-    """Pipeline depth of a loop that reads a `reads`-kind word, optionally runs the PRNG,
-    then compares, adds and writes back (one stage each)."""
-    return READ_LATENCY[reads] + (PRNG_STAGES if prng else 0) + 3
+def _read(kind: str, words: int) -> tuple[Logic, ...]:
+    """The read logic in the stage a memory's data arrives: a mux over a register file's words
+    (none for a single word); LUTRAM and block RAM deliver from a register."""
+    return (Logic("read", words),) if kind == "registers" and words > 1 else ()
+
+
+def _reads(kind: str, words: int, name: str) -> list[Stage]:
+    """Stages 0 .. latency - 1 of a memory read: the LUTRAM lookup into its output register,
+    or the block RAM's address and output-register stages."""
+    latency = READ_LATENCY[kind]
+    what = f"{name}: the {kind} read in flight"
+    logic = (Logic("read", 1),) if kind == "lutram" else ()
+    return [Stage(s, "read", logic if s == 0 else (), what) for s in range(latency)]
+
+
+def _prng(first: int) -> list[Stage]:
+    """The PRNG units from stage `first`: the driving loop's key and base selected and
+    registered, then three rounds of a 32-bit add and xorshift32."""
+    rounds = (Logic("add", 32), Logic("xorshift", 32))
+    select = Stage(first, "prng_select", (Logic("mux", 4),), "select the loop's key and base")
+    return [select] + [
+        Stage(first + r, f"prng{r}", rounds, "PRNG round: key add, xorshift32")
+        for r in range(1, PRNG_STAGES)
+    ]
+
+
+def _units(config: AcceleratorConfig, npc: int) -> Logic:
+    """Each neuron's select among the PRNG units its row window spans."""
+    return Logic("mux", min(npc, _ceil_div(npc - 1, config.reuse) + 1))
+
+
+def _current_stages(
+    config: AcceleratorConfig,
+    layer: int,
+    weights: Kind,
+    rows_kind: Kind,
+    words: int,
+    rows: int,
+    regenerate: bool,
+    walk: bool,
+    lanes: int,
+    npc: int,
+    pixel_latency: int,
+) -> tuple[Stage, ...]:
+    """first_current (walk False) or an event loop (walk True): the walker or the counters,
+    the weight read and (regenerate) the PRNG, the sign, then the current's add."""
+    cbits = config.current_bits(layer)
+    stages: list[Stage] = []
+    start = 0
+    if walk:  # the next set bit of the queued masks and its code address, registered
+        aw = _bits(config.widths[layer] * rows - 1)
+        walker = (Logic("or", lanes), Logic("encode", npc), Logic("add", aw))
+        what = "walk the queued spike masks: lowest set bit, its code address (registered)"
+        stages.append(Stage(0, "walk", walker, what))
+        start = 1
+    latency = READ_LATENCY[weights]
+    if regenerate:  # the codes arrive with the PRNG's word; the sign is registered
+        cmp = start + max(PRNG_STAGES, latency)
+        stages += _prng(start)
+        what = "sign: each neuron's unit, scaled random number < code (registered)"
+        sign = (_units(config, npc), Logic("compare", config.k_bits))
+        stages.append(Stage(cmp, "sign", sign, what, registers=1))
+        depth = cmp + 1
+    else:  # the signs (or 1-bit codes) are read to arrive where the current is added
+        depth = max(start + latency, READ_LATENCY[rows_kind], pixel_latency, 1)
+        reads = _reads(weights, words, "weight signs")
+        stages += [replace(s, index=depth - latency + s.index) for s in reads]
+    sign_read = () if regenerate else _read(weights, words)
+    if walk:
+        what = f"current_{layer} +- 1 where the input fired (read, add, write)"
+        fanout = npc  # each lane's update bit drives its NPC datapaths
+    else:
+        what = "current_0 = (first input ? 0 : current_0) +- pixel (read, add, write)"
+        fanout = lanes * npc  # the pixel drives every datapath
+    logic = (*sign_read, *_read(rows_kind, rows), Logic("add", cbits))
+    stages.append(Stage(depth, "current", logic, what, fanout=fanout))
+    return tuple(stages)
+
+
+def _fire_stages(
+    config: AcceleratorConfig, layer: int, kind: Kind, rows: int, lanes: int, npc: int
+) -> tuple[Stage, ...]:
+    """fire_l: scale and add the current, integrate, saturate, then (hidden layers) compare
+    and subtract the threshold, queue the row and count its spikes.  Current and bias are
+    read in stage 0 and the membrane in stage 1, each arriving where it is used; the
+    threshold is read in stage 2 and registered beside the saturated membrane."""
+    r = READ_LATENCY[kind]
+    b = config.membrane_bits
+    ub = config.current_bits(layer) + b + 1
+    spiking = layer < config.n_layers - 1
+    stages = _reads(kind, rows, "current, bias, membrane and threshold")
+    read = _read(kind, rows)
+    stages += [
+        Stage(r, "scale", (*read, Logic("add", ub)), "(current << shift) + bias", lanes, ub),
+        Stage(r + 1, "integrate", (*read, Logic("add", ub)), "membrane + that", registers=ub),
+        Stage(
+            r + 2,
+            "saturate",
+            (Logic("or", ub - b + 1), Logic("mux", 3)),
+            "saturate to the membrane width" + ("" if spiking else "; write the membrane"),
+            registers=b if spiking else 0,
+        ),
+    ]
+    if not spiking:
+        return tuple(stages)
+    what = "v >= threshold (beside it v - threshold), select; write the membrane, clear the current"
+    compare = (Logic("compare", b), Logic("mux", 2))
+    stages.append(Stage(r + 3, "fire", compare, what, lanes, registers=1))
+    spikes = lanes * npc
+    counts = popcount_stages(spikes)
+    for i, piece in enumerate(counts):
+        lanes_or = (Logic("or", lanes),) if i == 0 else ()
+        what = "any lane fired: queue the row; popcount of the spikes" if i == 0 else "popcount"
+        name = "queue" if i == 0 else f"popcount{i}"
+        stages.append(Stage(r + 4 + i, name, (*lanes_or, piece), what))
+    what = "spike count + popcount, events + popcount of the rows' any-lane bits"
+    stages.append(Stage(r + 4 + len(counts), "count", (Logic("add", 32),), what))
+    return tuple(stages)
+
+
+def _control_stage(states: int) -> Stage:
+    """The sequencer: the current state's last-iteration and drained flags select the next
+    phase (one register per state and phase)."""
+    what = "sequencer: the state's last and drained flags, the next phase"
+    return Stage(0, "sequencer", (Logic("equal", 16), Logic("control", states)), what)
 
 
 def _loops(
     config: AcceleratorConfig, sampling: Drawing, plan_arrays, lanes, rounds, samples_w, rows
 ):
     w = config.widths
+    npc = config.neurons_per_cycle
     memory = sampling == "memory"
     regenerate = sampling == "regenerate"
     steps = rounds * config.timesteps
     kinds = {a.name: a.kind for a in plan_arrays}
-    loops = [Loop("load_image", "image", 1, w[0], 1, AXI_LATENCY)]
+    depths = {a.name: a.depth for a in plan_arrays}
+
+    def loop(name, per, passes, trip, stages, **kw) -> Loop:
+        depth = max(s.index for s in stages)
+        return Loop(name, per, passes, trip, 1, depth, stages=tuple(stages), **kw)
+
+    bus = (Stage(AXI_LATENCY, "bus", (), "the bus round trip"),)
+    loops = [loop("load_image", "image", 1, w[0], bus)]
     for layer in range(config.n_layers):
-        # Read the initial value, then write it (the read's latency in between).
-        depth = READ_LATENCY[kinds[f"initial_{layer}"]] + 1
-        loops.append(Loop(f"reset_{layer}", "round", rounds, rows[layer], 1, depth))
+        # Read the initial value, write it where it arrives.
+        kind = kinds[f"initial_{layer}"]
+        depth = max(READ_LATENCY[kind], 1)
+        write = Stage(depth, "write", _read(kind, rows[layer]), "initial membrane -> membrane")
+        stages = [*_reads(kind, rows[layer], "initial membrane"), write]
+        loops.append(loop(f"reset_{layer}", "round", rounds, rows[layer], stages))
     if sampling != "none":
-        loops.append(Loop("keys", "weight_sample", samples_w, config.n_layers, 1, KEY_STAGES))
+        key_rounds = [
+            Stage(0, "key1", (Logic("add", 32),), "key schedule: seed + sample + constant"),
+            Stage(1, "key2", (Logic("xorshift", 32), Logic("add", 32)), "xorshift32, + layer"),
+            Stage(2, "key3", (Logic("xorshift", 32),), "xorshift32; write the layer key"),
+        ]
+        loops.append(loop("keys", "weight_sample", samples_w, config.n_layers, key_rounds))
     if memory:
         for layer in range(config.n_layers):
-            depth = READ_LATENCY[kinds[f"codes_{layer}"]] + PRNG_STAGES + 2
+            kind = kinds[f"codes_{layer}"]
+            cmp = max(PRNG_STAGES, READ_LATENCY[kind])  # the codes arrive with the word
+            sign = (_units(config, npc), Logic("compare", config.k_bits))
+            stages = [
+                *_prng(0),
+                Stage(cmp, "sign", sign, "random number < code (registered)", registers=1),
+                Stage(cmp + 1, "write", (), "write the signs"),
+            ]
             trip = w[layer] * rows[layer]
-            loops.append(Loop(f"sample_{layer}", "weight_sample", samples_w, trip, 1, depth))
+            loops.append(loop(f"sample_{layer}", "weight_sample", samples_w, trip, stages))
     weights_of = "signs" if memory else "codes"
-    first_kind = kinds[f"{weights_of}_0"]
-    loops.append(
-        Loop(
-            "first_current",
-            "weight_sample",
-            samples_w,
-            w[0] * rows[0],
-            1,
-            _depth(config, first_kind, regenerate),
-        )
-    )
     for layer in range(config.n_layers):
-        if layer > 0:
-            kind = kinds[f"{weights_of}_{layer}"]
-            loops.append(
-                Loop(
-                    f"events_{layer}",
-                    "timestep",
-                    steps,
-                    rows[layer],
-                    1,
-                    _depth(config, kind, regenerate),
-                    event_layer=layer,
-                )
-            )
-        loops.append(
-            Loop(
-                f"fire_{layer}",
-                "timestep",
-                steps,
-                rows[layer],
-                1,
-                READ_LATENCY[kinds[f"membrane_{layer}"]] + 4,
-            )
+        weights = kinds[f"{weights_of}_{layer}"]
+        rows_kind = kinds[f"membrane_{layer}"]
+        stages = _current_stages(
+            config,
+            layer,
+            weights,
+            rows_kind,
+            depths[f"{weights_of}_{layer}"],
+            rows[layer],
+            regenerate,
+            layer > 0,
+            lanes,
+            npc,
+            READ_LATENCY[kinds["image"]] if layer == 0 else 0,
         )
+        if layer == 0:
+            loops.append(loop("first_current", "weight_sample", samples_w, w[0] * rows[0], stages))
+        else:
+            loops.append(
+                loop(f"events_{layer}", "timestep", steps, rows[layer], stages, event_layer=layer)
+            )
+        fire = _fire_stages(config, layer, rows_kind, rows[layer], lanes, npc)
+        loops.append(loop(f"fire_{layer}", "timestep", steps, rows[layer], fire))
     scores = config.runs * w[-1]
-    # Read the output membrane, then the bus write's round trip.
-    depth = READ_LATENCY[kinds[f"membrane_{config.n_layers - 1}"]] + AXI_LATENCY
-    loops.append(Loop("store_scores", "round", rounds, lanes * w[-1], 1, depth, total_trip=scores))
+    # Read the output membrane, select the element, register it, then the bus's round trip.
+    last = kinds[f"membrane_{config.n_layers - 1}"]
+    r = READ_LATENCY[last]
+    select = (Logic("mux", lanes), Logic("mux", npc))
+    stages = [
+        *_reads(last, rows[-1], "output membrane"),
+        Stage(r, "select", (*_read(last, rows[-1]), *select), "the score of (lane, class)"),
+        Stage(r + 1 + AXI_LATENCY, "bus", (), "the beat, then the bus round trip"),
+    ]
+    loops.append(loop("store_scores", "round", rounds, lanes * w[-1], stages, total_trip=scores))
     # Spike counts of the hidden layers, then the cycle count: one beat each.
-    loops.append(Loop("store_counts", "image", 1, config.n_layers, 1, AXI_LATENCY))
+    counts = (Logic("mux", config.n_layers), Logic("add", 32))
+    stages = [
+        Stage(0, "select", counts, "a spike count, or the cycle count + the pass's rest"),
+        Stage(AXI_LATENCY, "bus", (), "the bus round trip"),
+    ]
+    loops.append(loop("store_counts", "image", 1, config.n_layers, stages))
     return tuple(loops)
 
 
@@ -434,6 +585,7 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
     sampling = _sampling(config)
     units = 0 if sampling == "none" else min(npc, _ceil_div(npc - 1, config.reuse) + 1)
     arrays = _arrays(config, sampling, lanes, rows, npc)
+    loops = _loops(config, sampling, arrays, lanes, rounds, samples_w, rows)
     ports = (
         AxiPort("images", "m_axi", "gmem", 16),
         AxiPort("scores", "m_axi", "gmem", 32),
@@ -452,6 +604,7 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         prng_units=units,
         types=_types(config, rows),
         arrays=arrays,
-        loops=_loops(config, sampling, arrays, lanes, rounds, samples_w, rows),
+        loops=loops,
         ports=ports,
+        control=_control_stage(len(loops) + 2),  # a state per loop, idle and done
     )

@@ -137,6 +137,9 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
             + pe_c["lut_per_update_bit"] * ubits
             + pe_c["lut_per_fire_bit"] * fire
         )
+        # The fire loop's pipeline registers of each datapath (plan stages' `registers`).
+        staged = sum(stage.registers for stage in plan.loop(f"fire_{layer}").stages)
+        ff["pe"] += neurons * pe_c["ff_per_pipeline_bit"] * staged
         if layer > 0:  # its event loop walks the set bits of the previous layer's masks
             lut["events"] += ev["lut_per_loop"] + ev["lut_per_neuron"] * neurons
             ff["events"] += ev["ff_per_loop"] + ev["ff_per_neuron"] * neurons

@@ -182,3 +182,28 @@ def test_activity_prices_dynamic_power_at_the_measured_toggle_rate(tmp_path: Pat
     assert ratio == pytest.approx(act.toggle_rate / act.assumed_toggle_rate)
     saved = json.loads((tmp_path / "p" / "sim" / "activity.json").read_text())
     assert saved["toggle_rate"] == pytest.approx(act.toggle_rate)
+
+
+@pytest.mark.parametrize(
+    ("register", "combinational"),
+    [
+        ("always @(posedge clk) v1_r <= v1;", "always @* v1_r = v1;"),
+        ("always @(posedge clk) fi0_fired_r <= fi0_fired;", "always @* fi0_fired_r = fi0_fired;"),
+        ("always @(posedge clk) sc_score <= sc_pick;", "always @* sc_score = sc_pick;"),
+    ],
+)
+def test_removing_one_register_stage_makes_the_sim_mismatch(
+    tmp_path: Path, register: str, combinational: str
+):
+    """The plan's depths are the core's register stages: the saturated membrane, the spikes
+    or the selected score one cycle early and the clocked simulation disagrees with the
+    integer model (values, spike counts or cycles)."""
+    config = export_rtl(4, tmp_path / "p", n_images=2)
+    assert config.n_layers > 1  # a hidden layer: it has the fire stages named above
+    core = tmp_path / "p" / "rtl" / "snn_core.v"
+    source = core.read_text()
+    assert register in source
+    core.write_text(source.replace(register, combinational))
+    summary = run_rtl_sim(tmp_path / "p")
+    mismatches = summary.score_mismatches + summary.spike_mismatches + summary.cycle_mismatches
+    assert mismatches > 0 and not summary.exact

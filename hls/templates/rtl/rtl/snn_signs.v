@@ -1,7 +1,8 @@
 // The weight signs of one row word in every lane (static, not generated): the counter-based
-// PRNG of hwmodel/template.py, bit for bit, as a three-stage pipeline, each unit's word scaled
-// to k bits, then the k-bit Bernoulli comparison of every neuron.  `base_in` is the weight index of the row's first neuron three stages
-// before `base_cmp` (the same item), whose stage also brings the row's NPC codes.
+// PRNG of hwmodel/template.py, bit for bit, as a four-stage pipeline (the inputs registered,
+// three rounds), each unit's word scaled to k bits, then the k-bit Bernoulli comparison of
+// every neuron.  `base_in` is the weight index of the row's first neuron four stages before
+// `base_cmp` (the same item), whose stage also brings the row's NPC codes.
 `default_nettype none
 
 module snn_signs #(
@@ -37,22 +38,29 @@ module snn_signs #(
     end
   endfunction
 
-  // Words of the groups first .. first + UNITS - 1 of the row window, per lane.
+  // Stage 1 registers the driving loop's keys and base (the core selects them by its state);
+  // stages 2-4: the words of the groups first .. first + UNITS - 1 of the row window, per lane.
+  reg [LANES*32-1:0] keys_r = 0;
+  reg [31:0] base_r = 0;
+  always @(posedge clk) begin
+    keys_r <= keys;
+    base_r <= base_in;
+  end
   reg [LANES*UNITS*32-1:0] x1 = 0, x2 = 0, word = 0;
-  wire [31:0] first_group = base_in >> LOG2_REUSE;
+  wire [31:0] first_group = base_r >> LOG2_REUSE;
   integer ln, u;
   always @(posedge clk)
     for (ln = 0; ln < LANES; ln = ln + 1)
       for (u = 0; u < UNITS; u = u + 1) begin
-        x1[(ln*UNITS+u)*32 +: 32] <= xorshift32(first_group + u + keys[ln*32 +: 32]);
+        x1[(ln*UNITS+u)*32 +: 32] <= xorshift32(first_group + u + keys_r[ln*32 +: 32]);
         x2[(ln*UNITS+u)*32 +: 32] <= xorshift32(x1[(ln*UNITS+u)*32 +: 32] +
-                                                {keys[ln*32 +: 16], keys[ln*32+16 +: 16]});
+                                                {keys_r[ln*32 +: 16], keys_r[ln*32+16 +: 16]});
         word[(ln*UNITS+u)*32 +: 32] <= xorshift32(x2[(ln*UNITS+u)*32 +: 32] + KEY_C3);
       end
 
   // Each unit's random number; each neuron p of the row takes its group's, unit
   // ((base + p) >> log2 reuse) - first, and its weight is +1 when that number is below its code.
-  wire [31:0] first_cmp = base_cmp >> LOG2_REUSE;
+  localparam [31:0] REUSE_MASK = (32'd1 << LOG2_REUSE) - 1;
   wire [LANES*UNITS*K-1:0] r;
   genvar gl, gp, gu;
   generate
@@ -60,7 +68,8 @@ module snn_signs #(
       assign r[gu*K +: K] = scaled(word[gu*32 +: 32]);
     end
     for (gp = 0; gp < NPC; gp = gp + 1) begin : g_p
-      wire [31:0] group_offset = ((base_cmp + gp) >> LOG2_REUSE) - first_cmp;
+      // ((base + p) >> log2 reuse) - (base >> log2 reuse), from the base's low bits alone.
+      wire [31:0] group_offset = ((base_cmp & REUSE_MASK) + gp) >> LOG2_REUSE;
       for (gl = 0; gl < LANES; gl = gl + 1) begin : g_lane
         reg [K-1:0] mine;
         integer v;
