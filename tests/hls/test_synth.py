@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from dse.cli import main
 from hls.design_spread import random_snn
 from hls.export import export_project
-from hls.measure import comparison, measure, measured_table, record_on_study
+from hls.measure import comparison, measure, measured_table, predicted_fmax, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
 from hwmodel.plan import build_plan
@@ -164,6 +165,36 @@ def test_synth_writes_and_prints_the_clock_verdict(
     assert (measured["fmax_mhz"], measured["clock_mhz"]) == (490.7, clock_mhz)
     assert measured["slack_ns"] == pytest.approx(1000 / clock_mhz - 2.038, abs=5e-4)
     assert {"fmax_mhz", "clock_mhz", "slack_ns"} <= measured["units"].keys()
+
+
+def test_measure_shows_the_models_fmax_beside_the_netlist_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    project = make_project(tmp_path / "p")
+    _fake_yosys(monkeypatch)
+    synthesize(project, top="counter")
+    asked = []
+
+    def model(config: AcceleratorConfig, **kwargs) -> dict:
+        # PLACEHOLDER for this test only: hwmodel.estimate.estimate's predicted fmax_mhz.
+        asked.append((config, kwargs))
+        return {"fmax_mhz": 245.35}
+
+    # `hwmodel.estimate` the attribute is the function (hwmodel's lazy export); patch the module.
+    monkeypatch.setattr(importlib.import_module("hwmodel.estimate"), "estimate", model)
+    assert main(["measure", str(project)]) == 0
+    printed = capsys.readouterr().out
+    assert asked == [(AcceleratorConfig(widths=(64, 10), part=PART), {"calibration": "yosys-rtl"})]
+    row = next(line for line in printed.splitlines() if "Clock, netlist estimate" in line)
+    cells = [cell.strip() for cell in row.split("│")[2:5]]
+    assert cells == ["245.35", "490.7", "2.00x"]  # the model, the netlist estimate, the ratio
+    target = next(line for line in printed.splitlines() if "Clock target" in line)
+    assert target.split("│")[2].strip() == "100"
+    assert f"clock: meets 100 MHz (estimate 490.7 MHz, slack +7.96 ns); {COUNTER_PATH}" in (
+        printed.splitlines()
+    )
+    assert predicted_fmax({"estimates": {}}, "yosys") is None  # no config, no model to ask
+    assert len(asked) == 1
 
 
 @needs_yosys
