@@ -267,7 +267,6 @@ def estimate_clock(module: dict) -> ClockEstimate:
             and _dedicated(source[1], kinds[sink], port, sinks[bit])
         )
         return 0.0 if dedicated else net_delay_ns(sinks[bit])
-        return net_delay_ns(sinks[bit])
 
     # Arrival times: start points first, then combinational arcs in topological order.
     arrival: dict[int, tuple[float, int | None, str | None]] = {}
