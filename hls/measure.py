@@ -7,7 +7,9 @@ says which file gave which number. Implementation (placed) resources supersede t
 estimates, which are kept as `hls_lut`, `hls_ff`, `hls_bram18k`, `hls_dsp`. A project
 without reports whose `measured.json` came from `dse synth` (Yosys cell counts of an RTL
 export) is taken as it is. Every measured.json says its `tool` (vitis_hls, vivado, yosys).
-`measured_table` turns many such folders into the DataFrame `hwmodel.calibration` fits.
+`comparison` sets the figures beside the cost model's, its predicted clock (`predicted_fmax`)
+beside the measured or estimated one. `measured_table` turns many such folders into the
+DataFrame `hwmodel.calibration` fits.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "load_design",
     "measure",
     "measured_table",
+    "predicted_fmax",
     "record_on_study",
 ]
 
@@ -47,6 +50,8 @@ UNITS = {
     "power": "W (Vivado report_power, whole device including the PS)",
 }
 RESOURCES = ("lut", "ff", "bram18k", "dsp")
+#: The calibration profile (hwmodel.profiles) fitted to each measuring tool's figures.
+TOOL_PROFILES = {"yosys": "yosys-rtl"}
 _REBUILD = "re-run the Vitis HLS / Vivado step that writes it, or name the right file"
 # Later kinds override earlier ones: implementation results beat HLS estimates.
 _ORDER = ("csynth_rpt", "csynth_xml", "utilization", "power")
@@ -272,6 +277,19 @@ def load_design(project_dir: Path) -> dict | None:
     return design
 
 
+def predicted_fmax(design: dict, tool: str | None) -> float | None:
+    """The clock (MHz) the cost model predicts for the exported design, priced with the
+    profile fitted to the tool that measured it; None without a config or a prediction."""
+    config = design.get("config")
+    if not isinstance(config, dict):
+        return None
+    from hwmodel.estimate import estimate  # the cost model: only when there is a design
+    from hwmodel.template import AcceleratorConfig
+
+    model = estimate(AcceleratorConfig(**config), calibration=TOOL_PROFILES.get(tool))
+    return model.get("fmax_mhz")
+
+
 def _ratio(estimated: float | None, measured: float | None) -> float | None:
     if estimated is None or measured is None or estimated == 0:
         return None
@@ -280,7 +298,9 @@ def _ratio(estimated: float | None, measured: float | None) -> float | None:
 
 def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
     """Measured beside estimated, in common units (BRAM in 18 Kb blocks, power with and
-    without the PS as the report has it), with the ratio measured / estimated.
+    without the PS as the report has it), with the ratio measured / estimated. The model's
+    `fmax_mhz` sits beside each clock the build estimated (HLS's achievable clock, the
+    netlist estimate of `dse synth`).
 
     Rows where neither side has a figure are left out; a missing side stays NaN.
     """
@@ -288,6 +308,8 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
     bram36 = estimates.get("bram36")
     target_ns = measured.get("target_clock_ns")
     achieved_ns = measured.get("estimated_clock_ns")
+    achievable = achieved_ns and 1000.0 / achieved_ns
+    fmax = estimates.get("fmax_mhz")
     cycles = measured.get("latency_cycles")
     ps_w = (measured.get("power_breakdown_w") or {}).get("PS7")
     netlist_clock = (measured.get("clock_estimate") or {}).get("fmax_mhz")
@@ -307,8 +329,8 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
             None if ps_w is None or "power_w" not in measured else measured["power_w"] - ps_w,
         ),
         "Clock target (MHz)": (estimates.get("clock_mhz"), target_ns and 1000.0 / target_ns),
-        "Clock achievable (MHz)": (None, achieved_ns and 1000.0 / achieved_ns),
-        "Clock, netlist estimate (MHz)": (None, netlist_clock),
+        "Clock achievable (MHz)": (achievable and fmax, achievable),
+        "Clock, netlist estimate (MHz)": (netlist_clock and fmax, netlist_clock),
         # csynth's latency is one image (the image loop's trip count is 1) with every event
         # loop at its worst case (every input firing): compared with the plan at that
         # activity, never with the typical per-image estimate.

@@ -9,7 +9,9 @@ as in Vivado's out-of-context synthesis. `-flatten` as Vivado's default `rebuilt
 Counts are the cells as Vivado's utilization report sums them: Slice LUTs are logic LUTs
 (LUT1-LUT6; INV is a LUT1) plus LUTs used as memory (distributed RAM by its LUT cost, and SRL
 shift registers); registers are every FD*/LD* cell; `bram18k` counts 18 Kb blocks (a RAMB36E1
-is two). The clock is an estimate from the mapped netlist (`hls.timing`).
+is two). The clock is an estimate from the mapped netlist (`hls.timing`), judged against the
+design's target clock (design.json `config.clock_mhz`): `fmax_mhz`, `clock_mhz` and `slack_ns`
+say whether it is met.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from hls.measure import DESIGN_FILE, MEASURED_FILE, load_design
 from hls.reports import BRAM_UNITS, ReportError, normalize_part
-from hls.timing import FF_CELLS, estimate_clock
+from hls.timing import FF_CELLS, estimate_clock, slack_ns
 
 __all__ = [
     "LUTRAM_LUTS",
@@ -69,6 +71,9 @@ UNITS = {
     "lut_memory": "lutram + srl, Vivado's LUT as Memory",
     "bram18k": BRAM_UNITS,
     "clock_estimate": "MHz and ns, estimated from the mapped netlist (see its method)",
+    "fmax_mhz": "MHz, clock_estimate's, not routed timing",
+    "clock_mhz": "MHz, the design's target clock (design.json config.clock_mhz)",
+    "slack_ns": "ns, 1000 / clock_mhz - clock_estimate.critical_path_ns; negative: missed",
 }
 
 
@@ -195,8 +200,8 @@ def synthesize(
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
         raise SynthError(f"{project_dir}: no such project folder; give the `dse export` folder")
-    design = load_design(project_dir) or {}
-    part = (design.get("config") or {}).get("part")
+    config = (load_design(project_dir) or {}).get("config") or {}
+    part, target_mhz = config.get("part"), config.get("clock_mhz")
     family = family_of(part)
     sources = _sources(project_dir, top)
     command = find_yosys()
@@ -225,6 +230,7 @@ def synthesize(
     except ValueError as exc:
         clock = {"fmax_mhz": None, "problem": str(exc)}
     counts = count_cells(stat)
+    fmax = clock["fmax_mhz"]
     measured = {
         "tool": "yosys",
         "part": part,
@@ -232,6 +238,13 @@ def synthesize(
         "top": top,
         **counts,
         "clock_estimate": clock,
+        "fmax_mhz": fmax,
+        "clock_mhz": target_mhz,
+        "slack_ns": (
+            None
+            if fmax is None or target_mhz is None
+            else slack_ns(target_mhz, clock["critical_path_ns"])
+        ),
         "source": {
             "tool": "yosys",
             "version": stat.get("creator") or "unknown",
@@ -242,6 +255,9 @@ def synthesize(
         "sources": {
             **{key: f"{SYNTH_DIR}/stat.json" for key in counts},
             "clock_estimate": f"{SYNTH_DIR}/netlist.json",
+            "fmax_mhz": f"{SYNTH_DIR}/netlist.json",
+            "clock_mhz": DESIGN_FILE,
+            "slack_ns": f"{SYNTH_DIR}/netlist.json, {DESIGN_FILE}",
         },
         "units": UNITS,
     }

@@ -1,19 +1,46 @@
 """A clock estimate for a netlist Yosys mapped to 7-series cells: the longest register-to-
-register path, with datasheet-class cell delays and an assumed routing delay per net.
+register path, with datasheet-class cell delays, a routing delay per net that grows with its
+fanout, and the clock uncertainty Vivado charges.
 
-It is an estimate, not timing closure: nothing is placed or routed, so the routing delay of
-every net is one assumed figure (`NET_NS`), whereas Vivado's routed nets range from about
-0.1 ns (neighbouring slices) to several ns (high fanout, long distance). Use it to rank
-designs and to flag a path far too deep for the target clock; take a real clock from Vivado's
+It is an estimate, not timing closure: nothing is placed or routed, so every net's delay is
+an assumption (`net_delay_ns`), whereas Vivado's routed nets range from about 0.1 ns
+(neighbouring slices) to several ns (high fanout, long distance). Use it to rank designs and
+to flag a path far too deep for the target clock; take a real clock from Vivado's
 `report_timing_summary`.
 
 Cell delays (ns) are the maximum delays of Project X-Ray's Artix-7 timing database (the
 Zynq-7010/7020 programmable logic is Artix-7 fabric), as Yosys ships them in the `specify`
 blocks of `share/xilinx/cells_sim.v`. A LUT is charged its fastest input pin (0.127 ns, the
 size of DS187's T_ILO at speed grade -1) because the placer puts a critical signal there.
-No routing delay is charged on a slice's dedicated wires: the carry chain (CARRY4 CO[3] to the
+
+Routing: a net with `fanout` sink pins costs 0.45 + 0.09 x max(1, sqrt(fanout / 8)) ns
+(0.54 ns up to 8 sinks, 0.63 at 32, 0.81 at 128, 1.17 at 512, 1.89 at 2,048), every sink
+being charged the delay to the farthest. The figures are nextpnr-xilinx's placement delay
+model for xc7 (`Arch::predictDelay` in xilinx/arch.cc: 1.5 x (300 ps + 30 ps per tile column
++ 60 ps per tile row), those slopes holding for 18 columns and 6 rows): 0.45 ns of intercept
+and 0.09 ns per CLB step, a CLB column with its interconnect being two tile columns. The
+fanout enters as distance, the way Vivado estimates an unplaced net (UG906, "Interconnect"
+setting: ideal placement, driver, load types and fanout): the sinks sit ideally, 8 to a CLB
+(its 8 LUTs, UG474), in a square of fanout / 8 CLBs around the driver, so the farthest is
+sqrt(fanout / 8) CLB steps away, and at least the neighbouring CLB. This is an assumption for
+an unplaced netlist, optimistic where real placement is crowded (UG904's ExtraNetDelay
+directives exist because estimated high-fanout delays are) and blind to the driver
+replication that phys_opt_design does (UG474 recommends it for heavily loaded nets);
+above about 1,100 sinks the square outgrows 6 rows, beyond which nextpnr-xilinx prices long
+wires cheaper, so there the figure is pessimistic.
+No routing is charged on a slice's dedicated wires: the carry chain (CARRY4 CO[3] to the
 next CI), a LUT into the CARRY4 or MUXF7/MUXF8 beside it, and a LUT, MUXF or CARRY4 output
 that feeds only the D input of one flip-flop (the two pack into one slice).
+
+Clock uncertainty: every path is charged 0.154 ns, Vivado's setup uncertainty
+((TSJ^2 + TIJ^2)^1/2 + DJ) / 2 + PE for the clock that drives the core on the board, the
+Zynq PS fabric clock FCLK_CLK0 (no MMCM: DJ = PE = 0), at 100 MHz: total system jitter TSJ
+0.071 ns and the input jitter TIJ the processing_system7 IP sets on clk_fpga_0, 3 % of the
+period (0.300 ns at 10 ns; routed Zynq-7000 reports show 0.330 ns and 0.169 ns of
+uncertainty at 11 ns, 0.600 ns and 0.302 ns at 20 ns). At 200 MHz Vivado would charge
+0.083 ns, at 50 MHz 0.302 ns; a `create_clock` without input jitter (vivado.tcl's
+out-of-context run) gets 0.035 ns.
+
 Module inputs are taken as registered outside the top (the wrapper's registers), module
 outputs as ending in a register outside it. DSP48E1 and any cell type not listed below are
 treated as registers with zero delays and named in `unmodelled_cells`.
@@ -22,15 +49,31 @@ treated as registers with zero delays and named in `unmodelled_cells`.
 from __future__ import annotations
 
 import graphlib
+import math
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["FF_CELLS", "NET_NS", "ClockEstimate", "estimate_clock"]
+__all__ = [
+    "CLOCK_UNCERTAINTY_NS",
+    "FF_CELLS",
+    "ClockEstimate",
+    "estimate_clock",
+    "net_delay_ns",
+    "slack_ns",
+    "verdict",
+]
 
-#: Assumed routing delay of one net between cells, ns (post-route Vivado nets on a lightly
-#: filled 7-series -1 part are mostly 0.3-0.9 ns).
-NET_NS = 0.5
+# Routing by fanout (module doc): nextpnr-xilinx's xc7 intercept and slope per CLB step.
+NET_BASE_NS = 0.45
+NET_PER_CLB_NS = 0.09
+SINKS_PER_CLB = 8
+NET_MODEL = (
+    f"{NET_BASE_NS} + {NET_PER_CLB_NS} x max(1, sqrt(fanout / {SINKS_PER_CLB})) ns per net; "
+    "0 on dedicated slice wires"
+)
+#: Vivado's setup uncertainty of the Zynq PS clock FCLK_CLK0 at 100 MHz (module doc).
+CLOCK_UNCERTAINTY_NS = 0.154
 LUT_NS = 0.127  # LUT input to output, fastest pin
 FF_CLK_Q_NS = 0.303
 FF_SETUP_NS = {"D": 0.0, "CE": 0.109}  # reset/set/clear/preset: 0.404
@@ -58,8 +101,9 @@ _IGNORED = {"BUFG", "BUFGCTRL", "BUFHCE", "GND", "VCC", "$scopeinfo"}
 METHOD = (
     "longest register-to-register path of the Yosys-mapped netlist; cell delays from Project "
     "X-Ray's Artix-7 (speed grade -1) timing database as shipped in Yosys's xilinx "
-    f"cells_sim.v; routing assumed {NET_NS} ns per net; an estimate, not placed-and-routed "
-    "timing"
+    f"cells_sim.v; routing assumed {NET_MODEL} (nextpnr-xilinx's xc7 delay to the farthest "
+    f"sink, {SINKS_PER_CLB} sinks per CLB around the driver); clock uncertainty "
+    f"{CLOCK_UNCERTAINTY_NS} ns; an estimate, not placed-and-routed timing"
 )
 
 
@@ -75,11 +119,33 @@ class ClockEstimate:
     start: str
     end: str
     method: str = METHOD
-    net_ns: float = NET_NS
+    net_model: str = NET_MODEL
+    clock_uncertainty_ns: float = CLOCK_UNCERTAINTY_NS
     unmodelled_cells: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def net_delay_ns(fanout: int) -> float:
+    """Assumed routing delay of a general-routing net with `fanout` sink pins, ns: to its
+    farthest sink when the sinks are placed ideally around the driver (module doc)."""
+    return NET_BASE_NS + NET_PER_CLB_NS * max(1.0, math.sqrt(fanout / SINKS_PER_CLB))
+
+
+def _dedicated(src_kind: str, sink_kind: str, port: str, fanout: int) -> bool:
+    """Whether a net runs on a slice's dedicated wires, which cost no routing."""
+    return (
+        (sink_kind == "carry" and port == "CI" and src_kind == "carry")
+        or (sink_kind == "carry" and port in ("S", "DI") and src_kind == "lut")
+        or (sink_kind == "muxf" and port != "S" and src_kind in ("lut", "muxf"))
+        or (
+            sink_kind == "ff"
+            and port == "D"
+            and src_kind in ("lut", "muxf", "carry")
+            and fanout == 1
+        )
+    )
 
 
 def _is_addr(port: str) -> bool:
@@ -195,21 +261,12 @@ def estimate_clock(module: dict) -> ClockEstimate:
 
     def net(bit: int, sink: str | None, port: str) -> float:
         source = driver.get(bit)
-        if source is None or sink is None:
-            return NET_NS
-        src_kind, sink_kind = source[1], kinds[sink]
         dedicated = (
-            (sink_kind == "carry" and port == "CI" and src_kind == "carry")
-            or (sink_kind == "carry" and port in ("S", "DI") and src_kind == "lut")
-            or (sink_kind == "muxf" and port != "S" and src_kind in ("lut", "muxf"))
-            or (
-                sink_kind == "ff"
-                and port == "D"
-                and src_kind in ("lut", "muxf", "carry")
-                and sinks[bit] == 1
-            )
+            source is not None
+            and sink is not None
+            and _dedicated(source[1], kinds[sink], port, sinks[bit])
         )
-        return 0.0 if dedicated else NET_NS
+        return 0.0 if dedicated else net_delay_ns(sinks[bit])
 
     # Arrival times: start points first, then combinational arcs in topological order.
     arrival: dict[int, tuple[float, int | None, str | None]] = {}
@@ -254,8 +311,8 @@ def estimate_clock(module: dict) -> ClockEstimate:
                 if total > worst[0]:
                     worst = (total, bit, name, port)
     for bit in outputs:
-        if bit in arrival and arrival[bit][0] + NET_NS > worst[0]:
-            worst = (arrival[bit][0] + NET_NS, bit, None, "")
+        if bit in arrival and arrival[bit][0] + net(bit, None, "") > worst[0]:
+            worst = (arrival[bit][0] + net(bit, None, ""), bit, None, "")
     return _path(worst, arrival, module, kinds)
 
 
@@ -277,7 +334,8 @@ def _path(worst, arrival, module: dict, kinds: dict) -> ClockEstimate:
     """Walk the critical path back from its end and count what it passes through."""
     cells = module.get("cells", {})
     names = _bit_names(module)
-    total, bit, end_cell, end_port = worst
+    data_ns, bit, end_cell, end_port = worst
+    total = data_ns + CLOCK_UNCERTAINTY_NS if data_ns > 0 else 0.0
     end = f"{names.get(bit, '?')} (output port)"
     if end_cell is not None:  # name a register or memory by what it drives
         outs = [b for _, _, b in _pins(cells[end_cell], "output")]
@@ -301,4 +359,35 @@ def _path(worst, arrival, module: dict, kinds: dict) -> ClockEstimate:
         start=start,
         end=end,
         unmodelled_cells=dict(sorted(unmodelled.items())),
+    )
+
+
+def slack_ns(clock_mhz: float, critical_path_ns: float) -> float:
+    """What the target clock's period leaves over the critical path, ns (negative: missed)."""
+    return round(1000.0 / clock_mhz - critical_path_ns, 3)
+
+
+def verdict(clock: dict, clock_mhz: float | None) -> str:
+    """One line: does the estimated critical path (`ClockEstimate.as_dict()`) meet the target
+    clock, and where does it run; always said to be an estimate, never routed timing."""
+    fmax = clock.get("fmax_mhz")
+    if fmax is None:
+        return f"clock: no estimate ({clock.get('problem', 'no register-to-register path')})"
+    levels = clock["lut_levels"]
+    path = (
+        f"critical path {clock['start']} -> {clock['end']} ({clock['critical_path_ns']:g} ns: "
+        f"{levels} LUT level{'' if levels == 1 else 's'}, {clock['carry4_chain']} CARRY4); "
+        "estimated from the unplaced netlist, not routed timing"
+    )
+    if clock_mhz is None:
+        return f"clock: estimate {fmax:g} MHz, no target clock_mhz in design.json; {path}"
+    slack = slack_ns(clock_mhz, clock["critical_path_ns"])
+    if slack >= 0:
+        return (
+            f"clock: meets {clock_mhz:g} MHz (estimate {fmax:g} MHz, slack {slack:+.2f} ns); {path}"
+        )
+    # A miss never reads as "by 0.00 ns".
+    return (
+        f"clock: misses the target {clock_mhz:g} MHz by {max(-slack, 0.01):.2f} ns "
+        f"(estimate {fmax:g} MHz); {path}"
     )

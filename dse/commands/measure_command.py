@@ -92,7 +92,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Parse Vitis HLS / Vivado reports into measured.json (or read the one `dse synth`
         wrote), compare with the estimates and record the figures on the study."""
-        from hls.measure import MEASURED_FILE, comparison, load_design, measure, record_on_study
+        from hls.measure import (
+            MEASURED_FILE,
+            comparison,
+            load_design,
+            measure,
+            predicted_fmax,
+            record_on_study,
+        )
+        from hls.timing import verdict
 
         out = console()
         measured = measure(project, report, force=force)
@@ -104,9 +112,15 @@ def register(app: typer.Typer) -> None:
                 out.print(f"  from {source}", highlight=False, soft_wrap=True)
         design = load_design(project) or {}
         estimates = design.get("estimates")
+        if estimates is not None:
+            estimates = {**estimates, "fmax_mhz": predicted_fmax(design, measured.get("tool"))}
         out.print(_table(comparison(measured, estimates), estimates is not None))
         if estimates is None:
             out.print(f"no design.json with estimates in {project}; showing measured only")
+        if "clock_estimate" in measured:  # dse synth's netlist clock against the design's target
+            target = (design.get("config") or {}).get("clock_mhz")
+            line = verdict(measured["clock_estimate"], target)
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
         blocks = measured.get("power_breakdown_w")
         if blocks:
             parts = ", ".join(f"{name} {watts:.3f}" for name, watts in blocks.items())

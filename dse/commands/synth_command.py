@@ -21,8 +21,9 @@ def synth(
     ] = 1800.0,
 ) -> None:
     """Map the RTL to xc7 cells with Yosys (synth_xilinx -abc9), count LUT/FF/BRAM/DSP,
-    estimate the clock, and write measured.json for `dse measure`."""
+    estimate the clock against the design's target, and write measured.json for `dse measure`."""
     from hls.synth import SynthFailed, synthesize
+    from hls.timing import verdict
 
     out = console()
     out.print(f"synthesizing {project} (top {top}) with Yosys ...", highlight=False)
@@ -53,18 +54,8 @@ def synth(
     for name, value in rows:
         table.add_row(name, f"{value:,}" if isinstance(value, int) else value)
     out.print(table)
-    clock = measured["clock_estimate"]
-    if clock.get("fmax_mhz") is None:
-        out.print(f"clock estimate: none ({clock.get('problem', 'no register-to-register path')})")
-    else:
-        out.print(
-            f"clock estimate: {clock['fmax_mhz']:g} MHz ({clock['critical_path_ns']:g} ns: "
-            f"{clock['lut_levels']} LUT levels, {clock['carry4_chain']} CARRY4, "
-            f"{clock['start']} -> {clock['end']}); an estimate at {clock['net_ns']:g} ns per "
-            "net, not placed-and-routed timing",
-            highlight=False,
-            soft_wrap=True,
-        )
+    line = verdict(measured["clock_estimate"], measured["clock_mhz"])
+    out.print(line, highlight=False, soft_wrap=True, markup=False)  # signal names hold [..]
     out.print(
         f"wrote {result.project_dir / 'measured.json'} in {measured['seconds']:g} s "
         f"({measured['source']['version'].split(' (')[0]}; log {result.log}); "

