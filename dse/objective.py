@@ -168,7 +168,8 @@ def trial_configuration(
 
 def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, Any]:
     """Optuna constraints (<= 0 feasible): device utilisation, power cap, minimum accuracy,
-    and `numerics` (1, violated) when the membrane width cannot hold the network.
+    `numerics` (1, violated) when the membrane width cannot hold the network, and `timing`
+    (MHz over the clock the design is predicted to reach, `hwmodel.fmax`).
 
     Metrics may be numbers (one trial) or numpy arrays (a priced table of hardware designs).
     """
@@ -176,6 +177,9 @@ def constraint_values(cfg: StudyConfig, metrics: dict[str, Any]) -> dict[str, An
     values: dict[str, Any] = {}
     if metrics.get("infeasible_reason"):
         values["numerics"] = 1.0
+    if "fmax_mhz" in metrics:  # priced only at a clock the design reaches (hwmodel.fmax)
+        clock = np.asarray(metrics["clock_mhz"], dtype=float)
+        values["timing"] = clock - np.asarray(metrics["fmax_mhz"], dtype=float)
     if rules.fit_device:
         utils = [np.asarray(v, dtype=float) for k, v in metrics.items() if k.startswith("util_")]
         values["utilisation"] = np.max(np.stack(utils), axis=0) - rules.util_cap

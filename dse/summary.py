@@ -33,6 +33,7 @@ UNITS: dict[str, tuple[str, float]] = {
     "power_ps_w": ("W", 1.0),
     "power_total_w": ("W", 1.0),
     "clock_mhz": ("MHz", 1.0),
+    "fmax_mhz": ("MHz", 1.0),
     "throughput_ips": ("inferences/s", 1.0),
     "gops": ("GOPS", 1.0),
     "train_seconds": ("s", 1.0),
@@ -44,9 +45,11 @@ CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
     "utilisation": ("% of the part", 100.0),
     "accuracy": ("% accuracy", 100.0),
     "power_w": ("W", 1.0),
+    "timing": ("MHz over the predicted fmax", 1.0),
 }
 #: Hardware figures shown beside the objectives in the front table.
 FRONT_METRICS = ("accuracy", "energy_uj", "latency_us", "power_w", "lut", "ff", "bram36", "dsp")
+FRONT_METRICS += ("clock_mhz", "fmax_mhz")
 #: Per-image bit vectors (hex) kept for paired comparisons: no reader wants them printed.
 HIDDEN_ATTRS = ("selection_correct", "test_correct")
 

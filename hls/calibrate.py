@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,6 +206,8 @@ def measured_frame(results: list[dict]) -> pd.DataFrame:
         row = {"design": result["design"], **result["config"]}
         row["widths"] = ",".join(str(w) for w in result["config"]["widths"])
         row.update({k: float(result["synth"][k]) for k in MEASURED if k in result["synth"]})
+        clock = result["synth"].get("clock_estimate") or {}
+        row["critical_path_ns"] = clock.get("critical_path_ns", float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -215,6 +217,8 @@ def fit_profile(
 ) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
     """The profile fitted on every finished design, with its leave-one-out errors in `fit`;
     the measured table and the leave-one-out table (`hwmodel.calibration.leave_one_out`)."""
+    import pandas as pd
+
     from hwmodel.calibration import fit_calibration, leave_one_out, loo_summary
 
     table = measured_frame(results)
@@ -224,6 +228,10 @@ def fit_profile(
         )
     cal = fit_calibration(table, name=name)
     loo = leave_one_out(table)
+    timed = table[table["critical_path_ns"].notna()]
+    if len(timed) > 2:  # the clock model, fitted to the netlist estimates
+        cal.fmax, clock_rows = fmax_leave_one_out(timed)
+        loo = pd.concat([loo, clock_rows], ignore_index=True)
     sources = {_source(r["synth"]) for r in results if "synth" in r}
     cal.fit.update(
         loo=loo_summary(loo),
@@ -232,6 +240,46 @@ def fit_profile(
         backend="rtl",
     )
     return cal, table, loo
+
+
+def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """The fitted clock model (`hwmodel.fmax`) and its rows for the leave-one-out table:
+    resource `fmax_mhz`, the netlist estimate as `measured`, the first-principles model as
+    `before`, the fit as `after` and the fit without the design as `loo` (all unguarded)."""
+    import pandas as pd
+
+    from hwmodel.calibration import relative_error
+    from hwmodel.fmax import FmaxModel, fit_fmax
+    from hwmodel.plan import build_plan
+
+    plans = [build_plan(_config(row)) for _, row in table.iterrows()]
+    measured_ns = table["critical_path_ns"].to_numpy(float)
+    model, loo = fit_fmax(plans, measured_ns)
+    unguarded = replace(model, guard=0.0)
+    rows = []
+    for i, (design, plan) in enumerate(zip(table["design"], plans, strict=True)):
+        figures = {
+            "before": FmaxModel().fmax_mhz(plan),
+            "after": unguarded.fmax_mhz(plan),
+            "loo": float(loo[i]),
+        }
+        measured = 1000.0 / measured_ns[i]
+        row = {"design": design, "resource": "fmax_mhz", "measured": measured, **figures}
+        row.update({f"err_{k}": float(relative_error(v, measured)) for k, v in figures.items()})
+        rows.append(row)
+    return model.as_dict(), pd.DataFrame(rows)
+
+
+def _config(row: pd.Series) -> AcceleratorConfig:
+    """The design of a measured row (widths as the table writes them, '16,19,4')."""
+    names = AcceleratorConfig.__dataclass_fields__.keys() - {"extra"}
+    knobs = {k: row[k] for k in names if k in row.index}
+    knobs["widths"] = tuple(int(w) for w in str(row["widths"]).split(","))
+    for name in ("sampling", "ensemble", "part"):
+        knobs[name] = str(knobs[name])
+    text = ("widths", "sampling", "ensemble", "part", "clock_mhz")
+    ints = {k: int(v) for k, v in knobs.items() if k not in text}
+    return AcceleratorConfig(**{**knobs, **ints, "clock_mhz": float(knobs["clock_mhz"])})
 
 
 def _source(measured: dict) -> str:

@@ -57,6 +57,7 @@ class Calibration:
     power: dict[str, float] = field(default_factory=lambda: dict.fromkeys(POWER_KINDS, 1.0))
     name: str = "default"
     fit: dict = field(default_factory=dict)  # rows used and RMS error before/after
+    fmax: dict = field(default_factory=dict)  # hwmodel.fmax.FmaxModel's fitted coefficients
 
 
 def save_calibration(cal: Calibration, path: str | Path) -> Path:
@@ -84,6 +85,7 @@ def load_calibration(path: str | Path) -> Calibration:
     default.power.update(data.get("power", {}))
     default.name = data.get("name", path.stem)
     default.fit = data.get("fit", {})
+    default.fmax = data.get("fmax", {})
     return default
 
 

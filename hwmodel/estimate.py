@@ -32,6 +32,7 @@ from hwmodel.cycles import (
 )
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
+from hwmodel.fmax import FmaxModel, critical_stage
 from hwmodel.plan import HardwarePlan, build_plan
 from hwmodel.power import dynamic_power_by_kind
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
@@ -79,15 +80,24 @@ class _Priced:
     plan: HardwarePlan
     components: dict[str, dict[str, float]]
     per_event: np.ndarray  # cycles per visited input of each weight layer
+    path_ns: float  # the predicted critical path, before the guard (hwmodel.fmax)
+    critical: str  # the stage on it
 
 
-def _priced(config: AcceleratorConfig) -> _Priced:
+def _priced(config: AcceleratorConfig, fmax: FmaxModel) -> _Priced:
     plan = build_plan(config)
     return _Priced(
         plan=plan,
         components=component_resources(plan, load_coefficients()),
         per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
+        path_ns=fmax.path_ns(plan),
+        critical=critical_stage(plan, fmax),
     )
+
+
+def _fmax_model(cal: Calibration | None) -> FmaxModel:
+    """The profile's fitted clock model, or the first-principles one."""
+    return FmaxModel.from_dict(cal.fmax if cal is not None else None)
 
 
 def _price(
@@ -153,6 +163,10 @@ def _price(
     out["power_total_w"] = out["power_w"] + out["power_ps_w"]
     out["energy_uj"] = out["power_w"] * out["latency_us"]
     out["clock_mhz"] = clock
+    guard = 1.0 + _fmax_model(cal).guard
+    out["fmax_mhz"] = np.array([1000.0 / p.path_ns / guard for p in priced])
+    out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)
+    out["meets_clock"] = clock <= out["fmax_mhz"]
     return out
 
 
@@ -194,22 +208,24 @@ def estimate(
     part = get_part(config.part)
     cols = {k: np.array([getattr(config, k)]) for k in (*_INT_KNOBS, "clock_mhz")}
     cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
+    cal = resolve_calibration(calibration)
     out = _price(
-        [_priced(config)],
+        [_priced(config, _fmax_model(cal))],
         cols,
         {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS},
         per_lane,
         loop,
-        resolve_calibration(calibration),
+        cal,
         cap,
     )
-    skip = ("components", "cycles_per_layer")
+    skip = ("components", "cycles_per_layer", "fmax_stage")
     result = {k: _scalar(v[0]) for k, v in out.items() if k not in skip}
     result["cycles_per_layer"] = [float(c) for c in out["cycles_per_layer"][0]]
     result["components"] = {
         comp: {r: float(v[0]) for r, v in per.items() if r in RESOURCES}
         for comp, per in out["components"].items()
     }
+    result["fmax_stage"] = str(out["fmax_stage"][0])
     result["part"] = config.part
     return result
 
@@ -287,6 +303,7 @@ def estimate_table(
     `activity` per row); returns the estimate's keys as columns, index aligned with `df`."""
     cap = _validate_cap(util_cap)
     cal = resolve_calibration(calibration)
+    fmax = _fmax_model(cal)
     table = _prepare(df)
     part = _table_parts(table["part"])
     n = len(table)
@@ -297,7 +314,7 @@ def estimate_table(
         cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
         plans: list[_Priced | None] = [None] * len(idx)
         for pos in sub.groupby(_PLAN_KNOBS[1:], sort=False).indices.values():
-            one = _priced(_plan_config(widths, cols, int(pos[0])))
+            one = _priced(_plan_config(widths, cols, int(pos[0])), fmax)
             for p in pos:
                 plans[p] = one
         activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None

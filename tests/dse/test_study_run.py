@@ -57,9 +57,11 @@ def test_tiny_study_lands_in_sqlite_and_reloads(study: optuna.Study, out_dir: Pa
         assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
         assert trial.values == [trial.user_attrs["accuracy"], trial.user_attrs["power_w"]]
         assert trial.user_attrs["accelerator"]["pe"] == trial.params["pe"]
-        assert set(trial.constraints) == {"utilisation"}
+        assert set(trial.constraints) == {"utilisation", "timing"}
         peak = max(v for k, v in trial.user_attrs.items() if k.startswith("util_"))
         assert trial.constraints["utilisation"] == pytest.approx(peak - 0.9)
+        over = trial.user_attrs["clock_mhz"] - trial.user_attrs["fmax_mhz"]
+        assert trial.constraints["timing"] == pytest.approx(over)
 
 
 def test_cache_hits_for_trials_that_share_a_training_key(
