@@ -1,0 +1,85 @@
+"""Does the search only accept clocks the designs reach?  Designs the clock model never saw,
+each priced at the highest clock of the shipped studies' grid (100-200 MHz, step 25) that the
+model accepts, exported as RTL, simulated and mapped by Yosys: the netlist estimate must
+reach that clock.
+
+    python benchmarks/clock_closure.py --out /tmp/closure [--profile yosys-rtl]
+
+Designs: five of the calibration spread with a seed the fit never used, and the quickstart's
+knee (64-128-10, 16 PEs x 2 synapses).  Prints a Markdown table (docs/rtl.md carries it) and
+the CPU time beside the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from hls.calibrate import run_designs
+from hls.design_spread import calibration_designs, random_snn
+from hwmodel.estimate import estimate
+from hwmodel.template import AcceleratorConfig
+
+GRID = (100.0, 125.0, 150.0, 175.0, 200.0)
+KNEE = AcceleratorConfig(
+    widths=(64, 128, 10),
+    pe=16,
+    synapses_per_cycle=2,
+    k_bits=1,
+    membrane_bits=10,
+    timesteps=2,
+    samples=1,
+    part="xc7z010clg400-1",
+)
+
+
+def designs() -> list[tuple[str, object, AcceleratorConfig]]:
+    """The held-out designs: (name, network, config)."""
+    import numpy as np
+
+    unseen = [(f"unseen{i}", *d) for i, d in enumerate(calibration_designs(n=5, seed=101))]
+    knee = ("knee", random_snn(KNEE.widths, np.random.default_rng(7)), KNEE)
+    return [*unseen, knee]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--profile", default="yosys-rtl")
+    args = parser.parse_args()
+    wall, cpu = time.perf_counter(), time.process_time()
+    chosen = []
+    for name, net, config in designs():
+        fmax = estimate(config, calibration=args.profile)["fmax_mhz"]
+        clock = max((f for f in GRID if f <= fmax), default=None)
+        chosen.append((name, net, replace(config, clock_mhz=clock or GRID[0]), fmax, clock))
+    results = run_designs([c[:3] for c in chosen], args.out, jobs=2, images=2, progress=True)
+    print(
+        "| design | widths | NPC x lanes | clock accepted | predicted fmax | netlist estimate | "
+        "meets | critical path |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for (name, _, config, fmax, clock), result in zip(chosen, results, strict=True):
+        if "error" in result:
+            print(f"| {name} | error: {result['error']} |")
+            continue
+        est = result["synth"]["clock_estimate"]
+        meets = "-" if clock is None else ("yes" if est["fmax_mhz"] >= clock else "**no**")
+        lanes = min(config.sample_lanes, config.samples) if config.ensemble == "repeat" else 1
+        print(
+            f"| {name} | {'-'.join(map(str, config.widths))} | "
+            f"{config.pe * config.synapses_per_cycle} x {lanes} | "
+            f"{'none' if clock is None else f'{clock:.0f} MHz'} | {fmax:.1f} MHz | "
+            f"{est['fmax_mhz']:.1f} MHz | {meets} | {est['start']} -> {est['end']} |"
+        )
+    print(
+        f"\nwall {time.perf_counter() - wall:.0f} s, CPU (this process) "
+        f"{time.process_time() - cpu:.0f} s, load {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
