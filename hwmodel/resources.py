@@ -77,9 +77,10 @@ def array_cost(array: Array) -> dict[str, float]:
     none for a single word (a ROM in registers is constant logic: a LUT per bit, none for a
     single word, no flip-flop); lutram: a RAM64X1S LUT per bit and 64 words, a RAM64X1D (two)
     when the bank is also written, and a flip-flop per bit of each registered read port
-    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.
+    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.  Each is of the word's
+    bits that synthesis keeps (`Array.kept_width`: a ROM's padding elements are dropped).
     """
-    w, d, banks = array.width, array.depth, array.banks
+    w, d, banks = array.kept_width, array.depth, array.banks
     kind = array.kind
     out = {"lut": 0.0, "ff": 0.0, "bram18": 0.0, "lutram": 0.0}
     if kind == "registers":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -225,6 +226,30 @@ def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
     assert measured["clock_estimate"]["fmax_mhz"] > 0
     recorded = measure(project)  # the export's part and DSP use agree with the synthesis
     assert (recorded["tool"], recorded["bram18k"]) == ("yosys", expected)
+
+
+@needs_yosys
+def test_padding_codes_are_not_built(tmp_path: Path) -> None:
+    """80-3 at 8 PEs x 2 synapses: one row of 16 neuron slots, 13 of them padding whose codes
+    are 0 in every word.  Yosys's opt_mem drops those 13 x 4 constant bit lanes, so codes_0
+    is 80 x 12 bits in one RAMB18, as the plan prices it (a full 64-bit word would take 2)."""
+    config = AcceleratorConfig(
+        widths=(80, 3), pe=8, synapses_per_cycle=2, k_bits=4, sampling="regenerate",
+        samples=1, timesteps=2, part=PART,
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    project = tmp_path / "rtl"
+    export_project(random_snn(config.widths, rng), config, rng.uniform(0, 1, (1, 80)),
+                   np.array([0]), project, backend="rtl")  # fmt: skip
+    codes = build_plan(config).array("codes_0")
+    assert (codes.kind, codes.width, codes.kept_width) == ("bram", 64, 12)
+
+    measured = synthesize(project, top="snn_core").measured
+    log = (project / "synth" / "yosys.log").read_text()
+    dropped = re.findall(r"u_codes0\S*: removing const-0 lane (\d+)", log)
+    assert sorted(int(lane) for lane in dropped) == list(range(12, 64))
+    priced = sum(array_cost(a)["bram18"] for a in build_plan(config).arrays)
+    assert measured["bram18k"] == priced == 2  # codes_0 and the image
 
 
 def _errors(capsys: pytest.CaptureFixture, argv: list[str]) -> str:

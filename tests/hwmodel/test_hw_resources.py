@@ -66,3 +66,23 @@ def test_regenerated_words_follow_the_reuse_groups() -> None:
     codes = random_codes(7, 0, 1, 6, 8, 4, 8)  # [n_out, n_in]
     flat = codes.T.ravel()  # input-major: index i * n_out + j
     assert all(len(set(flat[g * 4 : g * 4 + 4])) == 1 for g in range(12))
+
+
+def test_rom_padding_of_a_one_row_layer_is_not_priced() -> None:
+    """64-128-10 at NPC 32: codes_1 (one row) holds 22 padding codes in every word, which
+    synthesis drops: 128 x 40 bits, 2 RAMB18 instead of 4; codes_0 (four full rows) keeps
+    every bit.  Yosys built this design's core in 8 RAMB18 (two per sign memory)."""
+    config = AcceleratorConfig(
+        widths=(64, 128, 10), pe=16, synapses_per_cycle=2, k_bits=4, ensemble="time",
+        samples=2, timesteps=4,
+    )  # fmt: skip
+    plan = build_plan(config)
+    codes = plan.array("codes_1")
+    assert (codes.width, codes.padding, codes.kept_width) == (128, 22, 40)
+    assert array_cost(codes)["bram18"] == finn_bram18(128, 40) == 2
+    assert plan.array("codes_0").padding == 0 and array_cost(plan.array("codes_0"))["bram18"] == 4
+    assert {a.name for a in plan.arrays if a.padding} == {"codes_1", "bias_1", "initial_1"}
+    core = sum(array_cost(a)["bram18"] for a in plan.arrays)
+    assert core == 8
+    several_rows = build_plan(AcceleratorConfig(widths=(64, 40, 10), pe=16, synapses_per_cycle=2))
+    assert several_rows.array("codes_0").padding == 0  # its last row's padding is not constant
