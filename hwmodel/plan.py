@@ -29,6 +29,9 @@ Rules that live only here:
   unit, no layer keys, no sign memory, no sampling phase and no PRNG stage in any pipeline,
   whatever `sampling` and `reuse` say (its `sampling` is "none"), so two settings of those
   knobs never price the same hardware differently.
+* The bus differs by backend: the HLS kernel moves images and results over m_axi `ports`;
+  the RTL core sits in an AXI4-Lite wrapper (`snn_axi`) that holds them in its own buffers
+  (`wrapper`), which the processor writes and reads.  Each backend is priced with its own.
 """
 
 from __future__ import annotations
@@ -101,7 +104,10 @@ class Array:
     `read_modify_write` arrays are read and written back by one pipelined loop; `async_read`
     arrays are read combinationally (the event queues, which the event walker reads in the
     cycle it decides), so they are never block RAM: deeper than the register limit they are
-    distributed RAM, however deep.  `padding` elements of every word belong to padding
+    distributed RAM, however deep.  `buffer` arrays (the RTL wrapper's) are written by one
+    side and read by the other, never by a pipeline's read-modify-write, so they skip the
+    register tier: a few words are distributed RAM, which Yosys also picks for them, not a
+    register file.  `padding` elements of every word belong to padding
     neurons (a layer of one row narrower than NPC); in a ROM they hold the same constant at
     every address, and synthesis keeps only the other bits (`kept_width`).
     """
@@ -119,6 +125,7 @@ class Array:
     per_lane: bool = False
     read_modify_write: bool = False
     async_read: bool = False
+    buffer: bool = False
     padding: int = 0
 
     @property
@@ -135,8 +142,11 @@ class Array:
 
     @property
     def kind(self) -> Kind:
-        """Storage kind by the one rule (block RAM has no combinational read)."""
+        """Storage kind by the one rule (block RAM has no combinational read; a buffer is
+        never registers)."""
         kind = storage_kind(self.depth)
+        if kind == "registers" and self.buffer:
+            return "lutram"
         return "lutram" if kind == "bram" and self.async_read else kind
 
     @property
@@ -205,6 +215,7 @@ class HardwarePlan:
     arrays: tuple[Array, ...]
     loops: tuple[Loop, ...]
     ports: tuple[AxiPort, ...]
+    wrapper: tuple[Array, ...]
 
     @property
     def bundles(self) -> tuple[str, ...]:
@@ -216,8 +227,8 @@ class HardwarePlan:
         return next(t for t in self.types if t.name == name)
 
     def array(self, name: str) -> Array:
-        """The array called `name`."""
-        return next(a for a in self.arrays if a.name == name)
+        """The array called `name` (of the core or of the RTL wrapper)."""
+        return next(a for a in (*self.arrays, *self.wrapper) if a.name == name)
 
     def loop(self, name: str) -> Loop:
         """The loop called `name`."""
@@ -438,6 +449,17 @@ def _loops(
     return tuple(loops)
 
 
+def _wrapper(config: AcceleratorConfig) -> tuple[Array, ...]:
+    """The RTL wrapper's buffers: the image (the core's pixel requests read it a cycle later)
+    and the result words (scores of every run, hidden spike counts, the cycle count), which
+    the bus reads combinationally into its read-data register."""
+    results = config.runs * config.widths[-1] + config.n_layers
+    return (
+        Array("bus_pixels", "axi", config.input_bits, 1, config.widths[0], buffer=True),
+        Array("bus_results", "axi", 32, 1, results, buffer=True, async_read=True),
+    )
+
+
 @cache
 def build_plan(config: AcceleratorConfig) -> HardwarePlan:
     """The plan of one design (cached: configs are frozen and hashable)."""
@@ -471,4 +493,5 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         arrays=arrays,
         loops=_loops(config, sampling, arrays, lanes, rounds, samples_w, rows),
         ports=ports,
+        wrapper=_wrapper(config),
     )

@@ -19,6 +19,7 @@ from hls.measure import comparison, measure, measured_table, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
 from hls.timing import estimate_clock
+from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan
 from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
@@ -206,21 +207,27 @@ def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
 
 @needs_yosys
 def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
-    """A small exported design: its block RAMs are the plan's BRAM arrays at FINN's RAMB18
-    count (codes_0 and signs_0, 80 words deep: one RAMB18 each), no DSP (it only adds)."""
+    """A small exported design, by default the core in its AXI4-Lite wrapper: its block RAMs
+    are the plan's BRAM arrays at FINN's RAMB18 count (codes_0 and signs_0, 80 words deep: one
+    RAMB18 each; the wrapper's 20-pixel buffer is distributed RAM), no DSP (it only adds), and
+    its flip-flops are the core's plus the wrapper's as the model prices them."""
     config = AcceleratorConfig(widths=(20, 8, 4), pe=2, samples=2, timesteps=2, part=PART)
     rng = np.random.default_rng(7)
     images = rng.uniform(0, 1, (2, 20))
     project = tmp_path / "rtl"
     export_project(random_snn(config.widths, rng), config, images, np.array([0, 1]), project,
                    backend="rtl")  # fmt: skip
-    arrays = [a for a in build_plan(config).arrays if a.kind == "bram"]
+    plan = build_plan(config)
+    arrays = [a for a in (*plan.arrays, *plan.wrapper) if a.kind == "bram"]
     expected = sum(array_cost(a)["bram18"] for a in arrays)
     assert {a.name for a in arrays} == {"codes_0", "signs_0"} and expected == 2
 
     measured = synthesize(project).measured
-    assert measured["top"] == "snn_core"
-    assert measured["bram18k"] == expected
+    core = synthesize(project, top="snn_core").measured
+    assert (measured["top"], core["top"]) == ("snn_axi", "snn_core")
+    assert measured["bram18k"] == core["bram18k"] == expected
+    wrapper = estimate(config)["components"]["axi"]
+    assert measured["ff"] - core["ff"] == wrapper["ff"]
     assert measured["dsp"] == 0
     assert measured["ff"] > 0 and measured["lut"] > 0
     assert measured["clock_estimate"]["fmax_mhz"] > 0
@@ -264,8 +271,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "empty").mkdir()
     assert "no Verilog sources" in _errors(capsys, ["synth", str(tmp_path / "empty")])
     project = make_project(tmp_path / "p")
-    line = _errors(capsys, ["synth", str(project)])  # default top snn_core is not there
-    assert "--top: no module 'snn_core'" in line and "mixed" in line
+    line = _errors(capsys, ["synth", str(project)])  # default top snn_axi is not there
+    assert "--top: no module 'snn_axi'" in line and "mixed" in line
     other = make_project(tmp_path / "zu", part="xczu3eg-sbva484-1-e")
     assert "not a 7-series part" in _errors(capsys, ["synth", str(other), "--top", "rom"])
 
@@ -280,7 +287,7 @@ def test_missing_yosys_is_one_line_exit_2(
 
 
 def _synthesized(project: Path, **figures) -> Path:
-    measured = {"tool": "yosys", "part": PART, "top": "snn_core"}
+    measured = {"tool": "yosys", "part": PART, "top": "snn_axi"}
     measured |= {"lut": 98, "ff": 114, "bram18k": 1, "dsp": 0, **figures}
     (project / "measured.json").write_text(json.dumps(measured))
     return project

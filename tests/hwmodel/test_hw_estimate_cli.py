@@ -18,7 +18,7 @@ def test_json_holds_the_contract_keys(capsys) -> None:
     assert main([*BASE, "--spike-rate", "0.25", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out.keys() >= KEYS
-    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (3768, 3112, 2.0, 1588)
+    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (2990, 1860, 1.0, 1588)
     assert out["config"]["widths"] == [64, 16, 4]
 
 
@@ -29,7 +29,7 @@ def test_activity_file_and_table(tmp_path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["cycles_per_layer"][1] == 68
     assert main(BASE) == 0
     text = capsys.readouterr().out
-    assert "BRAM36" in text and "GOPS" in text and "3768" in text
+    assert "BRAM36" in text and "GOPS" in text and "2990" in text
 
 
 @pytest.mark.parametrize(
