@@ -22,7 +22,7 @@ from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan
 from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
-from hwmodel.profiles import PROFILES, profile_file
+from hwmodel.profiles import FIRST_PRINCIPLES, NAMES, profile_file
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
@@ -69,12 +69,15 @@ def save_calibration(cal: Calibration, path: str | Path) -> Path:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read a profile written by `save_calibration`, or a packaged one by name
-    (`hwmodel.profiles.PROFILES`); a missing file is a user error."""
+    (`hwmodel.profiles.NAMES`; `first-principles` is every multiplier at 1); a missing file
+    is a user error."""
+    if str(path) == FIRST_PRINCIPLES:
+        return Calibration(name=FIRST_PRINCIPLES)
     path = profile_file(path) or Path(path)
     if not path.is_file():
         raise HardwareInputError(
-            f"calibration: {str(path)!r} does not exist; give a profile file, a packaged "
-            f"name ({', '.join(PROFILES)}), or leave calibration unset"
+            f"calibration: {str(path)!r} does not exist; give a profile file or a packaged "
+            f"name ({', '.join(NAMES)})"
         )
     data = json.loads(path.read_text())
     default = Calibration()
@@ -88,7 +91,8 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 def resolve_calibration(calibration: Calibration | str | Path | None) -> Calibration | None:
-    """Accept a profile, a path to one, or None (first-principles coefficients)."""
+    """Accept a profile, a path to one, a packaged name, or None (first-principles
+    coefficients, as the name `first-principles`)."""
     if calibration is None or isinstance(calibration, Calibration):
         return calibration
     return load_calibration(calibration)
