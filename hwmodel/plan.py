@@ -107,9 +107,9 @@ class Array:
     distributed RAM, however deep.  `buffer` arrays (the RTL wrapper's) are written by one
     side and read by the other, never by a pipeline's read-modify-write, so they skip the
     register tier: a few words are distributed RAM, which Yosys also picks for them, not a
-    register file.  `padding` elements of every word belong to padding
-    neurons (a layer of one row narrower than NPC); in a ROM they hold the same constant at
-    every address, and synthesis keeps only the other bits (`kept_width`).
+    register file.  `padding` elements of every word belong to padding neurons (a layer of
+    one row narrower than NPC); in a ROM they hold the same constant at every address, and
+    synthesis keeps only the other bits (`kept_width`).
     """
 
     name: str
