@@ -125,10 +125,11 @@ def print_plan(plan: HardwarePlan, spike_rate: float) -> None:
         )
     print("\n| array | kind | width | depth | banks | R/W ports | LUT | FF | RAMB18 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for a in plan.arrays:
+    for a in (*plan.arrays, *plan.wrapper):
         c = array_cost(a)
+        width = f"{a.kept_width} of {a.width}" if a.padding else a.width  # as synthesis keeps
         print(
-            f"| {a.name} | {a.kind} | {a.width} | {a.depth} | {a.banks} | "
+            f"| {a.name} | {a.kind} | {width} | {a.depth} | {a.banks} | "
             f"{a.reads}/{a.writes} | {c['lut']:.0f} | {c['ff']:.0f} | {c['bram18']:.0f} |"
         )
 

@@ -255,8 +255,7 @@ class TrialObjective:
         self._cache_size = cache_size
         search = cfg.hardware_search
         self._grid = hardware_grid(cfg.knobs, search.clock_step_mhz) if search.exact else None
-        calibration = cfg.evaluation.calibration
-        self._calibration = None if calibration is None else str(calibration)
+        self._calibration = str(cfg.evaluation.calibration)
 
     def _model(self, directory: Path) -> Any:
         """Load a cached model, keeping the last few in memory (most trials share one)."""

@@ -11,8 +11,7 @@ from dse.space import short_repr
 
 def check_resources(cfg: StudyConfig) -> None:
     """Raise StudyInputError (one line, naming the field) for an unusable profile or device."""
-    if cfg.evaluation.calibration is not None:
-        check_calibration(str(cfg.evaluation.calibration), "evaluation.calibration")
+    check_calibration(str(cfg.evaluation.calibration), "evaluation.calibration")
     device = cfg.training.get("device")
     if device is not None:
         _check_device(device)
@@ -22,15 +21,15 @@ def check_calibration(path: str, field: str) -> None:
     """The profile at `path` loads; else a one-line error naming `field` (key or flag)."""
     from hwmodel.calibration import load_calibration
     from hwmodel.errors import HardwareInputError
-    from hwmodel.profiles import PROFILES
+    from hwmodel.profiles import NAMES
 
     try:
         load_calibration(path)
     except (ValueError, TypeError, AttributeError, OSError, HardwareInputError):
         raise StudyInputError(
             f"{field}: {path!r} is not a calibration profile (JSON written by "
-            f"hwmodel.calibration.save_calibration, or one of {', '.join(PROFILES)}); "
-            "fix the path or leave it out"
+            f"hwmodel.calibration.save_calibration, or one of {', '.join(NAMES)}); "
+            "fix the path or name a packaged profile"
         ) from None
 
 

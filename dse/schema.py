@@ -18,6 +18,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -41,7 +42,7 @@ from dse.space import (
     parse_knob,
     short_repr,
 )
-from hwmodel.profiles import PROFILES, profile_file
+from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
 #: bytes read, nesting depth, and YAML nodes after alias expansion, so that no input can hang
@@ -106,20 +107,28 @@ def _existing(kind: str) -> Any:
 
 
 def _profile() -> Any:
-    """A packaged calibration profile's name (kept as given) or an existing file."""
+    """A packaged calibration profile's name, first-principles (kept as given) or an
+    existing file; null is none of them (an unset key is the default profile)."""
+
+    def named(value: Any) -> Any:
+        if value is None:
+            names = ", ".join(NAMES)
+            fix = f"null names no profile; give one ({names}) or a file, or leave the key out"
+            raise PydanticCustomError("path", "no profile", {"fix": fix})
+        return value
 
     def check(value: str | Path) -> str | Path:
-        if profile_file(value) is not None:
+        if str(value) in NAMES:
             return str(value)
         path = Path(value)
         if not path.is_file():
-            names = ", ".join(PROFILES)
+            names = ", ".join(NAMES)
             raise PydanticCustomError(
                 "path", "missing path", {"fix": f"no such file or profile name ({names})"}
             )
         return path
 
-    return Annotated[str | Path, AfterValidator(check)]
+    return Annotated[str | Path, BeforeValidator(named), AfterValidator(check)]
 
 
 #: A study's default share of the training pool for its selection split: digits' 1437 pool
@@ -164,8 +173,9 @@ class EvaluationConfig(_Section):
 
     mode: Literal["float", "integer"] = "float"
     seed: Seed = 0
-    # hwmodel calibration profile: a JSON file, or a packaged name (hwmodel.profiles)
-    calibration: _profile() | None = None
+    # hwmodel calibration profile: a packaged name (hwmodel.profiles: yosys-rtl, the RTL as
+    # Yosys builds it; first-principles, uncalibrated) or a JSON file
+    calibration: _profile() = DEFAULT_PROFILE
     refine_front: RefineConfig | None = None
 
 

@@ -2,7 +2,9 @@
 
 For every design of `hls.design_spread.calibration_designs`: export the RTL project, simulate
 it with Verilator against the golden vectors (it must be bit-exact; the simulated cycles are
-kept beside the plan's), synthesize it with Yosys for 7-series cells.  Designs run in
+kept beside the plan's), synthesize it with Yosys for 7-series cells: the core inside its
+AXI4-Lite wrapper (`hls.synth.DEFAULT_TOP`), so that the profile prices what a board builds,
+the wrapper's `axi` component included.  Designs run in
 parallel (joblib, loky processes), each in `DIR/designs/<name>/`, and each ends by writing
 `result.json` there atomically: a design whose result (and measured.json) exists, for the
 same knobs and the same RTL generator, is not redone, so an interrupted run resumes and a

@@ -90,23 +90,32 @@ def golden_activity(config: AcceleratorConfig, result: IntegerResult) -> list[fl
     return [float(config.widths[0]), *map(float, per_sample)]
 
 
-def model_estimate(config: AcceleratorConfig, result: IntegerResult) -> dict:
-    """The cost model's figures for this design at the golden images' activity: the per-lane
-    activity, and the inputs each event loop visited per timestep and round (the union over
-    lanes that the integer model counts)."""
+def model_estimate(config: AcceleratorConfig, result: IntegerResult, backend: str) -> dict:
+    """The cost model's figures for this design as `backend` builds it (its bus: the RTL's
+    AXI4-Lite wrapper or the HLS kernel's m_axi adapters) at the golden images' activity: the
+    per-lane activity, and the inputs each event loop visited per timestep and round (the
+    union over lanes that the integer model counts).  An RTL export is priced with the
+    default profile, fitted to that backend under Yosys; no profile is measured for the HLS
+    kernel, so its figures are first principles (`calibration` says which)."""
     from hwmodel.estimate import estimate  # pandas: only when a project is written
+    from hwmodel.profiles import DEFAULT_PROFILE, FIRST_PRINCIPLES
 
+    profile = DEFAULT_PROFILE if backend == "rtl" else FIRST_PRINCIPLES
     loop_events = result.events.mean(axis=(0, 1, 2))
     out = dict(
         estimate(
             config,
             activity=golden_activity(config, result),
             loop_events=[float(e) for e in loop_events],
+            calibration=profile,
+            backend=backend,
         )
     )
-    worst = estimate(config, spike_rate=1.0)  # what csynth's latency bound assumes
+    # csynth's latency bound: every input firing
+    worst = estimate(config, spike_rate=1.0, calibration=profile, backend=backend)
     out["cycles_worst"], out["latency_worst_us"] = worst["cycles"], worst["latency_us"]
     out["source"] = "hwmodel.estimate.estimate"
+    out["calibration"] = profile
     return out
 
 
@@ -194,7 +203,7 @@ def export_project(
             "cycles_mean": float(result.cycles.mean()) if len(x_int) else 0.0,
             "spikes_per_layer_mean": result.spikes.mean(axis=0).tolist() if len(x_int) else [],
         },
-        "estimates": model_estimate(config, result) if len(x_int) else {},
+        "estimates": model_estimate(config, result, backend) if len(x_int) else {},
         "metrics": metrics or {},
         "source": source or {},
     }

@@ -380,7 +380,7 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
     """One row per measured design (a project folder or its measured.json): the measured
     figures and their `tool`, the power per block as `power_<block>_w` (with `includes_ps`
     when the report has the PS7 block), `fmax_estimate_mhz` of a `dse synth` netlist, and the
-    design knobs of design.json.
+    design knobs and `backend` of design.json (the bus the model prices it with).
 
     What the reports say wins over design.json: `part` is the reports' part and `clock_mhz`
     the HLS target clock, else the design's clock.
@@ -395,6 +395,8 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
             raise ReportError(f"{path}: unreadable ({exc}); run `dse measure` there") from None
         design = load_design(path.parent) or {}
         row: dict = {"project": str(path.parent), **design.get("config", {})}
+        if "backend" in design:
+            row["backend"] = design["backend"]
         for key, value in measured.items():
             if key == "power_breakdown_w":
                 row.update({f"power_{_slug(block)}_w": watts for block, watts in value.items()})

@@ -20,8 +20,10 @@ from hwmodel.template import time_segments as _time_segments
 
 __all__ = ["STYLE", "memory_files", "rtl_context"]
 
-# The plan's storage kinds as the STYLE parameter of rtl/snn_mem.v.
+# The plan's storage kinds as the STYLE parameter of rtl/snn_mem.v, and as the ram_style
+# attribute of the wrapper's buffers (declared in snn_axi.v itself).
 STYLE = {"registers": 0, "lutram": 1, "bram": 2}
+RAM_STYLE = {"registers": "logic", "lutram": "distributed", "bram": "block"}
 
 
 def _bits(n: int) -> int:
@@ -145,7 +147,7 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
     key_x0 = int(xorshift32(np.uint64((config.seed + KEY_CONSTANTS[0]) & MASK32)))
     starts = [t0 for t0, _ in _time_segments(config.timesteps, config.samples)]
     scores = plan.loop("store_scores")
-    results = config.runs * config.widths[-1] + config.n_layers  # scores, spike counts, cycles
+    results = plan.array("bus_results").depth  # scores, spike counts, cycles
     return {
         "design_name": design_name,
         "config": config,
@@ -192,7 +194,10 @@ def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str
             "beat": scores.stage("select").index + 1,
         },
         "counts": {"depth": plan.loop("store_counts").depth},
-        "top": "snn_core",
+        # What a board builds and `dse synth` measures: the core inside its AXI4-Lite wrapper.
+        "top": "snn_axi",
+        "clock_port": "aclk",
+        "bus_styles": {a.name: RAM_STYLE[a.kind] for a in plan.wrapper},
         "runs": config.runs,
         "results": results,
         "result_bits": _bits(results),

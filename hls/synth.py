@@ -3,8 +3,11 @@
 Yosys runs `synth_xilinx -family xc7 -abc9 -flatten` on the project's `rtl/*.v` with the
 project folder as its working directory (YoWASP's WebAssembly sandbox sees only that folder
 and below, so every path is relative; `$readmemh` files resolve beside the source that reads
-them). `-noiopad -noclkbuf` leave out I/O and clock buffers: the core sits inside a wrapper,
-as in Vivado's out-of-context synthesis. `-flatten` as Vivado's default `rebuilt` hierarchy.
+them). The top is `snn_axi` by default: the core inside its AXI4-Lite wrapper, what a board
+builds and what the cost model prices (its `axi` component is that wrapper); `--top snn_core`
+measures the core alone. `-noiopad -noclkbuf` leave out I/O and clock buffers, as Vivado's
+out-of-context synthesis of a block for a block design. `-flatten` as Vivado's default
+`rebuilt` hierarchy.
 
 Counts are the cells as Vivado's utilization report sums them: Slice LUTs are logic LUTs
 (LUT1-LUT6; INV is a LUT1) plus LUTs used as memory (distributed RAM by its LUT cost, and SRL
@@ -41,7 +44,7 @@ __all__ = [
 ]
 
 SYNTH_DIR = "synth"
-DEFAULT_TOP = "snn_core"
+DEFAULT_TOP = "snn_axi"
 INSTALL_HINT = "install with pip install -e '.[rtl]'"
 #: LUTs each distributed-RAM primitive occupies (UG474; Vivado's "LUT as Distributed RAM").
 LUTRAM_LUTS = {

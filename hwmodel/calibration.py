@@ -22,7 +22,7 @@ from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan
 from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
-from hwmodel.profiles import PROFILES, profile_file
+from hwmodel.profiles import FIRST_PRINCIPLES, NAMES, profile_file
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
@@ -70,12 +70,15 @@ def save_calibration(cal: Calibration, path: str | Path) -> Path:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read a profile written by `save_calibration`, or a packaged one by name
-    (`hwmodel.profiles.PROFILES`); a missing file is a user error."""
+    (`hwmodel.profiles.NAMES`; `first-principles` is every multiplier at 1); a missing file
+    is a user error."""
+    if str(path) == FIRST_PRINCIPLES:
+        return Calibration(name=FIRST_PRINCIPLES)
     path = profile_file(path) or Path(path)
     if not path.is_file():
         raise HardwareInputError(
-            f"calibration: {str(path)!r} does not exist; give a profile file, a packaged "
-            f"name ({', '.join(PROFILES)}), or leave calibration unset"
+            f"calibration: {str(path)!r} does not exist; give a profile file or a packaged "
+            f"name ({', '.join(NAMES)})"
         )
     data = json.loads(path.read_text())
     default = Calibration()
@@ -90,7 +93,8 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 def resolve_calibration(calibration: Calibration | str | Path | None) -> Calibration | None:
-    """Accept a profile, a path to one, or None (first-principles coefficients)."""
+    """Accept a profile, a path to one, a packaged name, or None (first-principles
+    coefficients, as the name `first-principles`)."""
     if calibration is None or isinstance(calibration, Calibration):
         return calibration
     return load_calibration(calibration)
@@ -134,10 +138,12 @@ def _missing(value: object) -> bool:
 
 
 def _design_bases(df: pd.DataFrame, coeffs: dict) -> dict[str, np.ndarray]:
-    """Per resource: [rows, components] of first-principles component figures."""
+    """Per resource: [rows, components] of first-principles component figures, each row
+    priced with the bus of its `backend` column (default rtl: what dse calibrate builds)."""
     per_row = []
     for _, row in df.iterrows():  # measured designs are few; each may have its own widths
-        comps = component_resources(build_plan(_config_from_row(row)), coeffs)
+        backend = "rtl" if _missing(row.get("backend")) else str(row["backend"])
+        comps = component_resources(build_plan(_config_from_row(row)), coeffs, backend)
         per_row.append(comps)
     return {
         res: np.array([[float(c[comp][res]) for comp in COMPONENTS] for c in per_row])
@@ -176,20 +182,23 @@ def _check_columns(measured: pd.DataFrame) -> None:
         )
 
 
-def _fit_resource(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """Multipliers of the components (None: the model prices nothing, so an offset)."""
+def _fit_resource(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Multipliers of the components and an offset.  Where the model prices nothing for
+    these designs (DSP; or BRAM when every design of a leave-one-out fold has none) the
+    multipliers keep their first-principles 1 and the offset is the measured mean."""
     if np.any(a > 0):
         return _nnls_towards_one(a, y), 0.0
-    return None, float(np.mean(y))
+    return np.ones(a.shape[1]), float(np.mean(y))
 
 
-def _predict(a: np.ndarray, multipliers: np.ndarray | None, offset: float) -> np.ndarray:
-    return a @ multipliers if multipliers is not None else np.full(len(a), offset)
+def _predict(a: np.ndarray, multipliers: np.ndarray, offset: float) -> np.ndarray:
+    return a @ multipliers + offset
 
 
 def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibration:
     """Fit a profile to measured designs (columns lut, ff, bram18k, dsp, power_w, part,
-    clock_mhz plus the AcceleratorConfig knobs; optional includes_ps, default True)."""
+    clock_mhz plus the AcceleratorConfig knobs; optional includes_ps, default True, and
+    backend, default rtl)."""
     _check_columns(measured)
     coeffs = load_coefficients()
     bases = _design_bases(measured, coeffs)
@@ -199,8 +208,7 @@ def fit_calibration(measured: pd.DataFrame, name: str = "calibration") -> Calibr
         y = measured[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
         a = bases[res]
         m, offset = _fit_resource(a, y)
-        if m is not None:
-            cal.multipliers[res] = dict(zip(COMPONENTS, m.tolist(), strict=True))
+        cal.multipliers[res] = dict(zip(COMPONENTS, m.tolist(), strict=True))
         cal.offsets[res] = offset
         fitted = _predict(a, m, offset)
         report[res] = {"rms_before": _rms(a.sum(axis=1) - y), "rms_after": _rms(fitted - y)}

@@ -2,7 +2,8 @@
 
 `estimate` prices one `AcceleratorConfig`; `estimate_table` prices a DataFrame of designs.
 Both price the design's `hwmodel.plan` (built and priced once per distinct set of plan knobs,
-whatever the clock, part and activity) and go through `_price`, so a table row and a single
+whatever the clock, part and activity) with the bus of one backend (the RTL's AXI4-Lite
+wrapper unless told `backend="hls"`) and go through `_price`, so a table row and a single
 estimate agree.  `cycles` is everything the kernel's counter counts for one image, I/O
 included; `cycles_io`, `cycles_sampling` and `cycles_per_layer` split it.
 
@@ -84,11 +85,11 @@ class _Priced:
     critical: str  # the stage on it
 
 
-def _priced(config: AcceleratorConfig, fmax: FmaxModel) -> _Priced:
+def _priced(config: AcceleratorConfig, backend: str, fmax: FmaxModel) -> _Priced:
     plan = build_plan(config)
     return _Priced(
         plan=plan,
-        components=component_resources(plan, load_coefficients()),
+        components=component_resources(plan, load_coefficients(), backend),
         per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
         path_ns=fmax.path_ns(plan),
         critical=critical_stage(plan, fmax),
@@ -192,8 +193,10 @@ def estimate(
     calibration: Calibration | str | None = None,
     util_cap: float | None = None,
     loop_events: Sequence[float] | None = None,
+    backend: str = "rtl",
 ) -> dict:
-    """Price one design; `activity` is models.evaluation's list (index 0 = n0).
+    """Price one design as `backend` builds it; `activity` is models.evaluation's list
+    (index 0 = n0).
 
     `loop_events` (same layout) is the measured mean number of inputs each event loop visits
     per timestep and round (the union over lanes); by default the per-lane `activity`.
@@ -210,7 +213,7 @@ def estimate(
     cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
     cal = resolve_calibration(calibration)
     out = _price(
-        [_priced(config, _fmax_model(cal))],
+        [_priced(config, backend, _fmax_model(cal))],
         cols,
         {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS},
         per_lane,
@@ -298,9 +301,11 @@ def estimate_table(
     df: pd.DataFrame,
     calibration: Calibration | str | None = None,
     util_cap: float | None = None,
+    backend: str = "rtl",
 ) -> pd.DataFrame:
     """Price every row of `df` (AcceleratorConfig columns; optional `spike_rate` or
-    `activity` per row); returns the estimate's keys as columns, index aligned with `df`."""
+    `activity` per row) as `backend` builds it; returns the estimate's keys as columns,
+    index aligned with `df`."""
     cap = _validate_cap(util_cap)
     cal = resolve_calibration(calibration)
     fmax = _fmax_model(cal)
@@ -314,7 +319,7 @@ def estimate_table(
         cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
         plans: list[_Priced | None] = [None] * len(idx)
         for pos in sub.groupby(_PLAN_KNOBS[1:], sort=False).indices.values():
-            one = _priced(_plan_config(widths, cols, int(pos[0])), fmax)
+            one = _priced(_plan_config(widths, cols, int(pos[0])), backend, fmax)
             for p in pos:
                 plans[p] = one
         activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None

@@ -29,6 +29,9 @@ Rules that live only here:
   unit, no layer keys, no sign memory, no sampling phase and no PRNG stage in any pipeline,
   whatever `sampling` and `reuse` say (its `sampling` is "none"), so two settings of those
   knobs never price the same hardware differently.
+* The bus differs by backend: the HLS kernel moves images and results over m_axi `ports`;
+  the RTL core sits in an AXI4-Lite wrapper (`snn_axi`) that holds them in its own buffers
+  (`wrapper`), which the processor writes and reads.  Each backend is priced with its own.
 """
 
 from __future__ import annotations
@@ -101,7 +104,12 @@ class Array:
     `read_modify_write` arrays are read and written back by one pipelined loop; `async_read`
     arrays are read combinationally (the event queues, which the event walker reads in the
     cycle it decides), so they are never block RAM: deeper than the register limit they are
-    distributed RAM, however deep.
+    distributed RAM, however deep.  `buffer` arrays (the RTL wrapper's) are written by one
+    side and read by the other, never by a pipeline's read-modify-write, so they skip the
+    register tier: a few words are distributed RAM, which Yosys also picks for them, not a
+    register file.  `padding` elements of every word belong to padding neurons (a layer of
+    one row narrower than NPC); in a ROM they hold the same constant at every address, and
+    synthesis keeps only the other bits (`kept_width`).
     """
 
     name: str
@@ -117,6 +125,8 @@ class Array:
     per_lane: bool = False
     read_modify_write: bool = False
     async_read: bool = False
+    buffer: bool = False
+    padding: int = 0
 
     @property
     def width(self) -> int:
@@ -124,9 +134,19 @@ class Array:
         return self.element_bits * self.elements
 
     @property
+    def kept_width(self) -> int:
+        """Bits of one word that synthesis builds: Yosys's opt_mem removes every bit lane of a
+        memory that holds the same constant at every address, as a ROM's padding elements do
+        (measured: a 64-128-10 design at NPC 32 keeps 40 of the 128 bits of codes_1)."""
+        return self.element_bits * (self.elements - self.padding)
+
+    @property
     def kind(self) -> Kind:
-        """Storage kind by the one rule (block RAM has no combinational read)."""
+        """Storage kind by the one rule (block RAM has no combinational read; a buffer is
+        never registers)."""
         kind = storage_kind(self.depth)
+        if kind == "registers" and self.buffer:
+            return "lutram"
         return "lutram" if kind == "bram" and self.async_read else kind
 
     @property
@@ -200,6 +220,7 @@ class HardwarePlan:
     arrays: tuple[Array, ...]
     loops: tuple[Loop, ...]
     ports: tuple[AxiPort, ...]
+    wrapper: tuple[Array, ...]
     control: Stage  # the sequencer's path, beside the loops' stages
 
     @property
@@ -212,8 +233,8 @@ class HardwarePlan:
         return next(t for t in self.types if t.name == name)
 
     def array(self, name: str) -> Array:
-        """The array called `name`."""
-        return next(a for a in self.arrays if a.name == name)
+        """The array called `name` (of the core or of the RTL wrapper)."""
+        return next(a for a in (*self.arrays, *self.wrapper) if a.name == name)
 
     def loop(self, name: str) -> Loop:
         """The loop called `name`."""
@@ -318,9 +339,14 @@ def _arrays(
         n_in, r = w[layer], rows[layer]
         spiking = layer < config.n_layers - 1
         cbits = config.current_bits(layer)
+        # A layer of one row narrower than NPC has padding neurons in every word: their ROM
+        # elements (code 0, threshold at the top, bias and initial value 0) are constants.
+        padding = npc - w[layer + 1] if r == 1 else 0
         # Codes: input-major rows, one NPC-code word per (input, row).  Read by the sampling
         # phase (memory) or by the first-layer and event loops (regenerate, none).
-        arrays.append(rom(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r))
+        arrays.append(
+            rom(f"codes_{layer}", "weight_memory", config.k_bits, npc, n_in * r, padding=padding)
+        )
         if memory:  # sampled signs, one NPC-bit word per (input, row) and lane
             arrays.append(lane(f"signs_{layer}", "sample_memory", npc, 1, n_in * r))
         arrays.append(lane(f"membrane_{layer}", "neuron_memory", b, npc, r, signed=True))
@@ -337,7 +363,9 @@ def _arrays(
         )
         constants = ("threshold", "bias", "initial") if spiking else ("bias", "initial")
         for name in constants:
-            arrays.append(rom(f"{name}_{layer}", "neuron_memory", b, npc, r, signed=True))
+            arrays.append(
+                rom(f"{name}_{layer}", "neuron_memory", b, npc, r, signed=True, padding=padding)
+            )
         if spiking:
             # The event queue: one entry per row of this layer that fired in any lane, written
             # once per fire-pass cycle (no dynamic multi-writes): the code address and (for the
@@ -572,6 +600,17 @@ def _loops(
     return tuple(loops)
 
 
+def _wrapper(config: AcceleratorConfig) -> tuple[Array, ...]:
+    """The RTL wrapper's buffers: the image (the core's pixel requests read it a cycle later)
+    and the result words (scores of every run, hidden spike counts, the cycle count), which
+    the bus reads combinationally into its read-data register."""
+    results = config.runs * config.widths[-1] + config.n_layers
+    return (
+        Array("bus_pixels", "axi", config.input_bits, 1, config.widths[0], buffer=True),
+        Array("bus_results", "axi", 32, 1, results, buffer=True, async_read=True),
+    )
+
+
 @cache
 def build_plan(config: AcceleratorConfig) -> HardwarePlan:
     """The plan of one design (cached: configs are frozen and hashable)."""
@@ -606,5 +645,6 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         arrays=arrays,
         loops=loops,
         ports=ports,
+        wrapper=_wrapper(config),
         control=_control_stage(len(loops) + 2),  # a state per loop, idle and done
     )

@@ -1,8 +1,10 @@
 """LUT / FF / BRAM / DSP cost of a hardware plan, component by component.
 
 Every figure prices something `hwmodel.plan.build_plan` lists: its arrays (by their storage
-kind, width, depth, banks and ports), its PRNG units and lanes of processing elements, its
-bus bundles; nothing else is priced, so an estimate is the price of what the backends build.
+kind, width, depth, banks and ports), its PRNG units and lanes of processing elements, and
+the bus of one backend (`BACKENDS`): the RTL's AXI4-Lite wrapper and its buffers, or the
+HLS kernel's m_axi bundles; nothing else is priced, so an estimate is the price of what that
+backend builds.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from functools import cache
 from importlib import resources as _files
 from pathlib import Path
 
+from hwmodel.errors import HardwareInputError
 from hwmodel.plan import Array, HardwarePlan
 
 __all__ = [
+    "BACKENDS",
     "COMPONENTS",
     "RESOURCES",
     "array_cost",
@@ -37,6 +41,9 @@ COMPONENTS = (
     "axi",
 )
 RESOURCES = ("lut", "ff", "bram18", "dsp")
+#: What the estimate prices: the Verilog backend (what dse builds, simulates and synthesizes)
+#: or the Vitis HLS one; they differ only in their bus (`axi`).
+BACKENDS = ("rtl", "hls")
 
 
 @cache
@@ -77,9 +84,10 @@ def array_cost(array: Array) -> dict[str, float]:
     none for a single word (a ROM in registers is constant logic: a LUT per bit, none for a
     single word, no flip-flop); lutram: a RAM64X1S LUT per bit and 64 words, a RAM64X1D (two)
     when the bank is also written, and a flip-flop per bit of each registered read port
-    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.
+    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.  Each is of the word's
+    bits that synthesis keeps (`Array.kept_width`: a ROM's padding elements are dropped).
     """
-    w, d, banks = array.width, array.depth, array.banks
+    w, d, banks = array.kept_width, array.depth, array.banks
     kind = array.kind
     out = {"lut": 0.0, "ff": 0.0, "bram18": 0.0, "lutram": 0.0}
     if kind == "registers":
@@ -93,6 +101,12 @@ def array_cost(array: Array) -> dict[str, float]:
     else:
         out["bram18"] = finn_bram18(d, w) * banks
     return out
+
+
+def _arrays_cost(arrays: list[Array]) -> dict[str, float]:
+    """lut, ff, bram18 and lutram of some arrays together."""
+    costs = [array_cost(a) for a in arrays]
+    return {r: sum(c[r] for c in costs) for r in ("lut", "ff", "bram18", "lutram")}
 
 
 def _component(**values: float) -> dict[str, float]:
@@ -111,8 +125,31 @@ def layer_datapaths(plan: HardwarePlan, layer: int) -> tuple[int, int]:
     return npc * plan.lanes, units * plan.lanes
 
 
-def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str, float]]:
-    """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan.
+def _axi(plan: HardwarePlan, coeffs: dict, backend: str) -> dict[str, float]:
+    """The bus of `backend`: the RTL wrapper's slave logic, result counter and buffers, or an
+    m_axi adapter per HLS bundle."""
+    if backend == "hls":
+        ax, bundles = coeffs["axi"]["hls"], len(plan.bundles)
+        return _component(**{r: ax[r] * bundles for r in ("lut", "ff", "bram18")})
+    if backend != "rtl":
+        raise HardwareInputError(
+            f"backend: {backend!r} is not a backend; use one of {', '.join(BACKENDS)}"
+        )
+    ax, buffers = coeffs["axi"]["rtl"], _arrays_cost(list(plan.wrapper))
+    counter = plan.array("bus_results").depth.bit_length()  # counts the result words 0..n
+    return _component(
+        lut=ax["lut"] + buffers["lut"],
+        ff=ax["ff"] + counter + buffers["ff"],
+        bram18=buffers["bram18"],
+        lutram=buffers["lutram"],
+    )
+
+
+def component_resources(
+    plan: HardwarePlan, coeffs: dict, backend: str = "rtl"
+) -> dict[str, dict[str, float]]:
+    """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan, with the bus
+    of `backend` (`BACKENDS`).
 
     Every weight layer has its own datapaths: the current stage of its first-current or
     event loop and the integrate-and-fire stage of its fire loop.  One sign sampler (the
@@ -163,8 +200,7 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
     out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}
     for name in ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers", "control"):
-        costs = [array_cost(a) for a in plan.arrays if a.component == name]
-        arrays[name] = {r: sum(c[r] for c in costs) for r in ("lut", "ff", "bram18", "lutram")}
+        arrays[name] = _arrays_cost([a for a in plan.arrays if a.component == name])
         out[name] = _component(**arrays[name])
     ct = coeffs["control"]
     keys = arrays["control"]  # the layer keys of every lane
@@ -176,9 +212,5 @@ def component_resources(plan: HardwarePlan, coeffs: dict) -> dict[str, dict[str,
         bram18=keys["bram18"],
         lutram=keys["lutram"],
     )
-    ax = coeffs["axi"]
-    bundles = len(plan.bundles)
-    out["axi"] = _component(
-        lut=ax["lut"] * bundles, ff=ax["ff"] * bundles, bram18=ax["bram18"] * bundles
-    )
+    out["axi"] = _axi(plan, coeffs, backend)
     return out

@@ -29,12 +29,17 @@ from dse.commands.options import (
 )
 from dse.terminal import console
 from hwmodel.errors import HardwareInputError
+from hwmodel.profiles import DEFAULT_PROFILE, FIRST_PRINCIPLES
 
 if TYPE_CHECKING:  # numpy and pandas load when the command runs, not for --help
     from hwmodel.template import AcceleratorConfig
 
 _RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
 _ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
+_CALIBRATION_HELP = (
+    f"Calibration profile: a packaged name ({DEFAULT_PROFILE}: the RTL as Yosys builds it; "
+    f"{FIRST_PRINCIPLES}: the uncalibrated model) or a profile JSON file."
+)
 
 
 def _read_activity(path: Path) -> list[float]:
@@ -55,12 +60,12 @@ def _read_activity(path: Path) -> list[float]:
     return [float(v) for v in values]
 
 
-def _print_report(result: dict, config: AcceleratorConfig) -> None:
+def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> None:
     from hwmodel.devices import get_part
 
     out = console()
     part = get_part(config.part)
-    res = Table(title=f"Resources on {config.part} (fits: {result['fits']})")
+    res = Table(title=f"Resources on {config.part} (fits: {result['fits']}; profile {calibration})")
     for col in ("resource", "used", "available", "util %"):
         res.add_column(col, justify="right" if col != "resource" else "left")
     for key, avail in (("lut", part.lut), ("ff", part.ff), ("bram36", part.bram36)):
@@ -129,9 +134,7 @@ def register(app: typer.Typer) -> None:
         input_bits: InputBits = HW_DEFAULTS["input_bits"],
         spike_rate: Annotated[float | None, typer.Option(help=_RATE_HELP)] = None,
         activity: Annotated[Path | None, typer.Option(help=_ACTIVITY_HELP)] = None,
-        calibration: Annotated[
-            Path | None, typer.Option(help="Calibration profile (JSON) for the estimates.")
-        ] = None,
+        calibration: Annotated[str, typer.Option(help=_CALIBRATION_HELP)] = DEFAULT_PROFILE,
         util_cap: Annotated[
             float | None, typer.Option(help="Utilisation cap (0-1].", min=0, max=1)
         ] = None,
@@ -149,10 +152,9 @@ def register(app: typer.Typer) -> None:
             layers = layers or old_widths
         if layers is None:
             raise HardwareInputError("--layers: missing; give the layer sizes, e.g. 784,512,10")
-        if calibration is not None:
-            from dse.preflight import check_calibration
+        from dse.preflight import check_calibration
 
-            check_calibration(str(calibration), "--calibration")
+        check_calibration(calibration, "--calibration")
         if spike_rate is not None and activity is not None:
             raise HardwareInputError(
                 "--spike-rate/--activity: give one of them, not both (activity overrides rates)"
@@ -170,6 +172,7 @@ def register(app: typer.Typer) -> None:
             util_cap=util_cap,
         )
         if as_json:
-            typer.echo(json.dumps({**result, "config": config.as_dict()}, indent=2))
+            output = {**result, "config": config.as_dict(), "calibration": calibration}
+            typer.echo(json.dumps(output, indent=2))
         else:
-            _print_report(result, config)
+            _print_report(result, config, calibration)

@@ -167,8 +167,7 @@ def report(
     scored = score_front(cfg, study)  # front designs a run did not score (interrupted, older)
     if scored:
         typer.echo(f"scored {len(scored)} front design(s) on the test split")
-    profile = cfg.evaluation.calibration
-    calibration = None if profile is None else load_calibration(profile)
+    calibration = load_calibration(cfg.evaluation.calibration)
     paths = write_report(study, out if out is not None else cfg.out_dir, calibration)
     _print_front(study)
     if png is not None:

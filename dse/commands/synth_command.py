@@ -15,16 +15,24 @@ def synth(
     project: Annotated[
         Path, typer.Argument(help="A project written by `dse export --backend rtl`.")
     ],
-    top: Annotated[str, typer.Option("--top", help="Top module to synthesize.")] = "snn_core",
+    top: Annotated[
+        str | None,
+        typer.Option(
+            "--top",
+            help="Top module to synthesize (default: snn_axi, the core in its AXI4-Lite "
+            "wrapper, as a board builds it and as dse calibrate measures it).",
+        ),
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Stop Yosys after S seconds.", min=1.0)
     ] = 1800.0,
 ) -> None:
     """Map the RTL to xc7 cells with Yosys (synth_xilinx -abc9), count LUT/FF/BRAM/DSP,
     estimate the clock against the design's target, and write measured.json for `dse measure`."""
-    from hls.synth import SynthFailed, synthesize
+    from hls.synth import DEFAULT_TOP, SynthFailed, synthesize
     from hls.timing import verdict
 
+    top = top or DEFAULT_TOP
     out = console()
     out.print(f"synthesizing {project} (top {top}) with Yosys ...", highlight=False)
     try:

@@ -47,3 +47,20 @@ def test_profile_file_still_works_and_bad_names_are_one_line(tmp_path: Path) -> 
     assert estimate(AcceleratorConfig(widths=(8, 4)), calibration=str(path))["dsp"] == 2
     with pytest.raises(StudyInputError, match=r"evaluation\.calibration.*yosys-rtl"):
         parse_study(_study("yosys"))
+
+
+def test_studies_price_with_the_yosys_profile_unless_they_name_another() -> None:
+    """The default is the measured profile; first principles stay available by name (the
+    library's calibration=None), and a null is no name: one line saying what to write."""
+    data = yaml.safe_load((STUDIES / "quickstart.yaml").read_text())
+    data.get("evaluation", {}).pop("calibration", None)
+    assert parse_study(data).evaluation.calibration == "yosys-rtl"
+    cfg = parse_study(_study("first-principles"))
+    assert cfg.evaluation.calibration == "first-principles"
+    config = AcceleratorConfig(widths=(64, 32, 10), pe=4)
+    first = estimate(config, calibration="first-principles")
+    assert (first["lut"], first["ff"]) == (estimate(config)["lut"], estimate(config)["ff"])
+    assert load_calibration("first-principles").fit == {}  # no measured error band
+    with pytest.raises(StudyInputError, match=r"evaluation\.calibration") as error:
+        parse_study(_study(None))
+    assert "\n" not in str(error.value)

@@ -20,6 +20,7 @@ from dse.schema import StudyConfig, parse_study
 from dse.selection import front_trials
 from dse.space import Knob
 from hwmodel.estimate import estimate
+from hwmodel.profiles import DEFAULT_PROFILE
 from hwmodel.template import AcceleratorConfig
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
@@ -83,7 +84,12 @@ def brute_force_front(evaluated: optuna.trial.FrozenTrial) -> dict[tuple, tuple]
             part=part,
             sampling=sampling,
         )
-        cost = estimate(config, activity=evaluated.user_attrs["activity"], util_cap=UTIL_CAP)
+        cost = estimate(
+            config,
+            activity=evaluated.user_attrs["activity"],
+            calibration=DEFAULT_PROFILE,  # what the study prices with, naming none
+            util_cap=UTIL_CAP,
+        )
         peak = max(v for k, v in cost.items() if k.startswith("util_"))
         if peak <= UTIL_CAP:
             key = (pe, spc, lanes, clock, part, sampling)

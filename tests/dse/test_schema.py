@@ -197,4 +197,5 @@ def test_mnist98_trains_once_and_searches_hardware_exact_designs_at_t_8_or_less(
         timesteps=8,
         samples=8,
     )
-    assert estimate(largest, util_cap=cfg.constraints.util_cap)["fits"] == 1
+    profile = cfg.evaluation.calibration  # as the study prices it (by default yosys-rtl)
+    assert estimate(largest, util_cap=cfg.constraints.util_cap, calibration=profile)["fits"] == 1

@@ -91,6 +91,25 @@ def test_design_json_holds_parameters_and_metrics(tmp_path: Path):
     assert "study" not in design
 
 
+def test_each_backend_prices_its_export_as_it_builds_it(tmp_path: Path):
+    """design.json's estimates: the HLS kernel with its m_axi bundle at first principles (no
+    profile is measured for Vitis HLS); the RTL core in its AXI4-Lite wrapper under the
+    yosys-rtl profile, fitted to that backend."""
+    from hwmodel.estimate import estimate
+
+    hls = export_small(tmp_path / "hls").design["estimates"]
+    rtl = export_small(tmp_path / "rtl", backend="rtl").design["estimates"]
+    assert (hls["calibration"], rtl["calibration"]) == ("first-principles", "yosys-rtl")
+    assert hls["components"]["axi"] == estimate(CONFIG, backend="hls")["components"]["axi"]
+    assert hls["components"]["axi"]["bram18"] == 2  # two FIFOs of the m_axi adapter
+    expected = estimate(CONFIG, calibration="yosys-rtl", backend="rtl")
+    assert (rtl["lut"], rtl["ff"], rtl["bram18"]) == (
+        expected["lut"],
+        expected["ff"],
+        expected["bram18"],
+    )
+
+
 def test_templates_carry_the_design_knobs(tmp_path: Path):
     export_small(tmp_path)
     build = (tmp_path / "build.tcl").read_text()

@@ -281,12 +281,23 @@ def test_cli_without_reports_exits_2(tmp_path: Path, capsys) -> None:
 
 
 def test_measured_table_feeds_the_calibration_fit(tmp_path: Path) -> None:
+    """An HLS export's reports are fitted against the model of the HLS kernel (its m_axi
+    bundle), as design.json's backend says."""
     calibration = pytest.importorskip("hwmodel.calibration")
-    project = make_project(tmp_path, design={"config": CONFIG, "estimates": ESTIMATES})
+    from hwmodel.estimate import estimate
+    from hwmodel.template import AcceleratorConfig
+
+    design = {"backend": "hls", "config": CONFIG, "estimates": ESTIMATES}
+    project = make_project(tmp_path, design=design)
     measure(project, force=True)
-    fitted = calibration.fit_calibration(measured_table([project]))
+    table = measured_table([project])
+    assert table["backend"].tolist() == ["hls"]
+    fitted = calibration.fit_calibration(table)
     assert fitted.fit["rows"] == 1
     assert fitted.fit["errors"]["lut"]["rms_after"] < fitted.fit["errors"]["lut"]["rms_before"]
+    config = AcceleratorConfig(**{**CONFIG, "widths": tuple(CONFIG["widths"])})
+    before = estimate(config, backend="hls")["lut"]
+    assert fitted.fit["errors"]["lut"]["rms_before"] == pytest.approx(abs(before - 3455), abs=1)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 from hls.context import template_context
 from hls.design_spread import random_snn
 from hls.project import render
+from hls.rtl_context import memory_files
 from hwmodel.estimate import estimate
 from hwmodel.plan import Array, build_plan
 from hwmodel.resources import array_cost
@@ -107,6 +108,7 @@ def _source_array(source: str, plan_array: Array) -> Array:
         per_lane=lane_split,
         read_modify_write=plan_array.read_modify_write,
         async_read=plan_array.async_read,
+        padding=plan_array.padding,  # the params header fills these slots with constants
     )
     assert built.kind == kind, (name, built.kind, kind)
     return built
@@ -199,3 +201,25 @@ def test_random_designs_cover_the_knobs():
     kinds = {a.kind for p in plans for a in p.arrays}
     assert kinds == {"registers", "lutram", "bram"}
     assert {len(c.widths) for c in configs} == {2, 3, 4, 5}
+
+
+@pytest.mark.parametrize("seed", range(N_DESIGNS))
+def test_priced_rom_bits_are_the_bits_that_vary(seed: int):
+    """Synthesis keeps the bit lanes of a ROM that are not one constant at every address: of
+    every weight ROM deep enough for random codes to vary (32 words), the lanes that vary in
+    the RTL's $readmemh words are exactly the plan's kept width."""
+    config = random_config(seed)
+    plan = build_plan(config)
+    net = quantize_network(random_snn(config.widths, np.random.default_rng(seed)), config)
+    files = memory_files(net, config)
+    for layer in range(config.n_layers):
+        codes = plan.array(f"codes_{layer}")
+        words = [int(word, 16) for word in files[f"codes_{layer}.mem"].split()]
+        if codes.depth < 32:
+            continue
+        ones = zeros = 0
+        for word in words:
+            ones |= word
+            zeros |= ~word
+        varying = sum((ones >> bit) & (zeros >> bit) & 1 for bit in range(codes.width))
+        assert varying == codes.kept_width, (layer, codes.padding)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from hls.export import export_project
 from hls.measure import comparison, measure, measured_table, predicted_fmax, record_on_study
 from hls.reports import ReportError
 from hls.synth import SynthError, count_cells, find_yosys, synthesize
+from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan
 from hwmodel.resources import array_cost
 from hwmodel.template import AcceleratorConfig
@@ -236,26 +238,56 @@ def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
 
 @needs_yosys
 def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
-    """A small exported design: its block RAMs are the plan's BRAM arrays at FINN's RAMB18
-    count (codes_0 and signs_0, 80 words deep: one RAMB18 each), no DSP (it only adds)."""
+    """A small exported design, by default the core in its AXI4-Lite wrapper: its block RAMs
+    are the plan's BRAM arrays at FINN's RAMB18 count (codes_0 and signs_0, 80 words deep: one
+    RAMB18 each; the wrapper's 20-pixel buffer is distributed RAM), no DSP (it only adds), and
+    its flip-flops are the core's plus the wrapper's as the model prices them."""
     config = AcceleratorConfig(widths=(20, 8, 4), pe=2, samples=2, timesteps=2, part=PART)
     rng = np.random.default_rng(7)
     images = rng.uniform(0, 1, (2, 20))
     project = tmp_path / "rtl"
     export_project(random_snn(config.widths, rng), config, images, np.array([0, 1]), project,
                    backend="rtl")  # fmt: skip
-    arrays = [a for a in build_plan(config).arrays if a.kind == "bram"]
+    plan = build_plan(config)
+    arrays = [a for a in (*plan.arrays, *plan.wrapper) if a.kind == "bram"]
     expected = sum(array_cost(a)["bram18"] for a in arrays)
     assert {a.name for a in arrays} == {"codes_0", "signs_0"} and expected == 2
 
     measured = synthesize(project).measured
-    assert measured["top"] == "snn_core"
-    assert measured["bram18k"] == expected
+    core = synthesize(project, top="snn_core").measured
+    assert (measured["top"], core["top"]) == ("snn_axi", "snn_core")
+    assert measured["bram18k"] == core["bram18k"] == expected
+    wrapper = estimate(config)["components"]["axi"]
+    assert measured["ff"] - core["ff"] == wrapper["ff"]
     assert measured["dsp"] == 0
     assert measured["ff"] > 0 and measured["lut"] > 0
     assert measured["clock_estimate"]["fmax_mhz"] > 0
     recorded = measure(project)  # the export's part and DSP use agree with the synthesis
     assert (recorded["tool"], recorded["bram18k"]) == ("yosys", expected)
+
+
+@needs_yosys
+def test_padding_codes_are_not_built(tmp_path: Path) -> None:
+    """80-3 at 8 PEs x 2 synapses: one row of 16 neuron slots, 13 of them padding whose codes
+    are 0 in every word.  Yosys's opt_mem drops those 13 x 4 constant bit lanes, so codes_0
+    is 80 x 12 bits in one RAMB18, as the plan prices it (a full 64-bit word would take 2)."""
+    config = AcceleratorConfig(
+        widths=(80, 3), pe=8, synapses_per_cycle=2, k_bits=4, sampling="regenerate",
+        samples=1, timesteps=2, part=PART,
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    project = tmp_path / "rtl"
+    export_project(random_snn(config.widths, rng), config, rng.uniform(0, 1, (1, 80)),
+                   np.array([0]), project, backend="rtl")  # fmt: skip
+    codes = build_plan(config).array("codes_0")
+    assert (codes.kind, codes.width, codes.kept_width) == ("bram", 64, 12)
+
+    measured = synthesize(project, top="snn_core").measured
+    log = (project / "synth" / "yosys.log").read_text()
+    dropped = re.findall(r"u_codes0\S*: removing const-0 lane (\d+)", log)
+    assert sorted(int(lane) for lane in dropped) == list(range(12, 64))
+    priced = sum(array_cost(a)["bram18"] for a in build_plan(config).arrays)
+    assert measured["bram18k"] == priced == 2  # codes_0 and the image
 
 
 def _errors(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
@@ -270,8 +302,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "empty").mkdir()
     assert "no Verilog sources" in _errors(capsys, ["synth", str(tmp_path / "empty")])
     project = make_project(tmp_path / "p")
-    line = _errors(capsys, ["synth", str(project)])  # default top snn_core is not there
-    assert "--top: no module 'snn_core'" in line and "mixed" in line
+    line = _errors(capsys, ["synth", str(project)])  # default top snn_axi is not there
+    assert "--top: no module 'snn_axi'" in line and "mixed" in line
     other = make_project(tmp_path / "zu", part="xczu3eg-sbva484-1-e")
     assert "not a 7-series part" in _errors(capsys, ["synth", str(other), "--top", "rom"])
 
@@ -286,7 +318,7 @@ def test_missing_yosys_is_one_line_exit_2(
 
 
 def _synthesized(project: Path, **figures) -> Path:
-    measured = {"tool": "yosys", "part": PART, "top": "snn_core"}
+    measured = {"tool": "yosys", "part": PART, "top": "snn_axi"}
     measured |= {"lut": 98, "ff": 114, "bram18k": 1, "dsp": 0, **figures}
     (project / "measured.json").write_text(json.dumps(measured))
     return project

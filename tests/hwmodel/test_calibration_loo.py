@@ -12,7 +12,7 @@ from hwmodel.resources import COMPONENTS, component_resources, load_coefficients
 
 # Per resource and component: what the "synthesis" builds relative to the model.
 TRUTH = {
-    "lut": {**dict.fromkeys(COMPONENTS, 1.0), "pe": 1.4, "prng": 0.6, "control": 0.5, "axi": 0.3},
+    "lut": {**dict.fromkeys(COMPONENTS, 1.0), "pe": 1.4, "prng": 1.6, "control": 1.5, "axi": 0.6},
     "ff": {**dict.fromkeys(COMPONENTS, 1.0), "pe": 0.7, "prng": 1.3, "control": 0.4, "axi": 0.2},
     "bram18": dict.fromkeys(COMPONENTS, 1.0),
 }

@@ -5,6 +5,8 @@ import json
 import pytest
 
 from dse.cli import main
+from hwmodel.estimate import estimate
+from hwmodel.template import AcceleratorConfig
 
 BASE = ["estimate", "--part", "xc7z020clg400-1", "--layers", "64,16,4", "--pe", "4"]
 BASE += ["--clock-mhz", "100", "--timesteps", "2", "--samples", "2", "--k-bits", "4"]
@@ -15,11 +17,21 @@ KEYS |= {"util_dsp", "cycles_per_layer", "cycles", "power_static_w", "power_dyna
 
 
 def test_json_holds_the_contract_keys(capsys) -> None:
-    assert main([*BASE, "--spike-rate", "0.25", "--json"]) == 0
+    """The hand-counted design (tests/hwmodel/test_hw_handworked.py) under first principles,
+    and by default under the yosys-rtl profile."""
+    uncalibrated = [*BASE, "--spike-rate", "0.25", "--json", "--calibration", "first-principles"]
+    assert main(uncalibrated) == 0
     out = json.loads(capsys.readouterr().out)
     assert out.keys() >= KEYS
-    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (3768, 3112, 2.0, 1588)
+    assert (out["lut"], out["ff"], out["bram36"], out["cycles"]) == (2990, 1860, 1.0, 1588)
     assert out["config"]["widths"] == [64, 16, 4]
+    assert out["calibration"] == "first-principles"
+    assert main([*BASE, "--spike-rate", "0.25", "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    config = AcceleratorConfig(**{**out["config"], "widths": (64, 16, 4)})
+    profiled = estimate(config, spike_rate=0.25, calibration="yosys-rtl")
+    assert default["calibration"] == "yosys-rtl"
+    assert (default["lut"], default["ff"]) == (profiled["lut"], profiled["ff"]) != (2990, 1860)
 
 
 def test_activity_file_and_table(tmp_path, capsys) -> None:
@@ -27,9 +39,10 @@ def test_activity_file_and_table(tmp_path, capsys) -> None:
     path.write_text(json.dumps({"activity": [64, 2.0]}))
     assert main([*BASE, "--activity", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cycles_per_layer"][1] == 68
-    assert main(BASE) == 0
+    assert main([*BASE, "--calibration", "first-principles"]) == 0
     text = capsys.readouterr().out
-    assert "BRAM36" in text and "GOPS" in text and "3768" in text
+    assert "BRAM36" in text and "GOPS" in text and "2990" in text
+    assert "profile first-principles" in text
 
 
 @pytest.mark.parametrize(
@@ -40,6 +53,7 @@ def test_activity_file_and_table(tmp_path, capsys) -> None:
         (["--layers", "784,5x,10"], "--layers"),
         (["--spike-rate", "1.5"], "spike_rate"),
         (["--ensemble", "both"], "ensemble"),
+        (["--calibration", "yosys"], "--calibration: 'yosys' is not a calibration profile"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(args: list[str], fragment: str, capsys) -> None:

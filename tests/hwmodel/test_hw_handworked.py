@@ -28,8 +28,13 @@ Components: weight memory 16 LUT, 16 FF + 1 RAMB18; sample memory 8 LUT, 4 FF + 
   + 32 x (7 + 6) = 416 FF -> 204 LUT, 420 FF;  events (layer 1) 200 + 4 x 4 = 216 LUT,
   100 + 3 x 4 = 112 FF;
   control 200 + 15 x 12 loops + 220 + 32 (keys) = 632 LUT, 200 + 10 x 12 + 96 + 64 = 480 FF;
-  AXI (one bundle) 900 LUT, 1300 FF, 2 RAMB18.
-Totals: LUT 3768, FF 3112, BRAM18 4 (BRAM36 2.0), DSP 0, LUTRAM 8 + 16 + 8 = 32.
+  AXI, the RTL's AXI4-Lite wrapper: slave logic 50 LUT, 8 FF; result counter (10 words:
+  2 runs x 4 scores + 2 counts) 4 FF; bus_pixels 4 x 64 LUTRAM, written: 8 LUT, 4 FF;
+  bus_results 32 x 10 LUTRAM (a bus buffer is never registers), written: 64 LUT, 32 FF
+  (the read-data register) -> 122 LUT, 48 FF, no RAMB18.
+Totals: LUT 2990, FF 1860, BRAM18 2 (BRAM36 1.0), DSP 0, LUTRAM 8 + 16 + 8 + 72 = 104.
+The HLS kernel's bus instead (one m_axi bundle): 900 LUT, 1300 FF, 2 RAMB18 -> LUT 3768,
+  FF 3112, BRAM18 4, LUTRAM 32.
 
 Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   load_image 64 + 64 + 2 = 130; store_scores 2 x (64 + 2) + 2 x 4 = 140;
@@ -43,8 +48,8 @@ Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1:
   Total 340 + 592 + 580 + 76 = 1588; latency 15.88 us.
 Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.88 us = 0.5481108 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
-Power: dynamic 3768*5e-6 + 3112*3.3e-6 + 2*1.1e-3 = 0.0313096 W; + static 0.145
-  = 0.1763096 W; energy 0.1763096 W x 15.88 us = 2.79979645 uJ.
+Power: dynamic 2990*5e-6 + 1860*3.3e-6 + 1*1.1e-3 = 0.022188 W; + static 0.145
+  = 0.167188 W; energy 0.167188 W x 15.88 us = 2.65494544 uJ.
 
 With two sample lanes: one round, one weight sample per lane: sampling 7 + 265 + 24 = 296;
 layer 1: reset 4, events 2 x 6 + 4 x 2 = 20, fire 2 x 7 = 14 -> 38.  A measured union of 7
@@ -71,8 +76,8 @@ DESIGN = dict(
 
 def test_resources_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
-    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (3768, 3112, 4, 2.0, 0)
-    assert r["lutram"] == 32
+    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (2990, 1860, 2, 1.0, 0)
+    assert r["lutram"] == 104
     comps = r["components"]
     assert comps["pe"]["lut"] == 724 and comps["pe"]["ff"] == 0
     assert comps["prng"]["lut"] == 880 and comps["prng"]["ff"] == 384
@@ -83,9 +88,16 @@ def test_resources_match_hand_count() -> None:
     assert comps["neuron_memory"]["lut"] == 172 and comps["neuron_memory"]["ff"] == 360
     assert comps["spike_buffers"]["lut"] == 16 and comps["spike_buffers"]["ff"] == 36
     assert comps["control"]["lut"] == 632 and comps["control"]["ff"] == 480
-    assert r["util_lut"] == pytest.approx(3768 / 53200)
-    assert r["util_bram36"] == pytest.approx(2 / 140)
+    assert comps["axi"] == {"lut": 122, "ff": 48, "bram18": 0, "dsp": 0}
+    assert r["util_lut"] == pytest.approx(2990 / 53200)
+    assert r["util_bram36"] == pytest.approx(1 / 140)
     assert r["fits"] is True
+
+
+def test_the_hls_backend_prices_its_m_axi_bundle() -> None:
+    r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25, backend="hls")
+    assert r["components"]["axi"] == {"lut": 900, "ff": 1300, "bram18": 2, "dsp": 0}
+    assert (r["lut"], r["ff"], r["bram18"], r["lutram"]) == (3768, 3112, 4, 32)
 
 
 def test_cycles_latency_ops_and_power_match_hand_count() -> None:
@@ -99,10 +111,10 @@ def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     assert r["gops"] == pytest.approx(0.5481108, rel=1e-6)
     assert r["gops_per_dsp"] == pytest.approx(r["gops"])  # DSP 0 counts as one
     assert r["synops_per_inference"] == 2112
-    assert r["power_dynamic_w"] == pytest.approx(0.0313096)
-    assert r["power_w"] == pytest.approx(0.1763096)
-    assert r["power_total_w"] == pytest.approx(0.1763096 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.79979645, rel=1e-6)
+    assert r["power_dynamic_w"] == pytest.approx(0.022188)
+    assert r["power_w"] == pytest.approx(0.167188)
+    assert r["power_total_w"] == pytest.approx(0.167188 + 1.53)
+    assert r["energy_uj"] == pytest.approx(2.65494544, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:

@@ -1,9 +1,11 @@
 """The plan's storage rule, per-array pricing (FINN's BRAM rule) and PRNG unit count."""
 
 import numpy as np
+import pytest
 
+from hwmodel.errors import HardwareInputError
 from hwmodel.plan import Array, build_plan, storage_kind
-from hwmodel.resources import array_cost, finn_bram18
+from hwmodel.resources import array_cost, component_resources, finn_bram18, load_coefficients
 from hwmodel.template import AcceleratorConfig, random_codes
 
 
@@ -66,3 +68,53 @@ def test_regenerated_words_follow_the_reuse_groups() -> None:
     codes = random_codes(7, 0, 1, 6, 8, 4, 8)  # [n_out, n_in]
     flat = codes.T.ravel()  # input-major: index i * n_out + j
     assert all(len(set(flat[g * 4 : g * 4 + 4])) == 1 for g in range(12))
+
+
+def test_rom_padding_of_a_one_row_layer_is_not_priced() -> None:
+    """64-128-10 at NPC 32: codes_1 (one row) holds 22 padding codes in every word, which
+    synthesis drops: 128 x 40 bits, 2 RAMB18 instead of 4; codes_0 (four full rows) keeps
+    every bit.  Yosys built this design's core in 8 RAMB18 (two per sign memory)."""
+    config = AcceleratorConfig(
+        widths=(64, 128, 10), pe=16, synapses_per_cycle=2, k_bits=4, ensemble="time",
+        samples=2, timesteps=4,
+    )  # fmt: skip
+    plan = build_plan(config)
+    codes = plan.array("codes_1")
+    assert (codes.width, codes.padding, codes.kept_width) == (128, 22, 40)
+    assert array_cost(codes)["bram18"] == finn_bram18(128, 40) == 2
+    assert plan.array("codes_0").padding == 0 and array_cost(plan.array("codes_0"))["bram18"] == 4
+    assert {a.name for a in plan.arrays if a.padding} == {"codes_1", "bias_1", "initial_1"}
+    core = sum(array_cost(a)["bram18"] for a in plan.arrays)
+    assert core == 8
+    several_rows = build_plan(AcceleratorConfig(widths=(64, 40, 10), pe=16, synapses_per_cycle=2))
+    assert several_rows.array("codes_0").padding == 0  # its last row's padding is not constant
+
+
+def test_wrapper_buffers_are_never_registers() -> None:
+    """The RTL wrapper's image and result buffers by the storage rule less its register tier
+    (the result words are read combinationally: distributed RAM however deep); measured with
+    Yosys (top snn_axi against snn_core): 4 pixels and 3 results in RAM32M, 784 pixels in a
+    RAMB18, 81 results in RAM32M."""
+    for n0, classes, samples, kinds in (
+        (4, 2, 1, ("lutram", "lutram")),
+        (784, 2, 1, ("bram", "lutram")),
+        (16, 10, 8, ("lutram", "lutram")),
+    ):
+        plan = build_plan(AcceleratorConfig(widths=(n0, classes), samples=samples))
+        pixels, results = plan.array("bus_pixels"), plan.array("bus_results")
+        assert (pixels.kind, results.kind) == kinds
+        assert results.depth == samples * classes + 1  # scores of every run, the cycle count
+    assert storage_kind(4) == "registers"  # the core's arrays keep the register tier
+
+
+def test_each_backend_prices_its_own_bus() -> None:
+    plan = build_plan(AcceleratorConfig(widths=(784, 10), input_bits=8, samples=1))
+    coeffs = load_coefficients()
+    rtl = component_resources(plan, coeffs)["axi"]
+    # 50 LUT, 8 FF of slave logic; a 4-bit counter of 11 result words; 784 x 8 pixels in one
+    # RAMB18; 11 result words in LUTRAM, two LUTs per bit, and their 32-bit read register.
+    assert (rtl["lut"], rtl["ff"], rtl["bram18"]) == (50 + 64, 8 + 4 + 32, 1)
+    hls = component_resources(plan, coeffs, "hls")["axi"]
+    assert (hls["lut"], hls["ff"], hls["bram18"]) == (900, 1300, 2)
+    with pytest.raises(HardwareInputError, match="backend: 'vhdl' is not a backend"):
+        component_resources(plan, coeffs, "vhdl")
