@@ -81,7 +81,7 @@ def test_fit_recovers_known_multipliers(tmp_path) -> None:
     cal = fit_calibration(_synthetic_table(), name="synthetic")
     for res, mult in TRUE.items():
         for comp, m in mult.items():
-            if (res == "bram18" and comp in NO_BRAM) or (res, comp) == ("ff", "pe"):
+            if res == "bram18" and comp in NO_BRAM:
                 assert cal.multipliers[res][comp] == 1.0  # never priced: left alone
             else:
                 assert cal.multipliers[res][comp] == pytest.approx(m, rel=1e-3), (res, comp)

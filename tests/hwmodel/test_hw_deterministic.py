@@ -42,19 +42,29 @@ def test_a_deterministic_plan_has_no_prng_keys_signs_or_sampling(sampling: str) 
     assert not {n for n in arrays if n.startswith(("signs_", "queue_index_"))}
     assert not {n for n in loops if n.startswith("sample_")}
     assert not {"random", "word"} & {t.name for t in plan.types}
-    # The codes are read straight into the compare-add-write pipeline: no PRNG stages.
+    # The codes are read straight into the add-write stage: no PRNG or sign stages, and the
+    # loop is only as deep as the read (after the walker's registered address) needs.
     for name in ("first_current", "events_1", "events_2"):
         layer = 0 if name == "first_current" else int(name[-1])
-        kind = plan.array(f"codes_{layer}").kind
-        assert plan.loop(name).depth == READ_LATENCY[kind] + 3, name
+        loop = plan.loop(name)
+        names = [stage.name for stage in loop.stages]
+        assert not [n for n in names if n.startswith(("prng", "sign"))], name
+        walk = 0 if layer == 0 else 1
+        reads = [READ_LATENCY[plan.array(f"codes_{layer}").kind] + walk]
+        reads.append(READ_LATENCY[plan.array(f"membrane_{layer}").kind])
+        if layer == 0:
+            reads.append(READ_LATENCY[plan.array("image").kind])
+        assert loop.depth == max(*reads, 1) == loop.stage("current").index, name
     # The same design drawing its weights builds all of it.
     drawn = build_plan(replace(DESIGN, sampling=sampling, k_bits=2))
     assert drawn.prng_units > 0 and drawn.array("keys") and drawn.loop("keys")
     if sampling == "memory":
         assert drawn.array("signs_0") and drawn.loop("sample_0")
     else:
-        depth = plan.loop("first_current").depth + PRNG_STAGES
-        assert drawn.loop("first_current").depth == depth
+        first = drawn.loop("first_current")
+        names = [stage.name for stage in first.stages]
+        assert names[:PRNG_STAGES] == ["prng_select", "prng1", "prng2", "prng3"]
+        assert first.depth == first.stage("sign").index + 1 > plan.loop("first_current").depth
 
 
 def test_sampling_and_reuse_change_nothing_in_a_deterministic_design() -> None:
