@@ -250,11 +250,11 @@ def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
     `before`, the fit as `after` and the fit without the design as `loo` (all unguarded)."""
     import pandas as pd
 
-    from hwmodel.calibration import relative_error
+    from hwmodel.calibration import config_from_row, relative_error
     from hwmodel.fmax import FmaxModel, fit_fmax
     from hwmodel.plan import build_plan
 
-    plans = [build_plan(_config(row)) for _, row in table.iterrows()]
+    plans = [build_plan(config_from_row(row)) for _, row in table.iterrows()]
     measured_ns = table["critical_path_ns"].to_numpy(float)
     model, loo = fit_fmax(plans, measured_ns)
     unguarded = replace(model, guard=0.0)
@@ -270,18 +270,6 @@ def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
         row.update({f"err_{k}": float(relative_error(v, measured)) for k, v in figures.items()})
         rows.append(row)
     return model.as_dict(), pd.DataFrame(rows)
-
-
-def _config(row: pd.Series) -> AcceleratorConfig:
-    """The design of a measured row (widths as the table writes them, '16,19,4')."""
-    names = AcceleratorConfig.__dataclass_fields__.keys() - {"extra"}
-    knobs = {k: row[k] for k in names if k in row.index}
-    knobs["widths"] = tuple(int(w) for w in str(row["widths"]).split(","))
-    for name in ("sampling", "ensemble", "part"):
-        knobs[name] = str(knobs[name])
-    text = ("widths", "sampling", "ensemble", "part", "clock_mhz")
-    ints = {k: int(v) for k, v in knobs.items() if k not in text}
-    return AcceleratorConfig(**{**knobs, **ints, "clock_mhz": float(knobs["clock_mhz"])})
 
 
 def _source(measured: dict) -> str:

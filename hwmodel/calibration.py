@@ -30,6 +30,7 @@ __all__ = [
     "Calibration",
     "MEASURED_COLUMNS",
     "apply_calibration",
+    "config_from_row",
     "fit_calibration",
     "leave_one_out",
     "loo_summary",
@@ -117,7 +118,8 @@ def apply_calibration(
     }
 
 
-def _config_from_row(row: pd.Series) -> AcceleratorConfig:
+def config_from_row(row: pd.Series) -> AcceleratorConfig:
+    """The design of a measured table row (widths as "64,128,10" or a sequence)."""
     if _missing(row.get("widths")):
         raise HardwareInputError(
             f"measured: row {row.name} has no design knobs (widths, pe, ...); measure a "
@@ -143,7 +145,7 @@ def _design_bases(df: pd.DataFrame, coeffs: dict) -> dict[str, np.ndarray]:
     per_row = []
     for _, row in df.iterrows():  # measured designs are few; each may have its own widths
         backend = "rtl" if _missing(row.get("backend")) else str(row["backend"])
-        comps = component_resources(build_plan(_config_from_row(row)), coeffs, backend)
+        comps = component_resources(build_plan(config_from_row(row)), coeffs, backend)
         per_row.append(comps)
     return {
         res: np.array([[float(c[comp][res]) for comp in COMPONENTS] for c in per_row])

@@ -71,8 +71,7 @@ class Logic:
         if self.kind == "control":  # the sequencer's state decode and next-phase select
             return 2 + _log(self.bits, 4)
         if self.kind == "popcount":  # chunk counts in one LUT level, then its adder levels
-            first, last = self.levels
-            return (first == 0) + len(self._adder_levels)
+            return (self.levels[0] == 0) + len(self._adder_levels)
         return 0
 
     @property

@@ -283,6 +283,11 @@ def _bits(n: int) -> int:
     return max(int(n).bit_length(), 1)
 
 
+def _update_bits(config: AcceleratorConfig, layer: int) -> int:
+    """v + (I << shift) + bias before saturation: shift < b, so current + b + 1 bits hold it."""
+    return config.current_bits(layer) + config.membrane_bits + 1
+
+
 def _sampling(config: AcceleratorConfig) -> Drawing:
     """The weight-sampling strategy built: none for a deterministic design (see module doc)."""
     return "none" if config.deterministic else config.sampling
@@ -308,8 +313,9 @@ def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, 
     for layer in range(config.n_layers):
         cbits = config.current_bits(layer)
         types.append(DataType(f"current_{layer}", cbits, True, f"current of weight layer {layer}"))
-        # v + (I << shift) + bias before saturation: shift < b, so cbits + b + 1 bits hold it.
-        types.append(DataType(f"update_{layer}", cbits + b + 1, True, "membrane update"))
+        types.append(
+            DataType(f"update_{layer}", _update_bits(config, layer), True, "membrane update")
+        )
     for layer in range(1, config.n_layers):
         n_in = w[layer]
         types.append(DataType(f"events_{layer}", _bits(n_in), False, "event count"))
@@ -418,19 +424,19 @@ def _units(config: AcceleratorConfig, npc: int) -> Logic:
 def _current_stages(
     config: AcceleratorConfig,
     layer: int,
-    weights: Kind,
+    weights: Array,
     rows_kind: Kind,
-    words: int,
-    rows: int,
     regenerate: bool,
-    walk: bool,
     lanes: int,
     npc: int,
-    pixel_latency: int,
+    pixel: int,
 ) -> tuple[Stage, ...]:
-    """first_current (walk False) or an event loop (walk True): the walker or the counters,
-    the weight read and (regenerate) the PRNG, the sign, then the current's add."""
+    """first_current (layer 0) or an event loop: the walker (event loops), the weight read
+    and (regenerate) the PRNG and the registered sign, then the current's add and write
+    (where the pixel, read with latency `pixel`, arrives too)."""
     cbits = config.current_bits(layer)
+    rows = _ceil_div(config.widths[layer + 1], npc)
+    walk = layer > 0
     stages: list[Stage] = []
     start = 0
     if walk:  # the next set bit of the queued masks and its code address, registered
@@ -439,7 +445,7 @@ def _current_stages(
         what = "walk the queued spike masks: lowest set bit, its code address (registered)"
         stages.append(Stage(0, "walk", walker, what))
         start = 1
-    latency = READ_LATENCY[weights]
+    latency = READ_LATENCY[weights.kind]
     if regenerate:  # the codes arrive with the PRNG's word; the sign is registered
         cmp = start + max(PRNG_STAGES, latency)
         stages += _prng(start)
@@ -448,10 +454,10 @@ def _current_stages(
         stages.append(Stage(cmp, "sign", sign, what, registers=1))
         depth = cmp + 1
     else:  # the signs (or 1-bit codes) are read to arrive where the current is added
-        depth = max(start + latency, READ_LATENCY[rows_kind], pixel_latency, 1)
-        reads = _reads(weights, words, "weight signs")
+        depth = max(start + latency, READ_LATENCY[rows_kind], pixel, 1)
+        reads = _reads(weights.kind, weights.depth, "weight signs")
         stages += [replace(s, index=depth - latency + s.index) for s in reads]
-    sign_read = () if regenerate else _read(weights, words)
+    sign_read = () if regenerate else _read(weights.kind, weights.depth)
     if walk:
         what = f"current_{layer} +- 1 where the input fired (read, add, write)"
         fanout = npc  # each lane's update bit drives its NPC datapaths
@@ -472,7 +478,7 @@ def _fire_stages(
     threshold is read in stage 2 and registered beside the saturated membrane."""
     r = READ_LATENCY[kind]
     b = config.membrane_bits
-    ub = config.current_bits(layer) + b + 1
+    ub = _update_bits(config, layer)
     spiking = layer < config.n_layers - 1
     stages = _reads(kind, rows, "current, bias, membrane and threshold")
     read = _read(kind, rows)
@@ -519,8 +525,8 @@ def _loops(
     memory = sampling == "memory"
     regenerate = sampling == "regenerate"
     steps = rounds * config.timesteps
-    kinds = {a.name: a.kind for a in plan_arrays}
-    depths = {a.name: a.depth for a in plan_arrays}
+    plan_arrays = {a.name: a for a in plan_arrays}
+    kinds = {name: a.kind for name, a in plan_arrays.items()}
 
     def loop(name, per, passes, trip, stages, **kw) -> Loop:
         depth = max(s.index for s in stages)
@@ -547,30 +553,16 @@ def _loops(
             kind = kinds[f"codes_{layer}"]
             cmp = max(PRNG_STAGES, READ_LATENCY[kind])  # the codes arrive with the word
             sign = (_units(config, npc), Logic("compare", config.k_bits))
-            stages = [
-                *_prng(0),
-                Stage(cmp, "sign", sign, "random number < code (registered)", registers=1),
-                Stage(cmp + 1, "write", (), "write the signs"),
-            ]
+            what = "random number < code, written as the sign"
+            stages = [*_prng(0), Stage(cmp, "sign", sign, what)]
             trip = w[layer] * rows[layer]
             loops.append(loop(f"sample_{layer}", "weight_sample", samples_w, trip, stages))
     weights_of = "signs" if memory else "codes"
     for layer in range(config.n_layers):
-        weights = kinds[f"{weights_of}_{layer}"]
         rows_kind = kinds[f"membrane_{layer}"]
-        stages = _current_stages(
-            config,
-            layer,
-            weights,
-            rows_kind,
-            depths[f"{weights_of}_{layer}"],
-            rows[layer],
-            regenerate,
-            layer > 0,
-            lanes,
-            npc,
-            READ_LATENCY[kinds["image"]] if layer == 0 else 0,
-        )
+        weights = plan_arrays[f"{weights_of}_{layer}"]
+        pixel = READ_LATENCY[kinds["image"]] if layer == 0 else 0
+        stages = _current_stages(config, layer, weights, rows_kind, regenerate, lanes, npc, pixel)
         if layer == 0:
             loops.append(loop("first_current", "weight_sample", samples_w, w[0] * rows[0], stages))
         else:

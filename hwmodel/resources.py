@@ -185,8 +185,8 @@ def component_resources(
     # One sign sampler serves every loop that draws weights (one runs at a time): the PRNG
     # units and comparators the widest layer uses, and a select of each loop's codes, row
     # bases (two 32-bit words) and layer keys in front of it.  Each drawing loop carries its
-    # 32-bit weight-index base (two adders) down its pipeline to the compare, about a word
-    # per stage.
+    # 32-bit weight-index base (two adders) down its pipeline to the compare, a word per
+    # stage up to its `sign` stage.
     lut["prng"], ff["prng"] = units * pr["lut_per_unit"], units * pr["ff_per_unit"]
     if plan.prng_units:
         select = (config.n_layers - 1) * (plan.npc * k + 64 + 32 * plan.lanes)
@@ -195,7 +195,8 @@ def component_resources(
         ff["sampler"] = signs * sa["ff_per_sign"]
         drawing = plan.drawing_loops
         lut["sampler"] += sa["lut_per_drawing_loop"] * len(drawing)
-        ff["sampler"] += sa["ff_per_base_stage"] * 32 * sum(loop.depth for loop in drawing)
+        base_stages = sum(loop.stage("sign").index for loop in drawing)
+        ff["sampler"] += sa["ff_per_base_stage"] * 32 * base_stages
     out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
     out["pe"]["dsp"] = float(plan.dsp)
     arrays = {}

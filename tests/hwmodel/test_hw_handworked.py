@@ -26,26 +26,27 @@ Components: weight memory 16 LUT, 16 FF + 1 RAMB18; sample memory 8 LUT, 4 FF + 
   PRNG 4 units shared by both layers' sampling loops: 4 x 220 = 880 LUT, x 96 = 384 FF;
   sampler 4 neurons x (4 + 1) + 0.5 x 1 more layer x (4*4 codes + 64 base + 32 key bits)
   = 20 + 56 = 76 LUT, 4 FF, and per loop that draws weights (sample_0, sample_1) 64 LUT of
-  weight-index bases and a 32-bit word per pipeline stage: + 2 x 64 = 128 LUT,
-  + 32 x (5 + 5) = 320 FF -> 204 LUT, 324 FF;  events (layer 1) 200 + 4 x 4 = 216 LUT,
-  100 + 3 x 4 = 112 FF;
+  weight-index bases and a 32-bit word per pipeline stage up to the compare (the `sign`
+  stage, 4 in both): + 2 x 64 = 128 LUT, + 32 x (4 + 4) = 256 FF -> 204 LUT, 260 FF;
+  events (layer 1) 200 + 4 x 4 = 216 LUT, 100 + 3 x 4 = 112 FF;
   control 200 + 15 x 12 loops + 220 + 32 (keys) = 632 LUT, 200 + 10 x 12 + 96 + 64 = 480 FF;
   AXI, the RTL's AXI4-Lite wrapper: slave logic 50 LUT, 8 FF; result counter (10 words:
   2 runs x 4 scores + 2 counts) 4 FF; bus_pixels 4 x 64 LUTRAM, written: 8 LUT, 4 FF;
   bus_results 32 x 10 LUTRAM (a bus buffer is never registers), written: 64 LUT, 32 FF
   (the read-data register) -> 122 LUT, 48 FF, no RAMB18.
-Totals: LUT 2990, FF 2080, BRAM18 2 (BRAM36 1.0), DSP 0, LUTRAM 8 + 16 + 8 + 72 = 104.
+Totals: LUT 2990, FF 2016, BRAM18 2 (BRAM36 1.0), DSP 0, LUTRAM 8 + 16 + 8 + 72 = 104.
 The HLS kernel's bus instead (one m_axi bundle): 900 LUT, 1300 FF, 2 RAMB18 -> LUT 3768,
-  FF 3332, BRAM18 4, LUTRAM 32.
+  FF 3268, BRAM18 4, LUTRAM 32.
 
 Cycles: each loop pass costs trip x II + depth + 2 (entry/exit), II = 1; the depth is the
 loop's last register stage (hwmodel.pipeline):
   load_image 64 + 64 + 2 = 130; store_scores 2 x (4 + 65 + 2) = 142 (depth: the score
   selected and registered in stage 0, the beat in 1, the bus's 64); store_counts
   2 + 64 + 2 = 68; handshake 2 (start, done) -> I/O 342.
-  keys 2 x (2 + 2 + 2) = 12 (key1, key2, key3 in stages 0-2); sample_0 2 x (256 + 5 + 2)
-  = 526 (depth: the PRNG's select and three rounds in stages 0-3 while the BRAM read is in
-  flight, the sign in 4, the write in 5); sample_1 2 x (16 + 5 + 2) = 46 -> sampling 584.
+  keys 2 x (2 + 2 + 2) = 12 (key1, key2, key3 in stages 0-2); sample_0 2 x (256 + 4 + 2)
+  = 524 (depth: the PRNG's select and three rounds in stages 0-3 while the BRAM read is in
+  flight, the sign compared and written in 4); sample_1 2 x (16 + 4 + 2) = 44 -> sampling
+  580.
   layer 0: reset 2 x (4 + 1 + 2) = 14, first_current 2 x (256 + 2 + 2) = 520 (the sign
   read from BRAM arrives in stage 2, added and written there), fire 4 passes x (4 + 5 + 2)
   = 44 (scale 0, integrate 1, saturate 2, fire 3, queue and a one-stage popcount of 4
@@ -53,13 +54,13 @@ loop's last register stage (hwmodel.pipeline):
   layer 1: reset 2 x (1 + 1 + 2) = 8, events 4 passes x (0 + 2 + 2) + 4 events x 2 steps x 2
   rounds x 1 row = 16 + 16 = 32 (walk in stage 0, the LUTRAM sign read issued in 1 arrives
   in 2), fire 4 x (1 + 2 + 2) = 20 (the output layer writes from its saturate stage) -> 60.
-  Total 342 + 584 + 578 + 60 = 1564; latency 15.64 us.
-Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.64 us = 0.55652174 GOPS;
+  Total 342 + 580 + 578 + 60 = 1560; latency 15.60 us.
+Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.60 us = 0.55794872 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
-Power: dynamic 2990*5e-6 + 2080*3.3e-6 + 1*1.1e-3 = 0.022914 W; + static 0.145
-  = 0.167914 W; energy 0.167914 W x 15.64 us = 2.62617496 uJ.
+Power: dynamic 2990*5e-6 + 2016*3.3e-6 + 1*1.1e-3 = 0.0227028 W; + static 0.145
+  = 0.1677028 W; energy 0.1677028 W x 15.60 us = 2.61616368 uJ.
 
-With two sample lanes: one round, one weight sample per lane: sampling 6 + 263 + 23 = 292;
+With two sample lanes: one round, one weight sample per lane: sampling 6 + 262 + 22 = 290;
 layer 1: reset 4, events 2 x 4 + 4 x 2 = 16, fire 2 x 5 = 10 -> 30.  A measured union of 7
 inputs per timestep makes the events 8 + 14 = 22 -> 36.
 """
@@ -84,12 +85,12 @@ DESIGN = dict(
 
 def test_resources_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
-    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (2990, 2080, 2, 1.0, 0)
+    assert (r["lut"], r["ff"], r["bram18"], r["bram36"], r["dsp"]) == (2990, 2016, 2, 1.0, 0)
     assert r["lutram"] == 104
     comps = r["components"]
     assert comps["pe"]["lut"] == 724 and comps["pe"]["ff"] == 316
     assert comps["prng"]["lut"] == 880 and comps["prng"]["ff"] == 384
-    assert comps["sampler"]["lut"] == 204 and comps["sampler"]["ff"] == 324
+    assert comps["sampler"]["lut"] == 204 and comps["sampler"]["ff"] == 260
     assert comps["events"]["lut"] == 216 and comps["events"]["ff"] == 112
     assert comps["weight_memory"] == {"lut": 16, "ff": 16, "bram18": 1, "dsp": 0}
     assert comps["sample_memory"] == {"lut": 8, "ff": 4, "bram18": 1, "dsp": 0}
@@ -105,30 +106,30 @@ def test_resources_match_hand_count() -> None:
 def test_the_hls_backend_prices_its_m_axi_bundle() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25, backend="hls")
     assert r["components"]["axi"] == {"lut": 900, "ff": 1300, "bram18": 2, "dsp": 0}
-    assert (r["lut"], r["ff"], r["bram18"], r["lutram"]) == (3768, 3332, 4, 32)
+    assert (r["lut"], r["ff"], r["bram18"], r["lutram"]) == (3768, 3268, 4, 32)
 
 
 def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     r = estimate(AcceleratorConfig(**DESIGN), spike_rate=0.25)
-    assert r["cycles_sampling"] == 584
+    assert r["cycles_sampling"] == 580
     assert r["cycles_per_layer"] == [578, 60]
-    assert r["cycles"] == 1564
+    assert r["cycles"] == 1560
     assert r["cycles_io"] == 342
-    assert r["latency_us"] == pytest.approx(15.64)
+    assert r["latency_us"] == pytest.approx(15.60)
     assert r["ops_per_inference"] == 8704
-    assert r["gops"] == pytest.approx(0.55652174, rel=1e-6)
+    assert r["gops"] == pytest.approx(0.55794872, rel=1e-6)
     assert r["gops_per_dsp"] == pytest.approx(r["gops"])  # DSP 0 counts as one
     assert r["synops_per_inference"] == 2112
-    assert r["power_dynamic_w"] == pytest.approx(0.022914)
-    assert r["power_w"] == pytest.approx(0.167914)
-    assert r["power_total_w"] == pytest.approx(0.167914 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.62617496, rel=1e-6)
+    assert r["power_dynamic_w"] == pytest.approx(0.0227028)
+    assert r["power_w"] == pytest.approx(0.1677028)
+    assert r["power_total_w"] == pytest.approx(0.1677028 + 1.53)
+    assert r["energy_uj"] == pytest.approx(2.61616368, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:
     r = estimate(AcceleratorConfig(**DESIGN, sample_lanes=2), spike_rate=0.25)
     assert r["cycles_per_layer"][1] == 30
-    assert r["cycles_sampling"] == 292  # one round, one weight sample per lane
+    assert r["cycles_sampling"] == 290  # one round, one weight sample per lane
     union = estimate(AcceleratorConfig(**DESIGN, sample_lanes=2), [64, 4.0], loop_events=[64, 7])
     assert union["cycles_per_layer"][1] == 36
 
