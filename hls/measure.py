@@ -279,7 +279,7 @@ def load_design(project_dir: Path) -> dict | None:
 
 def predicted_fmax(design: dict, tool: str | None) -> float | None:
     """The clock (MHz) the cost model predicts for the exported design, priced with the
-    profile fitted to the tool that measured it; None without a config or a prediction."""
+    profile fitted to the tool that measured it; None without a config."""
     config = design.get("config")
     if not isinstance(config, dict):
         return None
@@ -287,7 +287,7 @@ def predicted_fmax(design: dict, tool: str | None) -> float | None:
     from hwmodel.template import AcceleratorConfig
 
     model = estimate(AcceleratorConfig(**config), calibration=TOOL_PROFILES.get(tool))
-    return model.get("fmax_mhz")
+    return model["fmax_mhz"]
 
 
 def _ratio(estimated: float | None, measured: float | None) -> float | None:

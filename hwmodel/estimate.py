@@ -33,7 +33,7 @@ from hwmodel.cycles import (
 )
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
-from hwmodel.fmax import FmaxModel, critical_stage
+from hwmodel.fmax import FmaxModel
 from hwmodel.plan import HardwarePlan, build_plan
 from hwmodel.power import dynamic_power_by_kind
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
@@ -81,18 +81,19 @@ class _Priced:
     plan: HardwarePlan
     components: dict[str, dict[str, float]]
     per_event: np.ndarray  # cycles per visited input of each weight layer
-    path_ns: float  # the predicted critical path, before the guard (hwmodel.fmax)
-    critical: str  # the stage on it
+    fmax_mhz: float  # the clock the model vouches for (hwmodel.fmax, guard included)
+    critical: str  # the stage on its critical path
 
 
 def _priced(config: AcceleratorConfig, backend: str, fmax: FmaxModel) -> _Priced:
     plan = build_plan(config)
+    path_ns, critical = fmax.critical(plan)
     return _Priced(
         plan=plan,
         components=component_resources(plan, load_coefficients(), backend),
         per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
-        path_ns=fmax.path_ns(plan),
-        critical=critical_stage(plan, fmax),
+        fmax_mhz=fmax.clock_mhz(path_ns),
+        critical=critical,
     )
 
 
@@ -164,8 +165,7 @@ def _price(
     out["power_total_w"] = out["power_w"] + out["power_ps_w"]
     out["energy_uj"] = out["power_w"] * out["latency_us"]
     out["clock_mhz"] = clock
-    guard = 1.0 + _fmax_model(cal).guard
-    out["fmax_mhz"] = np.array([1000.0 / p.path_ns / guard for p in priced])
+    out["fmax_mhz"] = np.array([p.fmax_mhz for p in priced])
     out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)
     out["meets_clock"] = clock <= out["fmax_mhz"]
     return out

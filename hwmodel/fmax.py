@@ -29,7 +29,7 @@ import numpy as np
 from hwmodel.pipeline import Stage
 from hwmodel.plan import HardwarePlan
 
-__all__ = ["FmaxModel", "critical_stage", "fit_fmax", "stage_features"]
+__all__ = ["FmaxModel", "fit_fmax", "stage_features"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,25 @@ class FmaxModel:
     def coefficients(self) -> np.ndarray:
         return np.array([self.base_ns, self.lut_ns, self.carry_ns, self.fanout_ns])
 
+    def critical(self, plan: HardwarePlan) -> tuple[float, str]:
+        """The predicted critical path of a design (ns, before the guard) and the stage on it
+        (`loop.stage`, or `sequencer`)."""
+        stages = _stages(plan)
+        delays = np.array([stage_features(stage) for _, stage in stages]) @ self.coefficients
+        worst = int(np.argmax(delays))
+        return float(delays[worst]), stages[worst][0]
+
     def path_ns(self, plan: HardwarePlan) -> float:
         """The predicted critical path of a design (ns), before the guard."""
-        return float(np.max(_features(plan) @ self.coefficients))
+        return self.critical(plan)[0]
+
+    def clock_mhz(self, path_ns: float) -> float:
+        """The highest clock the model vouches for on a path: lowered by the guard."""
+        return 1000.0 / path_ns / (1.0 + self.guard)
 
     def fmax_mhz(self, plan: HardwarePlan) -> float:
-        """The highest clock the model vouches for: the critical path's, lowered by the guard."""
-        return 1000.0 / self.path_ns(plan) / (1.0 + self.guard)
+        """The highest clock the model vouches for on a design."""
+        return self.clock_mhz(self.path_ns(plan))
 
 
 def stage_features(stage: Stage) -> tuple[float, float, float, float]:
@@ -76,12 +88,6 @@ def _stages(plan: HardwarePlan) -> list[tuple[str, Stage]]:
 
 def _features(plan: HardwarePlan) -> np.ndarray:
     return np.array([stage_features(stage) for _, stage in _stages(plan)])
-
-
-def critical_stage(plan: HardwarePlan, model: FmaxModel) -> str:
-    """The name (`loop.stage`) of the stage the model predicts slowest."""
-    delays = _features(plan) @ model.coefficients
-    return _stages(plan)[int(np.argmax(delays))][0]
 
 
 def _fit(features: list[np.ndarray], measured_ns: np.ndarray, start: np.ndarray) -> np.ndarray:

@@ -176,20 +176,22 @@ def test_measure_shows_the_models_fmax_beside_the_netlist_clock(
     _fake_yosys(monkeypatch)
     synthesize(project, top="counter")
     asked = []
+    module = importlib.import_module("hwmodel.estimate")  # the attribute is the function
+    real = module.estimate
 
-    def model(config: AcceleratorConfig, **kwargs) -> dict:
-        # PLACEHOLDER for this test only: hwmodel.estimate.estimate's predicted fmax_mhz.
+    def model(config: AcceleratorConfig, **kwargs) -> dict:  # the real model, calls recorded
         asked.append((config, kwargs))
-        return {"fmax_mhz": 245.35}
+        return real(config, **kwargs)
 
-    # `hwmodel.estimate` the attribute is the function (hwmodel's lazy export); patch the module.
-    monkeypatch.setattr(importlib.import_module("hwmodel.estimate"), "estimate", model)
+    monkeypatch.setattr(module, "estimate", model)
     assert main(["measure", str(project)]) == 0
     printed = capsys.readouterr().out
     assert asked == [(AcceleratorConfig(widths=(64, 10), part=PART), {"calibration": "yosys-rtl"})]
+    fmax = real(asked[0][0], calibration="yosys-rtl")["fmax_mhz"]
     row = next(line for line in printed.splitlines() if "Clock, netlist estimate" in line)
     cells = [cell.strip() for cell in row.split("│")[2:5]]
-    assert cells == ["245.35", "490.7", "2.00x"]  # the model, the netlist estimate, the ratio
+    # the model, the netlist estimate, the ratio
+    assert cells == [f"{fmax:.3f}".rstrip("0").rstrip("."), "490.7", f"{490.7 / fmax:.2f}x"]
     target = next(line for line in printed.splitlines() if "Clock target" in line)
     assert target.split("│")[2].strip() == "100"
     assert f"clock: meets 100 MHz (estimate 490.7 MHz, slack +7.96 ns); {COUNTER_PATH}" in (
@@ -373,7 +375,7 @@ def test_a_run_past_its_timeout_fails_and_keeps_the_last_figures(
 def test_unseen_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> None:
     """Three designs the shipped profile was not fitted on go through export, Verilator and
     Yosys; the calibrated model predicts their cells within the profile's own worst
-    leave-one-out error (LUT, FF), and BRAM and DSP exactly."""
+    leave-one-out error (LUT, FF), BRAM and DSP exactly, and a clock they reach."""
     import json
 
     from hls.calibrate import run_designs
@@ -395,3 +397,5 @@ def test_unseen_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> N
         assert relative_error(model["ff"], cells["ff"]) <= band["ff"]["worst_loo"], name
         assert round(model["bram18"]) == cells["bram18k"], name
         assert round(model["dsp"]) == cells["dsp"] == 0, name
+        # the clock the model vouches for (guard included) is one the netlist reaches
+        assert model["fmax_mhz"] <= cells["clock_estimate"]["fmax_mhz"], name
