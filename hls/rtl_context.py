@@ -42,15 +42,18 @@ def _loop(loop: Loop) -> dict:
     return {"depth": loop.depth, "cmp": loop.stage("sign").index if "sign" in names else loop.depth}
 
 
-def _fire(loop: Loop, plan: HardwarePlan, spiking: bool) -> dict:
-    """The fire loop's stages: the membrane write, the queue, the popcount trees."""
+def _fire(plan: HardwarePlan, index: int, spiking: bool) -> dict:
+    """Fire loop `index`'s stages: the membrane write, the queue, the popcount trees."""
+    loop = plan.loop(f"fire_{index}")
     out = {"depth": loop.depth, "write": loop.stage("fire" if spiking else "saturate").index}
     if spiking:
-        spikes = plan.lanes * plan.npc
+        real = min(plan.npc, plan.config.widths[index + 1])  # padding neurons never fire
+        spikes = plan.lanes * real
         levels = popcount_levels(spikes)
+        out["real"] = real
         out["queue"] = loop.stage("queue").index
         out["spike_tree"] = popcount_tree(spikes, levels)
-        out["any_tree"] = popcount_tree(plan.npc, levels)
+        out["any_tree"] = popcount_tree(real, levels)
     return out
 
 
@@ -78,7 +81,7 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "row": _storage(plan, f"membrane_{index}"),
             "constants": ("threshold", "bias", "initial") if layer.spiking else ("bias", "initial"),
             "reset": _loop(plan.loop(f"reset_{index}")),
-            "fire": _fire(plan.loop(f"fire_{index}"), plan, layer.spiking),
+            "fire": _fire(plan, index, layer.spiking),
         }
         if memory:
             entry["signs"] = _storage(plan, f"signs_{index}")
@@ -109,7 +112,13 @@ def _prng_users(plan: HardwarePlan) -> list[dict]:
         users = [("FIRST", 0, "fc_base", "first_current")]
         users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}") for i in layers if i]
     return [
-        {"state": state, "layer": i, "base": base, "cmp": plan.loop(loop).stage("sign").index}
+        {
+            "state": state,
+            "layer": i,
+            "base": base,
+            "cmp": plan.loop(loop).stage("sign").index,
+            "offset": 1 if loop.startswith("events_") else 0,  # its base line starts at 1
+        }
         for state, i, base, loop in users
     ]
 

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 LogicKind = Literal[
-    "add", "compare", "equal", "mux", "or", "popcount", "xorshift", "read", "encode", "control"
+    "add", "compare", "equal", "mux", "or", "popcount", "xorshift", "read", "control"
 ]
 POPCOUNT_CHUNK = 6  # bits counted by one LUT level (three LUT6 give a 3-bit count)
 POPCOUNT_LEVELS = 2  # adder levels of a popcount per stage, after the chunk counts
@@ -64,8 +64,6 @@ class Logic:
             return _log(self.bits, 4)
         if self.kind == "or":
             return _log(self.bits, 6)
-        if self.kind == "encode":  # lowest set bit (a carry chain) then its index (an OR tree)
-            return 1 + _log(self.bits, 6)
         if self.kind == "xorshift":  # three shift-XOR rounds fold into two LUT levels
             return 2
         if self.kind == "control":  # the sequencer's state decode and next-phase select
@@ -77,7 +75,7 @@ class Logic:
     @property
     def carry4(self) -> int:
         """CARRY4 cells the piece chains on the path."""
-        if self.kind in ("add", "compare", "encode"):
+        if self.kind in ("add", "compare"):
             return math.ceil(self.bits / 4)
         if self.kind == "popcount":  # each adder level: a short chain of the level's width
             return sum(math.ceil(level_bits(self.bits, k) / 4) for k in self._adder_levels)

@@ -417,8 +417,10 @@ def _prng(first: int) -> list[Stage]:
 
 
 def _units(config: AcceleratorConfig, npc: int) -> Logic:
-    """Each neuron's select among the PRNG units its row window spans."""
-    return Logic("mux", min(npc, _ceil_div(npc - 1, config.reuse) + 1))
+    """Before the sign's compare: each neuron's select among the PRNG units its row window
+    spans, beside the select of the driving loop's codes (one loop per weight layer)."""
+    units = min(npc, _ceil_div(npc - 1, config.reuse) + 1)
+    return Logic("mux", max(units, config.n_layers))
 
 
 def _current_stages(
@@ -439,12 +441,22 @@ def _current_stages(
     walk = layer > 0
     stages: list[Stage] = []
     start = 0
-    if walk:  # the next set bit of the queued masks and its code address, registered
+    if walk:  # the next set bit of the queued masks, then its code address
         aw = _bits(config.widths[layer] * rows - 1)
-        walker = (Logic("or", lanes), Logic("encode", npc), Logic("add", aw))
-        what = "walk the queued spike masks: lowest set bit, its code address (registered)"
+        entries = _ceil_div(config.widths[layer], npc)  # the previous layer's queue
+        walker = (
+            Logic("or", npc),  # no bits left: fetch the next entry
+            Logic("read", entries),
+            Logic("or", lanes),
+            Logic("add", npc),  # the lowest set bit: x & (~x + 1) on a carry chain
+            Logic("mux", 2),
+        )
+        what = "walk the queued spike masks: the lowest set bit (registered one-hot)"
         stages.append(Stage(0, "walk", walker, what))
-        start = 1
+        address = (Logic("or", npc), Logic("add", aw), Logic("mux", 2))
+        what = "the bit's index x rows + the entry's address, or the previous + 1"
+        stages.append(Stage(1, "address", address, what))
+        start = 2
     latency = READ_LATENCY[weights.kind]
     if regenerate:  # the codes arrive with the PRNG's word; the sign is registered
         cmp = start + max(PRNG_STAGES, latency)
@@ -498,7 +510,7 @@ def _fire_stages(
     what = "v >= threshold (beside it v - threshold), select; write the membrane, clear the current"
     compare = (Logic("compare", b), Logic("mux", 2))
     stages.append(Stage(r + 3, "fire", compare, what, lanes, registers=1))
-    spikes = lanes * npc
+    spikes = lanes * min(npc, config.widths[layer + 1])  # padding neurons never fire
     counts = popcount_stages(spikes)
     for i, piece in enumerate(counts):
         lanes_or = (Logic("or", lanes),) if i == 0 else ()
@@ -510,11 +522,12 @@ def _fire_stages(
     return tuple(stages)
 
 
-def _control_stage(states: int) -> Stage:
-    """The sequencer: the current state's last-iteration and drained flags select the next
-    phase (one register per state and phase)."""
-    what = "sequencer: the state's last and drained flags, the next phase"
-    return Stage(0, "sequencer", (Logic("equal", 16), Logic("control", states)), what)
+def _control_stage(loops: tuple[Loop, ...]) -> Stage:
+    """The sequencer: the running loop's last-iteration compare (on the widest counter) and
+    drained flag, selected by the state (a state per loop, idle and done), the next phase."""
+    counter = _bits(max(loop.total_trip or loop.trip for loop in loops))
+    logic = (Logic("equal", counter), Logic("control", len(loops) + 2))
+    return Stage(0, "sequencer", logic, "the state's last and drained flags, the next phase")
 
 
 def _loops(
@@ -638,5 +651,5 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         loops=loops,
         ports=ports,
         wrapper=_wrapper(config),
-        control=_control_stage(len(loops) + 2),  # a state per loop, idle and done
+        control=_control_stage(loops),
     )

@@ -327,16 +327,16 @@ def test_cycles_follow_the_schedule_by_hand():
     # load 4+64+2, resets 2+1+2 and 1+1+2, keys 2+2+2 (three key stages), sampling 8+4+2
     # and 3+4+2 (PRNG select and rounds 0-3, sign compared and written 4), first layer
     # 8+1+2 (the register read and add in stage 1), fire 2+5+2 (scale, integrate, saturate,
-    # fire, queue, count), events e+1+2 (walk, then the read and add), output pass 1+2+2
+    # fire, queue, count), events e+2+2 (walk, address, the read and add), output pass 1+2+2
     # (written from the saturate stage), scores 2+65+2 (select registered, beat, bus), counts
     # 2+64+2, handshake 2:
-    # 275 + e cycles.
+    # 276 + e cycles.
     cfg = AcceleratorConfig(widths=(4, 3, 2), pe=2, samples=1, timesteps=1, membrane_bits=10)
     snn = random_snn(cfg.widths, np.random.default_rng(6), threshold=0.5)
     net = quantize_network(snn, cfg)
     result = run_integer(net, np.array([[255, 255, 0, 128], [0, 0, 0, 0]]), cfg)
     hidden_spikes = result.spikes[:, 0]
-    np.testing.assert_array_equal(result.cycles, 275 + hidden_spikes)
+    np.testing.assert_array_equal(result.cycles, 276 + hidden_spikes)
     np.testing.assert_array_equal(result.events[:, 0, 0, 1], hidden_spikes)
     assert result.events[:, 0, 0, 0].tolist() == [4, 4]
 
