@@ -238,6 +238,22 @@ def test_readmemh_contents_reach_the_synthesis(tmp_path: Path) -> None:
     assert table["lut_by_size"]["LUT4"] == 8 and table["ff"] == 8
 
 
+def _flip_flops_outside(netlist: dict, top: str, prefix: str) -> int:
+    """Flip-flops of a flattened top whose output no net named under `prefix` carries."""
+    module = netlist["modules"][top]
+    inside = {
+        bit
+        for name, net in module["netnames"].items()
+        if name.startswith(prefix)
+        for bit in net["bits"]
+    }
+    return sum(
+        1
+        for cell in module["cells"].values()
+        if cell["type"].startswith("FD") and cell["connections"]["Q"][0] not in inside
+    )
+
+
 @needs_yosys
 def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
     """A small exported design, by default the core in its AXI4-Lite wrapper: its block RAMs
@@ -256,11 +272,18 @@ def test_synthesize_an_rtl_export(tmp_path: Path) -> None:
     assert {a.name for a in arrays} == {"codes_0", "signs_0"} and expected == 2
 
     measured = synthesize(project).measured
+    netlist = json.loads((project / "synth" / "netlist.json").read_text())
     core = synthesize(project, top="snn_core").measured
     assert (measured["top"], core["top"]) == ("snn_axi", "snn_core")
     assert measured["bram18k"] == core["bram18k"] == expected
     wrapper = estimate(config)["components"]["axi"]
-    assert measured["ff"] - core["ff"] == wrapper["ff"]
+    # The wrapper's own flip-flops are what the model prices (attributed by net name, which
+    # ABC renames for a few bits: 54 found for the 52 built here); the difference of the two
+    # totals also holds the core's registers that Yosys trims differently once flattened
+    # into the wrapper (+32 for this design), so both only have to be close.
+    own = _flip_flops_outside(netlist, "snn_axi", "u_core.")
+    assert abs(own - wrapper["ff"]) <= 0.05 * wrapper["ff"]
+    assert abs(measured["ff"] - core["ff"] - wrapper["ff"]) <= 0.05 * core["ff"]
     assert measured["dsp"] == 0
     assert measured["ff"] > 0 and measured["lut"] > 0
     assert measured["clock_estimate"]["fmax_mhz"] > 0
