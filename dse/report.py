@@ -45,7 +45,7 @@ from dse.plots import (
     pareto_figures,
 )
 from dse.selection import front_trials, paired, roles, tie_table
-from dse.summary import selection_note
+from dse.summary import clock_note, selection_note
 
 _TEMPLATE = jinja2.Template(
     """<!DOCTYPE html>
@@ -211,9 +211,8 @@ def _design_table(study: optuna.Study, kind: str, front: list[optuna.trial.Froze
 
 def _notes(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> list[str]:
     """Caveats a reader needs: how many selection images the accuracy-like metrics rest on,
-    and whether they tell the front's accuracies apart."""
-    tie_note = selection_note(study, front)
-    ties = [] if tie_note is None else [html.escape(tie_note)]
+    whether they tell the front's accuracies apart, which designs run close to their fmax."""
+    ties = [html.escape(n) for n in (selection_note(study, front), clock_note(front)) if n]
     counts = [
         t.user_attrs["selection_images"]
         for t in completed(study)

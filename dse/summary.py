@@ -50,6 +50,8 @@ CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
 #: Hardware figures shown beside the objectives in the front table.
 FRONT_METRICS = ("accuracy", "energy_uj", "latency_us", "power_w", "lut", "ff", "bram36", "dsp")
 FRONT_METRICS += ("fmax_mhz",)  # beside the clock knob
+#: A front design clocked at this share of its predicted fmax or more is named (`clock_note`).
+NEAR_FMAX = 0.9
 #: Per-image bit vectors (hex) kept for paired comparisons: no reader wants them printed.
 HIDDEN_ATTRS = ("selection_correct", "test_correct")
 
@@ -159,6 +161,29 @@ def selection_note(study: optuna.Study, front: list[FrozenTrial]) -> str | None:
         f"The {images} selection images cannot tell {noun} {listed} apart in accuracy from "
         f"the most accurate front design, trial {front[0].number} (exact McNemar test, "
         f"p >= 0.05); --trial best is the best of them on {others}, trial {best}."
+    )
+
+
+def clock_note(front: list[FrozenTrial]) -> str | None:
+    """One sentence naming the front designs clocked within `NEAR_FMAX` of the clock the
+    model predicts them to reach (`hwmodel.fmax`): the least margin, so the first to check."""
+    near = [
+        t
+        for t in front
+        if t.user_attrs.get("fmax_mhz")
+        and t.user_attrs["clock_mhz"] >= NEAR_FMAX * t.user_attrs["fmax_mhz"]
+    ]
+    if not near:
+        return None
+    listed = ", ".join(
+        f"{t.number} ({t.user_attrs['clock_mhz']:g} of {t.user_attrs['fmax_mhz']:.1f} MHz)"
+        for t in near
+    )
+    noun = "trial" if len(near) == 1 else "trials"
+    return (
+        f"Clocked within {100 * (1 - NEAR_FMAX):.0f} % of the predicted fmax: {noun} {listed}; "
+        "the prediction is already lowered by the profile's guard, and `dse synth` of an RTL "
+        "export checks it against the netlist."
     )
 
 

@@ -103,3 +103,20 @@ def test_eta_counts_models_to_train_and_reused_trials() -> None:
     assert eta_seconds(done, total=10, n_models=4, time_left=2.5) == pytest.approx(2.5)
     assert eta_seconds(done, total=10, n_models=4, time_left=100.0) == pytest.approx(4.0)
     assert eta_seconds([first], total=60, n_models=4, time_left=-3.0) == 0.0
+
+
+def test_clock_note_names_designs_close_to_their_fmax() -> None:
+    from dse.summary import clock_note
+
+    def trial(number: int, clock: float, fmax: float) -> optuna.trial.FrozenTrial:
+        made = optuna.trial.create_trial(
+            values=[0.9], user_attrs={"clock_mhz": clock, "fmax_mhz": fmax}
+        )
+        made.number = number
+        return made
+
+    front = [trial(3, 100.0, 150.0), trial(7, 125.0, 130.2), trial(9, 100.0, 111.1)]
+    note = clock_note(front)
+    assert note is not None and "10 %" in note
+    assert "trials 7 (125 of 130.2 MHz), 9 (100 of 111.1 MHz)" in note and " 3 (" not in note
+    assert clock_note(front[:1]) is None
