@@ -1,7 +1,8 @@
-"""Zynq-7000 device catalog: programmable-logic resources and power figures per part.
+"""Zynq-7000 device catalog (resources and power figures per part) and the boards they sit on.
 
-The numbers live in `hwmodel/data/devices.json` next to their sources, so that a reviewer can
-check each one against DS190 or a Vivado report without reading code.
+The numbers live in `hwmodel/data/devices.json` and `hwmodel/data/boards.json` next to their
+sources, so that a reviewer can check each one against DS190, a Vivado report or a meter
+without reading code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from importlib import resources
 
 from hwmodel.errors import HardwareInputError
 
-__all__ = ["PARTS", "Part", "get_part", "known_parts"]
+__all__ = ["BOARDS", "PARTS", "Board", "Part", "get_board", "get_part", "known_parts"]
 
 _PART_RE = re.compile(r"^(xc7z\d{3}s?)([a-z]{3}\d{3,4})?(-\d)?$")
 
@@ -34,7 +35,8 @@ class Part:
     packages: tuple[str, ...]
     speed_grades: tuple[str, ...]
     static_w: float  # PL device static power
-    ps_w: float  # processing-system (PS7) power at default settings
+    ps_w: float  # processing-system (PS7) power at default settings (the PS active)
+    ps_idle_w: float  # PS7 power with the cores in WFI (derived from ps_w; an estimate)
     package: str | None = None
     speed_grade: str | None = None
 
@@ -68,6 +70,7 @@ def _base(device: str, row: dict, name: str, package: str | None, grade: str | N
         speed_grades=tuple(row["speed_grades"]),
         static_w=row["static_w"],
         ps_w=row["ps_w"],
+        ps_idle_w=row["ps_idle_w"],
         package=package,
         speed_grade=grade,
     )
@@ -103,3 +106,34 @@ def get_part(name: str) -> Part:
             f"use one of {' '.join(base.speed_grades)}"
         )
     return _base(device, _catalog()[device], text, package, grade)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board the accelerator runs on, for the board-level energy figure."""
+
+    name: str  # e.g. pynq-z2
+    idle_w: float  # the board's draw with Linux up and the PL configured but idle
+    part: str  # the Zynq-7000 part on it, e.g. xc7z020clg400-1
+
+
+@cache
+def _boards() -> dict[str, dict]:
+    text = resources.files("hwmodel").joinpath("data/boards.json").read_text()
+    return json.loads(text)["boards"]
+
+
+BOARDS: dict[str, Board] = {
+    name: Board(name=name, idle_w=row["idle_w"], part=row["part"])
+    for name, row in _boards().items()
+}
+
+
+def get_board(name: str) -> Board:
+    """A known board by name (case-insensitive); unknown is an error."""
+    text = str(name).strip().lower()
+    if text not in BOARDS:
+        raise HardwareInputError(
+            f"board: {name!r} is not a known board; use one of {', '.join(BOARDS)}"
+        )
+    return BOARDS[text]
