@@ -33,7 +33,9 @@ RESOURCE_OF = {
 }
 #: Power kinds of `hwmodel.power` and the resource whose count each is priced by.
 _POWER_RESOURCE = {"lut": "lut", "ff": "ff", "bram36": "bram18", "dsp": "dsp"}
-_POWERED = ("power_w", "power_dynamic_w", "energy_uj")
+_POWERED = ("power_w", "power_dynamic_w", "energy_pl_uj", "energy_board_uj")
+#: The power each of them is relative to (the rest: power_w, the PL).
+_BASE = {"power_dynamic_w": "power_dynamic_w", "energy_board_uj": "power_board_w"}
 _NAMES = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP"}
 
 
@@ -84,7 +86,8 @@ def relative_band(metric: str, attrs: Mapping[str, object], band: ModelBand) -> 
     from hwmodel.power import dynamic_power_by_kind
     from hwmodel.resources import load_coefficients
 
-    needed = (*_POWER_RESOURCE, "clock_mhz", "power_w", "power_dynamic_w")
+    base_key = _BASE.get(metric, "power_w")
+    needed = (*_POWER_RESOURCE, "clock_mhz", "power_w", "power_dynamic_w", base_key)
     if not all(isinstance(attrs.get(k), int | float) for k in needed):
         return None
     counts = {k: np.asarray(float(attrs[k])) for k in _POWER_RESOURCE}
@@ -92,7 +95,7 @@ def relative_band(metric: str, attrs: Mapping[str, object], band: ModelBand) -> 
         counts, float(attrs["clock_mhz"]), load_coefficients(), band.power
     )
     error = sum(float(watts[k]) * band.median.get(r, 0.0) for k, r in _POWER_RESOURCE.items())
-    base = float(attrs["power_dynamic_w" if metric == "power_dynamic_w" else "power_w"])
+    base = float(attrs[base_key])
     return error / base if base > 0 else None
 
 

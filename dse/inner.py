@@ -39,7 +39,7 @@ INNER_ATTR = "inner_of"
 #: Estimate figures that, equal together with the objective values, make two designs twins.
 COST_FIGURES = (
     *("part", "clock_mhz", "lut", "ff", "lutram", "bram18", "bram36", "dsp"),
-    *("cycles", "latency_us", "power_w", "energy_uj"),
+    *("cycles", "latency_us", "power_w", "energy_pl_uj", "energy_soc_uj", "energy_board_uj"),
 )
 #: The order that picks the canonical design among twins: fewest of each, in this order.
 CANONICAL_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes")

@@ -88,10 +88,13 @@ METRIC_STYLES = {
     "power_static_w": MetricStyle("Static power", "W"),
     "power_dynamic_w": MetricStyle("Dynamic power", "W"),
     "power_w": MetricStyle("Power", "W"),
-    "energy_uj": MetricStyle("Energy per inference", "µJ"),
+    "energy_pl_uj": MetricStyle("Energy per inference (PL)", "µJ"),
+    "energy_soc_uj": MetricStyle("Energy per inference (SoC)", "µJ"),
+    "energy_board_uj": MetricStyle("Energy per inference (board)", "µJ"),
 }
 #: Shown in every hover table (after the objectives) when a trial recorded them.
-KEY_METRICS = ("accuracy", "ece", "energy_uj", "latency_us", "power_w", "lut", "bram36", "dsp")
+KEY_METRICS = ("accuracy", "ece", "energy_pl_uj", "energy_soc_uj", "energy_board_uj")
+KEY_METRICS += ("latency_us", "power_w", "lut", "bram36", "dsp")
 
 
 def metric_style(name: str) -> MetricStyle:

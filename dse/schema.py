@@ -80,7 +80,9 @@ OBJECTIVE_METRICS = (
     "power_static_w",
     "power_dynamic_w",
     "power_w",
-    "energy_uj",
+    "energy_pl_uj",
+    "energy_soc_uj",
+    "energy_board_uj",
 )
 Metric = Literal[OBJECTIVE_METRICS]  # type: ignore[valid-type]
 

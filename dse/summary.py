@@ -25,13 +25,17 @@ from dse.selection import best_trial, front_trials, paired, roles, tie_table
 UNITS: dict[str, tuple[str, float]] = {
     "accuracy": ("%", 100.0),
     "test_accuracy": ("%", 100.0),
-    "energy_uj": ("uJ", 1.0),
+    "energy_pl_uj": ("uJ", 1.0),
+    "energy_soc_uj": ("uJ", 1.0),
+    "energy_board_uj": ("uJ", 1.0),
     "latency_us": ("us", 1.0),
     "power_w": ("W", 1.0),
     "power_dynamic_w": ("W", 1.0),
     "power_static_w": ("W", 1.0),
     "power_ps_w": ("W", 1.0),
     "power_total_w": ("W", 1.0),
+    "power_ps_idle_w": ("W", 1.0),
+    "power_board_w": ("W", 1.0),
     "clock_mhz": ("MHz", 1.0),
     "fmax_mhz": ("MHz", 1.0),
     "throughput_ips": ("inferences/s", 1.0),
@@ -48,8 +52,8 @@ CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
     "timing": ("MHz over the predicted fmax", 1.0),
 }
 #: Hardware figures shown beside the objectives in the front table.
-FRONT_METRICS = ("accuracy", "energy_uj", "latency_us", "power_w", "lut", "ff", "bram36", "dsp")
-FRONT_METRICS += ("fmax_mhz",)  # beside the clock knob
+FRONT_METRICS = ("accuracy", "energy_pl_uj", "energy_soc_uj", "energy_board_uj", "latency_us")
+FRONT_METRICS += ("power_w", "lut", "ff", "bram36", "dsp", "fmax_mhz")  # fmax: by the clock
 #: A front design clocked at this share of its predicted fmax or more is named (`clock_note`).
 NEAR_FMAX = 0.9
 #: Per-image bit vectors (hex) kept for paired comparisons: no reader wants them printed.

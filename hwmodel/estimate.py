@@ -12,8 +12,14 @@ Conventions (docs/accelerator.md):
   accumulate), whatever the sparsity, so that it compares with dense accelerators.
 * GOPS/DSP divides by max(DSP, 1): the kernel binds no DSP, and a design with none is
   credited as if it used one rather than with an infinite figure.
-* power_w is the programmable logic (static + dynamic); PS7 is power_ps_w and
-  power_total_w = power_w + power_ps_w.  energy_uj = power_w x latency.
+* power_w is the programmable logic (static + dynamic); PS7 is power_ps_w (active) and
+  power_ps_idle_w (cores in WFI), power_total_w = power_w + power_ps_w; power_board_w is the
+  board's idle draw (`hwmodel/data/boards.json`) + the PL dynamic power.
+* Three energies per inference, each saying what it includes (t_io = cycles_io / clock, the
+  time the processor spends on the AXI4-Lite transfers; it waits in WFI for the rest):
+  energy_pl_uj = power_w x latency (the PL alone);
+  energy_soc_uj = energy_pl_uj + power_ps_w x t_io + power_ps_idle_w x (latency - t_io);
+  energy_board_uj = power_board_w x latency + (power_ps_w - power_ps_idle_w) x t_io.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from hwmodel.cycles import (
     plan_cycles,
     synops_per_inference,
 )
-from hwmodel.devices import get_part
+from hwmodel.devices import get_board, get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.fmax import FmaxModel
 from hwmodel.plan import HardwarePlan, build_plan
@@ -44,7 +50,7 @@ __all__ = ["estimate", "estimate_table", "parse_widths"]
 _DEFAULTS = {f.name: f.default for f in fields(AcceleratorConfig) if f.name != "extra"}
 _INT_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
 _INT_KNOBS += ("input_bits", "timesteps", "samples", "seed")
-_PART_FIELDS = ("lut", "ff", "bram36", "dsp", "lutram", "static_w", "ps_w")
+_PART_FIELDS = ("lut", "ff", "bram36", "dsp", "lutram", "static_w", "ps_w", "ps_idle_w")
 _UTIL = ("lut", "ff", "bram36", "dsp", "lutram")
 
 
@@ -162,8 +168,19 @@ def _price(
     out["power_dynamic_w"] = sum(by_kind.values())
     out["power_w"] = out["power_static_w"] + out["power_dynamic_w"]
     out["power_ps_w"] = part["ps_w"]
+    out["power_ps_idle_w"] = part["ps_idle_w"]
     out["power_total_w"] = out["power_w"] + out["power_ps_w"]
-    out["energy_uj"] = out["power_w"] * out["latency_us"]
+    out["power_board_w"] = part["board_idle_w"] + out["power_dynamic_w"]
+    io_us = out["cycles_io"] / clock  # the PS feeds the image and reads the scores
+    wait_us = out["latency_us"] - io_us  # the PS waits in WFI for the done interrupt
+    out["energy_pl_uj"] = out["power_w"] * out["latency_us"]
+    out["energy_soc_uj"] = (
+        out["energy_pl_uj"] + out["power_ps_w"] * io_us + out["power_ps_idle_w"] * wait_us
+    )
+    out["energy_board_uj"] = (
+        out["power_board_w"] * out["latency_us"]
+        + (out["power_ps_w"] - out["power_ps_idle_w"]) * io_us
+    )
     out["clock_mhz"] = clock
     out["fmax_mhz"] = np.array([p.fmax_mhz for p in priced])
     out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)
@@ -194,12 +211,14 @@ def estimate(
     util_cap: float | None = None,
     loop_events: Sequence[float] | None = None,
     backend: str = "rtl",
+    board: str = "pynq-z2",
 ) -> dict:
-    """Price one design as `backend` builds it; `activity` is models.evaluation's list
-    (index 0 = n0).
+    """Price one design as `backend` builds it on `board`; `activity` is models.evaluation's
+    list (index 0 = n0).
 
     `loop_events` (same layout) is the measured mean number of inputs each event loop visits
     per timestep and round (the union over lanes); by default the per-lane `activity`.
+    `board` (`hwmodel/data/boards.json`) gives energy_board_uj its idle draw.
     """
     cap = _validate_cap(util_cap)
     per_lane = activity_matrix(config.widths, 1, activity, spike_rate)
@@ -209,13 +228,15 @@ def estimate(
         else activity_matrix(config.widths, 1, loop_events, name="loop_events")
     )
     part = get_part(config.part)
+    idle_w = get_board(board).idle_w
     cols = {k: np.array([getattr(config, k)]) for k in (*_INT_KNOBS, "clock_mhz")}
     cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
     cal = resolve_calibration(calibration)
     out = _price(
         [_priced(config, backend, _fmax_model(cal))],
         cols,
-        {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS},
+        {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS}
+        | {"board_idle_w": np.array([idle_w])},
         per_lane,
         loop,
         cal,
@@ -230,6 +251,7 @@ def estimate(
     }
     result["fmax_stage"] = str(out["fmax_stage"][0])
     result["part"] = config.part
+    result["board"] = get_board(board).name
     return result
 
 
@@ -302,16 +324,19 @@ def estimate_table(
     calibration: Calibration | str | None = None,
     util_cap: float | None = None,
     backend: str = "rtl",
+    board: str = "pynq-z2",
 ) -> pd.DataFrame:
     """Price every row of `df` (AcceleratorConfig columns; optional `spike_rate` or
-    `activity` per row) as `backend` builds it; returns the estimate's keys as columns,
-    index aligned with `df`."""
+    `activity` per row) as `backend` builds it on `board`; returns the estimate's keys as
+    columns, index aligned with `df`."""
     cap = _validate_cap(util_cap)
+    on = get_board(board)
     cal = resolve_calibration(calibration)
     fmax = _fmax_model(cal)
     table = _prepare(df)
     part = _table_parts(table["part"])
     n = len(table)
+    part["board_idle_w"] = np.full(n, on.idle_w)
     columns: dict[str, np.ndarray] = {}
     layer_cycles: list[pd.Series] = []
     for widths, idx in table.groupby("widths", sort=False).indices.items():
@@ -341,4 +366,5 @@ def estimate_table(
     result = pd.DataFrame(columns, index=table.index)
     result["cycles_per_layer"] = pd.concat(layer_cycles).reindex(table.index).map(list)
     result["part"] = table["part"]
+    result["board"] = on.name
     return result

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # numpy and pandas load when the command runs, not for --help
 
 _RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
 _ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
+_BOARD_HELP = "Board for energy_board_uj (hwmodel/data/boards.json), e.g. pynq-z2."
 _CALIBRATION_HELP = (
     f"Calibration profile: a packaged name ({DEFAULT_PROFILE}: the RTL as Yosys builds it; "
     f"{FIRST_PRINCIPLES}: the uncalibrated model) or a profile JSON file."
@@ -61,10 +62,11 @@ def _read_activity(path: Path) -> list[float]:
 
 
 def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> None:
-    from hwmodel.devices import get_part
+    from hwmodel.devices import get_board, get_part
 
     out = console()
     part = get_part(config.part)
+    board = get_board(result["board"])
     res = Table(title=f"Resources on {config.part} (fits: {result['fits']}; profile {calibration})")
     for col in ("resource", "used", "available", "util %"):
         res.add_column(col, justify="right" if col != "resource" else "left")
@@ -102,12 +104,40 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
         ("power PL dynamic", f"{result['power_dynamic_w']:.3f} W"),
         ("power PL (power_w)", f"{result['power_w']:.3f} W"),
         ("power PS7 (not in power_w)", f"{result['power_ps_w']:.3f} W"),
+        ("power PS7 waiting in WFI (estimate)", f"{result['power_ps_idle_w']:.3f} W"),
         ("power on-chip total", f"{result['power_total_w']:.3f} W"),
-        ("energy per inference (PL)", f"{result['energy_uj']:,.1f} uJ"),
+        (f"power board ({board.name}, idle + PL dynamic)", f"{result['power_board_w']:.3f} W"),
     ]
     for name, value in rows:
         perf.add_row(name, value)
     out.print(perf)
+
+    energy = Table(title="Energy per inference: what each figure includes (none measured here)")
+    for col in ("figure", "includes", "value"):
+        energy.add_column(col, justify="right" if col == "value" else "left")
+    ps, idle = result["power_ps_w"], result["power_ps_idle_w"]
+    energy.add_row(
+        "energy_pl_uj",
+        "programmable logic only: power_w x latency",
+        f"{result['energy_pl_uj']:,.2f} uJ",
+    )
+    energy.add_row(
+        "energy_soc_uj",
+        f"PL + PS7 ({ps:.2f} W on the bus transfers, {idle:.2f} W in WFI)",
+        f"{result['energy_soc_uj']:,.2f} uJ",
+    )
+    energy.add_row(
+        "energy_board_uj",
+        f"{board.name} board: {board.idle_w:.2f} W idle (assumed) + PL dynamic "
+        f"+ {ps - idle:.2f} W PS on the bus",
+        f"{result['energy_board_uj']:,.2f} uJ",
+    )
+    out.print(energy)
+    if part.device != get_part(board.part).device:
+        out.print(
+            f"note: the {board.name} carries {board.part}, not {config.part}; "
+            "energy_board_uj uses its idle draw all the same"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -135,6 +165,7 @@ def register(app: typer.Typer) -> None:
         spike_rate: Annotated[float | None, typer.Option(help=_RATE_HELP)] = None,
         activity: Annotated[Path | None, typer.Option(help=_ACTIVITY_HELP)] = None,
         calibration: Annotated[str, typer.Option(help=_CALIBRATION_HELP)] = DEFAULT_PROFILE,
+        board: Annotated[str, typer.Option(help=_BOARD_HELP)] = "pynq-z2",
         util_cap: Annotated[
             float | None, typer.Option(help="Utilisation cap (0-1].", min=0, max=1)
         ] = None,
@@ -170,6 +201,7 @@ def register(app: typer.Typer) -> None:
             spike_rate=0.1 if spike_rate is None else spike_rate,
             calibration=calibration,
             util_cap=util_cap,
+            board=board,
         )
         if as_json:
             output = {**result, "config": config.as_dict(), "calibration": calibration}

@@ -40,7 +40,7 @@ def _study(designs: list[tuple[np.ndarray, float]], vectors: bool = True) -> opt
     """Trials 0, 1, ... with (correctness, energy); accuracy is the vector's mean."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_metric_names(["accuracy", "energy_uj"])
+    study.set_metric_names(["accuracy", "energy_pl_uj"])
     for correct, energy in designs:
         study.add_trial(
             optuna.trial.create_trial(
@@ -151,7 +151,7 @@ def test_a_front_the_selection_split_cannot_resolve_is_said_so() -> None:
     note = selection_note(study, front_trials(study))
     assert note == (
         "The 360 selection images cannot tell the accuracy of these 3 front designs apart "
-        "(exact McNemar test, p >= 0.05); rank them by energy_uj: --trial best is the best of "
+        "(exact McNemar test, p >= 0.05); rank them by energy_pl_uj: --trial best is the best of "
         "them on it, trial 2."
     )
 
@@ -196,7 +196,7 @@ def test_show_and_the_report_say_which_designs_are_tied(
         output_dir=str(tmp_path / "out"),
         objectives=[
             {"metric": "accuracy", "direction": "maximize"},
-            {"metric": "energy_uj", "direction": "minimize"},
+            {"metric": "energy_pl_uj", "direction": "minimize"},
         ],
     )
     path = tmp_path / "ties.yaml"

@@ -33,7 +33,8 @@ def _objective(trial: optuna.Trial) -> tuple[float, float]:
     cost = estimate(AcceleratorConfig(widths=(64, 32, 10), pe=pe, timesteps=4, samples=2))
     for key in ("lut", "ff", "bram36", "dsp", "clock_mhz", "power_w", "power_dynamic_w"):
         trial.set_user_attr(key, float(cost[key]))
-    return 0.8 + 0.01 * pe, float(cost["energy_uj"])
+    trial.set_user_attr("power_board_w", float(cost["power_board_w"]))
+    return 0.8 + 0.01 * pe, float(cost["energy_pl_uj"])
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def study() -> optuna.Study:
         directions=["maximize", "minimize"],
         sampler=optuna.samplers.GridSampler({"pe": [1, 2, 4, 8, 16]}),
     )
-    study.set_metric_names(["accuracy", "energy_uj"])
+    study.set_metric_names(["accuracy", "energy_pl_uj"])
     study.optimize(_objective, n_trials=5)
     return study
 
@@ -53,13 +54,16 @@ def test_energy_band_is_the_resource_error_through_dynamic_power(study: optuna.S
     band = model_band(_profile())
     assert band is not None and band.designs == 24
     for trial in study.trials:
-        attrs = {**trial.user_attrs, "energy_uj": trial.values[1]}
-        rel = relative_band("energy_uj", attrs, band)
+        attrs = {**trial.user_attrs, "energy_pl_uj": trial.values[1]}
+        rel = relative_band("energy_pl_uj", attrs, band)
         dynamic_share = attrs["power_dynamic_w"] / attrs["power_w"]
         # Between the FF and the LUT error, scaled by the dynamic share of the power.
         assert 0.04 * dynamic_share <= rel <= 0.06 * dynamic_share
         assert relative_band("lut", attrs, band) == 0.06
         assert relative_band("accuracy", attrs, band) is None
+        # The board's energy carries the same watts of error, over the board's power.
+        board = relative_band("energy_board_uj", attrs, band)
+        assert board == pytest.approx(rel * attrs["power_w"] / attrs["power_board_w"])
     assert model_band(Calibration()) is None  # first principles: nothing measured
 
 
@@ -71,8 +75,9 @@ def test_front_carries_the_band(study: optuna.Study) -> None:
     band = model_band(_profile())
     on_front = [t for t in study.trials if classify(study)[t.number] == "front"]
     expected = [
-        t.values[1] * relative_band("energy_uj", {**t.user_attrs, "energy_uj": t.values[1]}, band)
+        t.values[1] * relative_band("energy_pl_uj", {**t.user_attrs, "energy_pl_uj": v}, band)
         for t in on_front
+        for v in t.values[1:]
     ]
     assert list(front.x) == [t.values[1] for t in on_front]  # energy on x, the cost axis
     assert np.asarray(front.error_x.array) == pytest.approx(expected)

@@ -40,7 +40,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directions=["maximize", "minimize"],
         sampler=optuna.samplers.RandomSampler(seed=1),
     )
-    study.set_metric_names(["accuracy", "energy_uj"])
+    study.set_metric_names(["accuracy", "energy_pl_uj"])
     study.optimize(_objective, n_trials=20)
     return write_report(study, tmp_path_factory.mktemp("report"))["report.html"]
 

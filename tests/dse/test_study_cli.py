@@ -77,7 +77,7 @@ def test_show_prints_a_trial_and_its_export_command(
 ) -> None:
     assert main(["show", str(study_file), "--trial", "1"]) == 0
     out = capsys.readouterr().out
-    for word in ("width_0", "energy_uj", "model_key", "utilisation", "objective"):
+    for word in ("width_0", "energy_pl_uj", "model_key", "utilisation", "objective"):
         assert word in out
     assert f"dse export {study_file} --trial 1 --out build/t1" in out
 

@@ -23,7 +23,8 @@ TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
 REQUIRED_ATTRS = (
     *("accuracy", "ece", "nll", "brier", "spikes_per_inference"),
     *("lut", "ff", "bram36", "dsp", "latency_us", "throughput_ips", "gops", "gops_per_dsp"),
-    *("power_w", "energy_uj", "fits", "model_key", "model_dir", "cache_hit"),
+    *("power_w", "energy_pl_uj", "energy_soc_uj", "energy_board_uj", "fits", "model_key"),
+    *("model_dir", "cache_hit"),
     *("train_seconds", "eval_seconds", "train_config", "accelerator"),
 )
 
@@ -86,6 +87,14 @@ def test_pareto_csv_is_the_front(study: optuna.Study, out_dir: Path) -> None:
     front = sorted(t.number for t in front_trials(study))
     assert list(pareto["number"]) == front
     assert set(front) <= {t.number for t in study.best_trials}
+    # The three energies, each what it says (hwmodel.estimate): PL < PL + PS, PL < board.
+    energies = pareto[["energy_pl_uj", "energy_soc_uj", "energy_board_uj"]]
+    assert "energy_uj" not in pareto.columns and energies.notna().all().all()
+    assert (energies["energy_pl_uj"] < energies["energy_soc_uj"]).all()
+    assert (energies["energy_pl_uj"] < energies["energy_board_uj"]).all()
+    assert energies["energy_pl_uj"].to_numpy() == pytest.approx(
+        (pareto["power_w"] * pareto["latency_us"]).to_numpy()
+    )
 
 
 def test_best_is_chosen_among_designs_tied_on_the_selection_split(study: optuna.Study) -> None:

@@ -17,7 +17,7 @@ from dse.summary import constraint_text, front_tables, shown
 
 def test_units_and_rounding() -> None:
     assert shown("accuracy", 0.95555555) == "95.56 %"
-    assert shown("energy_uj", 20.43669119946667) == "20.44 uJ"
+    assert shown("energy_pl_uj", 20.43669119946667) == "20.44 uJ"
     assert shown("util_lut", 0.3477272727) == "34.77 %"
     assert shown("lut", 6120.0) == "6120"
     assert shown("part", "xc7z020clg400-1") == "xc7z020clg400-1"
@@ -48,7 +48,7 @@ def _trial(number: int, values: list[float], params: dict) -> FrozenTrial:
 def test_front_tables_split_columns_and_drop_none() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     with pytest.warns(optuna.exceptions.ExperimentalWarning):
-        study.set_metric_names(["accuracy", "energy_uj"])
+        study.set_metric_names(["accuracy", "energy_pl_uj"])
     params = {f"a_rather_long_knob_name_{i}": float(i) + 0.5 for i in range(12)}
     for number, values in enumerate([[0.9, 5.0], [0.8, 1.0], [0.85, 2.0], [0.7, 9.0]]):
         study.add_trial(_trial(number, values, params))
@@ -58,7 +58,7 @@ def test_front_tables_split_columns_and_drop_none() -> None:
     for name in params:
         assert headers.count(name) == 1
     assert headers.count("trial") == len(tables)
-    assert {"accuracy [%]", "energy_uj [uJ]", "lut", "latency_us [us]"} <= set(headers)
+    assert {"accuracy [%]", "energy_pl_uj [uJ]", "lut", "latency_us [us]"} <= set(headers)
     console = Console(width=80, record=True)
     for table in tables:
         console.print(table)

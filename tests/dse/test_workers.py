@@ -95,7 +95,7 @@ def test_dse_workers_share_a_real_study(postgres_url: str, tmp_path, capfd) -> N
         "search": {"width": 8, "depth": 1, "timesteps": {"low": 2, "high": 4}, "samples": 1},
         "objectives": [
             {"metric": "accuracy", "direction": "maximize"},
-            {"metric": "energy_uj", "direction": "minimize"},
+            {"metric": "energy_pl_uj", "direction": "minimize"},
         ],
         "sampler": {"name": "random"},
     }
@@ -112,7 +112,7 @@ def test_dse_workers_share_a_real_study(postgres_url: str, tmp_path, capfd) -> N
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 3
     for t in complete:
-        assert {"accuracy", "energy_uj", "lut", "cache_hit", "model_key"} <= set(t.user_attrs)
+        assert {"accuracy", "energy_pl_uj", "lut", "cache_hit", "model_key"} <= set(t.user_attrs)
     # One training key (fixed width and depth): trained once, by one of the two workers.
     assert len({t.user_attrs["model_key"] for t in complete}) == 1
     assert sum(not t.user_attrs["cache_hit"] for t in complete) == 1

@@ -72,7 +72,7 @@ def test_sampling_and_reuse_change_nothing_in_a_deterministic_design() -> None:
         replace(DESIGN, sampling=s, reuse=r) for s in ("memory", "regenerate") for r in (1, 8)
     ]
     assert len({_built(c) for c in variants}) == 1
-    figures = ("lut", "ff", "bram18", "dsp", "cycles", "power_w", "energy_uj")
+    figures = ("lut", "ff", "bram18", "dsp", "cycles", "power_w", "energy_pl_uj")
     priced = [estimate(c, spike_rate=0.2) for c in variants]
     assert all({k: p[k] for k in figures} == {k: priced[0][k] for k in figures} for p in priced)
     # At k = 2 the same knobs build different hardware (the check can tell them apart).

@@ -12,7 +12,8 @@ BASE = ["estimate", "--part", "xc7z020clg400-1", "--layers", "64,16,4", "--pe", 
 BASE += ["--clock-mhz", "100", "--timesteps", "2", "--samples", "2", "--k-bits", "4"]
 BASE += ["--membrane-bits", "8", "--input-bits", "4"]
 KEYS = {"lut", "ff", "bram36", "dsp", "fits", "latency_us", "throughput_ips", "gops"}
-KEYS |= {"gops_per_dsp", "power_w", "energy_uj", "util_lut", "util_ff", "util_bram36"}
+KEYS |= {"gops_per_dsp", "power_w", "util_lut", "util_ff", "util_bram36"}
+KEYS |= {"energy_pl_uj", "energy_soc_uj", "energy_board_uj", "power_board_w", "board"}
 KEYS |= {"util_dsp", "cycles_per_layer", "cycles", "power_static_w", "power_dynamic_w"}
 
 
@@ -61,3 +62,21 @@ def test_bad_values_exit_2_with_one_line(args: list[str], fragment: str, capsys)
     assert main([*BASE, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert fragment in err and "\n" not in err
+
+
+def test_json_and_table_carry_the_three_energies(capsys, monkeypatch) -> None:
+    """--json has energy_pl_uj, energy_soc_uj and energy_board_uj (no energy_uj); the table
+    says what each includes and names the board and its idle draw."""
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    assert main([*BASE, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "energy_uj" not in out
+    assert out["board"] == "pynq-z2"
+    assert out["energy_pl_uj"] < out["energy_soc_uj"] < out["energy_board_uj"]
+    assert out["energy_pl_uj"] == pytest.approx(out["power_w"] * out["latency_us"])
+    assert out["power_board_w"] == pytest.approx(1.5 + out["power_dynamic_w"])
+    assert main(BASE) == 0
+    text = capsys.readouterr().out
+    for fragment in ("energy_pl_uj", "energy_soc_uj", "energy_board_uj", "programmable logic"):
+        assert fragment in text
+    assert "pynq-z2 board: 1.50 W idle (assumed)" in text

@@ -124,7 +124,7 @@ def test_cycles_latency_ops_and_power_match_hand_count() -> None:
     assert r["power_dynamic_w"] == pytest.approx(0.0227028)
     assert r["power_w"] == pytest.approx(0.1677028)
     assert r["power_total_w"] == pytest.approx(0.1677028 + 1.53)
-    assert r["energy_uj"] == pytest.approx(2.62287179, rel=1e-6)
+    assert r["energy_pl_uj"] == pytest.approx(2.62287179, rel=1e-6)
 
 
 def test_two_lanes_share_the_event_loop() -> None:

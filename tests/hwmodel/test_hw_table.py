@@ -18,7 +18,8 @@ ROWS = [
 ]
 SCALARS = ["lut", "ff", "bram36", "dsp", "util_lut", "util_ff", "util_bram36", "util_dsp"]
 SCALARS += ["fits", "cycles", "cycles_sampling", "latency_us", "throughput_ips", "synops_per_s"]
-SCALARS += ["gops", "gops_per_dsp", "power_static_w", "power_dynamic_w", "power_w", "energy_uj"]
+SCALARS += ["gops", "gops_per_dsp", "power_static_w", "power_dynamic_w", "power_w", "energy_pl_uj"]
+SCALARS += ["energy_soc_uj", "energy_board_uj", "power_board_w", "power_ps_idle_w"]
 
 
 def _single(row: dict) -> dict:
