@@ -84,7 +84,23 @@ OBJECTIVE_METRICS = (
     "energy_soc_uj",
     "energy_board_uj",
 )
-Metric = Literal[OBJECTIVE_METRICS]  # type: ignore[valid-type]
+#: Metrics a study file may no longer name -> what to write instead (one line, `_format_error`).
+RETIRED_METRICS = {
+    "energy_uj": (
+        "energy_uj is now three figures; use energy_pl_uj (programmable logic only), "
+        "energy_soc_uj (PL + processing system) or energy_board_uj (the PYNQ-Z2 board)"
+    ),
+}
+
+
+def _not_retired(value: Any) -> Any:
+    """A retired metric name is refused with what replaces it, before the Literal's list."""
+    if isinstance(value, str) and value in RETIRED_METRICS:
+        raise PydanticCustomError("retired", "retired metric", {"text": RETIRED_METRICS[value]})
+    return value
+
+
+Metric = Annotated[Literal[OBJECTIVE_METRICS], BeforeValidator(_not_retired)]  # type: ignore[valid-type]
 
 
 class _Section(BaseModel):
@@ -395,6 +411,8 @@ def _format_error(err: dict, label: str) -> str:
     path = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "path":
         return f"{label}: {path}: {_shown(err['input'])}: {err['ctx']['fix']}"
+    if err["type"] == "retired":
+        return f"{label}: {path}: {err['ctx']['text']}"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch":
         msg = "use letters, digits, '_', '.' and '-', starting with a letter or digit"

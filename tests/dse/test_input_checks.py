@@ -99,6 +99,15 @@ def test_user_text_is_printed_as_written(tmp_path: Path, capsys) -> None:
     assert "[bold]acc" in capsys.readouterr().err
 
 
+def test_a_study_naming_energy_uj_exits_2_naming_the_fix(tmp_path: Path, capsys) -> None:
+    study = tmp_path / "old.yaml"
+    study.write_text("name: s\nobjectives: [{metric: energy_uj, direction: minimize}]\n")
+    assert main(["run", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "objectives.0.metric: energy_uj is now three figures; use energy_pl_uj" in err
+
+
 # --- export and csim ------------------------------------------------------------------------
 
 

@@ -173,6 +173,24 @@ def test_shipped_studies_are_valid(name: str) -> None:
     assert energies in ([], ["energy_pl_uj"])  # the PL figure, the one the search changes
 
 
+def test_energy_uj_is_refused_with_its_three_successors(tmp_path: Path) -> None:
+    """A study written before the energy was split says which figure to pick, in one line."""
+    path = tmp_path / "old.yaml"
+    path.write_text(
+        "name: old\nobjectives:\n  - {metric: accuracy, direction: maximize}\n"
+        "  - {metric: energy_uj, direction: minimize}\n"
+    )
+    with pytest.raises(StudyInputError) as info:
+        load_study_file(path)
+    assert str(info.value) == (
+        "old.yaml: objectives.1.metric: energy_uj is now three figures; use energy_pl_uj "
+        "(programmable logic only), energy_soc_uj (PL + processing system) or energy_board_uj "
+        "(the PYNQ-Z2 board)"
+    )
+    for metric in ("energy_pl_uj", "energy_soc_uj", "energy_board_uj"):
+        parse_study(_minimal(objectives=[{"metric": metric, "direction": "minimize"}]), "new.yaml")
+
+
 def test_mnist98_trains_once_and_searches_hardware_exact_designs_at_t_8_or_less() -> None:
     """The anchor study's promise (docs/bayesian.md, "MNIST to 98 %"): one architecture, trained
     by BayesBiNN and by STE (the posterior mode derives from the BayesBiNN model: three cache
