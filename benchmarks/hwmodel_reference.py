@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     head = f"{'design':<34}{'GOPS':>8}{'GOPS/PE':>9}{'GOPS/DSP':>10}{'PL W':>7}{'+PS W':>7}"
-    head += f"{'uJ/inf':>9}{'LUT%':>7}{'FF%':>6}{'BRAM%':>7}{'DSP':>5}{'fits':>6}{'samp%':>7}"
+    head += f"{'PL uJ':>9}{'LUT%':>7}{'FF%':>6}{'BRAM%':>7}{'DSP':>5}{'fits':>6}{'samp%':>7}"
     print(head)
     pub = PUBLISHED
     print(
@@ -59,7 +59,7 @@ def main() -> None:
         r = estimate(config, spike_rate=args.spike_rate)
         print(
             f"{name:<34}{r['gops']:>8.1f}{r['gops'] / 64:>9.2f}{r['gops_per_dsp']:>10.2f}"
-            f"{r['power_w']:>7.2f}{r['power_total_w']:>7.2f}{r['energy_uj']:>9.0f}"
+            f"{r['power_w']:>7.2f}{r['power_total_w']:>7.2f}{r['energy_pl_uj']:>9.0f}"
             f"{100 * r['util_lut']:>7.0f}{100 * r['util_ff']:>6.0f}"
             f"{100 * r['util_bram36']:>7.0f}{r['dsp']:>5.0f}{str(r['fits']):>6}"
             f"{100 * r['cycles_sampling'] / r['cycles']:>7.0f}"

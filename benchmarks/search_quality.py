@@ -5,7 +5,7 @@ hardware optimisation (TPE, every evaluated model's hardware front recorded).
     OMP_NUM_THREADS=1 python benchmarks/search_quality.py [--seeds 5] [--trials 40] [--out DIR]
         [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner] [--reuse]
 
-Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against energy);
+Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against energy_pl_uj);
 `three` is the same search space with three objectives (accuracy, latency, LUT).  Every run
 has the same budget of sampled trials; all runs share one model cache, trained before any
 timing starts, so wall time is search, evaluation and estimation, not training.  Studies are
@@ -13,7 +13,7 @@ kept in Optuna's journal file: its writes cost about 30 ms per trial here, while
 per-attribute commits cost seconds on a busy machine and would swamp what is compared.
 
 Hypervolume is taken over feasible trials in a normalised objective space: accuracy as is,
-the hardware metrics (energy, latency, LUT; they span decades) as log10, each scaled by the
+the hardware metrics (energy_pl_uj, latency, LUT; they span decades) as log10, each scaled by the
 range over all runs of the space, reference point 1.1 in every normalised coordinate.  The
 reference front is the union of every run's feasible trials.  "evals" counts evaluated model
 configurations (trials neither recorded by the inner optimisation nor answered from an
@@ -60,7 +60,7 @@ SPACES = {
         {"metric": "lut", "direction": "minimize"},
     ],
 }
-LOG_METRICS = ("energy_uj", "latency_us", "lut")
+LOG_METRICS = ("energy_pl_uj", "latency_us", "lut")
 
 
 def study_config(out_dir: Path, space: str, strategy: str, seed: int, trials: int) -> StudyConfig:

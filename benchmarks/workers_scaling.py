@@ -35,7 +35,7 @@ TINY_STUDY = {
     "search": {"width": [16, 32], "levels": [2, 4], "timesteps": {"low": 2, "high": 8}},
     "objectives": [
         {"metric": "accuracy", "direction": "maximize"},
-        {"metric": "energy_uj", "direction": "minimize"},
+        {"metric": "energy_pl_uj", "direction": "minimize"},
     ],
     "sampler": {"name": "random"},
 }
