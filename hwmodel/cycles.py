@@ -22,13 +22,16 @@ from hwmodel.errors import HardwareInputError
 from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan
 
 __all__ = [
+    "IO_LOOPS",
     "activity_matrix",
     "dense_ops_per_inference",
+    "loop_cycles",
     "plan_cycles",
     "synops_per_inference",
 ]
 
-_IO_LOOPS = ("load_image", "store_scores", "store_counts")
+#: The loops that move the image in and the results out over the bus.
+IO_LOOPS = ("load_image", "store_scores", "store_counts")
 
 
 def activity_matrix(
@@ -71,6 +74,20 @@ def _layer_of(name: str) -> int | None:
     return int(tail) if head in ("reset", "events", "fire") else None
 
 
+def loop_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]:
+    """Cycles of every loop per image (`plan_cycles`' `events`), by loop name."""
+    events = np.asarray(events, dtype=np.float64)
+    return {
+        loop.name: loop.fixed_cycles
+        + (
+            np.zeros(events.shape[:-1])
+            if loop.event_layer is None
+            else loop.cycles_per_event * events[..., loop.event_layer]
+        )
+        for loop in plan.loops
+    }
+
+
 def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]:
     """Cycles per image: total, io, sampling and per_layer (they add up to total).
 
@@ -84,18 +101,13 @@ def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]
     per_layer = np.zeros((*lead, n_layers))
     io = np.full(lead, float(IMAGE_HANDSHAKE))
     sampling = np.zeros(lead)
-    for loop in plan.loops:
-        cost = loop.fixed_cycles + (
-            0.0
-            if loop.event_layer is None
-            else loop.cycles_per_event * events[..., loop.event_layer]
-        )
-        if loop.name in _IO_LOOPS:
+    for name, cost in loop_cycles(plan, events).items():
+        if name in IO_LOOPS:
             io = io + cost
-        elif loop.name == "keys" or loop.name.startswith("sample_"):
+        elif name == "keys" or name.startswith("sample_"):
             sampling = sampling + cost
         else:
-            layer = 0 if loop.name == "first_current" else _layer_of(loop.name)
+            layer = 0 if name == "first_current" else _layer_of(name)
             per_layer[..., layer] += cost
     total = io + sampling + per_layer.sum(axis=-1)
     return {"total": total, "io": io, "sampling": sampling, "per_layer": per_layer}

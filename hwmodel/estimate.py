@@ -24,7 +24,7 @@ Conventions (docs/accelerator.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -34,6 +34,7 @@ from hwmodel.calibration import Calibration, apply_calibration, resolve_calibrat
 from hwmodel.cycles import (
     activity_matrix,
     dense_ops_per_inference,
+    loop_cycles,
     plan_cycles,
     synops_per_inference,
 )
@@ -41,7 +42,14 @@ from hwmodel.devices import get_board, get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.fmax import FmaxModel
 from hwmodel.plan import HardwarePlan, build_plan
-from hwmodel.power import dynamic_power_by_kind
+from hwmodel.power import (
+    POWER_CLASSES,
+    class_duty,
+    class_resources,
+    class_shares,
+    dynamic_power_by_class,
+    predicted_toggle,
+)
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
@@ -76,6 +84,8 @@ def _validate_cap(util_cap: float | None) -> float:
     return cap
 
 
+#: Per power class figures of a single estimate (dicts by class; not table columns).
+_PER_CLASS = ("duty", "toggle", "power_by_class")
 _PLAN_KNOBS = ["widths", "pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits"]
 _PLAN_KNOBS += ["reuse", "input_bits", "sampling", "ensemble", "timesteps", "samples"]
 
@@ -89,17 +99,20 @@ class _Priced:
     per_event: np.ndarray  # cycles per visited input of each weight layer
     fmax_mhz: float  # the clock the model vouches for (hwmodel.fmax, guard included)
     critical: str  # the stage on its critical path
+    shares: dict  # each component's cells per power class (hwmodel.power.class_shares)
 
 
 def _priced(config: AcceleratorConfig, backend: str, fmax: FmaxModel) -> _Priced:
     plan = build_plan(config)
     path_ns, critical = fmax.critical(plan)
+    components = component_resources(plan, load_coefficients(), backend)
     return _Priced(
         plan=plan,
-        components=component_resources(plan, load_coefficients(), backend),
+        components=components,
         per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
         fmax_mhz=fmax.clock_mhz(path_ns),
         critical=critical,
+        shares=class_shares(plan, components),
     )
 
 
@@ -116,8 +129,10 @@ def _price(
     loop_events: np.ndarray,
     cal: Calibration | None,
     cap: float,
+    toggle: Mapping[str, float] | None = None,
 ) -> dict:
-    """Every metric for designs with the same widths: `priced[i]` is design i's plan."""
+    """Every metric for designs with the same widths: `priced[i]` is design i's plan;
+    `toggle` (rate per power class) replaces the predicted switching activity."""
     coeffs = load_coefficients()
     widths = priced[0].plan.config.widths
     comps = {
@@ -162,10 +177,17 @@ def _price(
     out["gops"] = out["ops_per_inference"] * out["throughput_ips"] / 1e9
     out["gops_per_dsp"] = out["gops"] / np.maximum(out["dsp"], 1.0)
 
-    counts = {k: out[k] for k in ("lut", "ff", "bram36", "dsp")}
-    by_kind = dynamic_power_by_kind(counts, clock, coeffs, cal.power if cal else None)
+    cells = class_resources(comps, [p.shares for p in priced], offsets)
+    if toggle is None:
+        toggle = predicted_toggle(
+            cycles["duty"], cal.activity if cal else None, coeffs["power"]["reference_toggle"]
+        )
+    else:
+        toggle = {cls: np.full(len(priced), float(toggle[cls])) for cls in POWER_CLASSES}
+    by_class = dynamic_power_by_class(cells, clock, toggle, coeffs, cal.power if cal else None)
+    out["duty"], out["toggle"], out["power_by_class"] = cycles["duty"], toggle, by_class
     out["power_static_w"] = part["static_w"]
-    out["power_dynamic_w"] = sum(by_kind.values())
+    out["power_dynamic_w"] = sum(by_class.values())
     out["power_w"] = out["power_static_w"] + out["power_dynamic_w"]
     out["power_ps_w"] = part["ps_w"]
     out["power_ps_idle_w"] = part["ps_idle_w"]
@@ -188,18 +210,24 @@ def _price(
     return out
 
 
-def _plan_cycles_batch(priced: list[_Priced], events: np.ndarray) -> dict[str, np.ndarray]:
-    """plan_cycles of each design at its events [n, layers], one call per distinct plan."""
+def _plan_cycles_batch(priced: list[_Priced], events: np.ndarray) -> dict:
+    """plan_cycles of each design at its events [n, layers], one call per distinct plan, and
+    the duty of each power class (`hwmodel.power.class_duty`) under "duty"."""
     n, layers = events.shape
     out = {"total": np.empty(n), "io": np.empty(n), "sampling": np.empty(n)}
     out["per_layer"] = np.empty((n, layers))
+    duty = {cls: np.empty(n) for cls in POWER_CLASSES}
     groups: dict[int, list[int]] = {}
     for i, p in enumerate(priced):
         groups.setdefault(id(p), []).append(i)
     for idx in groups.values():
-        cyc = plan_cycles(priced[idx[0]].plan, events[idx])
+        plan = priced[idx[0]].plan
+        cyc = plan_cycles(plan, events[idx])
         for key, values in cyc.items():
             out[key][idx] = values
+        for cls, values in class_duty(plan, loop_cycles(plan, events[idx])).items():
+            duty[cls][idx] = values
+    out["duty"] = duty
     return out
 
 
@@ -212,6 +240,7 @@ def estimate(
     loop_events: Sequence[float] | None = None,
     backend: str = "rtl",
     board: str = "pynq-z2",
+    toggle: Mapping[str, float] | None = None,
 ) -> dict:
     """Price one design as `backend` builds it on `board`; `activity` is models.evaluation's
     list (index 0 = n0).
@@ -219,6 +248,8 @@ def estimate(
     `loop_events` (same layout) is the measured mean number of inputs each event loop visits
     per timestep and round (the union over lanes); by default the per-lane `activity`.
     `board` (`hwmodel/data/boards.json`) gives energy_board_uj its idle draw.
+    `toggle` is a measured toggle rate per power class (`dse sim --toggles`), priced instead
+    of the profile's prediction.
     """
     cap = _validate_cap(util_cap)
     per_lane = activity_matrix(config.widths, 1, activity, spike_rate)
@@ -241,9 +272,12 @@ def estimate(
         loop,
         cal,
         cap,
+        toggle,
     )
-    skip = ("components", "cycles_per_layer", "fmax_stage")
+    skip = ("components", "cycles_per_layer", "fmax_stage", *_PER_CLASS)
     result = {k: _scalar(v[0]) for k, v in out.items() if k not in skip}
+    for key in _PER_CLASS:
+        result[key] = {cls: float(v[0]) for cls, v in out[key].items()}
     result["cycles_per_layer"] = [float(c) for c in out["cycles_per_layer"][0]]
     result["components"] = {
         comp: {r: float(v[0]) for r, v in per.items() if r in RESOURCES}
@@ -359,7 +393,7 @@ def estimate_table(
         )
         priced = _price(plans, cols, {f: v[idx] for f, v in part.items()}, per_lane, loop, cal, cap)
         for key, values in priced.items():
-            if key in ("components", "cycles_per_layer"):
+            if key in ("components", "cycles_per_layer", *_PER_CLASS):
                 continue
             columns.setdefault(key, np.zeros(n, dtype=np.asarray(values).dtype))[idx] = values
         layer_cycles.append(pd.Series(list(priced["cycles_per_layer"]), index=table.index[idx]))

@@ -38,6 +38,8 @@ from dse.terminal import console, flagged
 if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
     import optuna
 
+    from hls.rtl_sim import Activity
+
     from hwmodel.template import AcceleratorConfig
 
 
@@ -209,6 +211,26 @@ def csim(
     raise typer.Exit(1)
 
 
+def _activity_rows(act: Activity) -> list[tuple[str, str]]:
+    """The measured toggle rate of each power class beside the model's prediction, and the
+    dynamic power at each."""
+    rows = [(f"toggle rate, all classes ({act.bits:,} signal bits)", f"{act.toggle_rate:.4f}")]
+    for cls, rate in act.toggle.items():
+        if act.bits_by_class.get(cls):
+            model = act.toggle_model.get(cls)
+            predicted = "-" if model is None else f"{model:.4f}"
+            rows.append((f"toggle rate {cls} (measured / model)", f"{rate:.4f} / {predicted}"))
+    if act.power_dynamic_w is not None and act.power_dynamic_model_w is not None:
+        rows.append(
+            (
+                "dynamic power, W (at measured activity / model)",
+                f"{act.power_dynamic_w:.4f} / {act.power_dynamic_model_w:.4f} "
+                f"({act.power_error:+.1%})",
+            )
+        )
+    return rows
+
+
 def sim(
     project: Annotated[Path, typer.Argument(help="An RTL project (dse export --backend rtl).")],
     jobs: Annotated[int, typer.Option("--jobs", help="Parallel compile jobs.", min=1)] = 2,
@@ -216,8 +238,9 @@ def sim(
         bool,
         switch(
             "toggles",
-            "Also count every signal bit's toggles (Verilator toggle coverage; a slower build) "
-            "and price dynamic power at the measured activity; writes sim/activity.json.",
+            "Also count every signal bit's toggles (a VCD of every clock edge; a slower build), "
+            "per power class, and price dynamic power at the measured activity beside the "
+            "model's prediction; writes sim/activity.json.",
         ),
     ] = False,
 ) -> None:
@@ -247,18 +270,7 @@ def sim(
         ("build / run seconds", f"{summary.build_seconds:.1f} / {summary.run_seconds:.2f}"),
     ]
     if summary.activity is not None:
-        act = summary.activity
-        rows += [
-            (f"toggle rate ({act.bits:,} signal bits)", f"{act.toggle_rate:.4f}"),
-            ("toggle rate the cost model assumes", f"{act.assumed_toggle_rate:.4f}"),
-        ]
-        if act.power_dynamic_w is not None:
-            rows.append(
-                (
-                    "dynamic power, W (model at assumed / measured activity)",
-                    f"{act.power_dynamic_model_w:.4f} / {act.power_dynamic_w:.4f}",
-                )
-            )
+        rows += _activity_rows(summary.activity)
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)

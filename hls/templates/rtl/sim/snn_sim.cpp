@@ -3,8 +3,8 @@
 //
 // The bus is modelled as the plan assumes (hwmodel.plan.AXI_LATENCY): a pixel request made in
 // cycle c is answered in cycle c + LATENCY, and an output beat made in cycle c is acknowledged
-// in cycle c + LATENCY.  Usage: snn_sim golden.txt sim_out.txt LATENCY [coverage.dat]
-// (built with --coverage-toggle, the last file receives every signal bit's toggle counts).
+// in cycle c + LATENCY.  Usage: snn_sim golden.txt sim_out.txt LATENCY [activity.vcd]
+// (built with --trace, the last file receives every signal at every clock edge).
 // sim_out.txt has the layout of the C-simulation's output: per image the scores (run-major),
 // the hidden layers' spike counts and the measured cycles.  Standard output ends with
 // "images N cycle_word_mismatches M": the core's own cycle counter against the measurement.
@@ -19,8 +19,8 @@
 
 #include "Vsnn_core.h"
 #include "verilated.h"
-#if VM_COVERAGE
-#include "verilated_cov.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
 #endif
 
 namespace {
@@ -62,6 +62,12 @@ int main(int argc, char **argv) {
     core->pix_valid = 0;
     core->out_ack = 0;
     core->eval();
+#if VM_TRACE
+    context->traceEverOn(true);
+    auto trace = std::make_unique<VerilatedVcdC>();
+    core->trace(trace.get(), 99);
+    trace->open(argc > 4 ? argv[4] : "activity.vcd");
+#endif
     for (long long image = 0; image < n; ++image) {
         std::vector<long long> pixels(static_cast<size_t>(inputs));
         long long skip = 0;
@@ -92,6 +98,9 @@ int main(int argc, char **argv) {
             }
             core->clk = 0;
             core->eval();
+#if VM_TRACE
+            trace->dump(2 * cycle);
+#endif
             // Outputs of this cycle (the core's outputs depend on its state and these inputs).
             if (!started) {
                 started = true;
@@ -112,6 +121,9 @@ int main(int argc, char **argv) {
             const bool done = core->done;
             core->clk = 1;
             core->eval();
+#if VM_TRACE
+            trace->dump(2 * cycle + 1);
+#endif
             if (done) {
                 measured = cycle - first + 1;
                 break;
@@ -128,8 +140,8 @@ int main(int argc, char **argv) {
     }
     std::fclose(out);
     core->final();
-#if VM_COVERAGE
-    context->coveragep()->write(argc > 4 ? argv[4] : "coverage.dat");
+#if VM_TRACE
+    trace->close();
 #endif
     std::printf("images %lld cycle_word_mismatches %lld cycles %llu\n", n, word_mismatches,
                 static_cast<unsigned long long>(cycle));
