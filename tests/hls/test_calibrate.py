@@ -1,8 +1,9 @@
 """`dse calibrate` end to end with the three stages replaced by a model of the tools.
 
 The stand-in synthesis "measures" each design as the cost model's components times known
-factors, so the fitted profile must find them; the stand-ins count their calls, so a second
-run must not redo a finished design.
+factors, and the stand-in simulation its toggle rates as known lines of each class's duty,
+so the fitted profile must find them; the stand-ins count their calls, so a second run must
+not redo a finished design.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from hls.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
 from hwmodel.calibration import load_calibration
 from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan
+from hwmodel.power import POWER_CLASSES
 from hwmodel.resources import component_resources, load_coefficients
 
 # The wrapper's distributed RAM packs tighter than the model's two LUTs per bit (axi < 1).
 LUT_FACTOR = {"pe": 1.3, "control": 1.6, "axi": 0.7}
+# Toggle rate = a + b x duty per power class (control works always: no slope to find).
+TOGGLE = {cls: (0.01 * (i + 1), 0.05 * i) for i, cls in enumerate(POWER_CLASSES)}
+TOGGLE["control"] = (0.02, 0.0)
 
 
 class FakeTools:
@@ -42,9 +47,19 @@ class FakeTools:
 
     def sim(self, project: Path) -> dict:
         self.calls["sim"] += 1
-        cycles = estimate(self.configs[project.name])["cycles"]
+        model = estimate(self.configs[project.name], spike_rate=0.2)
         off = int(project.name in self.off_plan)
-        return {"exact": not off, "cycle_mismatches": off, "cycles_sim": cycles, "images": 4}
+        toggle = {c: a + b * model["duty"][c] for c, (a, b) in TOGGLE.items()}
+        bits = {c: 0 if model["power_by_class"][c] == 0 else 100 for c in POWER_CLASSES}
+        activity = {"toggle": toggle, "bits": bits, "duty": model["duty"]}
+        cycles = model["cycles"]
+        return {
+            "exact": not off,
+            "cycle_mismatches": off,
+            "cycles_sim": cycles,
+            "images": 4,
+            "activity": activity,
+        }
 
     def synth(self, project: Path) -> dict:
         self.calls["synth"] += 1
@@ -84,8 +99,16 @@ def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> 
     assert loo["lut"]["median_before"] > 0.1  # the factors are far from 1
     assert loo["lut"]["median_after"] < 0.01
     assert loo["bram18"]["exact_loo"] == 8 and loo["dsp"]["exact_loo"] == 8
+    assert loo["power_dynamic_w"]["median_before"] > 0.1  # 12.5 % is far from these rates
+    assert loo["power_dynamic_w"]["worst_after"] < 1e-9
+    # Left out, a design is exact unless it alone builds a class (it is then priced at 12.5 %).
+    assert loo["power_dynamic_w"]["median_loo"] < 1e-9
+    for cls, (a, b) in TOGGLE.items():  # every design here builds every class but the PRNG's
+        if cls in profile.activity:
+            assert profile.activity[cls] == pytest.approx([a, b], abs=1e-9)
     table = pd.read_csv(tmp_path / "calibration.csv")
-    assert len(table) == 8 * 4 and {"measured", "before", "after", "loo", "pe"} <= set(table)
+    # lut, ff, bram18, dsp and power_dynamic_w per design (no clock estimate from the fake)
+    assert len(table) == 8 * 5 and {"measured", "before", "after", "loo", "pe"} <= set(table)
 
     again = calibrate(tmp_path, designs=10, jobs=1, name="fake", progress=False)
     assert tools.calls == {"export": 10, "sim": 10, "synth": 10}  # only the two new ones
