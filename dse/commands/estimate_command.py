@@ -102,6 +102,11 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
         ("GOPS/DSP (DSP floored at 1)", f"{result['gops_per_dsp']:,.2f}"),
         ("power PL static", f"{result['power_static_w']:.3f} W"),
         ("power PL dynamic", f"{result['power_dynamic_w']:.3f} W"),
+        *(
+            (f"  {cls} (toggle rate {result['toggle'][cls]:.1%})", f"{watts:.4f} W")
+            for cls, watts in result["power_by_class"].items()
+            if watts > 0
+        ),
         ("power PL (power_w)", f"{result['power_w']:.3f} W"),
         ("power PS7 (not in power_w)", f"{result['power_ps_w']:.3f} W"),
         ("power PS7 waiting in WFI (estimate)", f"{result['power_ps_idle_w']:.3f} W"),
