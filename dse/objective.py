@@ -377,6 +377,7 @@ class TrialObjective:
             calibration=self._calibration,
             util_cap=self.cfg.constraints.util_cap,
         )
+        del cost["duty"]  # the activity fit's input (design.json keeps it), not a trial figure
         return {**cost, **model, "accelerator": accel.as_dict()}
 
     def _feasible(self, accuracy: float) -> Any:
