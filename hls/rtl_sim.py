@@ -27,8 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.activity import read_class_activity
+from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY

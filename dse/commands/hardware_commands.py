@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
     import optuna
 
     from hls.rtl_sim import Activity
-
     from hwmodel.template import AcceleratorConfig
 
 
