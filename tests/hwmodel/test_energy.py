@@ -15,28 +15,13 @@ from importlib import resources
 
 import pandas as pd
 import pytest
+from test_hw_handworked import DESIGN  # the hand-counted design, defined once
 
 from dse.cli import main
 from hwmodel.devices import BOARDS, PARTS, get_board
 from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate, estimate_table
 from hwmodel.template import AcceleratorConfig
-
-DESIGN = dict(
-    widths=(64, 16, 4),
-    pe=4,
-    synapses_per_cycle=1,
-    k_bits=4,
-    membrane_bits=8,
-    reuse=1,
-    input_bits=4,
-    timesteps=2,
-    samples=2,
-    ensemble="repeat",
-    sampling="memory",
-    part="xc7z020clg400-1",
-    clock_mhz=100.0,
-)
 
 
 def _data(name: str) -> dict:

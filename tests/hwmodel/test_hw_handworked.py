@@ -58,8 +58,9 @@ loop's last register stage (hwmodel.pipeline):
   Total 342 + 580 + 578 + 64 = 1564; latency 15.64 us.
 Ops: dense-equivalent 2 x 1088 x T 2 x runs 2 = 8704 -> 8704 / 15.64 us = 0.55652174 GOPS;
   synaptic ops 2*64*16 + 2*2*4*4 = 2112 per inference.
-Power: dynamic 2990*5e-6 + 2016*3.3e-6 + 1*1.1e-3 = 0.0227028 W; + static 0.145
-  = 0.1677028 W; energy 0.1677028 W x 15.64 us = 2.62287179 uJ.
+Power, every power class at the reference 12.5 % toggle rate (no fitted activity): dynamic
+  2990 x (6.66 + 5.32) uW + 2016 x (0.59 + 5.32 + 4.68) uW + 1 x 1.33 mW = 0.05849964 W;
+  + static 0.145 = 0.20349964 W; energy 0.20349964 W x 15.64 us = 3.1827 uJ.
 
 With two sample lanes: one round, one weight sample per lane: sampling 6 + 262 + 22 = 290;
 layer 1: reset 4, events 2 x 5 + 4 x 2 = 18, fire 2 x 5 = 10 -> 32.  A measured union of 7
