@@ -6,13 +6,15 @@ design: on the feasible Pareto front, feasible and within the 95 % interval of t
 is a star. Metrics are drawn in their units (`METRIC_STYLES`: accuracy in %, energy in uJ,
 ...), on log axes where they span a decade or more, with 95 % interval bars where a
 trial recorded a standard error (`<metric>_se`). Hover text is a short aligned table of the
-key metrics and the knobs. Hypervolume history and importances are Optuna's own plots.
+key metrics and the knobs. Hypervolume history and importances are drawn by Optuna and given
+the report's one style (`house_style`).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -88,9 +90,9 @@ METRIC_STYLES = {
     "power_static_w": MetricStyle("Static power", "W"),
     "power_dynamic_w": MetricStyle("Dynamic power", "W"),
     "power_w": MetricStyle("Power", "W"),
-    "energy_pl_uj": MetricStyle("Energy per inference (PL)", "µJ"),
-    "energy_soc_uj": MetricStyle("Energy per inference (SoC)", "µJ"),
-    "energy_board_uj": MetricStyle("Energy per inference (board)", "µJ"),
+    "energy_pl_uj": MetricStyle("PL energy per inference", "µJ"),
+    "energy_soc_uj": MetricStyle("SoC energy per inference", "µJ"),
+    "energy_board_uj": MetricStyle("Board energy per inference", "µJ"),
 }
 #: Shown in every hover table (after the objectives) when a trial recorded them.
 KEY_METRICS = ("accuracy", "ece", "energy_pl_uj", "energy_soc_uj", "energy_board_uj")
@@ -183,11 +185,26 @@ def _shown(study: optuna.Study) -> tuple[list[FrozenTrial], dict[int, str], int 
     return trials, classify(study), None if chosen is None else chosen.number
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks from below `low` to above `high`, each labelled in full (Plotly's own log
+    ticks label 20 as "2" after 10)."""
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        ticks += [m * 10.0**exponent for m in (1, 2, 5)]
+    inside = [t for t in ticks if low / 1.25 <= t <= high * 1.25]
+    return inside or ticks
+
+
 def _axis(name: str, values: np.ndarray) -> dict:
-    """Axis title with unit; log type when positive values span a decade or more."""
+    """Axis title with unit; log type when positive values span a decade or more, with
+    1-2-5 ticks labelled in full."""
     positive = values[np.isfinite(values)]
     log = positive.size > 1 and positive.min() > 0 and positive.max() / positive.min() >= 10
-    return {"title": {"text": metric_style(name).title}, "type": "log" if log else "linear"}
+    axis: dict = {"title": {"text": metric_style(name).title}, "type": "log" if log else "linear"}
+    if log:
+        ticks = log_ticks(float(positive.min()), float(positive.max()))
+        axis.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    return axis
 
 
 def _front_2d(points: np.ndarray, maximise: tuple[bool, bool]) -> np.ndarray:
@@ -476,9 +493,24 @@ def importance_figures(study: optuna.Study) -> Figures:
     return figures
 
 
+def house_style(figures: Figures) -> Figures:
+    """Every figure in one style: white template, one font, the kinds' colour-blind-safe
+    palette (Optuna's own plots included: their lines and bars take the palette's colours)."""
+    palette = list(COLOUR_NAMES)
+    for _, fig in figures:
+        fig.update_layout(
+            template="plotly_white",
+            font={"family": "sans-serif", "size": 13},
+            colorway=palette,
+        )
+        fig.update_traces(marker_color=palette[2], selector={"type": "bar"})
+    return figures
+
+
 def all_figures(study: optuna.Study, band: ModelBand | None = None) -> Figures:
     """Every figure of the report, in reading order."""
     with warnings.catch_warnings():  # hypervolume history and metric names are "experimental"
         warnings.simplefilter("ignore", ExperimentalWarning)
         front = pareto_figures(study, band) if len(study.directions) > 1 else []
-        return front + parallel_figure(study) + history_figure(study) + importance_figures(study)
+        figures = front + parallel_figure(study) + history_figure(study)
+        return house_style(figures + importance_figures(study))

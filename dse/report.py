@@ -71,7 +71,8 @@ search, which never read it.</p>
 {{ pareto_table }}
 <details><summary>{{ n_interval }} more feasible designs are within the 95 % interval of the
 front: no front design beats them by more than the interval (orange in the plots;
-<code>kind</code> = interval in trials.csv)</summary>
+<code>kind</code> = interval in trials.csv). They are one group: a front design is as good;
+{{ interval_listed }}.</summary>
 {{ interval_table }}</details>
 {% if band_table %}<h2>Cost model against synthesis</h2>
 {{ band_table }}
@@ -86,6 +87,9 @@ front: no front design beats them by more than the interval (orange in the plots
 
 #: Column of the HTML tables: the front designs a design's accuracy is tied with.
 TIES_COLUMN = "accuracy indistinguishable from (selection split, McNemar)"
+GROUP_COLUMN = "tie group"
+#: Designs within the front's interval listed in the report (trials.csv has every one).
+LISTED = 10
 
 
 def _json_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,15 +176,46 @@ def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _design_table(study: optuna.Study, kind: str, front: list[optuna.trial.FrozenTrial]) -> str:
-    """HTML table of the designs of one kind: objectives with their 95 % intervals, key
-    metrics in units, the knobs."""
+def tie_groups(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
+    """A letter per front design: walking the front best-first, a design and every design not
+    yet grouped that the selection split cannot tell apart from it share a letter (empty when
+    the study holds no per-image results to pair)."""
+    if not paired(study):
+        return {}
+    groups: dict[int, str] = {}
+    for t in front:
+        if t.number in groups:
+            continue
+        label = chr(ord("A") + len(set(groups.values())) % 26)
+        groups[t.number] = label
+        for number in ties_of(t, [u for u in front if u.number not in groups]):
+            groups[number] = label
+    return groups
+
+
+def _ordered(study: optuna.Study, trials: list, front: list) -> list:
+    """`trials` as the terminal lists the front: front order, then best first on the first
+    objective."""
+    place = {t.number: i for i, t in enumerate(front)}
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return sorted(trials, key=lambda t: (place.get(t.number, len(place)), sign * t.values[0]))
+
+
+def _design_table(
+    study: optuna.Study, kind: str, front: list[optuna.trial.FrozenTrial], limit: int = 0
+) -> str:
+    """HTML table of the designs of one kind, best first as the terminal lists them (the
+    first `limit` when given): objectives with their 95 % intervals, key metrics in units,
+    the tie group of each front design, the knobs."""
     names = objective_names(study)
     kinds = classify(study)
-    shown = [t for t in completed(study) if kinds[t.number] == kind]
+    shown = _ordered(study, [t for t in completed(study) if kinds[t.number] == kind], front)
     if not shown:
         return "<p>none</p>"
+    if limit:
+        shown = shown[:limit]
     marked = roles(study, front)
+    groups = tie_groups(study, front) if kind == "front" else {}
     metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
     tested = held_out_scores(study, front)
     rows = []
@@ -189,6 +224,8 @@ def _design_table(study: optuna.Study, kind: str, front: list[optuna.trial.Froze
         row: dict[str, object] = {
             "trial": f"{t.number} ({marked[t.number]})" if t.number in marked else t.number
         }
+        if groups:
+            row[GROUP_COLUMN] = groups.get(t.number, "")
         if paired(study) and IMAGES_ATTR in attrs:
             ties = ties_of(t, front)
             row[TIES_COLUMN] = ", ".join(f"{n} (p = {p:.2g})" for n, p in sorted(ties.items()))
@@ -209,10 +246,27 @@ def _design_table(study: optuna.Study, kind: str, front: list[optuna.trial.Froze
     return f'<div class="wide">{table}</div>'
 
 
+def _group_note(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> str | None:
+    """One sentence per tie group of more than one design: who is in it, and how to choose."""
+    groups = tie_groups(study, front)
+    members: dict[str, list[int]] = {}
+    for number, label in groups.items():
+        members.setdefault(label, []).append(number)
+    shared = {g: n for g, n in members.items() if len(n) > 1}
+    if not shared:
+        return None
+    parts = [f"group {g}: trials {', '.join(map(str, n))}" for g, n in sorted(shared.items())]
+    return (
+        "Front designs the selection images cannot tell apart in accuracy share a tie group "
+        f"({'; '.join(parts)}): within a group, choose by the other objectives."
+    )
+
+
 def _notes(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> list[str]:
     """Caveats a reader needs: how many selection images the accuracy-like metrics rest on,
     whether they tell the front's accuracies apart, which designs run close to their fmax."""
-    ties = [html.escape(n) for n in (selection_note(study, front), clock_note(front)) if n]
+    notes = (selection_note(study, front), _group_note(study, front), clock_note(front))
+    ties = [html.escape(n) for n in notes if n]
     counts = [
         t.user_attrs["selection_images"]
         for t in completed(study)
@@ -269,6 +323,7 @@ def write_report(
     front = front_trials(study)
     trials_frame(study, front=front).to_csv(paths["trials.csv"], index=False)
     pareto = pareto_frame(study, front)
+    n_interval = sum(1 for k in classify(study).values() if k == "interval")
     pareto.to_csv(paths["pareto.csv"], index=False)
     band = model_band(calibration)
     figures = [
@@ -282,8 +337,11 @@ def write_report(
         notes=_notes(study, front),
         n_pareto=len(pareto),
         pareto_table=_design_table(study, "front", front),
-        n_interval=sum(1 for k in classify(study).values() if k == "interval"),
-        interval_table=_design_table(study, "interval", front),
+        n_interval=n_interval,
+        interval_listed=f"the {LISTED} best are listed"
+        if n_interval > LISTED
+        else "all are listed",
+        interval_table=_design_table(study, "interval", front, limit=LISTED),
         figures=figures,
         band_table=band_table(band) if band else "",
         band_note=band_note(band) if band else "",

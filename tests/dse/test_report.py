@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,55 @@ def test_report_of_a_study_whose_trials_all_failed(tmp_path: Path) -> None:
     html = write_report(failed, tmp_path)["report.html"].read_text(encoding="utf-8")
     assert "Pareto front (0 feasible non-dominated trials)" in html and "<p>none</p>" in html
     assert "Pareto front: values_0" not in html  # no plot without a finished trial
+
+
+def test_the_front_table_lists_the_front_as_the_terminal_does(
+    study: optuna.Study, paths: dict[str, Path]
+) -> None:
+    """Best first on the first objective (front_trials' order), not by trial number."""
+    from dse.selection import front_trials
+
+    html = paths["report.html"].read_text()
+    table = html[html.index("Pareto front (") :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr>\s*<td>(\d+)", table)
+    listed = [int(n) for n in rows]
+    assert listed == [t.number for t in front_trials(study)]
+    accuracy = [study.trials[n].values[0] for n in listed]
+    assert accuracy == sorted(accuracy, reverse=True)
+
+
+def test_log_axis_ticks_are_1_2_5_labelled_in_full() -> None:
+    from dse.plots import log_ticks
+
+    ticks = log_ticks(1.1, 21.0)
+    assert ticks == [1, 2, 5, 10, 20]
+    assert [f"{t:g}" for t in log_ticks(150.0, 2400.0)] == ["200", "500", "1000", "2000"]
+    assert all(a < b for a, b in zip(ticks, ticks[1:], strict=False))
+
+
+def test_tie_groups_gather_what_the_selection_split_cannot_tell_apart() -> None:
+    """Three front designs on 40 images: A and B differ on one image (tied), C on 20 (not)."""
+    from dse.paired import CORRECT_ATTR, IMAGES_ATTR
+    from dse.report import tie_groups
+    from dse.selection import front_trials
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    right = np.ones(40, dtype=bool)
+    for cost, wrong in ((3.0, 0), (2.0, 1), (1.0, 20)):
+        correct = right.copy()
+        correct[:wrong] = False
+        trial = optuna.trial.create_trial(
+            values=[correct.mean(), cost],
+            user_attrs={
+                IMAGES_ATTR: 40,
+                CORRECT_ATTR: np.packbits(correct).tobytes().hex(),
+                "accuracy": correct.mean(),
+            },
+        )
+        study.add_trial(trial)
+    study.set_metric_names(["accuracy", "energy_pl_uj"])
+    front = front_trials(study)
+    groups = tie_groups(study, front)
+    by_cost = {t.values[1]: groups[t.number] for t in front}
+    assert by_cost[3.0] == by_cost[2.0] != by_cost[1.0]
