@@ -169,6 +169,11 @@ def export(
     `dse export`; returns where it went and the golden-vector summary."""
     from hls.export import export_design
 
+    target = Path(out)
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise StudyInputError(
+            f"out: {target} is not empty; choose an empty directory or pass force=True"
+        )
     cfg, path, opened = _opened(study, storage)
     model_dir, accel, kwargs = trial_export_inputs(cfg, opened, trial, path)
     return export_design(model_dir, accel, Path(out), force=force, n_images=images, **kwargs)

@@ -65,6 +65,11 @@ def test_export_the_knee(study: optuna.Study, tmp_path) -> None:
     assert design["source"]["trial"] == knee.number
     assert design["source"]["model_dir"] == knee.user_attrs["model_dir"]
     assert (tmp_path / "knee" / "build.tcl").is_file()
+    # Again into the same folder: the advice is the API's keyword, not the CLI's flag.
+    with pytest.raises(StudyInputError, match="force=True") as err:
+        dse.export(study, trial="knee", out=tmp_path / "knee", images=4)
+    assert "--force" not in str(err.value)
+    assert dse.export(study, trial="knee", out=tmp_path / "knee", images=4, force=True)
 
 
 def test_a_foreign_study_and_bad_trials_are_user_errors(study: optuna.Study, tmp_path) -> None:
