@@ -49,6 +49,12 @@ class TrialFailure(RuntimeError):
     """A trial that could not be scored (diverged training, bad design); the study goes on."""
 
 
+#: How a missing dataset's error names its folder to a study's user: the study file's key,
+#: not the `--data-root` flag, which `dse run` does not take.
+ROOT_HINT = "set dataset.root in the study file to the folder"
+OOD_ROOT_HINT = "set dataset.ood_root in the study file to the folder"
+
+
 @functools.lru_cache(maxsize=4)
 def load_splits(dataset: Any) -> DatasetSplits:
     """The study's dataset splits, loaded once per process (`dataset`: a DatasetConfig)."""
@@ -61,6 +67,21 @@ def load_splits(dataset: Any) -> DatasetSplits:
         max_test=dataset.max_test,
         selection_fraction=dataset.selection_share,
         max_selection=dataset.max_selection,
+        root_hint=ROOT_HINT,
+    )
+
+
+def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
+    """The study's OOD inputs against `split` (None without `dataset.ood`)."""
+    if not dataset.ood:
+        return None
+    return load_ood(
+        dataset.ood,
+        splits,
+        seed=dataset.seed,
+        root=dataset.ood_root,
+        split=split,
+        root_hint=OOD_ROOT_HINT,
     )
 
 
@@ -244,12 +265,7 @@ class TrialObjective:
         self._on_phase = on_phase  # told what the trial is doing, for the progress bar
         self._n_models = count_models(cfg)
         self.splits = load_splits(cfg.dataset)
-        data = cfg.dataset
-        self.ood = (
-            load_ood(data.ood, self.splits, seed=data.seed, root=data.ood_root, split="selection")
-            if data.ood
-            else None
-        )
+        self.ood = load_study_ood(cfg.dataset, self.splits, "selection")
         self.cache = model_cache(cfg)
         self._models: dict[Path, Any] = {}
         self._cache_size = cache_size

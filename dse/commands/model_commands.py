@@ -86,7 +86,9 @@ def train(
     ] = None,
     tau: Annotated[float | None, typer.Option(help="Relaxation temperature.")] = None,
     lam_init: Annotated[float | None, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of split, init and training.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of split, init and training (a study's dataset.seed).")
+    ] = 0,
     data_root: DataRoot = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     quiet: Annotated[bool, switch("quiet", "No progress bar.")] = False,
@@ -159,7 +161,9 @@ def evaluate(
     membrane_bits: MembraneBits = HW_DEFAULTS["membrane_bits"],
     reuse: Reuse = HW_DEFAULTS["reuse"],
     input_bits: InputBits = HW_DEFAULTS["input_bits"],
-    seed: Annotated[int, typer.Option(help="Seed of weight sampling.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of weight sampling (a study's evaluation.seed).")
+    ] = 0,
 ) -> None:
     """Convert a trained model to an SNN, score it on the test split, write JSON into DIR."""
     from models.datasets import load_dataset, load_ood
@@ -186,7 +190,11 @@ def evaluate(
     )
     # The training seed fixes the validation split the output scale is fitted on.
     splits = load_dataset(model.dataset, root=data_root, seed=model.config.seed)
-    ood_x = load_ood(ood, like=splits, seed=seed, root=ood_root) if ood else None
+    ood_x = None
+    if ood:
+        ood_x = load_ood(
+            ood, like=splits, seed=seed, root=ood_root, root_hint="pass --ood-root DIR"
+        )
     metrics = run_evaluation(model, splits, cfg, ood=ood_x, split="test")
     settings = {k: v for k, v in vars(cfg).items() if k not in ("device", "batch_size")}
     path = model_dir / evaluation_filename(ood=ood, **settings)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dse.commands.options import NTrials, Storage, Timeout
+from dse.commands.options import Jobs, NTrials, OldNJobs, Storage, Timeout, deprecated
 from dse.interrupt import command_line, resumable
 from dse.terminal import console, flagged
 
@@ -24,23 +24,24 @@ def run(
     study_file: StudyFile,
     n_trials: NTrials = None,
     storage: Storage = None,
-    n_jobs: Annotated[
-        int | None,
-        typer.Option("--n-jobs", help="Worker processes on this machine.", min=1, max=256),
-    ] = None,
+    jobs: Jobs = None,
     timeout: Timeout = None,
+    old_n_jobs: OldNJobs = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
-    flags = {"--n-trials": n_trials, "--storage": storage, "--n-jobs": n_jobs, "--timeout": timeout}
+    if old_n_jobs is not None:
+        deprecated("--n-jobs", "--jobs")
+        jobs = jobs if jobs is not None else old_n_jobs
+    flags = {"--n-trials": n_trials, "--storage": storage, "--jobs": jobs, "--timeout": timeout}
     with resumable(command_line("run", study_file, flags)):
-        _run(study_file, n_trials, storage, n_jobs, timeout)
+        _run(study_file, n_trials, storage, jobs, timeout)
 
 
 def _run(
     study_file: Path,
     n_trials: int | None,
     storage: str | None,
-    n_jobs: int | None,
+    jobs: int | None,
     timeout: float | None,
 ) -> None:
     from dse.schema import check_writable, load_study_file
@@ -55,7 +56,7 @@ def _run(
     from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
 
-    jobs = n_jobs if n_jobs is not None else cfg.n_jobs  # both bounded to 1..256
+    jobs = jobs if jobs is not None else cfg.n_jobs  # both bounded to 1..256
     url = storage or cfg.storage_url()
     start = time.perf_counter()
     try:
