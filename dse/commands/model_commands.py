@@ -24,6 +24,7 @@ from dse.commands.options import (
     switch,
 )
 from dse.terminal import console
+from dse.units import shown, unit_of
 from models.errors import ModelInputError
 
 
@@ -58,8 +59,8 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
+        if isinstance(value, float):  # accuracy-like in %, the rest to 4 decimals
+            table.add_row(key, shown(key, value) if unit_of(key)[0] else f"{value:.4f}")
         elif isinstance(value, int | bool) or (isinstance(value, str) and len(value) <= 40):
             table.add_row(key, str(value))
         elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dse.commands.options import Jobs, NTrials, OldNJobs, Storage, Timeout, deprecated
+from dse.commands.options import (
+    Jobs,
+    NTrials,
+    OldNJobs,
+    Storage,
+    Timeout,
+    deprecated,
+    switch,
+)
 from dse.interrupt import command_line, resumable
 from dse.terminal import console, flagged
 
@@ -183,19 +192,34 @@ def show(
         str, typer.Option("--trial", help="A trial number, best, knee or front:N (0 = best).")
     ],
     storage: Storage = None,
+    as_json: Annotated[
+        bool,
+        switch(
+            "json",
+            "Print one JSON object (params, objectives, constraints, user attributes, test "
+            "figures; stored units) instead of tables.",
+        ),
+    ] = False,
 ) -> None:
-    """Every parameter and metric of one trial, and the command that exports it."""
+    """Every parameter and metric of one trial, grouped (objectives and constraints, knobs,
+    hardware figures, the rest), its cycle counts side by side, and the command that exports
+    it."""
     from dse.runner import open_study
     from dse.schema import load_study_file
     from dse.selection import select_trial
-    from dse.summary import ties_line, trial_table
+    from dse.summary import cycle_table, ties_line, trial_json, trial_table
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
     frozen = select_trial(study, trial)
     number = frozen.number
+    if as_json:
+        typer.echo(json.dumps(trial_json(study, frozen), indent=2))
+        return
     title = f"{cfg.name}: trial {number} ({frozen.state.name.lower()})"
-    console().print(trial_table(study, frozen, title))
+    out = console()
+    out.print(trial_table(study, frozen, title))
+    out.print(cycle_table(study, frozen))
     line = ties_line(study, frozen)
     if line is not None:
         typer.echo(line)

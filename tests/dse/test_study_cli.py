@@ -34,7 +34,7 @@ def test_run_prints_summary_and_resume_is_a_no_op(
     assert re.search(r"on the Pareto front, this run (\d+ min )?\d+ s;", out)  # how long
     assert f"next: dse report {study_file}; dse show {study_file} --trial knee" in out
     # The front: every knob and the key hardware figures, in units, none dropped.
-    for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [us]"):
+    for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [µs]"):
         assert header in out
     for knob in ("pe", "width_0", "timesteps", "samples", "ensemble"):
         assert knob in out

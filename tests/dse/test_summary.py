@@ -17,7 +17,7 @@ from dse.summary import constraint_text, front_tables, shown
 
 def test_units_and_rounding() -> None:
     assert shown("accuracy", 0.95555555) == "95.56 %"
-    assert shown("energy_pl_uj", 20.43669119946667) == "20.44 uJ"
+    assert shown("energy_pl_uj", 20.43669119946667) == "20.44 µJ"
     assert shown("util_lut", 0.3477272727) == "34.77 %"
     assert shown("lut", 6120.0) == "6120"
     assert shown("part", "xc7z020clg400-1") == "xc7z020clg400-1"
@@ -58,14 +58,14 @@ def test_front_tables_split_columns_and_drop_none() -> None:
     for name in params:
         assert headers.count(name) == 1
     assert headers.count("trial") == len(tables)
-    assert {"accuracy [%]", "energy_pl_uj [uJ]", "lut", "latency_us [us]"} <= set(headers)
+    assert {"accuracy [%]", "energy_pl_uj [µJ]", "lut", "latency_us [µs]"} <= set(headers)
     console = Console(width=80, record=True)
     for table in tables:
         console.print(table)
     text = console.export_text()
     assert "(knee)" in text and "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert "12.35 us" in text
+    assert "12.35 µs" in text
     # Best accuracy first; the dominated trial 3 is not on the front; the knee is trial 2
     # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)); no
     # selection results, so `best` is the most accurate.
