@@ -343,8 +343,14 @@ class TrialObjective:
         trial.set_user_attr("model_key", key_digest(key))
         trial.set_user_attr("model_dir", str(self.cache.path_for(key)))
 
+        label = ""  # what the progress bar says while this trial trains
+
+        def epoch_done(done: int, total: int) -> None:
+            self._phase(f"{label}, epoch {done}/{total}")
+
         def train(directory: Path) -> None:
-            save_model(train_model(train_cfg, self.splits, progress=False), directory)
+            model = train_model(train_cfg, self.splits, progress=False, on_epoch=epoch_done)
+            save_model(model, directory)
 
         def derive_mode(directory: Path) -> None:
             """The posterior mode of the BayesBiNN model, trained first if not cached."""
@@ -353,7 +359,8 @@ class TrialObjective:
 
         if self.cache.lookup(key) is None:
             verb = "deriving (posterior mode)" if mode else "training"
-            self._phase(f"{verb} model {self.cache.count() + 1}/{self._n_models}")
+            label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
+            self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
         start = time.perf_counter()
         model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start

@@ -119,7 +119,7 @@ def _run_workers(
 ) -> optuna.Study:
     """Run `jobs` worker processes; this process draws the progress bar from the storage."""
     from dse.holdout import score_front
-    from dse.objective import count_models
+    from dse.objective import count_models, model_cache
     from dse.parallel import run_parallel
     from dse.progress import StudyProgress
     from dse.runner import open_study
@@ -131,6 +131,7 @@ def _run_workers(
         n_models=count_models(cfg),
         workers=jobs,
         timeout=timeout if timeout is not None else cfg.timeout,
+        cached_models=model_cache(cfg).count,
     )
     bar.phase(f"{jobs} workers")
     try:
