@@ -193,18 +193,12 @@ def show(
         str, typer.Option("--trial", help="A trial number, best, knee or front:N (0 = best).")
     ],
     storage: Storage = None,
-    as_json: Annotated[
-        bool,
-        switch(
-            "json",
-            "Print one JSON object (params, objectives, constraints, user attributes, test "
-            "figures; stored units) instead of tables.",
-        ),
-    ] = False,
+    as_json: Annotated[bool, switch("json", "Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Every parameter and metric of one trial, grouped (objectives and constraints, knobs,
     hardware figures, the rest), its cycle counts side by side, and the command that exports
-    it."""
+    it; --json: its params, objectives, constraints, user attributes and test figures, in
+    stored units."""
     from dse.runner import open_study
     from dse.schema import load_study_file
     from dse.selection import select_trial
