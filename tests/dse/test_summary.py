@@ -83,3 +83,16 @@ def test_clock_note_names_designs_close_to_their_fmax() -> None:
     assert note is not None and "10 %" in note
     assert "trials 7 (125 of 130.2 MHz), 9 (100 of 111.1 MHz)" in note and " 3 (" not in note
     assert clock_note(front[:1]) is None
+
+
+def test_the_report_and_the_terminal_read_the_same_units() -> None:
+    from dse.plots import METRIC_STYLES
+    from dse.units import unit_of
+
+    for name, style in METRIC_STYLES.items():
+        if style.unit:
+            assert unit_of(name) == (style.unit, style.scale), name
+    assert unit_of("test_accuracy_se") == ("%", 100.0)
+    assert unit_of("val_ece_before_scaling_mode") == ("%", 100.0)
+    assert unit_of("latency_worst_us") == ("µs", 1.0)
+    assert unit_of("energy_board_uj") == ("µJ", 1.0)
