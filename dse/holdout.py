@@ -88,8 +88,7 @@ def score_front(
     """Score every front design not yet scored on the test split; returns the evaluating
     trials scored now.  `on_design(done, total)` reports progress.  A design whose model is
     no longer in the cache is skipped (its figures stay absent)."""
-    from dse.objective import load_splits, trial_configuration
-    from models.datasets import load_ood
+    from dse.objective import load_splits, load_study_ood, trial_configuration
     from models.evaluation import evaluate_seeds
     from models.io import load_model
 
@@ -101,12 +100,7 @@ def score_front(
     if not todo:
         return []
     splits = load_splits(cfg.dataset)
-    data = cfg.dataset
-    ood = (
-        load_ood(data.ood, splits, seed=data.seed, root=data.ood_root, split="test")
-        if data.ood
-        else None
-    )
+    ood = load_study_ood(cfg.dataset, splits, "test")
     scored = []
     for done, (source, trial) in enumerate(sorted(todo.items())):
         if on_design is not None:

@@ -3,7 +3,7 @@
 Optuna marks the running trial FAIL when its objective is interrupted and then logs the
 interruption with a full traceback; `resumable` drops that log record, turns SIGTERM into the
 same interruption as Ctrl-C (so `kill` and a batch system's stop behave alike), and prints a
-single line with the command that resumes.  Worker processes started by `dse run --n-jobs`
+single line with the command that resumes.  Worker processes started by `dse run --jobs`
 leave that line to their parent (environment variable ``DSE_QUIET_INTERRUPT``).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-#: Set in the environment of `--n-jobs` workers: their parent prints the resume line.
+#: Set in the environment of `--jobs` workers: their parent prints the resume line.
 QUIET_ENV = "DSE_QUIET_INTERRUPT"
 #: Exit status of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention).
 INTERRUPTED_EXIT = 130

@@ -49,6 +49,12 @@ class TrialFailure(RuntimeError):
     """A trial that could not be scored (diverged training, bad design); the study goes on."""
 
 
+#: How a missing dataset's error names its folder to a study's user: the study file's key,
+#: not the `--data-root` flag, which `dse run` does not take.
+ROOT_HINT = "set dataset.root in the study file to the folder"
+OOD_ROOT_HINT = "set dataset.ood_root in the study file to the folder"
+
+
 @functools.lru_cache(maxsize=4)
 def load_splits(dataset: Any) -> DatasetSplits:
     """The study's dataset splits, loaded once per process (`dataset`: a DatasetConfig)."""
@@ -61,6 +67,21 @@ def load_splits(dataset: Any) -> DatasetSplits:
         max_test=dataset.max_test,
         selection_fraction=dataset.selection_share,
         max_selection=dataset.max_selection,
+        root_hint=ROOT_HINT,
+    )
+
+
+def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
+    """The study's OOD inputs against `split` (None without `dataset.ood`)."""
+    if not dataset.ood:
+        return None
+    return load_ood(
+        dataset.ood,
+        splits,
+        seed=dataset.seed,
+        root=dataset.ood_root,
+        split=split,
+        root_hint=OOD_ROOT_HINT,
     )
 
 
@@ -244,12 +265,7 @@ class TrialObjective:
         self._on_phase = on_phase  # told what the trial is doing, for the progress bar
         self._n_models = count_models(cfg)
         self.splits = load_splits(cfg.dataset)
-        data = cfg.dataset
-        self.ood = (
-            load_ood(data.ood, self.splits, seed=data.seed, root=data.ood_root, split="selection")
-            if data.ood
-            else None
-        )
+        self.ood = load_study_ood(cfg.dataset, self.splits, "selection")
         self.cache = model_cache(cfg)
         self._models: dict[Path, Any] = {}
         self._cache_size = cache_size
@@ -327,8 +343,14 @@ class TrialObjective:
         trial.set_user_attr("model_key", key_digest(key))
         trial.set_user_attr("model_dir", str(self.cache.path_for(key)))
 
+        label = ""  # what the progress bar says while this trial trains
+
+        def epoch_done(done: int, total: int) -> None:
+            self._phase(f"{label}, epoch {done}/{total}")
+
         def train(directory: Path) -> None:
-            save_model(train_model(train_cfg, self.splits, progress=False), directory)
+            model = train_model(train_cfg, self.splits, progress=False, on_epoch=epoch_done)
+            save_model(model, directory)
 
         def derive_mode(directory: Path) -> None:
             """The posterior mode of the BayesBiNN model, trained first if not cached."""
@@ -337,7 +359,8 @@ class TrialObjective:
 
         if self.cache.lookup(key) is None:
             verb = "deriving (posterior mode)" if mode else "training"
-            self._phase(f"{verb} model {self.cache.count() + 1}/{self._n_models}")
+            label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
+            self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
         start = time.perf_counter()
         model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start

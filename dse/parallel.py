@@ -1,5 +1,5 @@
 """Several workers on one Optuna storage: a trial budget that is the study's total, and
-worker processes for ``--n-jobs`` on one machine.
+worker processes for ``--jobs`` on one machine.
 
 Optuna's ``MaxTrialsCallback`` stops a worker once the study holds `total` finished trials,
 but every other worker then finishes the trial it is running, so the study overshoots by up
@@ -147,7 +147,7 @@ def worker_command(
 
 
 class WorkersFailed(RuntimeError):
-    """A worker process of `--n-jobs` exited with an error."""
+    """A worker process of `--jobs` exited with an error."""
 
 
 def run_parallel(
@@ -167,7 +167,7 @@ def run_parallel(
     SIGINT, which fails their running trials at once, and are killed if they linger.
     """
     if n_jobs < 1:
-        raise StudyInputError(f"--n-jobs: {n_jobs} is not allowed; use an integer >= 1")
+        raise StudyInputError(f"--jobs: {n_jobs} is not allowed; use an integer >= 1")
     path = Path(study_file)
     cfg = load_study_file(path)  # user errors surface here, once, not in every worker
     url = storage_url or cfg.storage_url()

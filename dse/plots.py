@@ -3,11 +3,11 @@
 Every figure uses one colour-blind-safe scheme (Okabe-Ito) for the same four kinds of
 design: on the feasible Pareto front, feasible and within the 95 % interval of the front
 (`dse.intervals`), feasible and dominated, infeasible; the knee (`dse.selection.knee_trial`)
-is a star. Metrics are drawn in their units (`METRIC_STYLES`: accuracy in %, energy in uJ,
-...), on log axes where they span a decade or more, with 95 % interval bars where a
-trial recorded a standard error (`<metric>_se`). Hover text is a short aligned table of the
-key metrics and the knobs. Hypervolume history and importances are drawn by Optuna and given
-the report's one style (`house_style`).
+is a star. Metrics are drawn in their units (`METRIC_STYLES`: accuracy in %, energy in µJ,
+..., the terminal's units, `dse.units`), on log axes where they span a decade or more, with
+95 % interval bars where a trial recorded a standard error (`<metric>_se`). Hover text is a
+short aligned table of the key metrics and the knobs. Hypervolume history and importances
+are drawn by Optuna and given the report's one style (`house_style`).
 """
 
 from __future__ import annotations

@@ -1,17 +1,28 @@
 """A terminal progress bar for a study: trials done of the total, the phase, time left, front.
 
 tqdm's own estimate divides the elapsed time by the trials done, which is wildly wrong for a
-study: the first trials train models (tens of seconds each), the rest reuse them (a fraction
-of a second).  `eta_seconds` instead adds the models still to train at their measured training
-time and the trials still to run at the median time of a trial that reused its model, and
-says nothing ("?") until it has measured both that it needs.  A study with a timeout shows
+study: the first trials train models (minutes each), the rest reuse them (a fraction of a
+second).  `eta_seconds` instead adds
+
+* the trials still to run at the mean wall time of the recent trials that reused their model
+  in this run: the time from one finished trial to the next (any worker), so the sampler,
+  the storage and the callbacks count, and a pause between runs does not; and
+* the models still to train (the search space's models not in the cache yet, at most one per
+  trial left) at the mean training time measured so far.
+
+Once every model is in the cache, training time no longer counts at all.  It says nothing
+("?") until it has measured what it needs, and between two finished trials it counts down
+from its last estimate, so the time left moves while a model trains.  While a model trains,
+the phase names its epoch (``training model 1/4, epoch 3/20``).  A study with a timeout shows
 the time to the timeout when that comes first: the run stops starting trials then.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -27,6 +38,11 @@ COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 #: table shows it): `study.best_trials` deep-copies every trial, which costs more than a
 #: cached trial itself once a study holds a few hundred trials.
 PARETO_REFRESH_S = 2.0
+#: Finished trials whose wall times estimate the time left (the recent ones: a study's trials
+#: get slower as the sampler and the storage hold more of them).
+RECENT_TRIALS = 10
+#: Phase descriptions a bar keeps (`StudyProgress.descriptions`), newest last.
+KEPT_DESCRIPTIONS = 10_000
 _FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}"
 
 
@@ -37,44 +53,97 @@ def count_done(study: optuna.Study) -> int:
     return sum(INNER_ATTR not in t.user_attrs for t in trials)
 
 
+def reused_walls(trials: list[FrozenTrial], since: datetime | None = None) -> list[float]:
+    """Wall seconds of each finished trial that reused its model, oldest first: from the
+    previous trial's completion (any worker) to its own, counted only when that previous
+    completion is at or after `since` (this run's start), so a pause between runs is not a
+    trial's time.  With J workers this is the time per trial of all J together."""
+    finished = sorted(
+        (
+            t
+            for t in trials
+            if t.state in COUNTED_STATES
+            and t.datetime_complete is not None
+            and INNER_ATTR not in t.user_attrs
+        ),
+        key=lambda t: t.datetime_complete,
+    )
+    walls = []
+    for previous, trial in zip(finished, finished[1:], strict=False):
+        if since is not None and previous.datetime_complete < since:
+            continue
+        if trial.user_attrs.get("cache_hit") is False:  # it trained (or derived) a model
+            continue
+        walls.append((trial.datetime_complete - previous.datetime_complete).total_seconds())
+    return walls
+
+
 def eta_seconds(
     trials: list[FrozenTrial],
     total: int,
     n_models: int | None,
     workers: int = 1,
     time_left: float | None = None,
+    cached_models: int | None = None,
+    since: datetime | None = None,
 ) -> float | None:
     """Seconds until the study holds `total` finished trials or reaches its timeout (the
     `time_left` to it, if any), whichever comes first; None while unknown.
 
     `n_models` is how many distinct models the search space trains (None: unknown, assume
-    the ones trained so far are all). Hardware variants (`inner_of`) are neither counted nor
-    timed: they are recorded within their evaluated trial.
+    the ones trained so far are all); `cached_models` how many the cache holds now (None:
+    count the models the trials trained).  `since` is when this run started (`reused_walls`);
+    without a wall time measured since then, the median duration of a trial that reused its
+    model (else of a trial that trained one, less its training) stands in, divided by the
+    `workers`.  Hardware variants (`inner_of`) are neither
+    counted nor timed: they are recorded within their evaluated trial.
     """
-    eta = _eta_to_total(trials, total, n_models, workers)
+    eta = _eta_to_total(trials, total, n_models, workers, cached_models, since)
     if time_left is None:
         return eta
     return max(time_left, 0.0) if eta is None else min(eta, max(time_left, 0.0))
 
 
 def _eta_to_total(
-    trials: list[FrozenTrial], total: int, n_models: int | None, workers: int
+    trials: list[FrozenTrial],
+    total: int,
+    n_models: int | None,
+    workers: int,
+    cached_models: int | None,
+    since: datetime | None,
 ) -> float | None:
     trials = [t for t in trials if INNER_ATTR not in t.user_attrs]
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     remaining = total - sum(t.state in COUNTED_STATES for t in trials)
     if remaining <= 0:
         return 0.0
-    reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]
+    workers = max(workers, 1)
     trained = [t for t in done if t.user_attrs.get("cache_hit") is False]
-    models = {t.user_attrs.get("model_key") for t in trained}
-    to_train = max((n_models or 0) - len(models), 0)
-    if not reused or (to_train and not trained):
-        return None
-    seconds = remaining * statistics.median(reused)
+    if cached_models is None:
+        cached_models = len({t.user_attrs.get("model_key") for t in trained})
+    to_train = min(max((n_models or 0) - cached_models, 0), remaining)
+    walls = reused_walls(trials, since)[-RECENT_TRIALS:]
+    if walls:
+        per_trial = statistics.mean(walls)
+    else:  # the first trials of a run: their durations, less any training, stand in
+        reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]
+        if not reused:
+            reused = [
+                t.duration.total_seconds() - float(t.user_attrs.get("train_seconds", 0.0))
+                for t in trained
+            ]
+        if not reused:
+            return None
+        per_trial = max(statistics.median(reused), 0.0) / workers
+    seconds = remaining * per_trial
     if to_train:
-        seconds += to_train * statistics.mean(float(t.user_attrs["train_seconds"]) for t in trained)
-    return seconds / max(workers, 1)
+        timed = [
+            float(t.user_attrs["train_seconds"]) for t in trained if "train_seconds" in t.user_attrs
+        ]
+        if not timed:
+            return None
+        seconds += to_train * statistics.mean(timed) / workers
+    return seconds
 
 
 def _clock(seconds: float | None) -> str:
@@ -87,7 +156,13 @@ def _clock(seconds: float | None) -> str:
 
 
 class StudyProgress:
-    """Optuna callback drawing one tqdm bar; counts trials of every worker on the storage."""
+    """Optuna callback drawing one tqdm bar; counts trials of every worker on the storage.
+
+    `cached_models` (e.g. the study's `ModelCache.count`) says how many models need no more
+    training; `now` is the clock (tests pass a fake one; trials' timestamps are local time, as
+    Optuna writes them).  `descriptions` keeps every phase shown and `time_left` the last
+    estimate, for whoever watches the bar from code.
+    """
 
     def __init__(
         self,
@@ -97,11 +172,16 @@ class StudyProgress:
         n_models: int | None = None,
         workers: int = 1,
         timeout: float | None = None,
+        cached_models: Callable[[], int] | None = None,
+        now: Callable[[], datetime] = datetime.now,
     ) -> None:
         self._name = study.study_name
-        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._now = now
+        self._started = now()
+        self._deadline = None if timeout is None else self._started + timedelta(seconds=timeout)
         self._n_models = n_models
         self._workers = workers
+        self._cached_models = cached_models
         self._bar = tqdm(
             total=total,
             initial=min(count_done(study), total),
@@ -111,15 +191,33 @@ class StudyProgress:
             dynamic_ncols=True,
             bar_format=_FORMAT,
         )
-        self._pareto_at = -PARETO_REFRESH_S
+        self._pareto_at: datetime | None = None
         self._pareto = 0
+        self._failed = 0
+        self._eta: tuple[float | None, datetime] = (None, self._started)
+        self.descriptions: deque[str] = deque(maxlen=KEPT_DESCRIPTIONS)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.refresh(study)
 
+    @property
+    def time_left(self) -> float | None:
+        """Seconds left by the last estimate, counted down to now (None while unknown)."""
+        eta, at = self._eta
+        if eta is None:
+            return None
+        return max(eta - (self._now() - at).total_seconds(), 0.0)
+
     def phase(self, text: str) -> None:
-        """Show what the running trial is doing (``training model 2/4``, ``evaluating``)."""
-        self._bar.set_description_str(f"{self._name}: {text}", refresh=True)
+        """Show what the running trial is doing (``training model 2/4, epoch 3/20``,
+        ``evaluating``); the time left counts down from the last estimate."""
+        self.descriptions.append(text)
+        self._bar.set_description_str(f"{self._name}: {text}", refresh=False)
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
+        self._bar.refresh()
+
+    def _postfix(self) -> str:
+        return f"left {_clock(self.time_left)}, pareto {self._pareto}, failed {self._failed}"
 
     def refresh(self, study: optuna.Study) -> None:
         """Redraw from the storage (also used to watch worker processes from outside)."""
@@ -127,17 +225,28 @@ class StudyProgress:
         sampled = [t for t in trials if INNER_ATTR not in t.user_attrs]
         done = min(sum(t.state in COUNTED_STATES for t in sampled), self._bar.total)
         # Only designs that could not be scored; not interrupted or retried (stale) trials.
-        failed = sum(
+        self._failed = sum(
             t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in trials
         )
-        now = time.monotonic()
-        if done >= self._bar.total or now - self._pareto_at >= PARETO_REFRESH_S:
-            self._pareto, self._pareto_at = len(front_trials(study)), now
-        time_left = None if self._deadline is None else self._deadline - now
-        eta = eta_seconds(sampled, self._bar.total, self._n_models, self._workers, time_left)
-        self._bar.set_postfix_str(
-            f"left {_clock(eta)}, pareto {self._pareto}, failed {failed}", refresh=False
+        now = self._now()
+        stale = (
+            self._pareto_at is None or (now - self._pareto_at).total_seconds() >= PARETO_REFRESH_S
         )
+        if done >= self._bar.total or stale:
+            self._pareto, self._pareto_at = len(front_trials(study)), now
+        time_left = None if self._deadline is None else (self._deadline - now).total_seconds()
+        cached = None if self._cached_models is None else self._cached_models()
+        eta = eta_seconds(
+            sampled,
+            self._bar.total,
+            self._n_models,
+            self._workers,
+            time_left,
+            cached_models=cached,
+            since=self._started,
+        )
+        self._eta = (eta, now)
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:

@@ -19,7 +19,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dse.errors import StudyInputError
 from dse.holdout import score_front
-from dse.objective import FAIL_REASON_ATTR, TrialFailure, TrialObjective, count_models
+from dse.objective import (
+    FAIL_REASON_ATTR,
+    TrialFailure,
+    TrialObjective,
+    count_models,
+    model_cache,
+)
 from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
 from dse.schema import StudyConfig
@@ -144,7 +150,12 @@ def run_study(
     try:
         study = open_study(cfg, storage_url, worker)
         bar = StudyProgress(
-            study, total, enabled=progress, n_models=count_models(cfg), timeout=timeout
+            study,
+            total,
+            enabled=progress,
+            n_models=count_models(cfg),
+            timeout=timeout,
+            cached_models=model_cache(cfg).count,
         )
         try:
             if count_done(study) < total:

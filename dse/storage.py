@@ -5,7 +5,7 @@ machine. Both get heartbeats, so a worker killed mid-trial leaves a RUNNING tria
 worker fails after the grace period and re-enqueues (same parameters) through
 ``RetryHeartbeatStaleTrialCallback`` (Optuna 4.9+); only that trial's partial work is lost.
 
-Local multi-process runs (``--n-jobs``) stay on SQLite rather than the journal file: SQLite's
+Local multi-process runs (``--jobs``) stay on SQLite rather than the journal file: SQLite's
 file locking serialises the few writes a trial makes (ask, attributes, tell, one heartbeat every
 few seconds), a busy timeout makes writers wait instead of failing with "database is locked",
 and WAL mode lets readers run beside the writer. The journal file storage has no heartbeats, so

@@ -1,15 +1,15 @@
 """Terminal tables of a study: the Pareto front (`dse run`, `dse report`), one trial (`dse show`).
 
-Numbers are shown in the units people read (accuracy and utilisation in %, energy in uJ,
-latency in us) and rounded to 4 significant digits; constraints as "ok" or "violated by X"
-rather than Optuna's sign convention (<= 0 feasible).  Nothing is dropped to fit the terminal:
-the front's columns are split over as many tables as the width needs, each repeating the
-trial column, and a column wider than the terminal folds.
+Numbers are shown in the units people read (`dse.units`: accuracy and utilisation in %,
+energy in µJ, latency in µs) and rounded to 4 significant digits; constraints as "ok" or
+"violated by X" rather than Optuna's sign convention (<= 0 feasible).  Nothing is dropped to
+fit the terminal: the front's columns are split over as many tables as the width needs, each
+repeating the trial column, and a column wider than the terminal folds.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Sequence
 
 import optuna
@@ -20,30 +20,9 @@ from rich.text import Text
 from dse.holdout import held_out_scores
 from dse.paired import IMAGES_ATTR, describe_ties, ties_of
 from dse.selection import best_trial, front_trials, paired, roles, tie_table
+from dse.units import number, shown, unit_of
+from hwmodel.profiles import FIRST_PRINCIPLES
 
-#: metric -> (unit, factor from the stored value to the shown one).
-UNITS: dict[str, tuple[str, float]] = {
-    "accuracy": ("%", 100.0),
-    "test_accuracy": ("%", 100.0),
-    "energy_pl_uj": ("uJ", 1.0),
-    "energy_soc_uj": ("uJ", 1.0),
-    "energy_board_uj": ("uJ", 1.0),
-    "latency_us": ("us", 1.0),
-    "power_w": ("W", 1.0),
-    "power_dynamic_w": ("W", 1.0),
-    "power_static_w": ("W", 1.0),
-    "power_ps_w": ("W", 1.0),
-    "power_total_w": ("W", 1.0),
-    "power_ps_idle_w": ("W", 1.0),
-    "power_board_w": ("W", 1.0),
-    "clock_mhz": ("MHz", 1.0),
-    "fmax_mhz": ("MHz", 1.0),
-    "throughput_ips": ("inferences/s", 1.0),
-    "gops": ("GOPS", 1.0),
-    "train_seconds": ("s", 1.0),
-    "eval_seconds": ("s", 1.0),
-    "synops_per_s": ("synops/s", 1.0),
-}
 #: Constraint name -> the unit its value is in (values are "amount over the limit").
 CONSTRAINT_UNITS: dict[str, tuple[str, float]] = {
     "utilisation": ("% of the part", 100.0),
@@ -58,28 +37,6 @@ FRONT_METRICS += ("power_w", "lut", "ff", "bram36", "dsp", "fmax_mhz")  # fmax: 
 NEAR_FMAX = 0.9
 #: Per-image bit vectors (hex) kept for paired comparisons: no reader wants them printed.
 HIDDEN_ATTRS = ("selection_correct", "test_correct")
-
-
-def unit_of(metric: str) -> tuple[str, float]:
-    """(unit, factor) of a metric; utilisation fractions are percentages."""
-    if metric.startswith("util_"):
-        return "%", 100.0
-    return UNITS.get(metric, ("", 1.0))
-
-
-def number(value: float) -> str:
-    """A float rounded to 4 significant digits (integers stay whole)."""
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-def shown(metric: str, value: object) -> str:
-    """A value as the terminal shows it: scaled to its unit, rounded, unit appended."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return json.dumps(value) if isinstance(value, list | dict) else str(value)
-    unit, factor = unit_of(metric)
-    return f"{number(value * factor)} {unit}".rstrip()
 
 
 def constraint_text(name: str, value: float) -> str:
@@ -136,7 +93,7 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     for part, group in enumerate(groups, start=1):
         suffix = f" - part {part} of {len(groups)}" if len(groups) > 1 else ""
         table = Table(title=title + suffix)
-        for index in (0, *group):  # Text: brackets in "[uJ]" are not markup
+        for index in (0, *group):  # Text: brackets in "[µJ]" are not markup
             table.add_column(Text(headers[index]), justify="right", overflow="fold")
         for row in rows:
             table.add_row(*(Text(row[index]) for index in (0, *group)))
@@ -199,20 +156,134 @@ def ties_line(study: optuna.Study, trial: FrozenTrial) -> str | None:
     return f"trial {trial.number}: {describe_ties(ties_of(trial, front_trials(study)), images)}"
 
 
+#: Hardware figures of a trial (`hwmodel.estimate.estimate`'s keys and the design priced), in
+#: the order `dse show` lists them: resources, clock, cycles and time, power, energy.
+HARDWARE_ATTRS = (
+    *("lut", "lutram", "ff", "bram18", "bram36", "dsp", "fits"),
+    *("util_lut", "util_lutram", "util_ff", "util_bram36", "util_dsp"),
+    *("clock_mhz", "fmax_mhz", "fmax_stage", "meets_clock"),
+    *("cycles", "cycles_sampling", "cycles_per_layer", "cycles_io", "latency_us"),
+    *("throughput_ips", "ops_per_inference", "synops_per_inference", "synops_per_s"),
+    *("gops", "gops_per_dsp"),
+    *("power_static_w", "power_dynamic_w", "power_by_class", "toggle", "power_w"),
+    *("power_ps_w", "power_ps_idle_w", "power_total_w", "power_board_w"),
+    *("energy_pl_uj", "energy_soc_uj", "energy_board_uj", "board", "part"),
+    *("components", "accelerator"),
+)
+#: Study user attributes that hold figures of one exported design, by trial number.
+SIMULATED_ATTR = "simulated_trial_{}"  # `dse sim` of an RTL export (Verilator)
+MEASURED_ATTRS = ("measured_trial_{}", "measured_yosys_trial_{}")  # `dse measure`
+
+
+def trial_rows(study: optuna.Study, trial: FrozenTrial) -> list[tuple[str, str, object]]:
+    """(group, name, stored value) of everything one trial recorded, grouped as `dse show`
+    prints them: objectives and constraints, the knobs, the hardware figures, the rest
+    (model metrics, bookkeeping, and the test split's figures)."""
+    names = objective_names(study)
+    rows: list[tuple[str, str, object]] = [
+        ("objective", n, v) for n, v in zip(names, trial.values or [], strict=False)
+    ]
+    rows += [("constraint", n, v) for n, v in trial.constraints.items()]
+    rows += [("knob", n, v) for n, v in trial.params.items()]
+    attrs = {k: v for k, v in trial.user_attrs.items() if k not in HIDDEN_ATTRS}
+    rows += [("hardware", n, attrs.pop(n)) for n in HARDWARE_ATTRS if n in attrs]
+    rows += [("metric", n, v) for n, v in sorted(attrs.items()) if n not in names]
+    tested = held_out_scores(study).get(trial.number, {})
+    rows += [("test", n, v) for n, v in sorted(tested.items()) if n not in HIDDEN_ATTRS]
+    return rows
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """The objective metric names (Optuna's stored metric names, else values_i)."""
+    return study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
+
+
 def trial_table(study: optuna.Study, trial: FrozenTrial, title: str) -> Table:
-    """Every objective, parameter, constraint and metric of one trial, with units."""
+    """Every objective, constraint, knob, hardware figure and metric of one trial, with units,
+    in that order."""
     table = Table(title=title)
     table.add_column("kind")
     table.add_column("name", overflow="fold")
     table.add_column("value", overflow="fold")
-    names = study.metric_names or [f"values_{i}" for i in range(len(study.directions))]
-    rows = [("objective", n, shown(n, v)) for n, v in zip(names, trial.values or [], strict=False)]
-    rows += [("parameter", n, shown(n, v)) for n, v in trial.params.items()]
-    rows += [("constraint", n, constraint_text(n, v)) for n, v in trial.constraints.items()]
-    attrs = {k: v for k, v in trial.user_attrs.items() if k not in HIDDEN_ATTRS}
-    rows += [("metric", n, shown(n, v)) for n, v in sorted(attrs.items())]
-    tested = held_out_scores(study).get(trial.number, {})
-    rows += [("test", n, shown(n, v)) for n, v in sorted(tested.items()) if n not in HIDDEN_ATTRS]
-    for row in rows:  # user text (paths, names) is never read as markup
-        table.add_row(*map(Text, row))
+    for group, name, value in trial_rows(study, trial):
+        text = constraint_text(name, value) if group == "constraint" else shown(name, value)
+        table.add_row(*map(Text, (group, name, text)))  # user text is never read as markup
+    return table
+
+
+def trial_json(study: optuna.Study, trial: FrozenTrial) -> dict:
+    """One trial as plain JSON types, in stored units (fractions, uJ numbers): its params,
+    objective values, constraints (<= 0 feasible), user attributes, and the test split's
+    figures when the front's scoring recorded them; non-finite numbers become null."""
+    names = objective_names(study)
+    data = {
+        "study": study.study_name,
+        "trial": trial.number,
+        "state": trial.state.name.lower(),
+        "objectives": dict(zip(names, trial.values or [], strict=False)),
+        "constraints": dict(trial.constraints),
+        "params": dict(trial.params),
+        "user_attrs": dict(trial.user_attrs),
+        "test": held_out_scores(study).get(trial.number, {}),
+    }
+    return _finite(data)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+#: The four cycle counts a design can have, each with what it is (`dse show`,
+#: docs/accelerator.md "Which cycle count is which").
+CYCLE_KINDS = {
+    "worst case": "every input fires at every timestep: the plan's bound, as csynth reports it",
+    "expected": "the plan at the activity the model was measured with (the cycles objective)",
+    "simulated": "Verilator's mean over the golden images, start to done, of an RTL export "
+    "(dse sim), if recorded",
+    "measured": "a hardware report's latency (dse measure; csynth's is the worst case), "
+    "if recorded",
+}
+
+
+def cycle_counts(study: optuna.Study, trial: FrozenTrial) -> dict[str, float | None]:
+    """{kind: cycles per inference or None} for the kinds of `CYCLE_KINDS`."""
+    attrs = trial.user_attrs
+    worst = None
+    if isinstance(attrs.get("accelerator"), dict):
+        from hwmodel.estimate import estimate  # pandas: only when a trial is shown
+        from hwmodel.template import AcceleratorConfig
+
+        config = AcceleratorConfig(**attrs["accelerator"])
+        worst = float(estimate(config, spike_rate=1.0, calibration=FIRST_PRINCIPLES)["cycles"])
+    simulated = study.user_attrs.get(SIMULATED_ATTR.format(trial.number)) or {}
+    measured = None
+    for key in MEASURED_ATTRS:
+        found = study.user_attrs.get(key.format(trial.number)) or {}
+        if found.get("latency_cycles") is not None:
+            measured = float(found["latency_cycles"])
+            break
+    expected = attrs.get("cycles")
+    return {
+        "worst case": worst,
+        "expected": None if expected is None else float(expected),
+        "simulated": simulated.get("cycles_sim"),
+        "measured": measured,
+    }
+
+
+def cycle_table(study: optuna.Study, trial: FrozenTrial) -> Table:
+    """The design's cycle counts side by side, one line each on what it is."""
+    table = Table(title=f"Cycles per inference of trial {trial.number}")
+    table.add_column("count")
+    table.add_column("cycles", justify="right")
+    table.add_column("what it is", overflow="fold")
+    for kind, value in cycle_counts(study, trial).items():
+        cell = "not recorded" if value is None else f"{value:,.0f}"
+        table.add_row(kind, cell, CYCLE_KINDS[kind])
     return table

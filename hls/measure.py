@@ -335,7 +335,7 @@ def comparison(measured: dict, estimates: dict | None) -> pd.DataFrame:
         # loop at its worst case (every input firing): compared with the plan at that
         # activity, never with the typical per-image estimate.
         "Cycles per image, all inputs firing": (estimates.get("cycles_worst"), cycles),
-        "Latency per image, all inputs firing (us)": (
+        "Latency per image, all inputs firing (µs)": (
             estimates.get("latency_worst_us"),
             None if cycles is None or target_ns is None else cycles * target_ns / 1000.0,
         ),

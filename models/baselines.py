@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from models.network import BayesBinaryMLP
 from models.training import (
+    EpochCallback,
     TrainConfig,
     TrainedModel,
     TrainingDivergedError,
@@ -54,16 +55,24 @@ def mode_network(model: TrainedModel, splits: Any) -> TrainedModel:
 
 
 def _ste_stage(
-    net: BayesBinaryMLP, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, epochs: int
+    net: BayesBinaryMLP,
+    cfg: TrainConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    done_before: int = 0,
+    on_epoch: EpochCallback | None = None,
 ) -> None:
-    """Adam on every parameter, cosine-decayed; latent weights clipped to [-1, 1]."""
+    """Adam on every parameter, cosine-decayed; latent weights clipped to [-1, 1].
+
+    `done_before` epochs ran in earlier stages; `on_epoch` is told each one that finishes."""
     n_batches = len(batches(len(x), cfg.batch_size, shuffle=False))
     if epochs == 0:
         return
     adam = torch.optim.Adam(net.parameters(), lr=cfg.lr_other)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(adam, epochs * n_batches)
     net.train()
-    for epoch in range(epochs):
+    for epoch in range(done_before, done_before + epochs):
         for idx in batches(len(x), cfg.batch_size, shuffle=True):
             adam.zero_grad()
             loss = F.cross_entropy(net(x[idx], "ste"), y[idx])
@@ -78,9 +87,11 @@ def _ste_stage(
             with torch.no_grad():
                 for layer in net.layers:
                     layer.lam.clamp_(-1.0, 1.0)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, cfg.epochs)
 
 
-def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
+def train_ste(cfg: TrainConfig, splits: Any, on_epoch: EpochCallback | None = None) -> TrainedModel:
     """Train the deterministic binary MLP with the straight-through estimator (see module doc).
 
     Uses `cfg`'s widths, levels, clip, epochs (and stage split), batch size, `lr_other` (Adam,
@@ -97,9 +108,9 @@ def train_ste(cfg: TrainConfig, splits: Any) -> TrainedModel:
             lam_init=min(cfg.lam_init, 1.0),
         ).to(device)
         net.quantized = False
-        _ste_stage(net, cfg, x, y, cfg.stage1)
+        _ste_stage(net, cfg, x, y, cfg.stage1, 0, on_epoch)
         net.quantized = True
-        _ste_stage(net, cfg, x, y, cfg.epochs - cfg.stage1)
+        _ste_stage(net, cfg, x, y, cfg.epochs - cfg.stage1, cfg.stage1, on_epoch)
         recalibrate_batchnorm(net, x, passes=1, mode="mode")
         net.eval()
     net.cpu()

@@ -47,6 +47,8 @@ Split = tuple[torch.Tensor, torch.Tensor]
 DATASETS = ("digits", "mnist", "fashion-mnist")
 OOD_TRANSFORMS = ("noise", "flip")
 DATA_ROOT_ENV = "DSE_DATA_ROOT"
+#: How a missing dataset's error tells the user to name its folder, unless the caller says.
+ROOT_HINT = "pass --data-root DIR"
 IDX_STEMS = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -127,10 +129,13 @@ def _candidate_roots(name: str) -> list[Path]:
     return unique
 
 
-def resolve_root(name: str, root: str | Path | None = None) -> Path:
-    """Directory holding ``name``'s four IDX files; ModelInputError naming the fix if none."""
+def resolve_root(name: str, root: str | Path | None = None, hint: str | None = None) -> Path:
+    """Directory holding ``name``'s four IDX files; ModelInputError naming the fix if none.
+
+    ``hint`` is how the caller's user names the folder (default `ROOT_HINT`, the command
+    line's ``--data-root``; a study says ``dataset.root``)."""
     fix = (
-        f"pass --data-root DIR holding the four IDX files or set {DATA_ROOT_ENV} to a "
+        f"{hint or ROOT_HINT} holding the four IDX files, or set {DATA_ROOT_ENV} to a "
         f"directory with a {name}/ subdirectory"
     )
     if root is not None:
@@ -196,10 +201,10 @@ def _idx_raw(directory: Path) -> _Raw:
     )
 
 
-def _raw(name: str, root: str | Path | None) -> _Raw:
+def _raw(name: str, root: str | Path | None, hint: str | None = None) -> _Raw:
     if name == "digits":
         return _digits_raw()
-    return _idx_raw(resolve_root(name, root).resolve())
+    return _idx_raw(resolve_root(name, root, hint).resolve())
 
 
 def _split(
@@ -238,6 +243,7 @@ def load_dataset(
     max_test: int | None = None,
     selection_fraction: float = 0.0,
     max_selection: int | None = None,
+    root_hint: str | None = None,
 ) -> DatasetSplits:
     """Load ``name`` split into train/val/selection/test, deterministic in ``seed``.
 
@@ -247,7 +253,8 @@ def load_dataset(
     selection split (carved before the validation split, whose size stays ``val_fraction``
     of the pool), and ``max_selection`` scores a seeded subset of it (a cap that does not
     change the training images). ``root`` applies to the IDX datasets only; ``digits``
-    ships with scikit-learn.
+    ships with scikit-learn. ``root_hint`` names the folder's setting in a missing
+    dataset's error (`resolve_root`).
     """
     if name not in DATASETS:
         raise ModelInputError(f"dataset: unknown name {name!r}; choose one of {list(DATASETS)}")
@@ -262,7 +269,7 @@ def load_dataset(
         raise ModelInputError(
             f"selection_fraction: {selection_fraction!r} is not in [0, 1); use e.g. 0.25"
         )
-    raw = _raw(name, root)
+    raw = _raw(name, root, root_hint)
     rng = np.random.RandomState(seed)
 
     pool = np.arange(len(raw.y_pool))
@@ -309,6 +316,7 @@ def load_ood(
     n: int | None = None,
     root: str | Path | None = None,
     split: Literal["selection", "test"] = "test",
+    root_hint: str | None = None,
 ) -> torch.Tensor:
     """Out-of-distribution inputs ``[n, like.input_dim]`` to score a model trained on ``like``.
 
@@ -339,7 +347,7 @@ def load_ood(
                 f"ood: {spec!r} is the in-distribution dataset; choose another dataset, "
                 f"or one of {list(OOD_TRANSFORMS)}"
             )
-        raw = _raw(spec, root)
+        raw = _raw(spec, root, root_hint)
         x = torch.from_numpy(raw.x_test.astype(np.float32) / np.float32(raw.scale))
         if x.shape[1] != like.input_dim:
             raise ModelInputError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from models.temperature import fit_output_scale, mc_probs
 from models.train_config import TrainConfig
 
 __all__ = [
+    "EpochCallback",
     "TrainConfig",
     "TrainedModel",
     "TrainingDivergedError",
@@ -36,6 +37,10 @@ __all__ = [
     "resolve_device",
     "train_model",
 ]
+
+
+#: Told after every training epoch: (epochs done, total epochs), e.g. for a progress line.
+EpochCallback = Callable[[int, int], None]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -155,8 +160,12 @@ def _run_stage(
     y: torch.Tensor,
     epochs: int,
     bar: tqdm,
+    done_before: int = 0,
+    on_epoch: EpochCallback | None = None,
 ) -> None:
-    """One training stage: BayesBiNN on lam, Adam on the rest, cosine-decayed step sizes."""
+    """One training stage: BayesBiNN on lam, Adam on the rest, cosine-decayed step sizes.
+
+    `done_before` epochs ran in earlier stages; `on_epoch` is told each one that finishes."""
     n_steps = epochs * len(batches(len(x), cfg.batch_size, shuffle=False))
     if n_steps == 0:
         return
@@ -171,7 +180,7 @@ def _run_stage(
     adam = torch.optim.Adam(net.other_parameters(), lr=cfg.lr_other)
     schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, n_steps) for o in (bbinn, adam)]
     net.train()
-    for _ in range(epochs):
+    for epoch in range(done_before + 1, done_before + epochs + 1):
         total, count = 0.0, 0
         for idx in batches(len(x), cfg.batch_size, shuffle=True):
             xb, yb = x[idx], y[idx]
@@ -186,7 +195,7 @@ def _run_stage(
             loss = float(bbinn.step(closure))
             if not math.isfinite(loss):
                 raise TrainingDivergedError(
-                    f"training diverged (loss {loss}) in epoch {bar.n + 1}; lower lr or lr_other"
+                    f"training diverged (loss {loss}) in epoch {epoch}; lower lr or lr_other"
                 )
             adam.step()
             for schedule in schedules:
@@ -195,17 +204,25 @@ def _run_stage(
             count += len(idx)
         bar.set_postfix(loss=f"{total / count:.4f}", quantized=net.quantized)
         bar.update(1)
+        if on_epoch is not None:
+            on_epoch(epoch, cfg.epochs)
 
 
-def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> TrainedModel:
+def train_model(
+    cfg: TrainConfig,
+    splits: Any,
+    progress: bool = True,
+    on_epoch: EpochCallback | None = None,
+) -> TrainedModel:
     """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`.
 
     ``cfg.method == "ste"`` trains the deterministic baseline instead (`models.baselines`), so
-    that every caller gets the model its settings describe."""
+    that every caller gets the model its settings describe.  `on_epoch(done, total)` is
+    called after every epoch (a study's progress bar shows it)."""
     if cfg.method == "ste":
         from models.baselines import train_ste  # it builds on this module
 
-        return train_ste(cfg, splits)
+        return train_ste(cfg, splits, on_epoch=on_epoch)
     start = time.perf_counter()
     with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)
@@ -219,9 +236,9 @@ def train_model(cfg: TrainConfig, splits: Any, progress: bool = True) -> Trained
         ).to(device)
         with tqdm(total=cfg.epochs, desc="train", unit="epoch", disable=not progress) as bar:
             net.quantized = False
-            _run_stage(net, cfg, x, y, cfg.stage1, bar)
+            _run_stage(net, cfg, x, y, cfg.stage1, bar, 0, on_epoch)
             net.quantized = True
-            _run_stage(net, cfg, x, y, cfg.epochs - cfg.stage1, bar)
+            _run_stage(net, cfg, x, y, cfg.epochs - cfg.stage1, bar, cfg.stage1, on_epoch)
         if cfg.bn_samples:
             recalibrate_batchnorm(net, x, passes=cfg.bn_samples)
         net.eval()

@@ -95,7 +95,7 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
         ("  sampling phase", f"{result['cycles_sampling']:,.0f}"),
         *((f"  layer {i}", f"{c:,.0f}") for i, c in enumerate(result["cycles_per_layer"])),
         ("  I/O (m_axi)", f"{result['cycles_io']:,.0f}"),
-        ("latency", f"{result['latency_us']:,.1f} us"),
+        ("latency", f"{result['latency_us']:,.1f} µs"),
         ("throughput", f"{result['throughput_ips']:,.1f} inferences/s"),
         ("synaptic ops", f"{result['synops_per_s'] / 1e9:,.3f} G/s"),
         ("GOPS (dense-equivalent, 2/MAC)", f"{result['gops']:,.2f}"),
@@ -124,18 +124,18 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
     energy.add_row(
         "energy_pl_uj",
         "programmable logic only: power_w x latency",
-        f"{result['energy_pl_uj']:,.2f} uJ",
+        f"{result['energy_pl_uj']:,.2f} µJ",
     )
     energy.add_row(
         "energy_soc_uj",
         f"PL + PS7 ({ps:.2f} W on the bus transfers, {idle:.2f} W in WFI)",
-        f"{result['energy_soc_uj']:,.2f} uJ",
+        f"{result['energy_soc_uj']:,.2f} µJ",
     )
     energy.add_row(
         "energy_board_uj",
         f"{board.name} board: {board.idle_w:.2f} W idle (assumed) + PL dynamic "
         f"+ {ps - idle:.2f} W PS on the bus",
-        f"{result['energy_board_uj']:,.2f} uJ",
+        f"{result['energy_board_uj']:,.2f} µJ",
     )
     out.print(energy)
     if part.device != get_part(board.part).device:

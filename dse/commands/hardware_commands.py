@@ -34,11 +34,12 @@ from dse.commands.options import (
 )
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
+from dse.units import percent
 
 if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
     import optuna
 
-    from hls.rtl_sim import Activity
+    from hls.rtl_sim import Activity, RtlSimSummary
     from hwmodel.template import AcceleratorConfig
 
 
@@ -166,7 +167,7 @@ def export(
     console().print(
         f"exported {len(result.files)} files to {result.out_dir} "
         f"({golden['images']} golden images, hardware-exact accuracy "
-        f"{golden['accuracy']:.4f}); next: dse {check} {out}",
+        f"{percent(golden['accuracy'])}); next: dse {check} {out}",
         highlight=False,
     )
 
@@ -192,7 +193,7 @@ def csim(
         ("score mismatches", str(summary.score_mismatches)),
         ("spike-count mismatches", str(summary.spike_mismatches)),
         ("cycle-count mismatches", str(summary.cycle_mismatches)),
-        ("accuracy (hardware-exact run)", f"{summary.accuracy:.4f}"),
+        ("accuracy (hardware-exact run)", percent(summary.accuracy)),
         ("cycles per image (kernel loops)", f"{summary.cycles_kernel:,.1f}"),
         ("cycles per image (integer model)", f"{summary.cycles_golden:,.1f}"),
         (
@@ -230,9 +231,44 @@ def _activity_rows(act: Activity) -> list[tuple[str, str]]:
     return rows
 
 
+def _record_simulation(project: Path, summary: RtlSimSummary, storage: str | None) -> None:
+    """Put the simulated cycles on the study the design was exported from, where `dse show`
+    prints them beside the estimates (study attribute `simulated_trial_<N>`); a design
+    exported with --model has no study, and a study that cannot be opened is only noted."""
+    import json
+
+    from dse.commands.measure_command import open_source_study
+    from dse.errors import USER_ERRORS
+    from dse.summary import SIMULATED_ATTR
+
+    try:
+        ref = json.loads((project / "design.json").read_text(encoding="utf-8")).get("study")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not ref:
+        return
+    try:
+        study, trial = open_source_study(ref, project, storage)
+    except USER_ERRORS as exc:
+        console(stderr=True).print(
+            flagged("note:", "yellow", f"simulated cycles not recorded on the study: {exc}")
+        )
+        return
+    key = SIMULATED_ATTR.format(trial)
+    figures = {
+        "cycles_sim": summary.cycles_sim,
+        "cycles_plan": summary.cycles_plan,
+        "images": summary.images,
+        "exact": summary.exact,
+    }
+    study.set_user_attr(key, figures)
+    console().print(f"recorded the cycles as study user attribute {key!r}", highlight=False)
+
+
 def sim(
     project: Annotated[Path, typer.Argument(help="An RTL project (dse export --backend rtl).")],
     jobs: Annotated[int, typer.Option("--jobs", help="Parallel compile jobs.", min=1)] = 2,
+    storage: Storage = None,
     toggles: Annotated[
         bool,
         switch(
@@ -244,7 +280,8 @@ def sim(
     ] = False,
 ) -> None:
     """Build the core with Verilator, clock the golden images through it, and compare scores,
-    spike counts and every image's measured cycles with the integer model and the plan."""
+    spike counts and every image's measured cycles with the integer model and the plan; an
+    export of a study's trial records its cycles on the study (`dse show` prints them)."""
     from hls.csim import CsimError
     from hls.rtl_sim import run_rtl_sim
 
@@ -263,7 +300,7 @@ def sim(
         ("spike-count mismatches", str(summary.spike_mismatches)),
         ("images whose cycles differ from the plan", str(summary.cycle_mismatches)),
         ("core's cycle counter vs measured", str(summary.counter_mismatches)),
-        ("accuracy (hardware-exact run)", f"{summary.accuracy:.4f}"),
+        ("accuracy (hardware-exact run)", percent(summary.accuracy)),
         ("cycles per image (measured, start to done)", f"{summary.cycles_sim:,.1f}"),
         ("cycles per image (plan at the model's events)", f"{summary.cycles_plan:,.1f}"),
         ("build / run seconds", f"{summary.build_seconds:.1f} / {summary.run_seconds:.2f}"),
@@ -273,6 +310,7 @@ def sim(
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    _record_simulation(project, summary, storage)
     if summary.exact:
         out.print(
             flagged("exact:", "green", "bit-exact outputs and the plan's cycles on every image")

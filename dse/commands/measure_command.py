@@ -53,7 +53,7 @@ def _study_file(given: str, project: Path) -> Path:
     return project / path
 
 
-def _open_study(ref: object, project: Path, storage: str | None) -> tuple[optuna.Study, int]:
+def open_source_study(ref: object, project: Path, storage: str | None) -> tuple[optuna.Study, int]:
     """The study and trial a design was exported from (design.json's `study` entry)."""
     from dse.runner import open_study  # imports torch; only needed when there is a study
     from dse.schema import load_study_file
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"power by block (W): {parts}", highlight=False, soft_wrap=True)
         out.print(f"BRAM: {measured['units']['bram18k']}", highlight=False)
         if design.get("study"):
-            study, trial = _open_study(design["study"], project, storage)
+            study, trial = open_source_study(design["study"], project, storage)
             key = record_on_study(study, trial, measured)
             out.print(
                 f"recorded as study user attribute {key!r} of study {study.study_name!r} "

@@ -24,6 +24,7 @@ from dse.commands.options import (
     switch,
 )
 from dse.terminal import console
+from dse.units import shown, unit_of
 from models.errors import ModelInputError
 
 
@@ -58,8 +59,8 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
+        if isinstance(value, float):  # accuracy-like in %, the rest to 4 decimals
+            table.add_row(key, shown(key, value) if unit_of(key)[0] else f"{value:.4f}")
         elif isinstance(value, int | bool) or (isinstance(value, str) and len(value) <= 40):
             table.add_row(key, str(value))
         elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):
@@ -86,7 +87,9 @@ def train(
     ] = None,
     tau: Annotated[float | None, typer.Option(help="Relaxation temperature.")] = None,
     lam_init: Annotated[float | None, typer.Option(help="lam ~ U(-lam_init, lam_init).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of split, init and training.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of split, init and training (a study's dataset.seed).")
+    ] = 0,
     data_root: DataRoot = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     quiet: Annotated[bool, switch("quiet", "No progress bar.")] = False,
@@ -159,7 +162,9 @@ def evaluate(
     membrane_bits: MembraneBits = HW_DEFAULTS["membrane_bits"],
     reuse: Reuse = HW_DEFAULTS["reuse"],
     input_bits: InputBits = HW_DEFAULTS["input_bits"],
-    seed: Annotated[int, typer.Option(help="Seed of weight sampling.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of weight sampling (a study's evaluation.seed).")
+    ] = 0,
 ) -> None:
     """Convert a trained model to an SNN, score it on the test split, write JSON into DIR."""
     from models.datasets import load_dataset, load_ood
@@ -186,7 +191,11 @@ def evaluate(
     )
     # The training seed fixes the validation split the output scale is fitted on.
     splits = load_dataset(model.dataset, root=data_root, seed=model.config.seed)
-    ood_x = load_ood(ood, like=splits, seed=seed, root=ood_root) if ood else None
+    ood_x = None
+    if ood:
+        ood_x = load_ood(
+            ood, like=splits, seed=seed, root=ood_root, root_hint="pass --ood-root DIR"
+        )
     metrics = run_evaluation(model, splits, cfg, ood=ood_x, split="test")
     settings = {k: v for k, v in vars(cfg).items() if k not in ("device", "batch_size")}
     path = model_dir / evaluation_filename(ood=ood, **settings)

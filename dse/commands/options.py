@@ -5,7 +5,14 @@ Choices made (docs/study.md lists them):
 * `--widths` is always the hidden-layer widths (as in the study's `width` knob);
   `dse estimate` takes the full layer list, inputs to classes, as `--layers`.
 * Lists are one comma-separated value: `--widths 256,256`, `--threshold-scales 1.0,0.9`.
-* `--data-root` names the IDX dataset folder in every command.
+* `--data-root` names the IDX dataset folder in every command that loads a dataset by itself;
+  a study names it in the study file (`dataset.root`).
+* `--jobs` is how much of a command's work runs at once (worker processes of `dse run`,
+  compile jobs of `dse sim`, designs of `dse calibrate`); `--n-jobs` is a hidden deprecated
+  spelling of `dse run --jobs`.
+* Defaults are the study file's: a flag that names a design knob defaults to the knob's
+  default (`dse.space.KNOBS`: `--samples 4`, `--timesteps 8`, ...) and every `--seed` to 0,
+  the study's `evaluation.seed`, `dataset.seed` and `sampler.seed`.
 * Booleans are `--x/--no-x` switches.
 Hardware flags take the bounds of the study's knobs (`dse.space.KNOBS`), so a value the
 search would refuse is refused on the command line too (exit 2, naming the flag).
@@ -21,8 +28,11 @@ import typer
 from dse.redaction import STORAGE_ENV
 from dse.space import KNOBS
 
-#: AcceleratorConfig's defaults, restated so that `--help` needs no numpy (a test holds them
-#: equal to hwmodel.template.AcceleratorConfig's).
+#: The study file's defaults of the hardware flags: each knob's default (`dse.space.KNOBS`) and
+#: the hardware PRNG seed of a study (`evaluation.seed`, 0), so that a design given by flags is
+#: the design a study with the same knobs builds; a test holds them equal to the study's.
+#: (hwmodel.template.AcceleratorConfig's own defaults, S = 10 and seed 1, are the Python
+#: API's and are not what the command line takes.)
 HW_DEFAULTS: dict[str, Any] = {
     "pe": 64,
     "synapses_per_cycle": 1,
@@ -35,9 +45,9 @@ HW_DEFAULTS: dict[str, Any] = {
     "part": "xc7z020clg400-1",
     "ensemble": "repeat",
     "timesteps": 8,
-    "samples": 10,
+    "samples": 4,
     "input_bits": 8,
-    "seed": 1,
+    "seed": 0,
 }
 
 
@@ -70,7 +80,14 @@ Sampling = Annotated[
     str, typer.Option("--sampling", help="memory (sample into 1-bit RAM) or regenerate.")
 ]
 Part = Annotated[str, typer.Option("--part", help="Zynq-7000 part, e.g. xc7z020clg400-1.")]
-HwSeed = Annotated[int, typer.Option("--seed", help="Seed of the on-chip PRNG.", min=0)]
+HwSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Seed of the on-chip PRNG (a study's evaluation.seed; dse evaluate --seed).",
+        min=0,
+    ),
+]
 DataRoot = Annotated[
     Path | None, typer.Option("--data-root", help="Folder of the IDX dataset files.")
 ]
@@ -84,6 +101,17 @@ NTrials = Annotated[
         "--n-trials", help="The study's total of finished trials, all workers.", min=1, max=10**6
     ),
 ]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        help="Worker processes on this machine (default: the study file's n_jobs).",
+        min=1,
+        max=256,
+    ),
+]
+#: `dse run`'s former spelling of --jobs: hidden, still accepted with a deprecation warning.
+OldNJobs = Annotated[int | None, typer.Option("--n-jobs", hidden=True, min=1, max=256)]
 Timeout = Annotated[
     float | None,
     typer.Option("--timeout", help="Stop starting trials after S seconds.", min=1e-3, max=1e7),

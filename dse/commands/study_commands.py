@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dse.commands.options import NTrials, Storage, Timeout
+from dse.commands.options import (
+    Jobs,
+    NTrials,
+    OldNJobs,
+    Storage,
+    Timeout,
+    deprecated,
+    switch,
+)
 from dse.interrupt import command_line, resumable
 from dse.terminal import console, flagged
 
@@ -24,23 +33,24 @@ def run(
     study_file: StudyFile,
     n_trials: NTrials = None,
     storage: Storage = None,
-    n_jobs: Annotated[
-        int | None,
-        typer.Option("--n-jobs", help="Worker processes on this machine.", min=1, max=256),
-    ] = None,
+    jobs: Jobs = None,
     timeout: Timeout = None,
+    old_n_jobs: OldNJobs = None,
 ) -> None:
     """Run (or resume) the study until it has its total number of finished trials."""
-    flags = {"--n-trials": n_trials, "--storage": storage, "--n-jobs": n_jobs, "--timeout": timeout}
+    if old_n_jobs is not None:
+        deprecated("--n-jobs", "--jobs")
+        jobs = jobs if jobs is not None else old_n_jobs
+    flags = {"--n-trials": n_trials, "--storage": storage, "--jobs": jobs, "--timeout": timeout}
     with resumable(command_line("run", study_file, flags)):
-        _run(study_file, n_trials, storage, n_jobs, timeout)
+        _run(study_file, n_trials, storage, jobs, timeout)
 
 
 def _run(
     study_file: Path,
     n_trials: int | None,
     storage: str | None,
-    n_jobs: int | None,
+    jobs: int | None,
     timeout: float | None,
 ) -> None:
     from dse.schema import check_writable, load_study_file
@@ -55,7 +65,7 @@ def _run(
     from dse.redaction import redact_url
     from dse.runner import StudyFailing, run_study
 
-    jobs = n_jobs if n_jobs is not None else cfg.n_jobs  # both bounded to 1..256
+    jobs = jobs if jobs is not None else cfg.n_jobs  # both bounded to 1..256
     url = storage or cfg.storage_url()
     start = time.perf_counter()
     try:
@@ -109,7 +119,7 @@ def _run_workers(
 ) -> optuna.Study:
     """Run `jobs` worker processes; this process draws the progress bar from the storage."""
     from dse.holdout import score_front
-    from dse.objective import count_models
+    from dse.objective import count_models, model_cache
     from dse.parallel import run_parallel
     from dse.progress import StudyProgress
     from dse.runner import open_study
@@ -121,6 +131,7 @@ def _run_workers(
         n_models=count_models(cfg),
         workers=jobs,
         timeout=timeout if timeout is not None else cfg.timeout,
+        cached_models=model_cache(cfg).count,
     )
     bar.phase(f"{jobs} workers")
     try:
@@ -182,19 +193,28 @@ def show(
         str, typer.Option("--trial", help="A trial number, best, knee or front:N (0 = best).")
     ],
     storage: Storage = None,
+    as_json: Annotated[bool, switch("json", "Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """Every parameter and metric of one trial, and the command that exports it."""
+    """Every parameter and metric of one trial, grouped (objectives and constraints, knobs,
+    hardware figures, the rest), its cycle counts side by side, and the command that exports
+    it; --json: its params, objectives, constraints, user attributes and test figures, in
+    stored units."""
     from dse.runner import open_study
     from dse.schema import load_study_file
     from dse.selection import select_trial
-    from dse.summary import ties_line, trial_table
+    from dse.summary import cycle_table, ties_line, trial_json, trial_table
 
     cfg = load_study_file(study_file)
     study = open_study(cfg, storage, create=False)
     frozen = select_trial(study, trial)
     number = frozen.number
+    if as_json:
+        typer.echo(json.dumps(trial_json(study, frozen), indent=2))
+        return
     title = f"{cfg.name}: trial {number} ({frozen.state.name.lower()})"
-    console().print(trial_table(study, frozen, title))
+    out = console()
+    out.print(trial_table(study, frozen, title))
+    out.print(cycle_table(study, frozen))
     line = ties_line(study, frozen)
     if line is not None:
         typer.echo(line)

@@ -53,15 +53,112 @@ def test_a_flag_means_the_same_in_every_command() -> None:
     assert all(o.opts[0] != "--widths" or "idden" in (o.help or "") for _, o in _options())
 
 
-def test_hardware_flag_defaults_are_the_templates() -> None:
+def test_hardware_flag_defaults_are_the_study_files() -> None:
+    from dse.schema import EvaluationConfig
+    from dse.space import KNOBS
     from hwmodel.template import AcceleratorConfig
 
-    template = {
-        f.name: f.default
-        for f in dataclasses.fields(AcceleratorConfig)
-        if f.name not in ("widths", "extra")
+    knobs = {f.name for f in dataclasses.fields(AcceleratorConfig)} - {"widths", "extra"}
+    assert set(HW_DEFAULTS) == knobs
+    expected = {name: KNOBS[name].default for name in knobs - {"seed"}}
+    expected["seed"] = EvaluationConfig().seed  # a study's hardware PRNG seed
+    assert expected == HW_DEFAULTS
+
+
+#: Concepts several commands take: the parameter names a command may give one, and the one
+#: flag that spells it everywhere.
+CONCEPTS = {
+    "jobs": ({"jobs", "n_jobs", "workers", "processes"}, "--jobs"),
+    "data root": ({"data_root", "dataset_root", "root"}, "--data-root"),
+    "seed": ({"seed", "random_seed"}, "--seed"),
+    "trials": ({"n_trials", "trials"}, "--n-trials"),
+    "storage": ({"storage", "storage_url", "url"}, "--storage"),
+    "samples": ({"samples", "n_samples"}, "--samples"),
+    "timesteps": ({"timesteps", "steps"}, "--timesteps"),
+}
+
+
+def test_one_concept_one_flag_and_one_default() -> None:
+    """For every command: a concept is spelled by one flag, a design knob's flag defaults to
+    the study file's default, and every seed defaults to the study's (0)."""
+    from dse.schema import DatasetConfig, EvaluationConfig, SamplerConfig
+    from dse.space import KNOBS
+    from models.train_config import TrainConfig
+
+    study_seeds = {
+        EvaluationConfig().seed,
+        DatasetConfig().seed,
+        SamplerConfig().seed,
+        TrainConfig().seed,
     }
-    assert template == HW_DEFAULTS
+    assert study_seeds == {0}
+    knob_flags = {f"--{name.replace('_', '-')}": rule.default for name, rule in KNOBS.items()}
+    checked = set()
+    for command, option in _options():
+        flag = option.opts[0]
+        for concept, (names, spelling) in CONCEPTS.items():
+            if option.name in names:
+                assert flag == spelling, f"dse {command}: {concept} is {flag}, not {spelling}"
+        if flag in knob_flags:
+            assert option.default == knob_flags[flag], f"dse {command} {flag}: default"
+            checked.add(flag)
+        if flag == "--seed":
+            assert option.default == 0, f"dse {command} --seed defaults to {option.default}"
+            checked.add(flag)
+        if flag == "--jobs" and command == "run":
+            assert option.default is None and "n_jobs" in option.help  # the study file's
+    assert {"--samples", "--timesteps", "--pe", "--seed", "--k-bits"} <= checked
+    seeds = {c for c, o in _options() if o.opts[0] == "--seed"}
+    assert {"train", "evaluate", "export", "calibrate"} <= seeds
+    jobs = {c for c, o in _options() if o.opts[0] == "--jobs"}
+    assert {"run", "sim", "calibrate"} <= jobs
+
+
+def test_run_takes_jobs_and_the_old_n_jobs_with_a_warning(tmp_path, capsys) -> None:
+    from dse.cli import main
+
+    missing = str(tmp_path / "nope.yaml")
+    assert main(["run", missing, "--n-jobs", "2"]) == 2  # parsed; the file is what fails
+    err = capsys.readouterr().err
+    assert "--n-jobs is deprecated; use --jobs" in err and "no such study file" in err
+    assert main(["run", missing, "--jobs", "2"]) == 2
+    assert "deprecated" not in capsys.readouterr().err
+    hidden = [o for c, o in _all_options() if c == "run" and o.opts[0] == "--n-jobs"]
+    assert len(hidden) == 1 and hidden[0].hidden
+
+
+def _all_options() -> list[tuple[str, typer.core.TyperOption]]:
+    commands = typer.main.get_command(app).commands
+    return [
+        (name, p)
+        for name, cmd in commands.items()
+        for p in cmd.params
+        if p.param_type_name == "option"
+    ]
+
+
+def test_missing_mnist_names_what_each_command_takes(tmp_path, capsys) -> None:
+    """`dse run` reads the dataset folder from the study file, never from --data-root."""
+    import yaml
+
+    from dse.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    study = tmp_path / "mnist.yaml"
+    raw = {
+        "name": "no_mnist",
+        "output_dir": str(tmp_path / "out"),
+        "dataset": {"name": "mnist", "root": str(empty)},
+        "objectives": [{"metric": "accuracy", "direction": "maximize"}],
+    }
+    study.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "set dataset.root in the study file" in err and "--data-root" not in err
+    argv = ["train", "--dataset", "mnist", "--data-root", str(empty), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "pass --data-root DIR" in capsys.readouterr().err
 
 
 def _modules_after(statement: str) -> set[str]:

@@ -1,5 +1,5 @@
 """Ctrl-C and SIGTERM on real `dse run` processes: one resume line, exit 130, nothing counted
-as a failure, and the `--n-jobs` workers stopped with their parent."""
+as a failure, and the `--jobs` workers stopped with their parent."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _alive(pid: int) -> bool:
 def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path) -> None:
     study = _study_file(tmp_path, n_trials=4)
     db = tmp_path / "out" / "study.db"
-    proc = _dse("run", str(study), "--n-jobs", "2")
+    proc = _dse("run", str(study), "--jobs", "2")
     _wait_running(db, proc, count=2)
     workers = _children(proc.pid)
     assert len(workers) == 2
@@ -118,7 +118,7 @@ def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path) -> None:
     text = err.decode()
     assert proc.returncode == 130, text
     assert [line for line in text.splitlines() if "interrupted" in line] == [
-        f"interrupted; resume with: dse run {study} --n-jobs 2"
+        f"interrupted; resume with: dse run {study} --jobs 2"
     ]
     assert not [pid for pid in workers if _alive(pid)]
     assert "RUNNING" not in _states(db)  # the workers failed their trials on the way out

@@ -34,7 +34,7 @@ def test_run_prints_summary_and_resume_is_a_no_op(
     assert re.search(r"on the Pareto front, this run (\d+ min )?\d+ s;", out)  # how long
     assert f"next: dse report {study_file}; dse show {study_file} --trial knee" in out
     # The front: every knob and the key hardware figures, in units, none dropped.
-    for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [us]"):
+    for header in ("trial", "accuracy [%]", "power_w [W]", "lut", "latency_us [µs]"):
         assert header in out
     for knob in ("pe", "width_0", "timesteps", "samples", "ensemble"):
         assert knob in out
@@ -91,9 +91,9 @@ def test_user_errors_exit_2_with_one_line(
     assert main(["run", str(FIXTURES / "bad_training.yaml")]) == 2
     err = capsys.readouterr().err.strip()
     assert "training.epochs: 0 must be" in err and "Traceback" not in err
-    assert main(["run", str(study_file), "--n-jobs", "0"]) == 2
+    assert main(["run", str(study_file), "--jobs", "0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "'--n-jobs': Input should be greater than or equal to 1" in err and "\n" not in err
+    assert "'--jobs': Input should be greater than or equal to 1" in err and "\n" not in err
 
 
 def test_report_before_run_is_a_user_error(
@@ -110,7 +110,7 @@ def test_report_before_run_is_a_user_error(
 def test_parallel_workers_top_up_the_same_study(
     study_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", str(study_file), "--n-jobs", "2", "--n-trials", "5"]) == 0
+    assert main(["run", str(study_file), "--jobs", "2", "--n-trials", "5"]) == 0
     out = capsys.readouterr().out
     assert "study 'cli': 5 finished trials" in out
     assert main(["show", str(study_file), "--trial", "4"]) == 0

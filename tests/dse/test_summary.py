@@ -1,8 +1,6 @@
-"""Terminal tables: units, constraint wording, nothing dropped, and a measured ETA."""
+"""Terminal tables: units, constraint wording, nothing dropped (the ETA: test_progress)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 import optuna
 import pytest
@@ -10,14 +8,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial
 from rich.console import Console
 
-from dse.inner import INNER_ATTR
-from dse.progress import eta_seconds
 from dse.summary import constraint_text, front_tables, shown
 
 
 def test_units_and_rounding() -> None:
     assert shown("accuracy", 0.95555555) == "95.56 %"
-    assert shown("energy_pl_uj", 20.43669119946667) == "20.44 uJ"
+    assert shown("energy_pl_uj", 20.43669119946667) == "20.44 µJ"
     assert shown("util_lut", 0.3477272727) == "34.77 %"
     assert shown("lut", 6120.0) == "6120"
     assert shown("part", "xc7z020clg400-1") == "xc7z020clg400-1"
@@ -58,51 +54,18 @@ def test_front_tables_split_columns_and_drop_none() -> None:
     for name in params:
         assert headers.count(name) == 1
     assert headers.count("trial") == len(tables)
-    assert {"accuracy [%]", "energy_pl_uj [uJ]", "lut", "latency_us [us]"} <= set(headers)
+    assert {"accuracy [%]", "energy_pl_uj [µJ]", "lut", "latency_us [µs]"} <= set(headers)
     console = Console(width=80, record=True)
     for table in tables:
         console.print(table)
     text = console.export_text()
     assert "(knee)" in text and "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert "12.35 us" in text
+    assert "12.35 µs" in text
     # Best accuracy first; the dominated trial 3 is not on the front; the knee is trial 2
     # (scaled to the front: accuracy 0.5, energy 0.75, nearest to the ideal (1, 1)); no
     # selection results, so `best` is the most accurate.
     assert [str(c) for c in tables[0].columns[0]._cells] == ["0 (best)", "2 (knee)", "1"]
-
-
-def _timed(number: int, seconds: float, hit: bool, key: str, train_s: float) -> FrozenTrial:
-    trial = optuna.trial.create_trial(
-        values=[0.5],
-        user_attrs={"cache_hit": hit, "model_key": key, "train_seconds": train_s},
-    )
-    start = datetime(2026, 1, 1)
-    trial.datetime_start, trial.datetime_complete = start, start + timedelta(seconds=seconds)
-    trial.number = number
-    return trial
-
-
-def test_eta_counts_models_to_train_and_reused_trials() -> None:
-    first = _timed(0, 31.0, False, "a", 30.0)
-    assert eta_seconds([first], total=60, n_models=4) is None  # no reused trial measured yet
-    trials = [first, _timed(1, 0.5, True, "a", 0.0), _timed(2, 1.5, True, "a", 0.0)]
-    # 3 models left at 30 s, 57 trials left at the median reused trial (1.0 s)
-    assert eta_seconds(trials, total=60, n_models=4) == pytest.approx(3 * 30 + 57 * 1.0)
-    assert eta_seconds(trials, total=60, n_models=4, workers=2) == pytest.approx(73.5)
-    assert eta_seconds(trials, total=3, n_models=4) == 0.0
-    trained = zip((3, 4, 5), "bcd", strict=True)
-    done = [*trials, *(_timed(n, 32.0, False, key, 31.0) for n, key in trained)]
-    assert eta_seconds(done, total=10, n_models=4) == pytest.approx(4 * 1.0)
-    # hardware variants recorded within a trial (0 s, cache hit) are neither counted nor timed
-    variants = [_timed(n, 0.0, True, "a", 0.0) for n in (6, 7, 8)]
-    for variant in variants:
-        variant.user_attrs[INNER_ATTR] = 1
-    assert eta_seconds([*done, *variants], total=10, n_models=4) == pytest.approx(4 * 1.0)
-    # a timeout that comes first bounds the time left, also while the rest is unknown
-    assert eta_seconds(done, total=10, n_models=4, time_left=2.5) == pytest.approx(2.5)
-    assert eta_seconds(done, total=10, n_models=4, time_left=100.0) == pytest.approx(4.0)
-    assert eta_seconds([first], total=60, n_models=4, time_left=-3.0) == 0.0
 
 
 def test_clock_note_names_designs_close_to_their_fmax() -> None:
@@ -120,3 +83,16 @@ def test_clock_note_names_designs_close_to_their_fmax() -> None:
     assert note is not None and "10 %" in note
     assert "trials 7 (125 of 130.2 MHz), 9 (100 of 111.1 MHz)" in note and " 3 (" not in note
     assert clock_note(front[:1]) is None
+
+
+def test_the_report_and_the_terminal_read_the_same_units() -> None:
+    from dse.plots import METRIC_STYLES
+    from dse.units import unit_of
+
+    for name, style in METRIC_STYLES.items():
+        if style.unit:
+            assert unit_of(name) == (style.unit, style.scale), name
+    assert unit_of("test_accuracy_se") == ("%", 100.0)
+    assert unit_of("val_ece_before_scaling_mode") == ("%", 100.0)
+    assert unit_of("latency_worst_us") == ("µs", 1.0)
+    assert unit_of("energy_board_uj") == ("µJ", 1.0)

@@ -85,7 +85,7 @@ def test_worker_killed_mid_trial_is_retried(postgres_url: str, mimic_worker, tmp
 
 
 def test_dse_workers_share_a_real_study(postgres_url: str, tmp_path, capfd) -> None:
-    """`run_parallel` (= `dse run --n-jobs 2`) starts two `dse worker`s on one study."""
+    """`run_parallel` (= `dse run --jobs 2`) starts two `dse worker`s on one study."""
     name = f"tiny-{time.time_ns()}"
     study = {
         "name": name,

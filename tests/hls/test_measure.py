@@ -187,7 +187,7 @@ def test_comparison_converts_bram36_to_18kb_blocks() -> None:
     assert table.loc["BRAM (18 Kb)", "estimated"] == 5.0  # 2.5 tiles of 36 Kb
     assert table.loc["BRAM (18 Kb)", "ratio"] == pytest.approx(0.6)
     assert table.loc["LUT", "ratio"] == pytest.approx(3455 / 4000)
-    assert table.loc["Latency per image, all inputs firing (us)", "measured"] == pytest.approx(0.16)
+    assert table.loc["Latency per image, all inputs firing (µs)", "measured"] == pytest.approx(0.16)
     assert table.loc["Clock target (MHz)", "measured"] == pytest.approx(200.0)
     assert math.isnan(table.loc["DSP", "ratio"])  # estimated zero: no ratio
     assert math.isnan(table.loc["FF", "measured"])  # absent stays absent
