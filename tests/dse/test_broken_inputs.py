@@ -69,6 +69,38 @@ STUDIES = [
     ("deep-nesting", "deep: " + "[" * 200 + "]" * 200, "nested deeper"),
     ("long-integer", "n_trials: " + "9" * 5000, "cannot be read"),
     ("name-markup", "name: '[/x] [bold]'", "name"),
+    # strict scalars: YAML's loose typing must not turn a typo into a silently different study
+    ("duplicate-key", "n_trials: 3\nn_trials: 777", "key 'n_trials' is given twice"),
+    ("duplicate-nested-key", "search: {timesteps: 4, timesteps: 8}", "key 'timesteps'"),
+    ("duplicate-name-key", "search: {}\nname: other", "key 'name' is given twice"),
+    ("name-600k", "name: " + "a" * 600_000, "name"),
+    ("name-binary", "name: !!binary aGVsbG8=", "name"),
+    ("n-trials-true", "n_trials: true", "n_trials"),
+    ("n-jobs-yes", "n_jobs: yes", "n_jobs"),
+    ("n-trials-quoted", "n_trials: '1e3'", "n_trials"),
+    ("timeout-quoted", "timeout: '1e3'", "timeout"),
+    ("util-cap-quoted", "constraints: {util_cap: '0.5'}", "constraints.util_cap"),
+    ("fit-device-off", "constraints: {fit_device: 'off'}", "constraints.fit_device"),
+    ("exact-yes-string", "hardware_search: {exact: 'yes'}", "hardware_search.exact"),
+    ("sampler-seed-3.0", "sampler: {seed: 3.0}", "sampler.seed"),
+    ("dataset-seed-true", "dataset: {seed: true}", "dataset.seed"),
+    ("max-train-float", "dataset: {max_train: 100.0}", "dataset.max_train"),
+    ("output-dir-number", "output_dir: 5", "output_dir"),
+    ("storage-number", "storage: 5", "storage"),
+    ("storage-5000", "storage: 'sqlite:///" + "x" * 5000 + "'", "storage"),
+    # training settings have upper bounds
+    ("epochs-1e9", "training: {epochs: 1000000000}", "training.epochs"),
+    ("epochs-float-1e9", "training: {epochs: 1.0e+9}", "training.epochs"),
+    ("batch-huge", "training: {batch_size: 100000000}", "training.batch_size"),
+    ("lr-other-huge", "training: {lr_other: 1000}", "training.lr_other"),
+    ("calib-samples-huge", "training: {calib_samples: 100000000}", "training.calib_samples"),
+    ("dataset-size-huge", "training: {dataset_size: 1.0e+30}", "training.dataset_size"),
+    ("device-long", "training: {device: " + "x" * 5000 + "}", "training.device"),
+    # storage that cannot work
+    ("storage-memory-two-jobs", "storage: 'sqlite:///:memory:'\nn_jobs: 2", "n_jobs"),
+    ("storage-journal-proc", "storage: 'journal:///proc/x.log'", "storage"),
+    ("storage-under-a-file", "storage: 'sqlite:////etc/passwd/x.db'", "storage"),
+    ("storage-component-300", "storage: 'journal:///tmp/" + "x" * 300 + "/s.log'", "storage"),
 ]
 # Output-directory and file-level problems (the study text replaces HEAD entirely).
 OUTPUT_CASES = [
@@ -78,6 +110,8 @@ OUTPUT_CASES = [
     ("directory", "is a directory"),
     ("too-large", "larger than"),
     ("top-level-list", "mapping"),
+    ("output-dir-5000", "output_dir"),
+    ("output-dir-component-300", "output_dir"),
 ]
 
 
@@ -139,6 +173,10 @@ def test_broken_study_file_or_output(case, fragment, tmp_path, done, capsys) -> 
         text += "# " + "x" * (1 << 20) + "\n"
     elif case == "top-level-list":
         text = "- name: broken\n"
+    elif case == "output-dir-5000":
+        text = HEAD.format(out=done / ("x/" * 2500))
+    elif case == "output-dir-component-300":
+        text = HEAD.format(out=done / ("x" * 300))
     if not study.exists():
         study.write_text(text)
     before = _snapshot(done)
@@ -286,3 +324,25 @@ def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
     argv = [str(garbage) if a == "{garbage}" else a for a in argv]
     assert main(argv) == 2
     assert flag in _one_error_line(capsys)
+
+
+# --- flags that contradict the study file --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--storage", "sqlite:///:memory:", "--n-jobs", "2"], "--n-jobs"),
+        (["--storage", "journal:///proc/dse-test.log"], "cannot write in '/proc'"),
+        (["--storage", "sqlite:////etc/passwd/x.db"], "a folder on its path is a file"),
+    ],
+    ids=["memory-two-jobs", "journal-proc", "sqlite-under-file"],
+)
+def test_run_refuses_an_unusable_storage_flag(flags, fragment, tmp_path, done, capsys) -> None:
+    study = tmp_path / "study.yaml"
+    study.write_text(HEAD.format(out=done))
+    before = _snapshot(done)
+    assert main(["run", str(study), *flags]) == 2
+    err = _one_error_line(capsys)
+    assert fragment in err and "storage" in err
+    assert _snapshot(done) == before
