@@ -9,6 +9,7 @@ must come out byte for byte the same.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -279,8 +280,25 @@ def _report(text_change: tuple[str, str] | None = None, raw: bytes | None = None
     return make
 
 
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)  # reading it would wait for a writer for ever
+
+
+def _sparse(size: int):
+    def make(path: Path) -> None:
+        with path.open("wb") as handle:  # no disk space used: a hole
+            handle.truncate(size)
+
+    return make
+
+
 REPORTS = [
     ("lut-1e400", _report(("<LUT>4546</LUT>", "<LUT>1e400</LUT>")), "not a finite number"),
+    ("lut-1e308", _report(("<LUT>4546</LUT>", "<LUT>1e308</LUT>")), "lut is 1e+308, more than"),
+    ("dsp-1e9", _report(("<DSP48E>4</DSP48E>", "<DSP48E>1000000000</DSP48E>")), "dsp is 1e+09"),
+    ("fifo", _fifo, "not a regular file"),
+    ("two-gigabytes", _sparse(2 << 30), "larger than 64 MiB"),
+    ("directory", lambda path: path.mkdir(), "is a directory"),
     ("lut-negative", _report(("<LUT>4546</LUT>", "<LUT>-4546</LUT>")), "lut is -4546"),
     ("truncated", _report(raw=CSYNTH.read_bytes()[:700]), "csynth.xml"),
     ("binary", _report(raw=b"\x89PNG\r\n\x1a\n" + bytes(range(256))), "csynth.xml"),
@@ -289,6 +307,7 @@ REPORTS = [
 ]
 
 
+@pytest.mark.timeout(60)  # a FIFO must not hang the command
 @pytest.mark.parametrize(("case", "make", "fragment"), REPORTS, ids=[c[0] for c in REPORTS])
 def test_corrupted_report_exits_2_in_one_line(case, make, fragment, tmp_path, capsys) -> None:
     project = tmp_path / "project"
