@@ -57,6 +57,9 @@ STUDIES = [
     ("dataset-root-missing", "dataset: {name: mnist, root: /no/such/dir}", "dataset.root"),
     ("calibration-missing", "evaluation: {calibration: /no/such.json}", "evaluation.calibration"),
     ("calibration-garbage", "evaluation: {calibration: {garbage}}", "evaluation.calibration"),
+    ("calibration-string", "evaluation: {calibration: {string}}", "multipliers.lut.pe is '2'"),
+    ("calibration-nan", "evaluation: {calibration: {nan}}", "multipliers.lut.pe is nan"),
+    ("calibration-power-neg", "evaluation: {calibration: {negative}}", "power.ff is -1"),
     ("ood-unknown", "dataset: {ood: bogus}", "dataset.ood"),
     ("val-fraction", "dataset: {val_fraction: 1.5}", "dataset.val_fraction"),
     ("storage-scheme", "storage: 'mysql://bob:hunter2@h/db'", "storage"),
@@ -103,6 +106,13 @@ STUDIES = [
     ("storage-under-a-file", "storage: 'sqlite:////etc/passwd/x.db'", "storage"),
     ("storage-component-300", "storage: 'journal:///tmp/" + "x" * 300 + "/s.log'", "storage"),
 ]
+#: Profiles the study cases above name by {placeholder}: each parses as a file, none prices.
+PROFILES = {
+    "{garbage}": "not json {",
+    "{string}": '{"multipliers": {"lut": {"pe": "2"}}}',
+    "{nan}": '{"multipliers": {"lut": {"pe": NaN}}}',
+    "{negative}": '{"power": {"ff": -1}}',
+}
 # Output-directory and file-level problems (the study text replaces HEAD entirely).
 OUTPUT_CASES = [
     ("output-is-file", "output_dir"),
@@ -140,10 +150,11 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.mark.parametrize(("case", "body", "field"), STUDIES, ids=[c[0] for c in STUDIES])
 def test_broken_study_exits_2_in_one_line(case, body, field, tmp_path, done, capsys) -> None:
-    if case == "calibration-garbage":
-        garbage = tmp_path / "garbage"
-        garbage.write_text("not json {")
-        body = body.replace("{garbage}", str(garbage))
+    for placeholder, text in PROFILES.items():
+        if placeholder in body:
+            profile = tmp_path / f"{placeholder.strip('{}')}.json"
+            profile.write_text(text)
+            body = body.replace(placeholder, str(profile))
     header = HEAD.format(out=done)
     if body.startswith(("objectives:", "name:")):  # replaces a key of HEAD
         key = body.split(":")[0]
@@ -327,6 +338,7 @@ FLAGS = [
     (["estimate", "--layers", "64,16,4", "--pe", "5000"], "--pe"),
     (["estimate", "--layers", "64,16,4", "--clock-mhz", "inf"], "--clock-mhz"),
     (["estimate", "--layers", "64,16,4", "--calibration", "{garbage}"], "--calibration"),
+    (["estimate", "--layers", "64,16,4", "--calibration", "{nan}"], "multipliers.lut.pe is nan"),
     (["estimate", "--layers", "64,x,4"], "--layers"),
     (["estimate"], "--layers"),
     (["evaluate", "MODEL", "--threshold-scales", "1,a"], "--threshold-scales"),
@@ -338,9 +350,9 @@ FLAGS = [
     ("argv", "flag"), FLAGS, ids=[" ".join(f[0][:1] + f[0][-2:]) for f in FLAGS]
 )
 def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
-    garbage = tmp_path / "garbage.json"
-    garbage.write_text("{not json")
-    argv = [str(garbage) if a == "{garbage}" else a for a in argv]
+    for placeholder, text in PROFILES.items():
+        (tmp_path / f"{placeholder.strip('{}')}.json").write_text(text)
+    argv = [str(tmp_path / f"{a.strip('{}')}.json") if a in PROFILES else a for a in argv]
     assert main(argv) == 2
     assert flag in _one_error_line(capsys)
 
