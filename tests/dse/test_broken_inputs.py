@@ -243,6 +243,23 @@ def _other_shapes(folder: Path) -> None:
     torch.save(BayesBinaryMLP((64, 9, 10), levels=4).state_dict(), folder / "weights.pt")
 
 
+def _flip_64_bytes(folder: Path) -> None:
+    """Invert 64 bytes inside the largest stored tensor: torch still loads the state dict."""
+    import struct
+    import zipfile
+
+    path = folder / "weights.pt"
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        entry = max(archive.infolist(), key=lambda info: info.file_size)
+    name_len, extra_len = struct.unpack(
+        "<HH", data[entry.header_offset + 26 : entry.header_offset + 30]
+    )
+    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
+    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
+    path.write_bytes(bytes(data))
+
+
 MODELS = [
     ("settings-not-json", _write("settings.json", b"{not json"), "corrupt"),
     ("settings-list", _write("settings.json", b"[1, 2]"), "not a JSON object"),
@@ -259,6 +276,9 @@ MODELS = [
     ("weights-empty", _write("weights.pt", b""), "corrupt"),
     ("weights-other-shapes", _other_shapes, "corrupt"),
     ("weights-missing", lambda folder: (folder / "weights.pt").unlink(), "weights.pt"),
+    ("weights-64-flipped-bytes", _flip_64_bytes, "does not match the SHA-256"),
+    ("weights-digest-missing", _settings_with(weights_sha256=KeyError), "SHA-256"),
+    ("weights-digest-other", _settings_with(weights_sha256="0" * 64), "SHA-256"),
 ]
 
 
