@@ -19,12 +19,17 @@ def check_resources(cfg: StudyConfig) -> None:
 
 def check_calibration(path: str, field: str) -> None:
     """The profile at `path` loads; else a one-line error naming `field` (key or flag)."""
-    from hwmodel.calibration import load_calibration
+    from hwmodel.calibration import CalibrationError, load_calibration
     from hwmodel.errors import HardwareInputError
     from hwmodel.profiles import NAMES
 
     try:
         load_calibration(path)
+    except CalibrationError as exc:  # names the entry: multipliers.lut.pe is 'x', ...
+        raise StudyInputError(
+            f"{field}: {short_repr(path)} is not a calibration profile ({exc.problem}); fix "
+            f"it, re-run `dse calibrate`, or name a packaged profile ({', '.join(NAMES)})"
+        ) from None
     except (ValueError, TypeError, AttributeError, OSError, HardwareInputError):
         raise StudyInputError(
             f"{field}: {path!r} is not a calibration profile (JSON written by "

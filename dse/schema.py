@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
+    Strict,
     ValidationError,
     create_model,
     field_validator,
@@ -50,6 +51,13 @@ from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+#: Longest study name: a safe file and database name (PostgreSQL's study_name is VARCHAR(512)).
+MAX_NAME = 128
+#: Longest free string (a storage URL, a path), and the file system's limits on a path:
+#: Linux's PATH_MAX and NAME_MAX, in bytes.
+MAX_TEXT = 4096
+MAX_PATH_BYTES = 4095
+MAX_NAME_BYTES = 255
 #: Seeds are handed to numpy and torch, which take unsigned 32-bit integers.
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
 
@@ -104,10 +112,12 @@ Metric = Annotated[Literal[OBJECTIVE_METRICS], BeforeValidator(_not_retired)]  #
 
 
 class _Section(BaseModel):
-    """Base of every section: unknown keys are errors (typos must not pass silently), and
-    inf/NaN are refused wherever a number belongs."""
+    """Base of every section: unknown keys are errors (typos must not pass silently),
+    inf/NaN are refused wherever a number belongs, and scalars are strict: an integer field
+    takes no `true`, `3.0` or `'40'`, a number field no `'1e3'` (an integer is a number), a
+    boolean no `'off'` or `1`, a string no `!!binary` bytes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 def _existing(kind: str) -> Any:
@@ -121,7 +131,18 @@ def _existing(kind: str) -> Any:
             )
         return path
 
-    return Annotated[Path, AfterValidator(check)]
+    return Annotated[Path, Strict(False), BeforeValidator(_path_text), AfterValidator(check)]
+
+
+def _path_text(value: Any) -> Any:
+    """A path is written as text (a Path when built in code), at most MAX_TEXT characters."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise PydanticCustomError(
+            "path", "long", {"fix": f"longer than {MAX_TEXT} characters; use a shorter path"}
+        )
+    if not isinstance(value, str | os.PathLike):
+        raise PydanticCustomError("path_type", "use a path written as text", {})
+    return value
 
 
 def _profile() -> Any:
@@ -136,6 +157,7 @@ def _profile() -> Any:
         return value
 
     def check(value: str | Path) -> str | Path:
+        _path_text(value)
         if str(value) in NAMES:
             return str(value)
         path = Path(value)
@@ -261,9 +283,9 @@ SearchSpace = create_model(
 class StudyConfig(_Section):
     """A whole study file, validated; `search` holds one `Knob` per design knob."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    output_dir: Path | None = None
-    storage: str | None = None
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
+    output_dir: Annotated[Path, Strict(False), BeforeValidator(_path_text)] | None = None
+    storage: str | None = Field(None, max_length=MAX_TEXT)
     dataset: DatasetConfig = DatasetConfig()
     training: dict[str, Any] = {}
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -293,6 +315,11 @@ class StudyConfig(_Section):
             raise PydanticCustomError(
                 "knob", "storage", {"where": "storage", "value": redact_url(url), "fix": fix}
             )
+        if url is not None:
+            try:
+                _check_storage_path(url)
+            except StudyInputError as exc:
+                raise PydanticCustomError("line", "storage", {"text": str(exc)}) from None
         return url
 
     @model_validator(mode="after")
@@ -327,6 +354,11 @@ class StudyConfig(_Section):
                 ctx = {"where": "hardware_search", "value": f"{size} designs", "fix": fix}
                 raise PydanticCustomError("knob", "grid", ctx)
         _check_training(self.training)
+        if self.storage is not None:
+            try:
+                _check_shared_storage(self.storage, self.n_jobs, "n_jobs")
+            except StudyInputError as exc:
+                raise PydanticCustomError("line", "storage", {"text": str(exc)}) from None
         return self
 
     # Resolved settings (defaults that depend on other fields).
@@ -359,13 +391,105 @@ class StudyConfig(_Section):
         return self._source
 
 
+def _path_problem(path: Path) -> str | None:
+    """Why `path` cannot name a file or directory on Linux (too long, a component too long,
+    a NUL byte), or None."""
+    text = str(path.absolute())
+    if "\0" in text:
+        return "it holds a NUL character; fix the path"
+    size = len(os.fsencode(text))
+    if size > MAX_PATH_BYTES:
+        return f"{size} bytes long, over the {MAX_PATH_BYTES} a path may have; use a shorter path"
+    longest = max(path.parts, key=lambda part: len(os.fsencode(part)), default="")
+    if len(os.fsencode(longest)) > MAX_NAME_BYTES:
+        return (
+            f"a component is {len(os.fsencode(longest))} bytes long, over the "
+            f"{MAX_NAME_BYTES} a file name may have; use a shorter name"
+        )
+    return None
+
+
+def _existing_parent(path: Path) -> Path | None:
+    """The nearest existing folder above `path` (None if what exists there is not one)."""
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    return parent if parent is not None and parent.is_dir() else None
+
+
 def _check_directory_path(path: Path) -> None:
-    """`path` can become a directory: not a file, under a directory (checked at load)."""
+    """`path` can become a directory: a valid path, not a file, under a directory."""
+    problem = _path_problem(path)
+    if problem:
+        raise PydanticCustomError("path", "long", {"fix": problem})
     if path.exists() and not path.is_dir():
         raise PydanticCustomError("path", "file", {"fix": "it is a file; name a directory"})
-    parent = next((p for p in path.absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir():
+    if _existing_parent(path) is None:
+        parent = next((p for p in path.absolute().parents if p.exists()), None)
         raise PydanticCustomError("path", "parent", {"fix": f"{parent} is not a directory"})
+
+
+def storage_file(url: str) -> Path | None:
+    """The local file of a sqlite or journal storage URL; None for a server or an in-memory
+    database (sqlite://, sqlite:///:memory:). Parsed without SQLAlchemy (a light check)."""
+    match = re.match(r"(sqlite(?:\+\w+)?|journal)://(.*)", url, re.S)
+    if match is None:
+        return None
+    rest = match[2]
+    if match[1].startswith("sqlite"):
+        rest = rest.split("?", 1)[0]
+        database = rest[1:] if rest.startswith("/") else rest
+        return None if database in ("", ":memory:") else Path(database)
+    return Path(rest)
+
+
+def _storage_error(url: str, problem: str) -> StudyInputError:
+    return StudyInputError(f"storage: {short_repr(redact_url(url))}: {problem}")
+
+
+def _check_storage_path(url: str) -> None:
+    """A sqlite or journal file can be created where the URL says (checked at load)."""
+    path = storage_file(url)
+    if path is None:
+        return
+    if not path.name:
+        raise _storage_error(url, "names no file; give a file such as /path/study.db")
+    problem = _path_problem(path)
+    if problem:
+        raise _storage_error(url, problem)
+    if path.is_dir():
+        raise _storage_error(url, "is a directory; name a file in it, e.g. study.db")
+    if _existing_parent(path) is None:
+        raise _storage_error(url, "a folder on its path is a file; choose a path under a folder")
+
+
+def _check_shared_storage(url: str, jobs: int, flag: str) -> None:
+    """An in-memory SQLite database lives in one process: worker processes cannot share it."""
+    in_memory = re.match(r"sqlite(\+\w+)?://", url) and storage_file(url) is None
+    if in_memory and jobs > 1:
+        raise _storage_error(
+            url,
+            f"an in-memory database cannot be shared by {jobs} worker processes ({flag}); "
+            "use a file (sqlite:///path/study.db), leave storage out, or run one job",
+        )
+
+
+def check_storage(url: str, jobs: int, flag: str = "n_jobs") -> None:
+    """Before any trial: the storage can hold `jobs` workers and its file can be written
+    (its folder is created now, and a probe file written and removed beside it)."""
+    _check_shared_storage(url, jobs, flag)
+    _check_storage_path(url)
+    path = storage_file(url)
+    if path is None:
+        return
+    folder = path.absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".dse-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise _storage_error(
+            url, f"cannot write in {_shown(folder)} ({exc.strerror or exc}); choose a writable path"
+        ) from None
 
 
 def check_writable(cfg: StudyConfig) -> Path:
@@ -401,6 +525,15 @@ def _check_training(training: dict[str, Any]) -> None:
         raise PydanticCustomError("line", "training", {"text": f"training.{exc}"}) from None
 
 
+#: What to write instead, for a scalar of the wrong YAML type (the sections are strict).
+_STRICT_FIXES = {
+    "int_type": "use a whole number without quotes, e.g. 40 (not true/yes, 3.0 or '40')",
+    "float_type": "use a number without quotes, e.g. 0.5 (not '1e3' or true)",
+    "bool_type": "use true or false without quotes (not 'off', 'yes' or 1)",
+    "string_type": "use text (not a number, a boolean or !!binary data)",
+}
+
+
 def _format_error(err: dict, label: str) -> str:
     """One line for one pydantic error: path, bad value, what is allowed."""
     if err["type"] == "line":
@@ -416,6 +549,7 @@ def _format_error(err: dict, label: str) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch":
         msg = "use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    msg = _STRICT_FIXES.get(err["type"], msg)
     if err["type"] == "missing":
         return f"{label}: {path}: missing; this field is required"
     if err["type"] == "extra_forbidden":
@@ -437,11 +571,13 @@ def parse_study(data: Any, label: str = "study") -> StudyConfig:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses deep nesting and counts nodes after alias expansion.
+    """yaml.SafeLoader that refuses deep nesting, counts nodes after alias expansion, and
+    refuses a key given twice in one mapping (yaml.safe_load keeps the last silently).
 
     Each composed node's expanded size (itself plus its children, an alias counting as the
     whole node it names) is computed bottom-up, so an alias bomb is refused after composing a
-    few hundred real nodes, long before anything expands it.
+    few hundred real nodes, long before anything expands it.  Merge keys (`<<: *base`) may
+    still be overridden by the mapping's own keys, as YAML intends.
     """
 
     def __init__(self, stream: str) -> None:
@@ -469,13 +605,34 @@ class _BoundedLoader(yaml.SafeLoader):
         self._sizes[id(node)] = size
         return node
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in first
+                except TypeError:  # an unhashable key: the base class says so
+                    continue
+                if repeated:
+                    raise _LimitError(
+                        f"key {short_repr(key)} is given twice (first on line {first[key] + 1}), "
+                        "and only the last would count",
+                        key_node,
+                        "keep one",
+                    )
+                first[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
 
 class _LimitError(yaml.YAMLError):
-    """A study file over the loader's limits; `mark` says where."""
+    """A study file over the loader's limits or with a repeated key; `mark` says where."""
 
-    def __init__(self, problem: str, at: yaml.Event | yaml.Node) -> None:
+    def __init__(self, problem: str, at: yaml.Event | yaml.Node, fix: str = "fix the file") -> None:
         super().__init__(problem)
-        self.problem, self.problem_mark = problem, at.start_mark
+        self.problem, self.problem_mark, self.fix = problem, at.start_mark, fix
 
 
 def _shown(path: Any) -> str:
@@ -523,9 +680,9 @@ def load_study_file(path: str | Path) -> StudyConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) if isinstance(exc, _LimitError) else None
-        what = problem or "not valid YAML"
-        raise StudyInputError(f"{label}:{where}: {what}; fix the file") from None
+        if isinstance(exc, _LimitError):
+            raise StudyInputError(f"{label}:{where}: {exc.problem}; {exc.fix}") from None
+        raise StudyInputError(f"{label}:{where}: not valid YAML; fix the file") from None
     except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
         raise StudyInputError(
             f"{label}: a value cannot be read (a number too long?); fix it"

@@ -94,7 +94,7 @@ def open_storage(url: str) -> BaseStorage:
     interval, grace = heartbeat_settings()
     engine_kwargs: dict = {"pool_pre_ping": True}
     if scheme == "sqlite":
-        _make_parent(_sqlite_path(url))
+        _make_parent(_sqlite_path(url), url)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     with _opening(url), warnings.catch_warnings():  # heartbeats are "experimental", but needed
         warnings.simplefilter("ignore", ExperimentalWarning)
@@ -144,9 +144,16 @@ def creation_lock(url: str) -> Iterator[None]:
         if path is None:  # an in-memory database belongs to one process
             yield
             return
-        _make_parent(path)
-        with FileLock(f"{path}.create.lock"):
+        _make_parent(path, url)
+        try:
+            lock = FileLock(f"{path}.create.lock")
+            lock.acquire()
+        except OSError as exc:
+            raise _unwritable(url, path, exc) from None
+        try:
             yield
+        finally:
+            lock.release()
         return
     if scheme != "postgresql":
         yield
@@ -168,9 +175,21 @@ def _sqlite_path(url: str) -> Path | None:
     return None if database in (None, "", ":memory:") else Path(database)
 
 
-def _make_parent(path: Path | None) -> None:
+def _make_parent(path: Path | None, url: str) -> None:
+    """Create the folder of a storage file; an impossible location is one line, not a
+    traceback (a file on the path, a read-only or virtual file system, a name too long)."""
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unwritable(url, path, exc) from None
+
+
+def _unwritable(url: str, path: Path, exc: OSError) -> StudyInputError:
+    return StudyInputError(
+        f"storage {redact_url(url)!r}: cannot create {str(path)[-200:]!r} "
+        f"({exc.strerror or type(exc).__name__}); choose a writable path"
+    )
 
 
 def _enable_wal(storage: RDBStorage) -> None:
@@ -197,8 +216,11 @@ def _open_journal(url: str) -> JournalStorage:
         raise StudyInputError(
             f"storage {redact_url(url)!r} names no file; use journal:///absolute/path/study.log"
         )
-    _make_parent(path)
-    backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    _make_parent(path, url)
+    try:
+        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    except OSError as exc:
+        raise _unwritable(url, path, exc) from None
     return JournalStorage(backend)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hls.ap_types import ap_types_dir
+from hls.files import content_digest, stamp_matches, write_stamp
 from hls.golden import GoldenVectors, mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
@@ -31,6 +33,11 @@ __all__ = [
 # What makes a folder an exported project.
 PROJECT_FILES = ("design.json", "Makefile", "src/snn_kernel.cpp", "tb/snn_tb.cpp", "tb/golden.txt")
 OUTPUT_FILE = "build/csim/csim_out.txt"
+BUILD_DIR = "build/csim"
+#: What make builds in BUILD_DIR, and the digest of the sources it was built from.
+BUILT = ("snn_kernel.o", "snn_tb.o", "snn_csim")
+STAMP = "sources.sha256"
+_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
 
 class CsimError(RuntimeError):
@@ -73,6 +80,38 @@ def check_project(root: Path, files: tuple[str, ...] = PROJECT_FILES, kind: str 
             f"project: {root} is not an exported {kind + ' ' if kind else ''}project (missing "
             f"{', '.join(missing)}); create one with `dse export{flag}`"
         )
+
+
+def _sources(root: Path) -> list[Path]:
+    """Every file the C-simulation compiles: the Makefile, src/ and the testbench's code."""
+    code = [p for p in (root / "src").iterdir() if p.is_file()] if (root / "src").is_dir() else []
+    code += [p for p in (root / "tb").glob("*") if p.suffix in (".cpp", ".h", ".hpp")]
+    return [root / "Makefile", *code]
+
+
+def check_includes(root: Path, sources: list[Path]) -> None:
+    """Every quoted #include of the sources exists (beside its includer or in src/): a
+    deleted header is one line naming it, not a reused binary or a compiler's page."""
+    for source in sources:
+        if source.suffix not in (".cpp", ".h", ".hpp"):
+            continue
+        text = source.read_text(encoding="utf-8", errors="replace")
+        for name in _INCLUDE.findall(text):
+            if not any((folder / name).is_file() for folder in (source.parent, root / "src")):
+                raise HardwareInputError(
+                    f"project: {root}: {source.relative_to(root)} includes {name!r}, which is "
+                    "missing; re-run `dse export` to write the project again"
+                )
+
+
+def _forget_stale_build(root: Path, digest: str) -> None:
+    """Remove the objects and binary of BUILD_DIR unless they were built from sources with
+    this digest (make would keep them for a source with an older timestamp)."""
+    build = root / BUILD_DIR
+    if stamp_matches(build / STAMP, digest):
+        return
+    for name in (STAMP, *BUILT):
+        (build / name).unlink(missing_ok=True)
 
 
 def _check_tools(cxx: str) -> None:
@@ -131,6 +170,11 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     scoring, estimate, shape = design_settings(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
     check_golden(root / "tb" / "golden.txt", golden, shape)
+    sources = _sources(root)
+    check_includes(root, sources)
+    flags = [cxx, str(ap), os.environ.get("CXXFLAGS", "")]
+    digest = content_digest(root, sources, flags)
+    _forget_stale_build(root, digest)
     output = root / OUTPUT_FILE
     output.unlink(missing_ok=True)
     proc = subprocess.run(
@@ -149,6 +193,8 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
         check=False,
     )
     log = proc.stdout + proc.stderr
+    if (root / BUILD_DIR / "snn_csim").is_file():  # built now from these sources, or kept
+        write_stamp(root / BUILD_DIR / STAMP, digest)
     if not output.is_file():
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"C-simulation of {root} did not produce results:\n{tail}")

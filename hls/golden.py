@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hls.files import MIB, read_limited
 from hwmodel.errors import HardwareInputError
 
 __all__ = [
@@ -64,18 +65,42 @@ def format_golden(golden: GoldenVectors) -> str:
     return header + "".join(" ".join(map(str, row)) + "\n" for row in rows.tolist())
 
 
+#: Largest vector file read (10,000 MNIST images take about 40 MiB).
+MAX_VECTOR_BYTES = 512 * MIB
+_REEXPORT = "re-run `dse export` to rewrite the vectors"
+
+
 def _read(path: Path, with_inputs: bool) -> tuple[tuple[int, ...], np.ndarray]:
-    """Header and rows; rows carry label and pixels first when `with_inputs`."""
-    tokens = Path(path).read_text(encoding="utf-8").split()
+    """Header and rows; rows carry label and pixels first when `with_inputs`.
+
+    The file is ASCII integers that fit int64 (what the testbench reads with `>>` into
+    `long long`); anything else is one line naming the file, never a traceback."""
+    raw = read_limited(path, MAX_VECTOR_BYTES, _REEXPORT, what="vector file")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise HardwareInputError(
+            f"{path}: byte {exc.start} is not ASCII text (a vector file holds whitespace-"
+            f"separated integers); {_REEXPORT}"
+        ) from None
+    tokens = text.split()
     try:
         header = tuple(int(v) for v in tokens[:5])
         n, n_inputs, runs, classes, hidden = header
+        if min(header) < 0 or runs < 1 or classes < 1:
+            raise ValueError("negative sizes")
         width = (1 + n_inputs if with_inputs else 0) + runs * classes + hidden + 1
+        if len(tokens) - 5 != n * width:
+            raise ValueError("row count")
         rows = np.array(tokens[5:], dtype=np.int64).reshape(n, width)
+    except OverflowError:
+        raise HardwareInputError(
+            f"{path}: a value is outside the 64-bit integers the kernel computes with; {_REEXPORT}"
+        ) from None
     except ValueError:
         raise HardwareInputError(
             f"{path}: not a well-formed vector file (header n inputs runs classes hidden, "
-            "then one row per image); re-run `dse export`"
+            f"then one row per image of integers); {_REEXPORT}"
         ) from None
     return header, rows
 

@@ -154,13 +154,35 @@ def _merge(parsed: list[tuple[str, Path, dict]], project_dir: Path) -> dict:
     return measured
 
 
+def cell_limits() -> dict[str, int]:
+    """The most cells of each resource a report may claim: 10x the largest Zynq-7000 part's
+    (HLS estimates of a design that does not fit can exceed the part, never by that much)."""
+    from hwmodel.devices import PARTS
+
+    largest = {
+        "lut": max(p.lut for p in PARTS.values()),
+        "ff": max(p.ff for p in PARTS.values()),
+        "bram18k": max(p.bram18 for p in PARTS.values()),
+        "dsp": max(p.dsp for p in PARTS.values()),
+    }
+    return {key: 10 * count for key, count in largest.items()}
+
+
 def _check_plausible(path: Path, figures: dict) -> None:
-    """Counts, clocks and latencies are finite and not negative (a corrupt or edited report)."""
+    """Counts, clocks and latencies are finite and not negative, and cell counts at most
+    `cell_limits` (a corrupt or edited report: LUT 1e308 would poison every calibration)."""
+    limits = cell_limits()
     for key, value in figures.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if not math.isfinite(value) or value < 0:
             raise ReportError(f"{path}: {key} is {value}, which no build reports; {_REBUILD}")
+        limit = limits.get(key.removeprefix("hls_"))
+        if limit is not None and value > limit:
+            raise ReportError(
+                f"{path}: {key} is {value:g}, more than 10x the largest Zynq-7000 part has "
+                f"({limit:,}); {_REBUILD}"
+            )
 
 
 def _expected_top(project_dir: Path) -> str:
@@ -259,10 +281,14 @@ def _synthesized(project_dir: Path) -> dict | None:
     measured = _json_file(path, "dse synth")
     if not (isinstance(measured, dict) and measured.get("tool") == "yosys"):
         return None
+    limits = cell_limits()
     for key in RESOURCES:
         value = measured.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ReportError(f"{path}: {key} is {value!r}, not a cell count; re-run `dse synth`")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limits[key]:
+            raise ReportError(
+                f"{path}: {key} is {str(value)[:40]}, not a cell count (0 to {limits[key]:,}); "
+                "re-run `dse synth`"
+            )
     return measured
 
 
@@ -393,6 +419,9 @@ def measured_table(paths: Iterable[Path]) -> pd.DataFrame:
             measured = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ReportError(f"{path}: unreadable ({exc}); run `dse measure` there") from None
+        if not isinstance(measured, dict):
+            raise ReportError(f"{path}: not a JSON object; run `dse measure` there")
+        _check_plausible(path, {k: v for k, v in measured.items() if k in RESOURCES})
         design = load_design(path.parent) or {}
         row: dict = {"project": str(path.parent), **design.get("config", {})}
         if "backend" in design:

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from hls.files import MIB, read_limited
 from hwmodel.errors import HardwareInputError
 
 __all__ = [
@@ -55,13 +56,15 @@ def normalize_part(name: str) -> str:
     return f"{match[1]}{match[2]}{match[3]}" if match else name
 
 
+#: Largest report read: real csynth, utilization and power reports are well under 10 MiB.
+MAX_REPORT_BYTES = 64 * MIB
+
+
 def _read(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ReportError(
-            f"{path}: cannot read the report ({exc.strerror}); check the path"
-        ) from None
+    """The report's text; a FIFO, a directory or a file over MAX_REPORT_BYTES is refused
+    before anything is read (it would hang or exhaust memory)."""
+    raw = read_limited(path, MAX_REPORT_BYTES, "check the path", ReportError, "report")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _number(path: Path, text: str | None, what: str) -> float | None:

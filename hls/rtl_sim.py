@@ -29,6 +29,7 @@ from pathlib import Path
 
 from hls.activity import read_class_activity
 from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
+from hls.files import content_digest, stamp_matches, write_stamp
 from hls.golden import mismatches, read_golden, read_outputs
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
@@ -50,6 +51,8 @@ OUTPUT_FILE = "sim/sim_out.txt"
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 # The Verilator runtime's objects (and make's dependency files for them).
 _RUNTIME = ("verilated.o", "verilated.d", "verilated_threads.o", "verilated_threads.d")
+#: Beside the build: the digest of the sources and settings it was built from.
+STAMP = "sources.sha256"
 
 
 @dataclass
@@ -190,6 +193,13 @@ def _build(root: Path, jobs: int, trace: bool) -> tuple[Path, str]:
         *(str(root / name) for name in SOURCES if (root / name).is_file()),  # signs: if drawn
         str(root / "sim" / "snn_sim.cpp"),
     ]
+    # Verilator skips itself, and make keeps objects, when the sources look older than the
+    # outputs: a changed source with an older timestamp would simulate the old design.
+    sources = [root / name for name in (*SOURCES, "sim/snn_sim.cpp")]
+    settings = [*command, _MAKEFLAGS, os.environ.get("CXX", ""), os.environ.get("CXXFLAGS", "")]
+    digest = content_digest(root, sources, settings)
+    if obj.exists() and not stamp_matches(obj / STAMP, digest):
+        shutil.rmtree(obj)
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     log = proc.stdout + proc.stderr
     if proc.returncode == 0:
@@ -201,6 +211,7 @@ def _build(root: Path, jobs: int, trace: bool) -> tuple[Path, str]:
     if proc.returncode != 0 or not binary.is_file():
         tail = "\n".join(log.strip().splitlines()[-30:])
         raise CsimError(f"Verilator could not build {root}:\n{tail}")
+    write_stamp(obj / STAMP, digest)
     _keep_runtime(cache, obj)
     return binary, log
 

@@ -11,6 +11,7 @@ every design (DSP: the datapath has no multipliers) gets a fitted constant offse
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,14 @@ from scipy.optimize import nnls
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan
-from hwmodel.power import POWER_KINDS, dynamic_power_by_kind
+from hwmodel.power import POWER_CLASSES, POWER_KINDS, dynamic_power_by_kind
 from hwmodel.profiles import FIRST_PRINCIPLES, NAMES, profile_file
 from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig
 
 __all__ = [
     "Calibration",
+    "CalibrationError",
     "MEASURED_COLUMNS",
     "apply_calibration",
     "config_from_row",
@@ -84,7 +86,13 @@ def load_calibration(path: str | Path) -> Calibration:
             f"calibration: {str(path)!r} does not exist; give a profile file or a packaged "
             f"name ({', '.join(NAMES)})"
         )
-    data = json.loads(path.read_text())
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise CalibrationError(path, f"larger than {MAX_PROFILE_BYTES >> 20} MiB")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CalibrationError(path, f"not JSON ({type(exc).__name__})") from None
+    _check_profile(path, data)
     default = Calibration()
     for resource, comps in data.get("multipliers", {}).items():
         default.multipliers.setdefault(resource, {}).update(comps)
@@ -95,6 +103,70 @@ def load_calibration(path: str | Path) -> Calibration:
     default.fmax = data.get("fmax", {})
     default.activity = data.get("activity", {})
     return default
+
+
+#: Largest profile file read (the shipped one is a few kB).
+MAX_PROFILE_BYTES = 16 << 20
+
+
+class CalibrationError(HardwareInputError):
+    """A profile file that is not one `save_calibration` could have written; `problem` says
+    which entry, the message adds the file and the fix."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            f"calibration: {str(path)!r} is not a usable profile ({problem}); fix it, re-run "
+            f"`dse calibrate`, or name a packaged profile ({', '.join(NAMES)})"
+        )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_profile(path: Path, data: object) -> None:
+    """Every number of the profile is what the model can price with: multipliers (resource
+    and power) finite and >= 0 (a fit may zero a component), offsets, fmax coefficients and
+    activity fits finite; the names known, so a typo is not silently ignored."""
+
+    def fail(where: str, value: object, want: str) -> CalibrationError:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        return CalibrationError(path, f"{where} is {shown}, not {want}")
+
+    def table(key: str, known: tuple[str, ...] | None) -> dict:
+        section = data.get(key, {})
+        if not isinstance(section, dict):
+            raise fail(key, section, "a JSON object")
+        unknown = sorted(set(section) - set(known)) if known is not None else []
+        if unknown:
+            raise fail(f"{key}.{unknown[0]}", section[unknown[0]], f"one of {', '.join(known)}")
+        return section
+
+    if not isinstance(data, dict):
+        raise CalibrationError(path, "not a JSON object")
+    for resource, comps in table("multipliers", RESOURCES).items():
+        if not isinstance(comps, dict):
+            raise fail(f"multipliers.{resource}", comps, "a JSON object")
+        for comp, value in comps.items():
+            if comp not in COMPONENTS:
+                raise fail(f"multipliers.{resource}.{comp}", value, "a known component")
+            if not (_number(value) and value >= 0):
+                raise fail(f"multipliers.{resource}.{comp}", value, "a finite number >= 0")
+    for resource, value in table("offsets", RESOURCES).items():
+        if not _number(value):
+            raise fail(f"offsets.{resource}", value, "a finite number")
+    for kind, value in table("power", POWER_KINDS).items():
+        if not (_number(value) and value >= 0):
+            raise fail(f"power.{kind}", value, "a finite number >= 0")
+    for name, value in table("fmax", None).items():
+        if not _number(value):
+            raise fail(f"fmax.{name}", value, "a finite number")
+    for cls, fit in table("activity", POWER_CLASSES).items():
+        if not (isinstance(fit, list) and len(fit) == 2 and all(map(_number, fit))):
+            raise fail(f"activity.{cls}", fit, "two finite numbers [a, b]")
+    if not isinstance(data.get("name", ""), str) or not isinstance(data.get("fit", {}), dict):
+        raise CalibrationError(path, "name must be text and fit an object")
 
 
 def resolve_calibration(calibration: Calibration | str | Path | None) -> Calibration | None:

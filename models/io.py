@@ -2,11 +2,14 @@
 
 The weights are a plain state dict loaded with ``torch.load(weights_only=True)``, so a model
 directory from elsewhere cannot execute code; everything needed to rebuild the network
-(widths, levels, clip, tau) is in ``settings.json``.
+(widths, levels, clip, tau) is in ``settings.json``, with the SHA-256 of ``weights.pt``
+(format 2): flipped bytes in a tensor still load as a state dict, so only the digest tells a
+damaged model from a trained one.  Format-1 directories (no digest) still load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -23,7 +26,7 @@ __all__ = ["SETTINGS_FILE", "WEIGHTS_FILE", "load_model", "save_model"]
 
 WEIGHTS_FILE = "weights.pt"
 SETTINGS_FILE = "settings.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def save_model(model: TrainedModel, directory: str | Path) -> Path:
@@ -46,8 +49,31 @@ def save_model(model: TrainedModel, directory: str | Path) -> Path:
         "config": model.config.to_dict(),
     }
     torch.save(net.state_dict(), out / WEIGHTS_FILE)
+    settings["weights_sha256"] = _sha256(out / WEIGHTS_FILE)
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class _WeightsChanged(ModelInputError):
+    """weights.pt differs from the file save_model wrote; the message is the whole line."""
+
+
+def _check_weights_digest(path: Path, settings: dict) -> None:
+    """weights.pt is the file save_model wrote (format 2 records its SHA-256)."""
+    recorded = settings.get("weights_sha256")
+    if recorded is None and settings.get("format_version", 1) < 2:
+        return  # written before the digest existed
+    if recorded != _sha256(path / WEIGHTS_FILE):
+        raise _WeightsChanged(
+            f"model directory: {path} is corrupt ({WEIGHTS_FILE} does not match the SHA-256 "
+            f"recorded in {SETTINGS_FILE}); delete the directory (a study's cached model is "
+            "then trained again) or retrain it with `dse train`"
+        )
 
 
 def load_model(directory: str | Path) -> TrainedModel:
@@ -62,6 +88,7 @@ def load_model(directory: str | Path) -> TrainedModel:
     try:
         settings = json.loads(settings_path.read_text(encoding="utf-8"))
         _check_settings(settings)
+        _check_weights_digest(path, settings)
         config = TrainConfig.from_dict(settings["config"])
         net = BayesBinaryMLP(
             settings["widths"],
@@ -81,6 +108,8 @@ def load_model(directory: str | Path) -> TrainedModel:
             wall_time_s=float(settings.get("wall_time_s", 0.0)),
             dataset=settings.get("dataset", ""),
         )
+    except _WeightsChanged:
+        raise
     except (
         OSError,
         ValueError,

@@ -12,6 +12,27 @@ from models.errors import ModelInputError
 
 #: Training methods: BayesBiNN, and the straight-through estimator (`models.baselines`).
 METHODS = ("bayesbinn", "ste")
+#: Upper bounds, far above any real setting, so that a typo (epochs: 1000000000) is refused
+#: at load instead of training for ever or exhausting memory.
+LIMITS: dict[str, float] = {
+    "epochs": 10_000,
+    "batch_size": 1_000_000,
+    "mc_samples": 1_000,
+    "bn_samples": 1_000,
+    "calib_samples": 10_000,
+    "levels": 256,  # the levels knob's bound
+    "width": 100_000,  # per hidden layer
+    "depth": 64,  # hidden layers
+    "lr": 1.0,
+    "lr_other": 10.0,
+    "tau": 1_000.0,
+    "clip": 1e6,
+    "dataset_size": 1e12,
+    "lam_init": 1e6,
+    "prior_lam": 1e6,  # in absolute value
+    "seed": 2**32 - 1,  # numpy and torch take unsigned 32-bit seeds
+    "device": 64,  # characters
+}
 
 
 def _is_int(value: Any) -> bool:
@@ -55,6 +76,11 @@ class TrainConfig:
                 f"widths: {list(self.widths)} must be one or more positive hidden widths, "
                 "e.g. 256,256"
             )
+        if max(self.widths) > LIMITS["width"] or len(self.widths) > LIMITS["depth"]:
+            raise ModelInputError(
+                f"widths: {_shown(list(self.widths))} must be at most {LIMITS['depth']:g} hidden "
+                f"widths of at most {LIMITS['width']:,g} each, e.g. 256,256"
+            )
         positive_ints = ("epochs", "batch_size", "mc_samples", "calib_samples")
         for name in (*positive_ints, "bn_samples"):
             value = getattr(self, name)
@@ -72,14 +98,28 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
                 raise ModelInputError(f"{name}: {value!r} must be a positive number")
-        if self.lr > 1:
-            raise ModelInputError(f"lr: {self.lr} must be at most 1, e.g. 0.01")
         if self.dataset_size is not None and not self.dataset_size > 0:
             raise ModelInputError(f"dataset_size: {self.dataset_size!r} must be positive")
         if not 0 <= self.slope_floor <= 1:
             raise ModelInputError(f"slope_floor: {self.slope_floor!r} must be in [0, 1]")
         if self.lam_init < 0:
             raise ModelInputError(f"lam_init: {self.lam_init!r} must be >= 0")
+        if self.seed < 0:
+            raise ModelInputError(f"seed: {self.seed!r} must be >= 0")
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        """Every setting at most its `LIMITS` bound (prior_lam in absolute value)."""
+        for name, limit in LIMITS.items():
+            value = getattr(self, name, None)
+            size = len(value) if name == "device" else abs(value) if name == "prior_lam" else value
+            if size is not None and size > limit:
+                bound = f"{int(limit):,}" if limit == int(limit) else f"{limit:g}"
+                what = {"device": " characters", "prior_lam": " in absolute value"}.get(name, "")
+                raise ModelInputError(
+                    f"{name}: {_shown(value)} must be at most {bound}{what}, e.g. "
+                    f"{getattr(TrainConfig, name)!r}"
+                )
 
     def _check_types(self) -> None:
         """Every field holds what it declares (settings files and study files are user input:
@@ -99,8 +139,7 @@ class TrainConfig:
             else:
                 ok, fix = isinstance(value, str), "a string"
             if not ok:
-                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-                raise ModelInputError(f"{f.name}: {shown} is not allowed; use {fix}")
+                raise ModelInputError(f"{f.name}: {_shown(value)} is not allowed; use {fix}")
 
     @property
     def stage1(self) -> int:
@@ -121,3 +160,9 @@ class TrainConfig:
         if unknown:
             raise ModelInputError(f"train config: unknown keys {unknown}; known: {sorted(known)}")
         return cls(**data)
+
+
+def _shown(value: Any) -> str:
+    """A bounded repr for an error line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -53,10 +53,15 @@ def _run(
     jobs: int | None,
     timeout: float | None,
 ) -> None:
-    from dse.schema import check_writable, load_study_file
+    from dse.schema import check_storage, check_writable, load_study_file
 
     cfg = load_study_file(study_file)  # every input checked before torch and optuna load
     check_writable(cfg)
+    check_storage(
+        storage or cfg.storage_url(),
+        n_jobs if n_jobs is not None else cfg.n_jobs,
+        "--n-jobs" if n_jobs is not None else "n_jobs",
+    )
     from dse.preflight import check_resources
 
     check_resources(cfg)

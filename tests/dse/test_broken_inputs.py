@@ -9,6 +9,7 @@ must come out byte for byte the same.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -56,6 +57,9 @@ STUDIES = [
     ("dataset-root-missing", "dataset: {name: mnist, root: /no/such/dir}", "dataset.root"),
     ("calibration-missing", "evaluation: {calibration: /no/such.json}", "evaluation.calibration"),
     ("calibration-garbage", "evaluation: {calibration: {garbage}}", "evaluation.calibration"),
+    ("calibration-string", "evaluation: {calibration: {string}}", "multipliers.lut.pe is '2'"),
+    ("calibration-nan", "evaluation: {calibration: {nan}}", "multipliers.lut.pe is nan"),
+    ("calibration-power-neg", "evaluation: {calibration: {negative}}", "power.ff is -1"),
     ("ood-unknown", "dataset: {ood: bogus}", "dataset.ood"),
     ("val-fraction", "dataset: {val_fraction: 1.5}", "dataset.val_fraction"),
     ("storage-scheme", "storage: 'mysql://bob:hunter2@h/db'", "storage"),
@@ -69,7 +73,46 @@ STUDIES = [
     ("deep-nesting", "deep: " + "[" * 200 + "]" * 200, "nested deeper"),
     ("long-integer", "n_trials: " + "9" * 5000, "cannot be read"),
     ("name-markup", "name: '[/x] [bold]'", "name"),
+    # strict scalars: YAML's loose typing must not turn a typo into a silently different study
+    ("duplicate-key", "n_trials: 3\nn_trials: 777", "key 'n_trials' is given twice"),
+    ("duplicate-nested-key", "search: {timesteps: 4, timesteps: 8}", "key 'timesteps'"),
+    ("duplicate-name-key", "search: {}\nname: other", "key 'name' is given twice"),
+    ("name-600k", "name: " + "a" * 600_000, "name"),
+    ("name-binary", "name: !!binary aGVsbG8=", "name"),
+    ("n-trials-true", "n_trials: true", "n_trials"),
+    ("n-jobs-yes", "n_jobs: yes", "n_jobs"),
+    ("n-trials-quoted", "n_trials: '1e3'", "n_trials"),
+    ("timeout-quoted", "timeout: '1e3'", "timeout"),
+    ("util-cap-quoted", "constraints: {util_cap: '0.5'}", "constraints.util_cap"),
+    ("fit-device-off", "constraints: {fit_device: 'off'}", "constraints.fit_device"),
+    ("exact-yes-string", "hardware_search: {exact: 'yes'}", "hardware_search.exact"),
+    ("sampler-seed-3.0", "sampler: {seed: 3.0}", "sampler.seed"),
+    ("dataset-seed-true", "dataset: {seed: true}", "dataset.seed"),
+    ("max-train-float", "dataset: {max_train: 100.0}", "dataset.max_train"),
+    ("output-dir-number", "output_dir: 5", "output_dir"),
+    ("storage-number", "storage: 5", "storage"),
+    ("storage-5000", "storage: 'sqlite:///" + "x" * 5000 + "'", "storage"),
+    # training settings have upper bounds
+    ("epochs-1e9", "training: {epochs: 1000000000}", "training.epochs"),
+    ("epochs-float-1e9", "training: {epochs: 1.0e+9}", "training.epochs"),
+    ("batch-huge", "training: {batch_size: 100000000}", "training.batch_size"),
+    ("lr-other-huge", "training: {lr_other: 1000}", "training.lr_other"),
+    ("calib-samples-huge", "training: {calib_samples: 100000000}", "training.calib_samples"),
+    ("dataset-size-huge", "training: {dataset_size: 1.0e+30}", "training.dataset_size"),
+    ("device-long", "training: {device: " + "x" * 5000 + "}", "training.device"),
+    # storage that cannot work
+    ("storage-memory-two-jobs", "storage: 'sqlite:///:memory:'\nn_jobs: 2", "n_jobs"),
+    ("storage-journal-proc", "storage: 'journal:///proc/x.log'", "storage"),
+    ("storage-under-a-file", "storage: 'sqlite:////etc/passwd/x.db'", "storage"),
+    ("storage-component-300", "storage: 'journal:///tmp/" + "x" * 300 + "/s.log'", "storage"),
 ]
+#: Profiles the study cases above name by {placeholder}: each parses as a file, none prices.
+PROFILES = {
+    "{garbage}": "not json {",
+    "{string}": '{"multipliers": {"lut": {"pe": "2"}}}',
+    "{nan}": '{"multipliers": {"lut": {"pe": NaN}}}',
+    "{negative}": '{"power": {"ff": -1}}',
+}
 # Output-directory and file-level problems (the study text replaces HEAD entirely).
 OUTPUT_CASES = [
     ("output-is-file", "output_dir"),
@@ -78,6 +121,8 @@ OUTPUT_CASES = [
     ("directory", "is a directory"),
     ("too-large", "larger than"),
     ("top-level-list", "mapping"),
+    ("output-dir-5000", "output_dir"),
+    ("output-dir-component-300", "output_dir"),
 ]
 
 
@@ -105,10 +150,11 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.mark.parametrize(("case", "body", "field"), STUDIES, ids=[c[0] for c in STUDIES])
 def test_broken_study_exits_2_in_one_line(case, body, field, tmp_path, done, capsys) -> None:
-    if case == "calibration-garbage":
-        garbage = tmp_path / "garbage"
-        garbage.write_text("not json {")
-        body = body.replace("{garbage}", str(garbage))
+    for placeholder, text in PROFILES.items():
+        if placeholder in body:
+            profile = tmp_path / f"{placeholder.strip('{}')}.json"
+            profile.write_text(text)
+            body = body.replace(placeholder, str(profile))
     header = HEAD.format(out=done)
     if body.startswith(("objectives:", "name:")):  # replaces a key of HEAD
         key = body.split(":")[0]
@@ -139,6 +185,10 @@ def test_broken_study_file_or_output(case, fragment, tmp_path, done, capsys) -> 
         text += "# " + "x" * (1 << 20) + "\n"
     elif case == "top-level-list":
         text = "- name: broken\n"
+    elif case == "output-dir-5000":
+        text = HEAD.format(out=done / ("x/" * 2500))
+    elif case == "output-dir-component-300":
+        text = HEAD.format(out=done / ("x" * 300))
     if not study.exists():
         study.write_text(text)
     before = _snapshot(done)
@@ -193,6 +243,23 @@ def _other_shapes(folder: Path) -> None:
     torch.save(BayesBinaryMLP((64, 9, 10), levels=4).state_dict(), folder / "weights.pt")
 
 
+def _flip_64_bytes(folder: Path) -> None:
+    """Invert 64 bytes inside the largest stored tensor: torch still loads the state dict."""
+    import struct
+    import zipfile
+
+    path = folder / "weights.pt"
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        entry = max(archive.infolist(), key=lambda info: info.file_size)
+    name_len, extra_len = struct.unpack(
+        "<HH", data[entry.header_offset + 26 : entry.header_offset + 30]
+    )
+    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
+    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
+    path.write_bytes(bytes(data))
+
+
 MODELS = [
     ("settings-not-json", _write("settings.json", b"{not json"), "corrupt"),
     ("settings-list", _write("settings.json", b"[1, 2]"), "not a JSON object"),
@@ -209,6 +276,9 @@ MODELS = [
     ("weights-empty", _write("weights.pt", b""), "corrupt"),
     ("weights-other-shapes", _other_shapes, "corrupt"),
     ("weights-missing", lambda folder: (folder / "weights.pt").unlink(), "weights.pt"),
+    ("weights-64-flipped-bytes", _flip_64_bytes, "does not match the SHA-256"),
+    ("weights-digest-missing", _settings_with(weights_sha256=KeyError), "SHA-256"),
+    ("weights-digest-other", _settings_with(weights_sha256="0" * 64), "SHA-256"),
 ]
 
 
@@ -241,8 +311,25 @@ def _report(text_change: tuple[str, str] | None = None, raw: bytes | None = None
     return make
 
 
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)  # reading it would wait for a writer for ever
+
+
+def _sparse(size: int):
+    def make(path: Path) -> None:
+        with path.open("wb") as handle:  # no disk space used: a hole
+            handle.truncate(size)
+
+    return make
+
+
 REPORTS = [
     ("lut-1e400", _report(("<LUT>4546</LUT>", "<LUT>1e400</LUT>")), "not a finite number"),
+    ("lut-1e308", _report(("<LUT>4546</LUT>", "<LUT>1e308</LUT>")), "lut is 1e+308, more than"),
+    ("dsp-1e9", _report(("<DSP48E>4</DSP48E>", "<DSP48E>1000000000</DSP48E>")), "dsp is 1e+09"),
+    ("fifo", _fifo, "not a regular file"),
+    ("two-gigabytes", _sparse(2 << 30), "larger than 64 MiB"),
+    ("directory", lambda path: path.mkdir(), "is a directory"),
     ("lut-negative", _report(("<LUT>4546</LUT>", "<LUT>-4546</LUT>")), "lut is -4546"),
     ("truncated", _report(raw=CSYNTH.read_bytes()[:700]), "csynth.xml"),
     ("binary", _report(raw=b"\x89PNG\r\n\x1a\n" + bytes(range(256))), "csynth.xml"),
@@ -251,6 +338,7 @@ REPORTS = [
 ]
 
 
+@pytest.mark.timeout(60)  # a FIFO must not hang the command
 @pytest.mark.parametrize(("case", "make", "fragment"), REPORTS, ids=[c[0] for c in REPORTS])
 def test_corrupted_report_exits_2_in_one_line(case, make, fragment, tmp_path, capsys) -> None:
     project = tmp_path / "project"
@@ -270,6 +358,7 @@ FLAGS = [
     (["estimate", "--layers", "64,16,4", "--pe", "5000"], "--pe"),
     (["estimate", "--layers", "64,16,4", "--clock-mhz", "inf"], "--clock-mhz"),
     (["estimate", "--layers", "64,16,4", "--calibration", "{garbage}"], "--calibration"),
+    (["estimate", "--layers", "64,16,4", "--calibration", "{nan}"], "multipliers.lut.pe is nan"),
     (["estimate", "--layers", "64,x,4"], "--layers"),
     (["estimate"], "--layers"),
     (["evaluate", "MODEL", "--threshold-scales", "1,a"], "--threshold-scales"),
@@ -281,8 +370,30 @@ FLAGS = [
     ("argv", "flag"), FLAGS, ids=[" ".join(f[0][:1] + f[0][-2:]) for f in FLAGS]
 )
 def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
-    garbage = tmp_path / "garbage.json"
-    garbage.write_text("{not json")
-    argv = [str(garbage) if a == "{garbage}" else a for a in argv]
+    for placeholder, text in PROFILES.items():
+        (tmp_path / f"{placeholder.strip('{}')}.json").write_text(text)
+    argv = [str(tmp_path / f"{a.strip('{}')}.json") if a in PROFILES else a for a in argv]
     assert main(argv) == 2
     assert flag in _one_error_line(capsys)
+
+
+# --- flags that contradict the study file --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--storage", "sqlite:///:memory:", "--n-jobs", "2"], "--n-jobs"),
+        (["--storage", "journal:///proc/dse-test.log"], "cannot write in '/proc'"),
+        (["--storage", "sqlite:////etc/passwd/x.db"], "a folder on its path is a file"),
+    ],
+    ids=["memory-two-jobs", "journal-proc", "sqlite-under-file"],
+)
+def test_run_refuses_an_unusable_storage_flag(flags, fragment, tmp_path, done, capsys) -> None:
+    study = tmp_path / "study.yaml"
+    study.write_text(HEAD.format(out=done))
+    before = _snapshot(done)
+    assert main(["run", str(study), *flags]) == 2
+    err = _one_error_line(capsys)
+    assert fragment in err and "storage" in err
+    assert _snapshot(done) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from dse.cli import app, main
-from hls.csim import run_csim
+from hls.csim import CsimError, run_csim
 from hls.design_spread import random_design
 from hls.export import export_project
 from hwmodel.template import AcceleratorConfig
@@ -104,6 +105,63 @@ def test_csim_needs_a_project_and_a_compiler(project: Path, tmp_path: Path, monk
     assert main(["csim", str(tmp_path)]) == 2
     monkeypatch.setenv("CXX", "no-such-compiler-dse")
     assert main(["csim", str(project)]) == 2
+
+
+def _rewrite_older(path: Path, text: str) -> None:
+    """Give `path` new content and a timestamp an hour older than before (a restored backup,
+    a copy that kept its times): make alone would keep the binary built from the old one."""
+    before = path.stat()
+    path.write_text(text)
+    os.utime(path, (before.st_atime - 3600, before.st_mtime - 3600))
+
+
+def test_csim_rebuilds_a_header_changed_with_an_older_timestamp(project: Path, tmp_path: Path):
+    copy = shutil.copytree(project, tmp_path / "copy")
+    assert run_csim(copy).exact  # built (or already built): the stale binary to avoid
+    header = copy / "src" / "snn_params.h"
+    original = header.read_text()
+    _rewrite_older(header, original + '\n#error "this header changed"\n')
+    with pytest.raises(CsimError, match="this header changed"):
+        run_csim(copy)  # rebuilt from the changed header, never "bit-exact" from the old one
+    _rewrite_older(header, original)
+    summary = run_csim(copy)
+    assert summary.exact and "snn_kernel.o" in summary.log  # compiled again, then unchanged
+    assert "snn_kernel.o" not in run_csim(copy).log  # same sources: make's own reuse
+
+
+def test_csim_refuses_a_deleted_header(project: Path, tmp_path: Path, capsys):
+    copy = shutil.copytree(project, tmp_path / "copy")
+    assert run_csim(copy).exact
+    (copy / "src" / "snn_types.h").unlink()
+    assert main(["csim", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "snn_types.h" in err and "dse export" in err
+
+
+def _last_value(text: str, value: str) -> str:
+    """The golden file with its last value (the last image's cycle count) replaced."""
+    return text.rstrip().rsplit(maxsplit=1)[0] + f" {value}\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda text: _last_value(text, "99999999999999999999"), "64-bit"),
+        (lambda text: _last_value(text, "-9223372036854775809"), "64-bit"),
+        (lambda text: text.encode() + b"caf\xe9\n", "not ASCII"),
+        (lambda text: text.replace(" ", " \u0661\u0662 ", 1).encode(), "not ASCII"),  # digits
+        (lambda text: text.replace(text.split()[0], "-1", 1), "well-formed"),
+    ],
+    ids=["over-int64", "under-int64", "latin-1", "arabic-digits", "negative-count"],
+)
+def test_csim_refuses_an_unreadable_golden_file(project, tmp_path, change, fragment, capsys):
+    copy = shutil.copytree(project, tmp_path / "copy")
+    golden = copy / "tb" / "golden.txt"
+    changed = change(golden.read_text())
+    golden.write_bytes(changed if isinstance(changed, bytes) else changed.encode())
+    assert main(["csim", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "golden.txt" in err and fragment in err and "dse export" in err
 
 
 def _function_bodies(source: str) -> dict[str, str]:

@@ -336,10 +336,24 @@ def test_measure_refuses_110_dsps_for_a_design_expecting_none(tmp_path: Path) ->
         measure(project)
 
 
-@pytest.mark.parametrize("bad", ["1e400", "-5"])
+@pytest.mark.parametrize("bad", ["1e400", "-5", "1e308", "3000000"])
 def test_corrupt_numbers_are_one_line_errors(tmp_path: Path, bad: str) -> None:
     xml = tmp_path / "csynth.xml"
     xml.write_text(re.sub(r"<LUT>\d+</LUT>", f"<LUT>{bad}</LUT>", OLD_XML.read_text(), count=1))
     with pytest.raises(ReportError, match=str(xml)) as info:
         measure(make_project(tmp_path / "p", hls=(), impl=()), [xml], force=True)
     assert "\n" not in str(info.value)
+
+
+def test_a_yosys_count_over_the_largest_part_is_refused(tmp_path: Path) -> None:
+    counts = {"lut": 10**308, "ff": 1, "bram18k": 0, "dsp": 0}
+    (tmp_path / "measured.json").write_text(json.dumps({"tool": "yosys", **counts}))
+    with pytest.raises(ReportError, match="lut is 1000.*not a cell count") as info:
+        measure(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_measured_table_refuses_an_edited_lut_count(tmp_path: Path) -> None:
+    (tmp_path / "measured.json").write_text(json.dumps({"tool": "vivado", "lut": 1e308}))
+    with pytest.raises(ReportError, match="lut is 1e.308, more than 10x"):
+        measured_table([tmp_path])

@@ -204,3 +204,46 @@ def test_removing_one_register_stage_makes_the_sim_mismatch(
     summary = run_rtl_sim(tmp_path / "p")
     mismatches = summary.score_mismatches + summary.spike_mismatches + summary.cycle_mismatches
     assert mismatches > 0 and not summary.exact
+
+
+def test_sim_rebuilds_a_source_changed_with_an_older_timestamp(tmp_path: Path):
+    """Verilator and make judge staleness by timestamps; the build keeps a digest of its
+    sources, so a core or testbench replaced by an edited one with an older time (a restored
+    backup, a copy that kept its times) is built again, never simulated from the old one."""
+    import os
+
+    from hls.csim import CsimError
+
+    def rewrite_older(path: Path, text: str) -> None:
+        before = path.stat()
+        path.write_text(text)
+        os.utime(path, (before.st_atime - 3600, before.st_mtime - 3600))
+
+    config = export_rtl(4, tmp_path / "p", n_images=2)
+    assert config.n_layers > 1
+    assert run_rtl_sim(tmp_path / "p").exact  # built: the binary that must not be reused
+    bench = tmp_path / "p" / "sim" / "snn_sim.cpp"
+    original = bench.read_text()
+    rewrite_older(bench, original + '\n#error "this testbench changed"\n')
+    with pytest.raises(CsimError, match="this testbench changed"):
+        run_rtl_sim(tmp_path / "p")
+    rewrite_older(bench, original)
+    core = tmp_path / "p" / "rtl" / "snn_core.v"
+    register = "always @(posedge clk) v1_r <= v1;"
+    rewrite_older(core, core.read_text().replace(register, "always @* v1_r = v1;"))
+    assert not run_rtl_sim(tmp_path / "p").exact  # the edited core, not the stale binary
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [(b"99999999999999999999", "64-bit"), (b"caf\xe9", "not ASCII")],
+    ids=["over-int64", "latin-1"],
+)
+def test_sim_refuses_an_unreadable_golden_file(tmp_path: Path, raw: bytes, fragment: str, capsys):
+    export_rtl(2, tmp_path / "p", n_images=1)
+    golden = tmp_path / "p" / "sim" / "golden.txt"
+    golden.write_bytes(golden.read_bytes().rstrip().rsplit(maxsplit=1)[0] + b" " + raw + b"\n")
+    assert main(["sim", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "golden.txt" in err and fragment in err
+    assert not (tmp_path / "p" / "sim" / "obj_dir").exists()  # refused before any build

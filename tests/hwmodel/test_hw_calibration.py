@@ -1,10 +1,18 @@
 """Calibration recovers known multipliers from synthetic measurements and is applied."""
 
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from hwmodel.calibration import fit_calibration, load_calibration, save_calibration
+from hwmodel.calibration import (
+    CalibrationError,
+    fit_calibration,
+    load_calibration,
+    save_calibration,
+)
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate
@@ -114,3 +122,39 @@ def test_bad_inputs_are_user_errors(tmp_path) -> None:
         estimate(_designs()[0], calibration=str(tmp_path / "missing.json"))
     with pytest.raises(HardwareInputError, match="bram18k"):
         fit_calibration(pd.DataFrame({"lut": [1], "widths": [(4, 2)]}))
+
+
+@pytest.mark.parametrize(
+    ("profile", "entry"),
+    [
+        ({"multipliers": {"lut": {"pe": "1.2"}}}, "multipliers.lut.pe is '1.2'"),
+        ({"multipliers": {"lut": {"pe": float("nan")}}}, "multipliers.lut.pe is nan"),
+        ({"multipliers": {"ff": {"pe": -0.5}}}, "multipliers.ff.pe is -0.5"),
+        ({"multipliers": {"ff": {"pee": 1.0}}}, "multipliers.ff.pee"),
+        ({"multipliers": {"luts": {"pe": 1.0}}}, "multipliers.luts"),
+        ({"multipliers": {"lut": [1, 2]}}, "multipliers.lut is [1, 2]"),
+        ({"offsets": {"dsp": float("inf")}}, "offsets.dsp is inf"),
+        ({"offsets": {"dsp": True}}, "offsets.dsp is True"),
+        ({"power": {"lut": "x"}}, "power.lut is 'x'"),
+        ({"fmax": {"lut_ns": float("nan")}}, "fmax.lut_ns is nan"),
+        ({"activity": {"io": [0.1]}}, "activity.io is [0.1]"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_a_profile_with_unusable_numbers_is_refused_on_load(tmp_path, profile, entry) -> None:
+    """Strings, NaN or negative multipliers would pass a mere parse and fail (or price
+    nonsense) later; every entry is checked when the profile is read."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(profile))  # NaN and inf as JSON's extensions
+    with pytest.raises(CalibrationError, match=re.escape(entry)) as info:
+        load_calibration(path)
+    assert "\n" not in str(info.value) and "bad.json" in str(info.value)
+    assert isinstance(info.value, HardwareInputError)
+    with pytest.raises(HardwareInputError, match="calibration"):
+        estimate(_designs()[0], calibration=str(path))
+
+
+def test_the_packaged_profile_and_a_saved_one_pass_the_check(tmp_path) -> None:
+    assert load_calibration("yosys-rtl").multipliers["lut"]
+    saved = save_calibration(fit_calibration(_synthetic_table()), tmp_path / "cal.json")
+    assert load_calibration(saved).name

@@ -49,3 +49,39 @@ def test_corrupt_files_are_input_errors(trained, tmp_path, victim):
     with pytest.raises(ModelInputError, match="corrupt") as info:
         load_model(tmp_path)
     assert str(tmp_path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_weights_with_flipped_bytes_are_refused_by_their_digest(trained, tmp_path):
+    """64 inverted bytes inside a tensor still load as a state dict (a silently different
+    model); the SHA-256 recorded at save time names the file and the fix instead."""
+    import struct
+    import zipfile
+
+    save_model(trained, tmp_path)
+    settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    assert settings["format_version"] == 2 and len(settings["weights_sha256"]) == 64
+    path = tmp_path / WEIGHTS_FILE
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        entry = max(archive.infolist(), key=lambda info: info.file_size)
+    name_len, extra_len = struct.unpack(
+        "<HH", data[entry.header_offset + 26 : entry.header_offset + 30]
+    )
+    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
+    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
+    path.write_bytes(bytes(data))
+    torch.load(path, weights_only=True)  # the damage is invisible to torch
+    with pytest.raises(ModelInputError, match="does not match the SHA-256") as info:
+        load_model(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and WEIGHTS_FILE in message and "retrain" in message
+    assert "delete the directory" in message
+
+
+def test_a_format_1_model_without_a_digest_still_loads(trained, tmp_path):
+    save_model(trained, tmp_path)
+    settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    del settings["weights_sha256"]
+    settings["format_version"] = 1
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(settings))
+    assert load_model(tmp_path).network.widths == trained.network.widths
