@@ -422,6 +422,8 @@ def _format_error(err: dict, label: str) -> str:
         known = ", ".join(KNOBS) if err["loc"][0] == "search" else "see docs/study.md"
         return f"{label}: {path}: unknown field; remove it or fix its spelling ({known})"
     value = short_repr(err.get("input"))
+    if err["loc"][0] == "storage":  # a list or mapping may hold a URL: its password stays hidden
+        value = f"a value of type {type(err.get('input')).__name__}"
     return f"{label}: {path}: {value} is not allowed; {msg[:1].lower()}{msg[1:]}"
 
 
