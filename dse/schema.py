@@ -8,6 +8,7 @@ bad value and what is allowed, e.g.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import fields
@@ -31,14 +32,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dse.errors import StudyInputError
-from dse.inner import grid_size, hardware_grid
+from dse.inner import hardware_grid_counts
 from dse.redaction import redact_url
 from dse.space import (
     KNOBS,
+    GridTooLarge,
     Knob,
     KnobError,
+    check_grid_size,
+    count_text,
     default_knob,
-    grid_search_space,
     parse_knob,
     short_repr,
 )
@@ -311,21 +314,16 @@ class StudyConfig(_Section):
                 "ood",
                 {"where": "objectives", "value": "ood_auroc", "fix": "set dataset.ood to use it"},
             )
-        if self.sampler.name == "grid":
+        if self.sampler.name == "grid":  # counted, not built: Optuna builds every point
             try:
-                grid_search_space(self.knobs)
+                check_grid_size(self.knobs)
             except KnobError as exc:
                 ctx = {"where": f"search.{exc.where}", "value": exc.value, "fix": exc.fix}
                 raise PydanticCustomError("knob", "grid", ctx) from None
+            except GridTooLarge as exc:
+                raise PydanticCustomError("line", "grid", {"text": str(exc)}) from None
         if self.hardware_search.exact:
-            size = grid_size(hardware_grid(self.knobs, self.hardware_search.clock_step_mhz))
-            if size > MAX_HARDWARE_GRID:
-                fix = (
-                    f"at most {MAX_HARDWARE_GRID}: use fewer hardware choices, "
-                    "a coarser clock step, or hardware_search.exact: false"
-                )
-                ctx = {"where": "hardware_search", "value": f"{size} designs", "fix": fix}
-                raise PydanticCustomError("knob", "grid", ctx)
+            _check_hardware_grid(self.knobs, self.hardware_search.clock_step_mhz)
         _check_training(self.training)
         return self
 
@@ -357,6 +355,38 @@ class StudyConfig(_Section):
     def source(self) -> Path | None:
         """The study file this config was read from (None when built in code)."""
         return self._source
+
+
+def _check_hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> None:
+    """The exact inner search prices at most MAX_HARDWARE_GRID designs per model; counted
+    without building the grid, which a tiny clock step would make endless."""
+    counts = hardware_grid_counts(knobs, clock_step_mhz)
+    size = math.prod(counts.values())
+    if size <= MAX_HARDWARE_GRID:
+        return
+    name, count = max(counts.items(), key=lambda item: item[1])
+    knob = knobs[name]
+    designs = f"{count_text(size)} hardware designs per model, at most {MAX_HARDWARE_GRID}"
+    stepless = knob.kind == "float" and not knob.choices and knob.step is None
+    if count > MAX_HARDWARE_GRID and stepless:  # a clock range gridded at the step
+        text = (
+            f"hardware_search.clock_step_mhz: {short_repr(clock_step_mhz)} is not allowed; "
+            f"it cuts {name} {knob.low:g}..{knob.high:g} into {count_text(count)} values, "
+            f"{designs}: use a coarser clock step (e.g. 5), or hardware_search.exact: false"
+        )
+    elif count > MAX_HARDWARE_GRID:
+        text = (
+            f"search.{name}.step: {short_repr(knob.step)} is not allowed; it gives "
+            f"{count_text(count)} values, {designs}: use a larger step, "
+            "or hardware_search.exact: false"
+        )
+    else:
+        text = (
+            f"hardware_search: {count_text(size)} designs per model is not allowed; at most "
+            f"{MAX_HARDWARE_GRID}: use fewer hardware choices, a coarser clock step, "
+            "or hardware_search.exact: false"
+        )
+    raise PydanticCustomError("line", "grid", {"text": text})
 
 
 def _check_directory_path(path: Path) -> None:
