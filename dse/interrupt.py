@@ -24,6 +24,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from dse.terminal import printable
+
 #: Set in the environment of `--n-jobs` workers: their parent prints the resume line.
 QUIET_ENV = "DSE_QUIET_INTERRUPT"
 #: Exit status of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention).
@@ -114,7 +116,7 @@ def resumable(command: str) -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not os.environ.get(QUIET_ENV):
             Console(stderr=True, soft_wrap=True).print(
-                f"interrupted; resume with: {command}", markup=False, highlight=False
+                f"interrupted; resume with: {printable(command)}", markup=False, highlight=False
             )
         if main:
             # The trial is failed in storage and the line printed: end the process here with

@@ -45,6 +45,7 @@ from dse.space import (
     parse_knob,
     short_repr,
 )
+from dse.terminal import printable
 from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
@@ -431,14 +432,22 @@ def _check_training(training: dict[str, Any]) -> None:
         raise PydanticCustomError("line", "training", {"text": f"training.{exc}"}) from None
 
 
+def _key(key: Any) -> str:
+    """A key of the user's file for an error line: control characters escaped (a key cannot
+    clear the screen or forge a second error line), a very long one shortened."""
+    text = printable(key)
+    return text if len(text) <= 80 else text[:60] + "..." + text[-17:]
+
+
 def _format_error(err: dict, label: str) -> str:
     """One line for one pydantic error: path, bad value, what is allowed."""
     if err["type"] == "line":
         return f"{label}: {err['ctx']['text']}"
     if err["type"] == "knob":
         ctx = err["ctx"]
-        return f"{label}: {ctx['where']}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
-    path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(_key(part) for part in ctx["where"].split("."))
+        return f"{label}: {where}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
+    path = ".".join(_key(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "path":
         return f"{label}: {path}: {_shown(err['input'])}: {err['ctx']['fix']}"
     if err["type"] == "retired":
@@ -459,12 +468,14 @@ def _format_error(err: dict, label: str) -> str:
 
 def parse_study(data: Any, label: str = "study") -> StudyConfig:
     """Validate an already-parsed study mapping; errors as `load_study_file` gives them."""
+    label = printable(label)
     if not isinstance(data, dict):
         raise StudyInputError(f"{label}: the file must be a YAML mapping (name: ..., search: ...)")
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [_format_error(e, label) for e in exc.errors(include_url=False)]
+        # One line per problem, whatever the user's keys and values hold.
+        lines = [printable(_format_error(e, label)) for e in exc.errors(include_url=False)]
         raise StudyInputError("\n".join(dict.fromkeys(lines))) from None
 
 
@@ -535,20 +546,21 @@ def _read_text(path: Path) -> str:
         ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise StudyInputError(
-            f"{path.name}: larger than {MAX_FILE_BYTES // 1024} KiB; a study file is a few lines"
+            f"{printable(path.name)}: larger than {MAX_FILE_BYTES // 1024} KiB; "
+            "a study file is a few lines"
         )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise StudyInputError(
-            f"{path.name}: byte {exc.start} is not UTF-8; save the file as UTF-8 text"
+            f"{printable(path.name)}: byte {exc.start} is not UTF-8; save the file as UTF-8 text"
         ) from None
 
 
 def load_study_file(path: str | Path) -> StudyConfig:
     """Read and validate a study YAML file (safe, bounded loader); one error line per problem."""
     path = Path(path)
-    label = path.name
+    label = printable(path.name)
     text = _read_text(path)
     try:
         data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass

@@ -97,3 +97,63 @@ def test_grids_at_the_limits_still_load(tmp_path) -> None:
         "hardware_search: {exact: true, clock_step_mhz: 0.001}",
     ):
         assert load_study_file(_study(tmp_path, body)).name == "hostile"
+
+
+# (case, the study's entries besides name/output_dir/objectives, a fragment of the error line)
+CONTROL = [
+    ("key-clear-screen", {"\x1b[2J\x1b[H": 1}, "\\x1b[2J\\x1b[H: unknown field"),
+    ("key-window-title", {"\x1b]0;owned\x07": 1}, "\\x1b]0;owned\\x07: unknown field"),
+    ("key-forged-line", {"x\nerror: all good": 1}, "x\\nerror: all good: unknown field"),
+    ("key-carriage-return", {"x\rerror: all good": 1}, "x\\rerror: all good"),
+    ("key-c1-csi-and-del", {"\x9b2J\x7f": 1}, "\\x9b2J\\x7f: unknown field"),
+    ("key-bidi-override", {"a\u202eb": 1}, "a\\u202eb: unknown field"),
+    ("search-key", {"search": {"pe\x1b[31m\nerror: x": 1}}, "search.pe\\x1b[31m\\nerror: x"),
+    ("range-key", {"search": {"pe": {"low": 1, "high": 4, "st\x9bep": 1}}}, "search.pe.st\\x9bep"),
+    ("training-key", {"training": {"ep\x1b[2J\nerror: x": 1}}, "training.ep\\x1b[2J\\nerror: x"),
+    ("name-value", {"name": "a\x1b[31mred\nerror: forged"}, "name: 'a\\x1b[31mred\\nerror"),
+    ("part-value", {"search": {"part": "xc\x1b]0;t\x07\nerror: x"}}, "search.part: 'xc\\x1b]0;t"),
+    ("storage-value", {"storage": "x\x1b[2J\nerror: x"}, "storage: 'x\\x1b[2J\\nerror: x'"),
+    ("root-value", {"dataset": {"root": "/no\x1b[2J\nerror: x"}}, "dataset.root: '/no\\x1b[2J"),
+    ("metric-value", {"objectives": [{"metric": "a\x1b[2J\n", "direction": "maximize"}]}, "a\\x1b"),
+]
+
+
+def _terminal_safe(err: str) -> None:
+    """One line, and nothing a terminal would act on: no C0 control but the final newline,
+    no DEL, no C1 control, no bidirectional override (in the text or its bytes)."""
+    _one_line(err)
+    body = err[:-1]
+    bad = [c for c in body if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
+    assert not bad, repr(err)
+    raw = err.encode()
+    assert not [b for b in raw[:-1] if b < 0x20 or b in (0x7F, 0x9B)], raw
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(("case", "entries", "fragment"), CONTROL, ids=[c[0] for c in CONTROL])
+def test_control_characters_in_a_study_are_escaped(case, entries, fragment, tmp_path, capsys):
+    import yaml
+
+    study = {
+        "name": "hostile",
+        "output_dir": str(tmp_path / "out"),
+        "objectives": [{"metric": "accuracy", "direction": "maximize"}],
+        **entries,
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study, allow_unicode=False))
+    assert yaml.safe_load(path.read_text()) == study  # the characters reach the loader
+    assert main(["run", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _terminal_safe(captured.err)
+    assert fragment in captured.err
+
+
+def test_a_study_file_name_with_control_characters_is_escaped(tmp_path, capsys) -> None:
+    path = tmp_path / "a\x1b[2J\nerror: b.yaml"
+    path.write_text("name: s\n")  # no objectives
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err
+    assert "a\\x1b[2J\\nerror: b.yaml: objectives: missing" in err
