@@ -8,6 +8,8 @@ study file it came from).
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import re
 import weakref
@@ -19,6 +21,7 @@ import yaml
 
 from dse.errors import StudyInputError
 from dse.schema import StudyConfig, load_study_file, parse_study
+from dse.space import short_repr
 
 if TYPE_CHECKING:
     import optuna
@@ -33,10 +36,50 @@ _SOURCES: weakref.WeakKeyDictionary[Any, tuple[StudyConfig, Path | None]] = (
 )
 
 
-def _config(study: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[StudyConfig, Path | None]:
+def _config(
+    study: str | os.PathLike[str] | Mapping[str, Any], or_study: bool = False
+) -> tuple[StudyConfig, Path | None]:
+    """The validated study and its file; `or_study`: an optuna.Study was allowed too."""
     if isinstance(study, Mapping):
         return parse_study(dict(study), "study"), None
+    if not isinstance(study, str | os.PathLike) or isinstance(os.fspath(study), bytes):
+        also = ", or the optuna.Study that dse.run or dse.load returned" if or_study else ""
+        raise StudyInputError(
+            f"study: {_shown(study)} is not a study; pass a study file's path (str or Path) "
+            f"or a dict of its content{also}"
+        )
     return load_study_file(study), Path(study)
+
+
+def _shown(value: Any) -> str:
+    """A bad argument for an error line: its bounded repr and its type."""
+    return f"{short_repr(value)} ({type(value).__name__})"
+
+
+def _check_number(name: str, value: Any, kind: type, low: float, high: float, unset: str) -> None:
+    """`value` is None or a finite `kind` (int, or float taking ints; never a bool) in
+    [low, high], low excluded for a float; else one StudyInputError naming the argument."""
+    number = isinstance(value, numbers.Real if kind is float else numbers.Integral)
+    ok = number and not isinstance(value, bool) and math.isfinite(value) and value <= high
+    ok = ok and (value > low if kind is float else value >= low)
+    if value is not None and not ok:
+        what = (
+            f"a finite number of seconds > 0 and <= {high:.0f}"
+            if kind is float
+            else f"an integer from {low:.0f} to {high:.0f}"
+        )
+        raise StudyInputError(
+            f"{name}: {_shown(value)} is not allowed; use {what}, or None for {unset}"
+        )
+
+
+def _check_storage(storage: Any) -> None:
+    """A storage that is not a string is named by its type only: it may hold a password."""
+    if storage is not None and not isinstance(storage, str):
+        raise StudyInputError(
+            f"storage: a value of type {type(storage).__name__} is not allowed; use a URL "
+            "string such as postgresql://user@host/db, or None for the study's storage"
+        )
 
 
 def _opened(study: Any, storage: str | None) -> tuple[StudyConfig, Path | None, optuna.Study]:
@@ -53,7 +96,8 @@ def _opened(study: Any, storage: str | None) -> tuple[StudyConfig, Path | None, 
             )
         cfg, path = _SOURCES[study]
         return cfg, path, study
-    cfg, path = _config(study)
+    _check_storage(storage)
+    cfg, path = _config(study, or_study=True)
     return cfg, path, open_study(cfg, storage, create=False)
 
 
@@ -71,6 +115,13 @@ def run(
     `n_jobs` > 1 runs worker processes; a dict study is then written to
     ``<output_dir>/study.yaml`` for them to read.
     """
+    # The arguments first: a wrong one is refused before torch and optuna load.
+    _check_number("n_trials", n_trials, int, 1, 1_000_000, "the study's n_trials")
+    _check_number("timeout", timeout, float, 0, 1e7, "the study's timeout")
+    _check_number("n_jobs", n_jobs, int, 1, 256, "the study's n_jobs")
+    _check_storage(storage)
+    if not isinstance(progress, bool):
+        raise StudyInputError(f"progress: {_shown(progress)} is not allowed; use True or False")
     from dse.holdout import score_front
     from dse.parallel import run_parallel
     from dse.preflight import check_resources

@@ -9,7 +9,7 @@ import typer
 
 from dse import __version__
 from dse.errors import USER_ERRORS
-from dse.terminal import console, flagged
+from dse.terminal import console, flagged, printable
 
 app = typer.Typer(
     name="dse",
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors: one line, the flag and where to look
         ctx = getattr(exc, "ctx", None)
         hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-        err.print(flagged("error:", "red", exc.format_message() + hint))
+        err.print(flagged("error:", "red", printable(exc.format_message() + hint)))
         return exc.exit_code
     return result if isinstance(result, int) else 0
 

@@ -45,13 +45,41 @@ COST_FIGURES = (
 CANONICAL_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes")
 
 
+def _stepless(knob: Knob) -> bool:
+    """A float range without a step: gridded at `hardware_search.clock_step_mhz`."""
+    return knob.searched and knob.choices == () and knob.step is None and knob.kind == "float"
+
+
+def knob_grid_count(knob: Knob, clock_step_mhz: float) -> float:
+    """How many values `knob_grid` gives, computed without building them (``inf`` past any
+    float), so that a grid too large to build is refused before it exists."""
+    if not _stepless(knob):
+        return knob.grid_count()
+    ratio = (knob.high - knob.low) / clock_step_mhz
+    if not math.isfinite(ratio):
+        return math.inf
+    count = math.floor(ratio + 1e-9) + 1
+    if count > 2**52:  # far beyond any grid, and beyond float's whole numbers
+        return float(count)
+    return float(count + (knob.low + (count - 1) * clock_step_mhz < knob.high))
+
+
 def knob_grid(knob: Knob, clock_step_mhz: float) -> list[Any]:
     """The values of one hardware knob that the enumeration visits."""
-    if knob.searched and knob.choices == () and knob.step is None and knob.kind == "float":
+    if _stepless(knob):  # the study's check (`knob_grid_count`) bounded `count`
         count = int(math.floor((knob.high - knob.low) / clock_step_mhz + 1e-9)) + 1
         values = [knob.low + i * clock_step_mhz for i in range(count)]
         return values + ([knob.high] if values[-1] < knob.high else [])
     return knob.grid_values()
+
+
+def hardware_grid_counts(knobs: dict[str, Knob], clock_step_mhz: float) -> dict[str, float]:
+    """{searched hardware knob: number of values} of `hardware_grid`, built without it."""
+    return {
+        name: knob_grid_count(knobs[name], clock_step_mhz)
+        for name in HARDWARE_KNOBS
+        if knobs[name].searched
+    }
 
 
 def hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> dict[str, list[Any]]:
@@ -61,11 +89,6 @@ def hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> dict[str, li
         for name in HARDWARE_KNOBS
         if knobs[name].searched
     }
-
-
-def grid_size(grid: dict[str, list[Any]]) -> int:
-    """How many designs the enumeration prices for one model."""
-    return math.prod(len(v) for v in grid.values())
 
 
 def non_dominated(points: np.ndarray) -> np.ndarray:

@@ -24,6 +24,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from dse.terminal import printable
+
 #: Set in the environment of `--jobs` workers: their parent prints the resume line.
 QUIET_ENV = "DSE_QUIET_INTERRUPT"
 #: Exit status of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention).
@@ -54,12 +56,37 @@ class _DropInterruptTraceback(logging.Filter):
 #: garbage-collection callback, "Exception ignored in ...") still ends the run as interrupted.
 _SIGNALLED = threading.Event()
 _LAST_SIGNAL = [signal.SIGINT]
+#: Depth of `deferred` sections: inside one, the handler records the signal without raising.
+_DEFERRED = [0]
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     _SIGNALLED.set()
     _LAST_SIGNAL[0] = signal.Signals(signum)
+    if _DEFERRED[0]:
+        return
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def interrupted() -> bool:
+    """Whether a SIGINT or SIGTERM reached this process inside `resumable`, even one whose
+    KeyboardInterrupt was swallowed on its way up: loops that wait (the `--n-jobs` parent)
+    poll it and stop as if the KeyboardInterrupt had reached them."""
+    return _SIGNALLED.is_set()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A section that an interruption must not cut in two (starting a worker process, which
+    would run on unseen): a signal that arrives inside raises KeyboardInterrupt at its end.
+    Only `resumable`'s handler defers; elsewhere Python's own raises at once as ever."""
+    _DEFERRED[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED[0] -= 1
+    if _DEFERRED[0] == 0 and _SIGNALLED.is_set():
+        raise KeyboardInterrupt(_LAST_SIGNAL[0].name)
 
 
 def _redeliver(previous: Callable[[Any], object]) -> Callable[[Any], object]:
@@ -114,7 +141,7 @@ def resumable(command: str) -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not os.environ.get(QUIET_ENV):
             Console(stderr=True, soft_wrap=True).print(
-                f"interrupted; resume with: {command}", markup=False, highlight=False
+                f"interrupted; resume with: {printable(command)}", markup=False, highlight=False
             )
         if main:
             # The trial is failed in storage and the line printed: end the process here with
@@ -132,3 +159,4 @@ def resumable(command: str) -> Iterator[None]:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.unraisablehook = previous_hook
         optuna_logger.removeFilter(log_filter)
+        _SIGNALLED.clear()  # a later run in this process (the API, a thread) starts afresh

@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from dse.errors import StudyInputError
 from dse.inner import INNER_ATTR
-from dse.interrupt import QUIET_ENV
+from dse.interrupt import QUIET_ENV, deferred, interrupted
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
 from dse.storage import creation_lock, open_storage
@@ -43,6 +43,10 @@ SURPLUS_ATTR = "dse_surplus"
 INTERRUPTED_ATTR = "dse_interrupted"
 #: Seconds a worker gets to fail its running trial after SIGINT before it is killed.
 STOP_GRACE_S = 20.0
+#: Seconds between two looks of the `--n-jobs` parent at its workers and at `interrupted()`.
+POLL_S = 0.25
+#: The KeyboardInterrupt raised when the parent finds the signal flag set.
+SIGNAL_POLLED = "signal (its KeyboardInterrupt was swallowed)"
 
 
 class SurplusTrial(Exception):
@@ -82,6 +86,8 @@ class TrialBudget:
         Stale trials (dead workers) are failed here, which re-enqueues them for this worker.
         """
         while deadline is None or time.monotonic() < deadline:
+            if interrupted():  # a signal whose KeyboardInterrupt was swallowed
+                raise KeyboardInterrupt(SIGNAL_POLLED)
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
@@ -110,6 +116,8 @@ def optimize_to_total(
     def admitted(trial: Trial) -> float | Sequence[float]:
         budget.admit(trial)
         try:
+            if interrupted():  # a signal whose KeyboardInterrupt was swallowed: start nothing
+                raise KeyboardInterrupt(SIGNAL_POLLED)
             return objective(trial)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)  # Optuna then fails the trial
@@ -164,7 +172,11 @@ def run_parallel(
     `on_tick` runs every `tick_s` seconds while they work (the parent's progress bar).  The
     workers run in their own sessions, so a terminal's Ctrl-C reaches only this process; on
     any interruption of this process (Ctrl-C, SIGTERM turned into KeyboardInterrupt) they get
-    SIGINT, which fails their running trials at once, and are killed if they linger.
+    SIGINT, which fails their running trials at once, and are killed if they linger or at a
+    second Ctrl-C.  The interruption cannot be lost: the loop looks at the signal flag
+    (`dse.interrupt.interrupted`) every `POLL_S`, so a KeyboardInterrupt swallowed on its way
+    (a weakref callback, a library catching everything) stops the run all the same, and a
+    signal that arrives while a worker starts takes effect once that worker is known.
     """
     if n_jobs < 1:
         raise StudyInputError(f"--jobs: {n_jobs} is not allowed; use an integer >= 1")
@@ -181,12 +193,17 @@ def run_parallel(
     try:
         for index in range(n_jobs):
             command = worker_command(path, n_trials, timeout, index)
-            workers.append(subprocess.Popen(command, env=env, start_new_session=True))
+            with deferred():  # a Ctrl-C mid-start would leave a worker that nobody stops
+                workers.append(subprocess.Popen(command, env=env, start_new_session=True))
+        next_tick = time.monotonic()
         while (alive := [w for w in workers if w.poll() is None]) != []:
-            if on_tick is not None:
+            if on_tick is not None and time.monotonic() >= next_tick:
                 on_tick()
+                next_tick = time.monotonic() + tick_s
+            if interrupted():  # its KeyboardInterrupt was swallowed (a weakref callback...)
+                raise KeyboardInterrupt(SIGNAL_POLLED)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                alive[0].wait(timeout=tick_s)
+                alive[0].wait(timeout=min(tick_s, POLL_S))
     except BaseException:
         stop_workers(workers)
         raise
@@ -198,14 +215,18 @@ def run_parallel(
 
 
 def stop_workers(workers: Sequence[subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
-    """Interrupt the workers (their running trials fail at once); kill any still alive later."""
+    """Interrupt the workers (their running trials fail at once); kill any still alive later,
+    or at once on a second interruption (another Ctrl-C must not leave them running on)."""
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGINT)
     deadline = time.monotonic() + grace_s
-    for worker in workers:
-        try:
-            worker.wait(timeout=max(deadline - time.monotonic(), 0.0))
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    try:
+        for worker in workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(timeout=max(deadline - time.monotonic(), 0.0))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()

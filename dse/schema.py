@@ -8,6 +8,7 @@ bad value and what is allowed, e.g.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import fields
@@ -32,17 +33,20 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dse.errors import StudyInputError
-from dse.inner import grid_size, hardware_grid
+from dse.inner import hardware_grid_counts
 from dse.redaction import redact_url
 from dse.space import (
     KNOBS,
+    GridTooLarge,
     Knob,
     KnobError,
+    check_grid_size,
+    count_text,
     default_knob,
-    grid_search_space,
     parse_knob,
     short_repr,
 )
+from dse.terminal import printable
 from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
@@ -338,21 +342,16 @@ class StudyConfig(_Section):
                 "ood",
                 {"where": "objectives", "value": "ood_auroc", "fix": "set dataset.ood to use it"},
             )
-        if self.sampler.name == "grid":
+        if self.sampler.name == "grid":  # counted, not built: Optuna builds every point
             try:
-                grid_search_space(self.knobs)
+                check_grid_size(self.knobs)
             except KnobError as exc:
                 ctx = {"where": f"search.{exc.where}", "value": exc.value, "fix": exc.fix}
                 raise PydanticCustomError("knob", "grid", ctx) from None
+            except GridTooLarge as exc:
+                raise PydanticCustomError("line", "grid", {"text": str(exc)}) from None
         if self.hardware_search.exact:
-            size = grid_size(hardware_grid(self.knobs, self.hardware_search.clock_step_mhz))
-            if size > MAX_HARDWARE_GRID:
-                fix = (
-                    f"at most {MAX_HARDWARE_GRID}: use fewer hardware choices, "
-                    "a coarser clock step, or hardware_search.exact: false"
-                )
-                ctx = {"where": "hardware_search", "value": f"{size} designs", "fix": fix}
-                raise PydanticCustomError("knob", "grid", ctx)
+            _check_hardware_grid(self.knobs, self.hardware_search.clock_step_mhz)
         _check_training(self.training)
         if self.storage is not None:
             try:
@@ -413,6 +412,38 @@ def _existing_parent(path: Path) -> Path | None:
     """The nearest existing folder above `path` (None if what exists there is not one)."""
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     return parent if parent is not None and parent.is_dir() else None
+
+
+def _check_hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> None:
+    """The exact inner search prices at most MAX_HARDWARE_GRID designs per model; counted
+    without building the grid, which a tiny clock step would make endless."""
+    counts = hardware_grid_counts(knobs, clock_step_mhz)
+    size = math.prod(counts.values())
+    if size <= MAX_HARDWARE_GRID:
+        return
+    name, count = max(counts.items(), key=lambda item: item[1])
+    knob = knobs[name]
+    designs = f"{count_text(size)} hardware designs per model, at most {MAX_HARDWARE_GRID}"
+    stepless = knob.kind == "float" and not knob.choices and knob.step is None
+    if count > MAX_HARDWARE_GRID and stepless:  # a clock range gridded at the step
+        text = (
+            f"hardware_search.clock_step_mhz: {short_repr(clock_step_mhz)} is not allowed; "
+            f"it cuts {name} {knob.low:g}..{knob.high:g} into {count_text(count)} values, "
+            f"{designs}: use a coarser clock step (e.g. 5), or hardware_search.exact: false"
+        )
+    elif count > MAX_HARDWARE_GRID:
+        text = (
+            f"search.{name}.step: {short_repr(knob.step)} is not allowed; it gives "
+            f"{count_text(count)} values, {designs}: use a larger step, "
+            "or hardware_search.exact: false"
+        )
+    else:
+        text = (
+            f"hardware_search: {count_text(size)} designs per model is not allowed; at most "
+            f"{MAX_HARDWARE_GRID}: use fewer hardware choices, a coarser clock step, "
+            "or hardware_search.exact: false"
+        )
+    raise PydanticCustomError("line", "grid", {"text": text})
 
 
 def _check_directory_path(path: Path) -> None:
@@ -534,14 +565,22 @@ _STRICT_FIXES = {
 }
 
 
+def _key(key: Any) -> str:
+    """A key of the user's file for an error line: control characters escaped (a key cannot
+    clear the screen or forge a second error line), a very long one shortened."""
+    text = printable(key)
+    return text if len(text) <= 80 else text[:60] + "..." + text[-17:]
+
+
 def _format_error(err: dict, label: str) -> str:
     """One line for one pydantic error: path, bad value, what is allowed."""
     if err["type"] == "line":
         return f"{label}: {err['ctx']['text']}"
     if err["type"] == "knob":
         ctx = err["ctx"]
-        return f"{label}: {ctx['where']}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
-    path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(_key(part) for part in ctx["where"].split("."))
+        return f"{label}: {where}: {short_repr(ctx['value'])} is not allowed; {ctx['fix']}"
+    path = ".".join(_key(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "path":
         return f"{label}: {path}: {_shown(err['input'])}: {err['ctx']['fix']}"
     if err["type"] == "retired":
@@ -556,17 +595,21 @@ def _format_error(err: dict, label: str) -> str:
         known = ", ".join(KNOBS) if err["loc"][0] == "search" else "see docs/study.md"
         return f"{label}: {path}: unknown field; remove it or fix its spelling ({known})"
     value = short_repr(err.get("input"))
+    if err["loc"][0] == "storage":  # a list or mapping may hold a URL: its password stays hidden
+        value = f"a value of type {type(err.get('input')).__name__}"
     return f"{label}: {path}: {value} is not allowed; {msg[:1].lower()}{msg[1:]}"
 
 
 def parse_study(data: Any, label: str = "study") -> StudyConfig:
     """Validate an already-parsed study mapping; errors as `load_study_file` gives them."""
+    label = printable(label)
     if not isinstance(data, dict):
         raise StudyInputError(f"{label}: the file must be a YAML mapping (name: ..., search: ...)")
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [_format_error(e, label) for e in exc.errors(include_url=False)]
+        # One line per problem, whatever the user's keys and values hold.
+        lines = [printable(_format_error(e, label)) for e in exc.errors(include_url=False)]
         raise StudyInputError("\n".join(dict.fromkeys(lines))) from None
 
 
@@ -660,20 +703,21 @@ def _read_text(path: Path) -> str:
         ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise StudyInputError(
-            f"{path.name}: larger than {MAX_FILE_BYTES // 1024} KiB; a study file is a few lines"
+            f"{printable(path.name)}: larger than {MAX_FILE_BYTES // 1024} KiB; "
+            "a study file is a few lines"
         )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise StudyInputError(
-            f"{path.name}: byte {exc.start} is not UTF-8; save the file as UTF-8 text"
+            f"{printable(path.name)}: byte {exc.start} is not UTF-8; save the file as UTF-8 text"
         ) from None
 
 
 def load_study_file(path: str | Path) -> StudyConfig:
     """Read and validate a study YAML file (safe, bounded loader); one error line per problem."""
     path = Path(path)
-    label = path.name
+    label = printable(path.name)
     text = _read_text(path)
     try:
         data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the schema (and so `dse --help`) needs the knobs, not optun
 
 Kind = Literal["int", "float", "choice", "part"]
 PER_LAYER = ("width", "threshold_scale")
+#: Most points the grid sampler may visit: Optuna's GridSampler builds them all at once (a
+#: million take half a second and hundreds of MB), and each is a trained model.
+MAX_GRID_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -191,20 +194,34 @@ class Knob:
             return trial.suggest_int(param, int(self.low), int(self.high), step=step, log=self.log)
         return trial.suggest_float(param, self.low, self.high, step=self.step, log=self.log)
 
-    def grid_values(self) -> list[Any]:
-        """Every value a grid search visits; ranges need a step (ints default to 1)."""
+    def grid_count(self) -> float:
+        """How many values `grid_values` gives, computed without building them (``inf``
+        past any float), so that a grid too large to build is refused before it exists."""
         if not self.searched:
-            return [self.fixed]
+            return 1
         if self.choices:
-            return list(self.choices)
+            return len(self.choices)
         step = self.step or (1 if self.kind == "int" else None)
         if step is None:
             rng = {"low": self.low, "high": self.high}
             raise KnobError(
                 self.name, rng, "add a step: the grid sampler needs one for float ranges"
             )
-        count = int(round((self.high - self.low) / step)) + 1
-        values = [self.low + i * step for i in range(count)]
+        ratio = (self.high - self.low) / step
+        return float(round(ratio) + 1) if math.isfinite(ratio) else math.inf
+
+    def grid_values(self) -> list[Any]:
+        """Every value a grid search visits; ranges need a step (ints default to 1)."""
+        count = self.grid_count()
+        if count > MAX_GRID_POINTS:
+            fix = f"it gives {count_text(count)} grid values, at most {MAX_GRID_POINTS}; "
+            raise KnobError(f"{self.name}.step", self.step, fix + "use a larger step")
+        if not self.searched:
+            return [self.fixed]
+        if self.choices:
+            return list(self.choices)
+        step = self.step or 1
+        values = [self.low + i * step for i in range(int(count))]
         return [int(v) if self.kind == "int" else float(v) for v in values]
 
 
@@ -302,8 +319,62 @@ def suggest_design(trial: optuna.trial.BaseTrial, space: dict[str, Knob]) -> dic
     return design
 
 
+def grid_dimensions(space: dict[str, Knob]) -> dict[str, float]:
+    """{grid parameter: number of values} of `grid_search_space`, computed without building
+    a value (per-layer knobs once per layer of the deepest network)."""
+    depth = space["depth"]
+    max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
+    dims: dict[str, float] = {}
+    for name, knob in space.items():
+        if not knob.searched:
+            continue
+        if name in PER_LAYER:
+            dims.update({f"{name}_{i}": knob.grid_count() for i in range(max_depth)})
+        else:
+            dims[name] = knob.grid_count()
+    return dims
+
+
+def check_grid_size(space: dict[str, Knob]) -> None:
+    """Raise `GridTooLarge` when the grid sampler would visit more than `MAX_GRID_POINTS`
+    points (Optuna's GridSampler builds every point when it is created), `KnobError` naming
+    the knob when one range alone has more values; nothing is built."""
+    dims = grid_dimensions(space)
+    for name, count in dims.items():
+        if count > MAX_GRID_POINTS:
+            knob = name.rsplit("_", 1)[0] if name not in space else name
+            fix = f"it gives {count_text(count)} grid values, at most {MAX_GRID_POINTS}; "
+            raise KnobError(f"{knob}.step", space[knob].step, fix + "use a larger step")
+    points = math.prod(dims.values())
+    if points > MAX_GRID_POINTS:
+        raise GridTooLarge(points, dims)
+
+
+class GridTooLarge(ValueError):
+    """The grid sampler's grid holds more than `MAX_GRID_POINTS` points."""
+
+    def __init__(self, points: float, dims: dict[str, float]) -> None:
+        self.points, self.dims = points, dims
+        largest = sorted(dims.items(), key=lambda item: -item[1])[:4]
+        sizes = " x ".join(f"{name} {count_text(n)}" for name, n in largest)
+        more = " x ..." if len(dims) > len(largest) else ""
+        super().__init__(
+            f"search: the grid sampler's grid has {count_text(points)} points ({sizes}{more}), "
+            f"at most {MAX_GRID_POINTS}; use fewer choices or larger steps, "
+            "or another sampler (sampler.name: random, tpe, nsga2)"
+        )
+
+
+def count_text(count: float) -> str:
+    """A count for an error line: digits when it is short, else a power of ten."""
+    if not math.isfinite(count):
+        return "more than 1e308"
+    return f"{count:.0f}" if count < 1e12 else f"{count:.1e}"
+
+
 def grid_search_space(space: dict[str, Knob]) -> dict[str, list[Any]]:
     """The grid for optuna's GridSampler: searched knobs only, per-layer ones for max depth."""
+    check_grid_size(space)
     depth = space["depth"]
     max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
     grid: dict[str, list[Any]] = {}

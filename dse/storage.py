@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import optuna
 from filelock import FileLock
@@ -59,6 +60,8 @@ _CREATION_LOCK_KEY = zlib.crc32(b"dse: create storage and study")
 
 _RDB_SCHEMES = ("postgresql", "sqlite")
 
+T = TypeVar("T")
+
 
 def heartbeat_settings() -> tuple[int, int]:
     """Heartbeat interval and grace period in seconds (environment overrides for short tests)."""
@@ -96,36 +99,48 @@ def open_storage(url: str) -> BaseStorage:
     if scheme == "sqlite":
         _make_parent(_sqlite_path(url), url)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-    with _opening(url), warnings.catch_warnings():  # heartbeats are "experimental", but needed
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        storage = RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=interval,
-            grace_period=grace,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
+
+    def connect() -> RDBStorage:
+        with warnings.catch_warnings():  # heartbeats are "experimental", but needed
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=interval,
+                grace_period=grace,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+
+    storage = _opened(url, connect)
     if scheme == "sqlite":
         _enable_wal(storage)
     return storage
 
 
-@contextmanager
-def _opening(url: str) -> Iterator[None]:
-    """Turn a missing driver or an unreachable database into one line naming the fix."""
+def _opened(url: str, connect: Callable[[], T]) -> T:
+    """`connect()`, with a missing driver or an unreachable database turned into one line
+    naming the fix.
+
+    That error is raised outside the `except` block, so that it carries no context: the
+    driver's exception (and SQLAlchemy's, which quotes a URL it cannot parse whole) would
+    otherwise travel with it, password and all, into a traceback or a notebook.
+    """
     try:
-        yield
+        return connect()
     except ImportError as exc:
-        raise StudyInputError(
+        problem = (
             f"storage {redact_url(url)!r} needs a database driver ({exc.name}); "
             "install it with pip install -e '.[postgres]'"
-        ) from None
+        )
     except (SQLAlchemyError, OSError) as exc:  # refused, bad credentials, unknown database
         # The driver's message can echo the URL, so only the exception type is shown.
-        raise StudyInputError(
+        problem = (
             f"storage {redact_url(url)!r} cannot be opened ({type(exc).__name__}); "
             "check the host, port, user, password and database name"
-        ) from None
+        )
+    raise StudyInputError(problem)
 
 
 @contextmanager
@@ -158,9 +173,8 @@ def creation_lock(url: str) -> Iterator[None]:
     if scheme != "postgresql":
         yield
         return
-    with _opening(url):
-        engine = create_engine(url, poolclass=NullPool)
-        conn = engine.connect()
+    engine = _opened(url, lambda: create_engine(url, poolclass=NullPool))
+    conn = _opened(url, engine.connect)
     try:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _CREATION_LOCK_KEY})
         yield

@@ -59,8 +59,8 @@ def _run(
     check_writable(cfg)
     check_storage(
         storage or cfg.storage_url(),
-        n_jobs if n_jobs is not None else cfg.n_jobs,
-        "--n-jobs" if n_jobs is not None else "n_jobs",
+        jobs if jobs is not None else cfg.n_jobs,
+        "--jobs" if jobs is not None else "n_jobs",
     )
     from dse.preflight import check_resources
 

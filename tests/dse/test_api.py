@@ -89,3 +89,64 @@ def test_import_dse_stays_light() -> None:
     ).stdout
     assert out.strip() == "[]"
     assert set(dse.__all__) >= {"run", "load", "trials", "export"}
+
+
+BAD_STUDIES = [[1, 2], None, 3, b"study.yaml", ("a", "b")]
+
+
+@pytest.mark.parametrize("bad", BAD_STUDIES, ids=repr)
+def test_a_study_that_is_no_file_or_dict_is_a_user_error(bad, tmp_path) -> None:
+    with pytest.raises(StudyInputError, match=r"^study: .* is not a study; pass a study file's"):
+        dse.run(bad)
+    for function in (dse.load, dse.trials):
+        with pytest.raises(StudyInputError, match="or the optuna.Study that dse.run"):
+            function(bad)
+
+
+def _tiny(tmp_path: Path) -> dict:
+    raw = yaml.safe_load(TINY.read_text())
+    raw.update(name="bad-args", output_dir=str(tmp_path / "out"))
+    return raw
+
+
+BAD_ARGUMENTS = [
+    ("timeout", float("nan")),
+    ("timeout", float("inf")),
+    ("timeout", -1.0),
+    ("timeout", 0),
+    ("timeout", "60"),
+    ("timeout", True),
+    ("n_trials", 0),
+    ("n_trials", 2.5),
+    ("n_trials", float("nan")),
+    ("n_trials", 10**7),
+    ("n_jobs", 0),
+    ("n_jobs", 1000),
+    ("storage", ["postgresql://u:hunter2@h/d"]),
+    ("progress", "no"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), BAD_ARGUMENTS, ids=[f"{n}={v!r}" for n, v in BAD_ARGUMENTS]
+)
+def test_a_bad_run_argument_is_refused_before_any_trial(name, value, tmp_path) -> None:
+    spec = _tiny(tmp_path)
+    with pytest.raises(StudyInputError) as info:
+        dse.run(spec, **{name: value})
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and "\n" not in message
+    assert "hunter2" not in message
+    assert not (tmp_path / "out").exists()  # nothing written, no trial run
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "0"])
+def test_the_cli_timeout_is_a_positive_finite_number_of_seconds(value, tmp_path, capsys) -> None:
+    from dse.cli import main
+
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(_tiny(tmp_path)))
+    assert main(["run", str(study), f"--timeout={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--timeout" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

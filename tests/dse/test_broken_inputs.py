@@ -383,7 +383,7 @@ def test_bad_flags_exit_2_in_one_line(argv, flag, tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
-        (["--storage", "sqlite:///:memory:", "--n-jobs", "2"], "--n-jobs"),
+        (["--storage", "sqlite:///:memory:", "--jobs", "2"], "--jobs"),
         (["--storage", "journal:///proc/dse-test.log"], "cannot write in '/proc'"),
         (["--storage", "sqlite:////etc/passwd/x.db"], "a folder on its path is a file"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -37,6 +38,91 @@ def test_redaction_hides_query_passwords_and_leaves_others() -> None:
     )
     for url in ("sqlite:///runs/a:b@c.db", "journal:///runs/x.log", "postgresql://h:5432/d"):
         assert redact_url(url) == url
+
+
+#: Storage URLs whose password (always "hunter2") no output may show, whatever their shape:
+#: mistyped (one slash, a leading space, no scheme), unsupported, long enough to be shortened
+#: in an error line, or valid and unreachable (port 1 refuses at once).
+LEAKY_URLS = [
+    "postgresql:/u:hunter2@h/d",
+    " postgresql://u:hunter2@h/d",
+    "postgresql:/" + "x" * 80 + ":hunter2@h/d",
+    " postgresql://u:" + "hunter2" * 12 + "@h/d",
+    "mysql+pymysql://u:hunter2@h/d",
+    "postgresql://u:hunter2@127.0.0.1:1/d?sslmode=x",
+    "u:hunter2@host",
+    "postgresql:hunter2@h/d",
+    "postgresql://h/d?sslmode=x&password=hunter2",
+    "host=h password=hunter2 dbname=d",
+]
+
+
+def _no_secret(*texts: str) -> None:
+    for text in texts:
+        assert "hunter2" not in text and "hunter" not in text, text
+
+
+@pytest.mark.parametrize("url", LEAKY_URLS)
+def test_redaction_hides_the_password_of_any_shape(url: str) -> None:
+    shown = redact_url(url)
+    _no_secret(shown)
+    assert "***" in shown
+
+
+@pytest.mark.parametrize("url", LEAKY_URLS)
+def test_a_storage_url_of_any_shape_never_shows_its_password(url, tmp_path, capsys) -> None:
+    """In the study file's `storage:` key, in --storage, and in the resume line."""
+    from dse.interrupt import command_line
+
+    study = tmp_path / "s.yaml"
+    head = f"name: s\noutput_dir: {tmp_path / 'out'}\nn_trials: 1\n"
+    head += "objectives: [{metric: accuracy, direction: maximize}]\n"
+    study.write_text(head + f"storage: {json.dumps(url)}\n")
+    assert main(["run", str(study)]) == 2
+    from_file = capsys.readouterr()
+    assert from_file.err.startswith("error: ") and from_file.err.count("\n") == 1
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(head)
+    assert main(["run", str(bare), "--storage", url]) == 2
+    from_flag = capsys.readouterr()
+    assert from_flag.err.startswith("error: ") and from_flag.err.count("\n") == 1
+    resume = command_line("run", bare, {"--storage": url, "--n-trials": None})
+    _no_secret(from_file.out, from_file.err, from_flag.out, from_flag.err, resume)
+
+
+@pytest.mark.parametrize("value", [["postgresql://u:hunter2@h/d"], {"url": "u:hunter2@h"}])
+def test_a_storage_that_is_no_string_is_not_echoed(value, tmp_path, capsys) -> None:
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        "name: s\nobjectives: [{metric: accuracy, direction: maximize}]\n"
+        f"storage: {json.dumps(value)}\n"
+    )
+    assert main(["run", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "storage: a value of type" in err
+    _no_secret(err)
+
+
+@pytest.mark.parametrize("url", LEAKY_URLS)
+def test_the_api_error_carries_no_password(url, tmp_path) -> None:
+    """Neither the message nor any exception chained to it (a notebook shows those)."""
+    import dse
+    from dse.errors import StudyInputError
+
+    spec = {
+        "name": "s",
+        "output_dir": str(tmp_path / "out"),
+        "objectives": [{"metric": "accuracy", "direction": "maximize"}],
+    }
+    with pytest.raises(StudyInputError) as info:
+        dse.run(spec, storage=url, progress=False)
+    exc: BaseException | None = info.value
+    while exc is not None:
+        _no_secret(str(exc), repr(exc))
+        exc = exc.__cause__ or exc.__context__
+    with pytest.raises(StudyInputError) as info:
+        dse.run({**spec, "storage": url}, progress=False)
+    _no_secret(str(info.value))
 
 
 @pytest.mark.postgres

@@ -3,6 +3,7 @@ as a failure, and the `--jobs` workers stopped with their parent."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -106,14 +107,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_the_n_jobs_parent_stops_its_workers(tmp_path, sig) -> None:
     study = _study_file(tmp_path, n_trials=4)
     db = tmp_path / "out" / "study.db"
     proc = _dse("run", str(study), "--jobs", "2")
     _wait_running(db, proc, count=2)
     workers = _children(proc.pid)
     assert len(workers) == 2
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 130, text
@@ -156,3 +158,104 @@ def test_an_interrupt_raised_inside_a_callback_still_stops_the_run(tmp_path: Pat
     assert proc.returncode == 130, proc.stderr
     assert "went on" not in proc.stdout
     assert proc.stderr.strip() == "interrupted; resume with: dse run lost.yaml"
+
+
+# `dse run --n-jobs 2` in a real parent process whose workers stand in for `dse worker` (they
+# sleep, leave their pid in a file and exit 130 on SIGINT like a worker, or ignore it), so
+# that only the parent's handling of the interrupt is timed: seconds, no training.
+PARALLEL = """
+import os, signal, sys, time, weakref
+import dse.parallel as parallel
+import dse.progress as progress
+from dse.cli import main
+
+study, pids, mode = sys.argv[1:4]
+WORKER = (
+    "import os, signal, sys, time; "
+    f"open(os.path.join({pids!r}, str(os.getpid())), 'w').close(); "
+    + ("signal.signal(signal.SIGINT, signal.SIG_IGN); " if mode == "twice" else
+       "signal.signal(signal.SIGINT, lambda *_: sys.exit(130)); ")
+    + "time.sleep(60)"
+)
+parallel.worker_command = lambda *args: [sys.executable, "-c", WORKER]
+refresh = progress.StudyProgress.refresh
+
+
+class Thing:
+    pass
+
+
+def injected(self, study):
+    if len(os.listdir(pids)) == 2 and not getattr(injected, "done", False):
+        injected.done = True
+        if mode == "weakref":  # the interrupt lands in a callback, where Python drops it
+            thing = Thing()
+            stop = lambda _: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2))
+            ref = weakref.ref(thing, stop)
+            del thing
+        elif mode == "swallowed":  # a library that catches everything, KeyboardInterrupt too
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+            except KeyboardInterrupt:
+                pass
+    return refresh(self, study)
+
+
+progress.StudyProgress.refresh = injected
+sys.exit(main(["run", study, "--jobs", "2"]))
+"""
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode", ["plain", "weakref", "swallowed", "twice"])
+def test_ctrl_c_under_n_jobs_2_stops_the_run_and_every_worker(tmp_path: Path, mode) -> None:
+    """SIGINT to `dse run --n-jobs 2`: exit 130, one resume line, both workers gone, within
+    seconds; also when the KeyboardInterrupt is dropped in a weakref callback or swallowed by
+    code that catches everything, and when a second Ctrl-C cuts the workers' grace short."""
+    raw = yaml.safe_load(TINY.read_text())
+    raw.update(name="par", output_dir=str(tmp_path / "out"))
+    study = tmp_path / "par.yaml"
+    study.write_text(yaml.safe_dump(raw))
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("DSE_QUIET_INTERRUPT", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PARALLEL, str(study), str(pids), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_foreground_job,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := [int(p.name) for p in pids.iterdir()]) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+        start = time.monotonic()
+        if mode in ("plain", "twice"):
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+        if mode == "twice":  # the workers ignore it: a second Ctrl-C during their grace
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - start
+    finally:
+        proc.kill()
+        _kill_all(workers)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == f"interrupted; resume with: dse run {study} --n-jobs 2"
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert elapsed < 15, f"the run went on for {elapsed:.0f} s after the interrupt"
+    time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)], "a worker outlived the run"
