@@ -160,7 +160,7 @@ def test_an_interrupt_raised_inside_a_callback_still_stops_the_run(tmp_path: Pat
     assert proc.stderr.strip() == "interrupted; resume with: dse run lost.yaml"
 
 
-# `dse run --n-jobs 2` in a real parent process whose workers stand in for `dse worker` (they
+# `dse run --jobs 2` in a real parent process whose workers stand in for `dse worker` (they
 # sleep, leave their pid in a file and exit 130 on SIGINT like a worker, or ignore it), so
 # that only the parent's handling of the interrupt is timed: seconds, no training.
 PARALLEL = """
@@ -215,7 +215,7 @@ def _kill_all(pids: list[int]) -> None:
 
 @pytest.mark.parametrize("mode", ["plain", "weakref", "swallowed", "twice"])
 def test_ctrl_c_under_n_jobs_2_stops_the_run_and_every_worker(tmp_path: Path, mode) -> None:
-    """SIGINT to `dse run --n-jobs 2`: exit 130, one resume line, both workers gone, within
+    """SIGINT to `dse run --jobs 2`: exit 130, one resume line, both workers gone, within
     seconds; also when the KeyboardInterrupt is dropped in a weakref callback or swallowed by
     code that catches everything, and when a second Ctrl-C cuts the workers' grace short."""
     raw = yaml.safe_load(TINY.read_text())
@@ -254,7 +254,7 @@ def test_ctrl_c_under_n_jobs_2_stops_the_run_and_every_worker(tmp_path: Path, mo
         proc.kill()
         _kill_all(workers)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == f"interrupted; resume with: dse run {study} --n-jobs 2"
+    assert err.strip().splitlines()[-1] == f"interrupted; resume with: dse run {study} --jobs 2"
     assert "Traceback" not in err and "Exception ignored" not in err
     assert elapsed < 15, f"the run went on for {elapsed:.0f} s after the interrupt"
     time.sleep(0.2)
