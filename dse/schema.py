@@ -512,28 +512,32 @@ def check_storage(url: str, jobs: int, flag: str = "n_jobs") -> None:
     if path is None:
         return
     folder = path.absolute().parent
+    failed = _write_probe(folder)
+    if failed is not None:
+        raise _storage_error(
+            url, f"cannot write in {_shown(folder)} ({failed}); choose a writable path"
+        )
+
+
+def _write_probe(folder: Path) -> str | None:
+    """Create `folder` and a file in it (then remove the file); why that failed, or None."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".dse-write-test-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise _storage_error(
-            url, f"cannot write in {_shown(folder)} ({exc.strerror or exc}); choose a writable path"
-        ) from None
+        return str(exc.strerror or exc)
+    return None
 
 
 def check_writable(cfg: StudyConfig) -> Path:
     """The output directory, created now: a command that writes fails before any trial runs."""
     out = cfg.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".dse-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
+    failed = _write_probe(out)
+    if failed is not None:
         raise StudyInputError(
-            f"output_dir: {_shown(out)} is not writable ({exc.strerror or exc}); "
+            f"output_dir: {_shown(out)} is not writable ({failed}); "
             "choose a directory you can write to"
         ) from None
     return out

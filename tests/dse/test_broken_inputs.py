@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from damage import flip_tensor_bytes
 
 from dse.cli import main
 
@@ -245,19 +246,7 @@ def _other_shapes(folder: Path) -> None:
 
 def _flip_64_bytes(folder: Path) -> None:
     """Invert 64 bytes inside the largest stored tensor: torch still loads the state dict."""
-    import struct
-    import zipfile
-
-    path = folder / "weights.pt"
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        entry = max(archive.infolist(), key=lambda info: info.file_size)
-    name_len, extra_len = struct.unpack(
-        "<HH", data[entry.header_offset + 26 : entry.header_offset + 30]
-    )
-    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
-    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
-    path.write_bytes(bytes(data))
+    flip_tensor_bytes(folder / "weights.pt")
 
 
 MODELS = [

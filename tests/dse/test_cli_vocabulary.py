@@ -14,15 +14,20 @@ from dse.cli import app
 from dse.commands.options import HW_DEFAULTS
 
 
-def _options() -> list[tuple[str, typer.core.TyperOption]]:
-    """(command name, option) for every shown option of every command."""
+def _all_options() -> list[tuple[str, typer.core.TyperOption]]:
+    """(command name, option) for every option of every command, hidden ones included."""
     commands = typer.main.get_command(app).commands
     return [
         (name, p)
         for name, cmd in commands.items()
         for p in cmd.params
-        if p.param_type_name == "option" and not p.hidden and p.name != "help"
+        if p.param_type_name == "option"
     ]
+
+
+def _options() -> list[tuple[str, typer.core.TyperOption]]:
+    """(command name, option) for every shown option of every command."""
+    return [(c, p) for c, p in _all_options() if not p.hidden and p.name != "help"]
 
 
 def test_every_option_has_help_and_booleans_are_switches() -> None:
@@ -125,16 +130,6 @@ def test_run_takes_jobs_and_the_old_n_jobs_with_a_warning(tmp_path, capsys) -> N
     assert "deprecated" not in capsys.readouterr().err
     hidden = [o for c, o in _all_options() if c == "run" and o.opts[0] == "--n-jobs"]
     assert len(hidden) == 1 and hidden[0].hidden
-
-
-def _all_options() -> list[tuple[str, typer.core.TyperOption]]:
-    commands = typer.main.get_command(app).commands
-    return [
-        (name, p)
-        for name, cmd in commands.items()
-        for p in cmd.params
-        if p.param_type_name == "option"
-    ]
 
 
 def test_missing_mnist_names_what_each_command_takes(tmp_path, capsys) -> None:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from damage import flip_tensor_bytes
 
 from models.datasets import load_dataset
 from models.errors import ModelInputError
@@ -54,22 +55,11 @@ def test_corrupt_files_are_input_errors(trained, tmp_path, victim):
 def test_weights_with_flipped_bytes_are_refused_by_their_digest(trained, tmp_path):
     """64 inverted bytes inside a tensor still load as a state dict (a silently different
     model); the SHA-256 recorded at save time names the file and the fix instead."""
-    import struct
-    import zipfile
-
     save_model(trained, tmp_path)
     settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
     assert settings["format_version"] == 2 and len(settings["weights_sha256"]) == 64
     path = tmp_path / WEIGHTS_FILE
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        entry = max(archive.infolist(), key=lambda info: info.file_size)
-    name_len, extra_len = struct.unpack(
-        "<HH", data[entry.header_offset + 26 : entry.header_offset + 30]
-    )
-    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
-    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
-    path.write_bytes(bytes(data))
+    flip_tensor_bytes(path)
     torch.load(path, weights_only=True)  # the damage is invisible to torch
     with pytest.raises(ModelInputError, match="does not match the SHA-256") as info:
         load_model(tmp_path)
