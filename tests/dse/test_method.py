@@ -148,9 +148,9 @@ def method_study(tmp_path_factory: pytest.TempPathFactory):
     trained: list[str] = []
     real = dse.objective.train_model
 
-    def counted(train_cfg, splits, progress=True):
+    def counted(train_cfg, splits, progress=True, on_epoch=None):
         trained.append(train_cfg.method)
-        return real(train_cfg, splits, progress)
+        return real(train_cfg, splits, progress, on_epoch=on_epoch)
 
     patch = pytest.MonkeyPatch()
     patch.setattr(dse.objective, "train_model", counted)
