@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,10 @@ class Calibration:
     activity: dict[str, list[float]] = field(default_factory=dict)
 
 
+#: The profile of no profile (every multiplier 1), shared by `shared_calibration`.
+_FIRST_PRINCIPLES = Calibration(name=FIRST_PRINCIPLES)
+
+
 def save_calibration(cal: Calibration, path: str | Path) -> Path:
     """Write the profile as JSON (creating its folder)."""
     path = Path(path)
@@ -80,7 +85,13 @@ def load_calibration(path: str | Path) -> Calibration:
     is a user error."""
     if str(path) == FIRST_PRINCIPLES:
         return Calibration(name=FIRST_PRINCIPLES)
-    path = profile_file(path) or Path(path)
+    return _parse_profile(*_profile_text(path))
+
+
+def _profile_text(name: str | Path) -> tuple[Path, str]:
+    """The file of a profile (a packaged name or a path) and its text; a missing, too large
+    or unreadable file is a user error."""
+    path = profile_file(name) or Path(name)
     if not path.is_file():
         raise HardwareInputError(
             f"calibration: {str(path)!r} does not exist; give a profile file or a packaged "
@@ -89,8 +100,16 @@ def load_calibration(path: str | Path) -> Calibration:
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise CalibrationError(path, f"larger than {MAX_PROFILE_BYTES >> 20} MiB")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return path, path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(path, f"not JSON ({type(exc).__name__})") from None
+
+
+def _parse_profile(path: Path, text: str) -> Calibration:
+    """The profile that `text` (the content of `path`) holds, checked."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise CalibrationError(path, f"not JSON ({type(exc).__name__})") from None
     _check_profile(path, data)
     default = Calibration()
@@ -175,6 +194,22 @@ def resolve_calibration(calibration: Calibration | str | Path | None) -> Calibra
     if calibration is None or isinstance(calibration, Calibration):
         return calibration
     return load_calibration(calibration)
+
+
+@lru_cache(maxsize=32)
+def _shared_profile(path: Path, text: str) -> Calibration:
+    return _parse_profile(path, text)
+
+
+def shared_calibration(calibration: Calibration | str | Path | None) -> Calibration | None:
+    """`resolve_calibration` for pricing: a profile file is read on every call but parsed and
+    checked once per content (an edited file is parsed again), and the profile returned is
+    shared between calls, so its caller must not change it."""
+    if calibration is None or isinstance(calibration, Calibration):
+        return calibration
+    if str(calibration) == FIRST_PRINCIPLES:
+        return _FIRST_PRINCIPLES
+    return _shared_profile(*_profile_text(calibration))
 
 
 def apply_calibration(

@@ -10,9 +10,11 @@ backend builds.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources as _files
 from pathlib import Path
+from types import MappingProxyType
 
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import Array, HardwarePlan
@@ -22,6 +24,7 @@ __all__ = [
     "COMPONENTS",
     "RESOURCES",
     "array_cost",
+    "coefficients",
     "component_resources",
     "finn_bram18",
     "load_coefficients",
@@ -52,9 +55,26 @@ def _default_coefficients() -> str:
 
 
 def load_coefficients(path: str | Path | None = None) -> dict:
-    """The model coefficients (default: the packaged `data/coefficients.json`), a fresh copy."""
+    """The model coefficients (default: the packaged `data/coefficients.json`), a fresh copy
+    the caller may change; `coefficients()` is the packaged set parsed once, read-only."""
     text = Path(path).read_text() if path is not None else _default_coefficients()
     return json.loads(text)
+
+
+def _read_only(value: object) -> object:
+    """A JSON value whose objects are read-only mappings and whose arrays are tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _read_only(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_read_only(v) for v in value)
+    return value
+
+
+@cache
+def coefficients() -> Mapping:
+    """The packaged coefficients, parsed once and shared: a read-only view (assigning to it
+    raises TypeError), so no caller can change what later estimates price with."""
+    return _read_only(json.loads(_default_coefficients()))
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -125,7 +145,7 @@ def layer_datapaths(plan: HardwarePlan, layer: int) -> tuple[int, int]:
     return npc * plan.lanes, units * plan.lanes
 
 
-def _axi(plan: HardwarePlan, coeffs: dict, backend: str) -> dict[str, float]:
+def _axi(plan: HardwarePlan, coeffs: Mapping, backend: str) -> dict[str, float]:
     """The bus of `backend`: the RTL wrapper's slave logic, result counter and buffers, or an
     m_axi adapter per HLS bundle."""
     if backend == "hls":
@@ -146,7 +166,7 @@ def _axi(plan: HardwarePlan, coeffs: dict, backend: str) -> dict[str, float]:
 
 
 def component_resources(
-    plan: HardwarePlan, coeffs: dict, backend: str = "rtl"
+    plan: HardwarePlan, coeffs: Mapping, backend: str = "rtl"
 ) -> dict[str, dict[str, float]]:
     """Per component, per resource (lut, ff, bram18, dsp, lutram) of one plan, with the bus
     of `backend` (`BACKENDS`).
