@@ -1,11 +1,16 @@
 """Price designs: resources, utilisation, cycles, latency, throughput, GOPS and power.
 
 `estimate` prices one `AcceleratorConfig`; `estimate_table` prices a DataFrame of designs.
-Both price the design's `hwmodel.plan` (built and priced once per distinct set of plan knobs,
-whatever the clock, part and activity) with the bus of one backend (the RTL's AXI4-Lite
+Both price the design's `hwmodel.plan` with the bus of one backend (the RTL's AXI4-Lite
 wrapper unless told `backend="hls"`) and go through `_price`, so a table row and a single
-estimate agree.  `cycles` is everything the kernel's counter counts for one image, I/O
-included; `cycles_io`, `cycles_sampling` and `cycles_per_layer` split it.
+estimate agree.  A plan is built and priced once per distinct plan (`_plan_key`: whatever
+the clock, part, activity and calibration, and PEs x synapses per cycle as one product) and
+its price kept for later calls (the last `PRICED_CACHE` plans); `_price` then combines the
+prices of many designs with array operations that add the same terms in the same order as
+`hwmodel.cycles` and `hwmodel.power` do for one design, so the figures are bit for bit
+theirs (tests/hwmodel/test_pricing_cache.py).  `cycles` is everything the kernel's counter
+counts for one image, I/O included; `cycles_io`, `cycles_sampling` and `cycles_per_layer`
+split it.
 
 Conventions (docs/accelerator.md):
 * GOPS counts dense-equivalent operations, 2 per weight per timestep per run (multiply and
@@ -25,32 +30,37 @@ Conventions (docs/accelerator.md):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from hwmodel.calibration import Calibration, apply_calibration, resolve_calibration
+from hwmodel.calibration import Calibration, shared_calibration
 from hwmodel.cycles import (
+    IO_LOOPS,
     activity_matrix,
     dense_ops_per_inference,
-    loop_cycles,
-    plan_cycles,
     synops_per_inference,
 )
-from hwmodel.devices import get_board, get_part
+from hwmodel.devices import Board, get_board, get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.fmax import FmaxModel
-from hwmodel.plan import HardwarePlan, build_plan
+from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan, build_plan
 from hwmodel.power import (
     POWER_CLASSES,
-    class_duty,
-    class_resources,
+    _datapath_layer,
     class_shares,
     dynamic_power_by_class,
     predicted_toggle,
 )
-from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
+from hwmodel.resources import (
+    COMPONENTS,
+    RESOURCES,
+    coefficients,
+    component_resources,
+    layer_datapaths,
+)
 from hwmodel.template import AcceleratorConfig
 
 __all__ = ["estimate", "estimate_table", "parse_widths"]
@@ -88,32 +98,132 @@ def _validate_cap(util_cap: float | None) -> float:
 _PER_CLASS = ("duty", "toggle", "power_by_class")
 _PLAN_KNOBS = ["widths", "pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits"]
 _PLAN_KNOBS += ["reuse", "input_bits", "sampling", "ensemble", "timesteps", "samples"]
+#: Each component's figures, in this order, in `_Priced.components`.
+_FIGURES = (*RESOURCES, "lutram")
+#: Cell types of the power classes (`hwmodel.power.class_resources`).
+_CELLS = ("lut", "ff", "bram18", "dsp")
+#: Distinct plans whose prices are kept (a few kB each): a study re-prices the designs of
+#: recent models (its variants, duplicates), a table prices each distinct plan once.
+PRICED_CACHE = 4096
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class _Priced:
-    """What one plan costs, independent of clock, part and activity."""
+    """What one plan costs, independent of clock, part, activity and calibration, as arrays
+    that `_price` combines for many plans at once.
 
-    plan: HardwarePlan
-    components: dict[str, dict[str, float]]
-    per_event: np.ndarray  # cycles per visited input of each weight layer
+    `loops` has a row per loop (named as `hwmodel.cycles.loop_cycles` names them) and the
+    columns `_LOOP_COLUMNS`, then two masks of the weight layers the loop's cycles count
+    for: in `plan_cycles`' per_layer, and in `class_duty`'s datapath duty.  A row of zeros
+    adds nothing to any sum, so plans with fewer loops are padded with them."""
+
+    components: np.ndarray  # [component, _FIGURES], uncalibrated
+    shares: np.ndarray  # [component, _CELLS, POWER_CLASSES]: hwmodel.power.class_shares
     fmax_mhz: float  # the clock the model vouches for (hwmodel.fmax, guard included)
     critical: str  # the stage on its critical path
-    shares: dict  # each component's cells per power class (hwmodel.power.class_shares)
+    slots: float  # event-loop passes per layer per image (HardwarePlan.event_slots)
+    prng_rate: float  # min(1, NPC / reuse): how often a drawing loop changes the PRNG hash
+    weights: np.ndarray  # [layer]: datapath bits of each weight layer (class_duty)
+    weights_sum: float
+    loops: np.ndarray  # [loop, len(_LOOP_COLUMNS) + 2 x layers]
 
 
-def _priced(config: AcceleratorConfig, backend: str, fmax: FmaxModel) -> _Priced:
-    plan = build_plan(config)
+_LOOP_COLUMNS = ("fixed", "per_event", "event_layer", "io", "sampling", "drawing")
+
+
+def _loop_table(plan: HardwarePlan) -> np.ndarray:
+    """`_Priced.loops` of a plan: how `plan_cycles` and `class_duty` count each loop."""
+    layers = plan.config.n_layers
+    drawing = {loop.name for loop in plan.drawing_loops}
+    named = {loop.name: loop for loop in plan.loops}  # as loop_cycles keys them
+    table = np.zeros((len(named), len(_LOOP_COLUMNS) + 2 * layers))
+    cycle_mask, duty_mask = len(_LOOP_COLUMNS), len(_LOOP_COLUMNS) + layers
+    for row, (name, loop) in zip(table, named.items(), strict=True):
+        row[0] = loop.fixed_cycles
+        row[1] = loop.cycles_per_event
+        row[2] = loop.event_layer or 0  # a loop with a fixed trip count: per_event is 0
+        row[3] = name in IO_LOOPS
+        row[4] = name == "keys" or name.startswith("sample_")
+        row[5] = name in drawing
+        if not (row[3] or row[4]):  # plan_cycles counts the rest for a layer
+            layer = _datapath_layer(name)
+            if layer is None:  # as plan_cycles' per_layer[..., None]: every layer
+                row[cycle_mask:duty_mask] = 1.0
+            else:
+                row[cycle_mask + layer] = 1.0
+        layer = _datapath_layer(name)
+        if layer is not None:
+            row[duty_mask + layer] = 1.0
+    return table
+
+
+def _priced_plan(plan: HardwarePlan, backend: str, fmax: FmaxModel) -> _Priced:
+    """Price one plan (`_priced` keeps the result per distinct plan)."""
+    comps = component_resources(plan, coefficients(), backend)
+    shares = class_shares(plan, comps)
+    share_table = np.zeros((len(COMPONENTS), len(_CELLS), len(POWER_CLASSES)))
+    for c, comp in enumerate(COMPONENTS):
+        for k, cls in enumerate(POWER_CLASSES):
+            fractions = shares[comp].get(cls)
+            if fractions is not None:
+                share_table[c, :, k] = [fractions.get(cell, 0.0) for cell in _CELLS]
     path_ns, critical = fmax.critical(plan)
-    components = component_resources(plan, load_coefficients(), backend)
+    layers = plan.config.n_layers
+    weights = np.array(
+        [
+            layer_datapaths(plan, layer)[0] * plan.type(f"update_{layer}").bits
+            for layer in range(layers)
+        ],
+        dtype=np.float64,
+    )
     return _Priced(
-        plan=plan,
-        components=components,
-        per_event=np.array(plan.cycles_per_event(), dtype=np.float64),
+        components=np.array([[comps[comp][r] for r in _FIGURES] for comp in COMPONENTS]),
+        shares=share_table,
         fmax_mhz=fmax.clock_mhz(path_ns),
         critical=critical,
-        shares=class_shares(plan, components),
+        slots=float(plan.event_slots),
+        prng_rate=min(1.0, plan.npc / plan.config.reuse),
+        weights=weights,
+        weights_sum=float(weights.sum()),
+        loops=_loop_table(plan),
     )
+
+
+def _plan_key(config: AcceleratorConfig) -> AcceleratorConfig:
+    """The design with only what its plan depends on: the plan takes PEs and synapses per
+    cycle only as their product (NPC), builds one lane for the `time` ensemble and at most
+    `samples` for `repeat`, and draws nothing in a deterministic design whatever `sampling`
+    says; clock, part and seed are not plan knobs.  Designs with one key have one plan."""
+    lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
+    key = (config.neurons_per_cycle, lanes, "memory" if config.deterministic else config.sampling)
+    same = (config.pe, config.sample_lanes, config.sampling) == key
+    if same and config.synapses_per_cycle == 1 and _defaults_of(config) == _KEY_DEFAULTS:
+        return config
+    return replace(
+        config,
+        pe=key[0],
+        synapses_per_cycle=1,
+        sample_lanes=key[1],
+        sampling=key[2],
+        clock_mhz=_DEFAULTS["clock_mhz"],
+        part=_DEFAULTS["part"],
+        seed=_DEFAULTS["seed"],
+        extra={},
+    )
+
+
+def _defaults_of(config: AcceleratorConfig) -> tuple:
+    return config.clock_mhz, config.part, config.seed
+
+
+_KEY_DEFAULTS = (_DEFAULTS["clock_mhz"], _DEFAULTS["part"], _DEFAULTS["seed"])
+
+
+@lru_cache(maxsize=PRICED_CACHE)
+def _priced(key: AcceleratorConfig, backend: str, fmax: FmaxModel) -> _Priced:
+    """The price of the plan of `key` (a `_plan_key`), kept per distinct plan: the plan is
+    built for it, not kept (`build_plan`'s own cache would keep every plan alive)."""
+    return _priced_plan(build_plan.__wrapped__(key), backend, fmax)
 
 
 def _fmax_model(cal: Calibration | None) -> FmaxModel:
@@ -121,45 +231,78 @@ def _fmax_model(cal: Calibration | None) -> FmaxModel:
     return FmaxModel.from_dict(cal.fmax if cal is not None else None)
 
 
+def _accumulate(terms: np.ndarray, start: float | np.ndarray = 0.0) -> np.ndarray:
+    """start + terms[:, 0] + terms[:, 1] + ..., added left to right as a Python loop adds them
+    (np.add.accumulate is sequential; a sum or reduce may pair the terms differently)."""
+    first = np.broadcast_to(np.asarray(start, dtype=np.float64), terms[:, :1].shape)
+    return np.add.accumulate(np.concatenate([first, terms], axis=1), axis=1)[:, -1]
+
+
 def _price(
-    priced: list[_Priced],
-    cols: dict[str, np.ndarray],
-    part: dict[str, np.ndarray],
+    priced: Sequence[_Priced],
+    codes: np.ndarray,
+    widths: tuple[int, ...],
+    cols: Mapping[str, np.ndarray],
+    part: Mapping[str, np.ndarray],
     per_lane: np.ndarray,
     loop_events: np.ndarray,
     cal: Calibration | None,
     cap: float,
     toggle: Mapping[str, float] | None = None,
+    components: bool = False,
 ) -> dict:
-    """Every metric for designs with the same widths: `priced[i]` is design i's plan;
-    `toggle` (rate per power class) replaces the predicted switching activity."""
-    coeffs = load_coefficients()
-    widths = priced[0].plan.config.widths
-    comps = {
-        comp: {r: np.array([p.components[comp][r] for p in priced]) for r in (*RESOURCES, "lutram")}
-        for comp in COMPONENTS
-    }
-    comps = apply_calibration(comps, cal)
+    """Every metric for designs with the same widths: design i has the plan `priced[codes[i]]`;
+    `toggle` (rate per power class) replaces the predicted switching activity; `components`
+    adds each component's calibrated figures (per component, per resource)."""
+    coeffs = coefficients()
+    n = len(codes)
+    # What depends only on the plan (and the calibration) is computed once per plan.
+    comps = np.stack([p.components for p in priced])  # [plan, component, figure]
     offsets = cal.offsets if cal is not None else {}
-    total = {
-        r: sum(c[r] for c in comps.values()) + offsets.get(r, 0.0) for r in (*RESOURCES, "lutram")
+    if cal is not None:  # apply_calibration: each resource's multiplier per component
+        multipliers = {r: cal.multipliers.get(r, {}) for r in RESOURCES}
+        scale = np.array(
+            [
+                [multipliers[r].get(comp, 1.0) if r in RESOURCES else 1.0 for r in _FIGURES]
+                for comp in COMPONENTS
+            ]
+        )
+        comps = comps * scale
+    figures = {}
+    for f, res in enumerate(_FIGURES):
+        figures[res] = sum(comps[:, c, f] for c in range(len(COMPONENTS))) + offsets.get(res, 0.0)
+    per_plan: dict[str, np.ndarray] = {
+        "lut": np.rint(figures["lut"]),
+        "ff": np.rint(figures["ff"]),
+        "bram18": np.ceil(np.round(figures["bram18"], 6)),
+        "dsp": np.ceil(np.round(figures["dsp"], 6)),
+        "lutram": np.rint(figures["lutram"]),
     }
-    out: dict = {
-        "lut": np.rint(total["lut"]),
-        "ff": np.rint(total["ff"]),
-        "bram18": np.ceil(np.round(total["bram18"], 6)),
-        "dsp": np.ceil(np.round(total["dsp"], 6)),
-        "lutram": np.rint(total["lutram"]),
-    }
+    # class_resources: each component's cells go to the power classes by its shares.
+    shares = np.stack([p.shares for p in priced])  # [plan, component, cell, class]
+    cells_by_comp = comps[:, :, : len(_CELLS), None] * shares
+    cells = np.add.accumulate(
+        np.concatenate([np.zeros_like(cells_by_comp[:, :1]), cells_by_comp], axis=1), axis=1
+    )[:, -1]  # [plan, cell, class]
+    control = POWER_CLASSES.index("control")
+    for cell, value in offsets.items():
+        if cell in _CELLS:
+            cells[:, _CELLS.index(cell), control] = cells[:, _CELLS.index(cell), control] + value
+
+    out: dict = {res: per_plan[res][codes] for res in per_plan}
     out["bram36"] = out["bram18"] / 2  # a RAMB18 is half a BRAM36 tile, as Vivado counts
     for res in _UTIL:
         out[f"util_{res}"] = out[res] / part[res]
     out["fits"] = np.all([out[f"util_{r}"] <= cap for r in _UTIL], axis=0)
-    out["components"] = comps
+    if components:
+        out["components"] = {
+            comp: {res: comps[codes, c, f] for f, res in enumerate(_FIGURES)}
+            for c, comp in enumerate(COMPONENTS)
+        }
 
     # Events each loop visits per image: per timestep and round, times rounds x timesteps.
-    slots = np.array([p.plan.event_slots for p in priced], dtype=np.float64)
-    cycles = _plan_cycles_batch(priced, loop_events * slots[:, None])
+    slots = np.array([p.slots for p in priced])[codes]
+    cycles = _plan_cycles_batch(priced, codes, loop_events * slots[:, None])
     out["cycles"] = cycles["total"]
     out["cycles_io"] = cycles["io"]
     out["cycles_sampling"] = cycles["sampling"]
@@ -177,14 +320,20 @@ def _price(
     out["gops"] = out["ops_per_inference"] * out["throughput_ips"] / 1e9
     out["gops_per_dsp"] = out["gops"] / np.maximum(out["dsp"], 1.0)
 
-    cells = class_resources(comps, [p.shares for p in priced], offsets)
+    by_cell = cells[codes]
+    class_cells = {
+        cls: {cell: by_cell[:, i, k] for i, cell in enumerate(_CELLS)}
+        for k, cls in enumerate(POWER_CLASSES)
+    }
     if toggle is None:
         toggle = predicted_toggle(
             cycles["duty"], cal.activity if cal else None, coeffs["power"]["reference_toggle"]
         )
     else:
-        toggle = {cls: np.full(len(priced), float(toggle[cls])) for cls in POWER_CLASSES}
-    by_class = dynamic_power_by_class(cells, clock, toggle, coeffs, cal.power if cal else None)
+        toggle = {cls: np.full(n, float(toggle[cls])) for cls in POWER_CLASSES}
+    by_class = dynamic_power_by_class(
+        class_cells, clock, toggle, coeffs, cal.power if cal else None
+    )
     out["duty"], out["toggle"], out["power_by_class"] = cycles["duty"], toggle, by_class
     out["power_static_w"] = part["static_w"]
     out["power_dynamic_w"] = sum(by_class.values())
@@ -204,29 +353,58 @@ def _price(
         + (out["power_ps_w"] - out["power_ps_idle_w"]) * io_us
     )
     out["clock_mhz"] = clock
-    out["fmax_mhz"] = np.array([p.fmax_mhz for p in priced])
-    out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)
+    out["fmax_mhz"] = np.array([p.fmax_mhz for p in priced])[codes]
+    out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)[codes]
     out["meets_clock"] = clock <= out["fmax_mhz"]
     return out
 
 
-def _plan_cycles_batch(priced: list[_Priced], events: np.ndarray) -> dict:
-    """plan_cycles of each design at its events [n, layers], one call per distinct plan, and
-    the duty of each power class (`hwmodel.power.class_duty`) under "duty"."""
+def _plan_cycles_batch(priced: Sequence[_Priced], codes: np.ndarray, events: np.ndarray) -> dict:
+    """`hwmodel.cycles.plan_cycles` of each design at its events [n, layers], and the duty of
+    each power class (`hwmodel.power.class_duty`) under "duty", for every design at once:
+    each sum adds the same terms in the same order as those functions do."""
     n, layers = events.shape
-    out = {"total": np.empty(n), "io": np.empty(n), "sampling": np.empty(n)}
-    out["per_layer"] = np.empty((n, layers))
-    duty = {cls: np.empty(n) for cls in POWER_CLASSES}
-    groups: dict[int, list[int]] = {}
+    width = max(len(p.loops) for p in priced)
+    tables = np.zeros((len(priced), width, len(_LOOP_COLUMNS) + 2 * layers))
     for i, p in enumerate(priced):
-        groups.setdefault(id(p), []).append(i)
-    for idx in groups.values():
-        plan = priced[idx[0]].plan
-        cyc = plan_cycles(plan, events[idx])
-        for key, values in cyc.items():
-            out[key][idx] = values
-        for cls, values in class_duty(plan, loop_cycles(plan, events[idx])).items():
-            duty[cls][idx] = values
+        tables[i, : len(p.loops)] = p.loops
+    loops = tables[codes]  # [design, loop, column]
+    visited = np.take_along_axis(events, loops[:, :, 2].astype(np.intp), axis=1)
+    cost = loops[:, :, 0] + loops[:, :, 1] * visited  # loop_cycles: [design, loop]
+    io_loop, sampling_loop, drawing = (loops[:, :, k] > 0 for k in (3, 4, 5))
+    first = len(_LOOP_COLUMNS)
+    cycle_mask = loops[:, :, first : first + layers] > 0
+    duty_mask = loops[:, :, first + layers :] > 0
+
+    def by_layer(mask: np.ndarray) -> np.ndarray:  # [design, layer], each summed in order
+        terms = np.where(mask, cost[:, :, None], 0.0)
+        start = np.zeros((n, 1, layers))
+        return np.add.accumulate(np.concatenate([start, terms], axis=1), axis=1)[:, -1]
+
+    per_layer = np.ascontiguousarray(by_layer(cycle_mask))
+    io = _accumulate(np.where(io_loop, cost, 0.0), float(IMAGE_HANDSHAKE))
+    sampling = _accumulate(np.where(sampling_loop, cost, 0.0))
+    out = {"total": io + sampling + per_layer.sum(axis=-1), "io": io, "sampling": sampling}
+    out["per_layer"] = per_layer
+
+    # class_duty
+    total = np.maximum(_accumulate(cost), 1.0)
+    duty_layers = by_layer(duty_mask)
+    weights = np.stack([p.weights for p in priced])[codes]
+    weighted = sum(weights[:, layer] * duty_layers[:, layer] for layer in range(layers))
+    share = weighted / np.array([p.weights_sum for p in priced])[codes] / total
+    drawn = _accumulate(np.where(drawing, cost, 0.0)) / total
+    io_share = _accumulate(np.where(io_loop, cost, 0.0)) / total
+    duty = {
+        "datapath": share,
+        "prng": drawn * np.array([p.prng_rate for p in priced])[codes],
+        "sampler": drawn,
+        "control": np.ones_like(total),
+        "io": io_share,
+        "registers": share,
+    }
+    for cls in ("lutram", "bram"):
+        duty[cls] = 1.0 - io_share
     out["duty"] = duty
     return out
 
@@ -262,9 +440,11 @@ def estimate(
     idle_w = get_board(board).idle_w
     cols = {k: np.array([getattr(config, k)]) for k in (*_INT_KNOBS, "clock_mhz")}
     cols.update(sampling=np.array([config.sampling]), ensemble=np.array([config.ensemble]))
-    cal = resolve_calibration(calibration)
+    cal = shared_calibration(calibration)
     out = _price(
-        [_priced(config, backend, _fmax_model(cal))],
+        [_priced(_plan_key(config), backend, _fmax_model(cal))],
+        np.zeros(1, dtype=np.intp),
+        config.widths,
         cols,
         {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS}
         | {"board_idle_w": np.array([idle_w])},
@@ -273,6 +453,7 @@ def estimate(
         cal,
         cap,
         toggle,
+        components=True,
     )
     skip = ("components", "cycles_per_layer", "fmax_stage", *_PER_CLASS)
     result = {k: _scalar(v[0]) for k, v in out.items() if k not in skip}
@@ -338,19 +519,77 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _table_parts(names: pd.Series) -> dict[str, np.ndarray]:
+def _table_parts(names: np.ndarray) -> dict[str, np.ndarray]:
     """Device figures per row: each distinct part string is resolved once."""
-    codes, uniques = pd.factorize(names)
-    parts = [get_part(name) for name in uniques]
+    index: dict[object, int] = {}
+    codes = np.array([index.setdefault(name, len(index)) for name in names], dtype=np.intp)
+    parts = [get_part(name) for name in index]
     return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
 
-def _plan_config(widths: tuple[int, ...], cols: dict[str, np.ndarray], i: int) -> AcceleratorConfig:
-    """The config of row `i` of a widths group, plan knobs only (validated here)."""
-    knobs = {k: int(cols[k][i]) for k in _PLAN_KNOBS[1:] if k not in ("sampling", "ensemble")}
-    return AcceleratorConfig(
-        widths=widths, sampling=str(cols["sampling"][i]), ensemble=str(cols["ensemble"][i]), **knobs
-    )
+def _group_codes(keys: Sequence[object]) -> tuple[list, np.ndarray]:
+    """The distinct keys in order of first appearance, and each item's index among them."""
+    index: dict[object, int] = {}
+    codes = np.array([index.setdefault(key, len(index)) for key in keys], dtype=np.intp)
+    return list(index), codes
+
+
+def _plan_configs(
+    widths: tuple[int, ...], cols: Mapping[str, np.ndarray]
+) -> tuple[list, np.ndarray]:
+    """The distinct plan keys (`_plan_key`) of designs with these widths, and each design's
+    index among them; every distinct set of plan knobs is validated as an AcceleratorConfig."""
+    knobs = _PLAN_KNOBS[1:]
+    values = [
+        [str(v) for v in cols[k]] if k in ("sampling", "ensemble") else cols[k].tolist()
+        for k in knobs
+    ]
+    distinct, codes = _group_codes(list(zip(*values, strict=True)))
+    configs = [AcceleratorConfig(widths, **dict(zip(knobs, d, strict=True))) for d in distinct]
+    keys = [_plan_key(config) for config in configs]
+    plans, remap = _group_codes(keys)
+    return plans, remap[codes]
+
+
+def _estimate_rows(
+    cols: Mapping[str, np.ndarray],
+    cal: Calibration | None,
+    cap: float,
+    backend: str,
+    board: Board,
+) -> tuple[dict[str, np.ndarray], list]:
+    """Price n designs given as columns (`_prepare`d knobs, `widths` as tuples, optional
+    `activity`, `spike_rate`, `loop_events`): each metric as an array of n, and each
+    design's cycles per layer (a list)."""
+    fmax = _fmax_model(cal)
+    n = len(cols["clock_mhz"])
+    part = _table_parts(cols["part"])
+    part["board_idle_w"] = np.full(n, board.idle_w)
+    columns: dict[str, np.ndarray] = {}
+    layer_cycles: list = [None] * n
+    groups, widths_codes = _group_codes(cols["widths"])
+    for g, widths in enumerate(groups):
+        idx = np.flatnonzero(widths_codes == g) if len(groups) > 1 else np.arange(n)
+        sub = {k: v[idx] for k, v in cols.items() if k != "widths"}
+        keys, codes = _plan_configs(widths, sub)
+        priced = [_priced(key, backend, fmax) for key in keys]
+        activity = np.stack(sub["activity"]) if "activity" in sub else None
+        rate = sub["spike_rate"].astype(float) if "spike_rate" in sub else 0.1
+        per_lane = activity_matrix(widths, len(idx), activity, rate)
+        loop = (
+            activity_matrix(widths, len(idx), np.stack(sub["loop_events"]), name="loop_events")
+            if "loop_events" in sub
+            else per_lane
+        )
+        parts = {f: v[idx] for f, v in part.items()}
+        out = _price(priced, codes, widths, sub, parts, per_lane, loop, cal, cap)
+        for key, values in out.items():
+            if key in ("cycles_per_layer", *_PER_CLASS):
+                continue
+            columns.setdefault(key, np.zeros(n, dtype=np.asarray(values).dtype))[idx] = values
+        for i, row in zip(idx, out["cycles_per_layer"], strict=True):
+            layer_cycles[i] = list(row)
+    return columns, layer_cycles
 
 
 def estimate_table(
@@ -365,40 +604,15 @@ def estimate_table(
     columns, index aligned with `df`."""
     cap = _validate_cap(util_cap)
     on = get_board(board)
-    cal = resolve_calibration(calibration)
-    fmax = _fmax_model(cal)
+    cal = shared_calibration(calibration)
     table = _prepare(df)
-    part = _table_parts(table["part"])
-    n = len(table)
-    part["board_idle_w"] = np.full(n, on.idle_w)
-    columns: dict[str, np.ndarray] = {}
-    layer_cycles: list[pd.Series] = []
-    for widths, idx in table.groupby("widths", sort=False).indices.items():
-        sub = table.iloc[idx]
-        cols = {k: sub[k].to_numpy() for k in (*_INT_KNOBS, "clock_mhz", "sampling", "ensemble")}
-        plans: list[_Priced | None] = [None] * len(idx)
-        for pos in sub.groupby(_PLAN_KNOBS[1:], sort=False).indices.values():
-            one = _priced(_plan_config(widths, cols, int(pos[0])), backend, fmax)
-            for p in pos:
-                plans[p] = one
-        activity = np.stack(sub["activity"].to_numpy()) if "activity" in sub else None
-        rate = sub["spike_rate"].to_numpy(float) if "spike_rate" in sub else 0.1
-        per_lane = activity_matrix(widths, len(idx), activity, rate)
-        loop = (
-            activity_matrix(
-                widths, len(idx), np.stack(sub["loop_events"].to_numpy()), name="loop_events"
-            )
-            if "loop_events" in sub
-            else per_lane
-        )
-        priced = _price(plans, cols, {f: v[idx] for f, v in part.items()}, per_lane, loop, cal, cap)
-        for key, values in priced.items():
-            if key in ("components", "cycles_per_layer", *_PER_CLASS):
-                continue
-            columns.setdefault(key, np.zeros(n, dtype=np.asarray(values).dtype))[idx] = values
-        layer_cycles.append(pd.Series(list(priced["cycles_per_layer"]), index=table.index[idx]))
+    names = [*_INT_KNOBS, "clock_mhz", "sampling", "ensemble", "part"]
+    names += [k for k in ("activity", "spike_rate", "loop_events") if k in table.columns]
+    cols = {k: table[k].to_numpy() for k in names}
+    cols["widths"] = table["widths"].tolist()
+    columns, layer_cycles = _estimate_rows(cols, cal, cap, backend, on)
     result = pd.DataFrame(columns, index=table.index)
-    result["cycles_per_layer"] = pd.concat(layer_cycles).reindex(table.index).map(list)
+    result["cycles_per_layer"] = pd.Series(layer_cycles, index=table.index, dtype=object)
     result["part"] = table["part"]
     result["board"] = on.name
     return result
