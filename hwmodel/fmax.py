@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
-from hwmodel.pipeline import Stage
+from hwmodel.pipeline import Logic, Stage
 from hwmodel.plan import HardwarePlan
 
 __all__ = ["FmaxModel", "fit_fmax", "stage_features"]
@@ -77,8 +78,20 @@ class FmaxModel:
 
 
 def stage_features(stage: Stage) -> tuple[float, float, float, float]:
-    """(1, LUT levels, CARRY4 cells, log2 fan-out) of one stage's path."""
-    return (1.0, float(stage.lut_levels), float(stage.carry4), math.log2(max(stage.fanout, 1)))
+    """(1, LUT levels, CARRY4 cells, log2 fan-out) of one stage's path (`Stage.lut_levels`
+    and `Stage.carry4`, each piece's figures worked out once per distinct piece)."""
+    levels = carry = 0
+    for piece in stage.logic:
+        lut, chain = _piece(piece)
+        levels += lut
+        carry += chain
+    return (1.0, float(levels), float(carry), math.log2(max(stage.fanout, 1)))
+
+
+@lru_cache(maxsize=4096)
+def _piece(logic: Logic) -> tuple[int, int]:
+    """LUT levels and CARRY4 cells of one piece of logic (pieces repeat across plans)."""
+    return logic.lut_levels, logic.carry4
 
 
 def _stages(plan: HardwarePlan) -> list[tuple[str, Stage]]:
