@@ -3,7 +3,7 @@
 PEs, synapses per cycle, sample lanes, clock, part and the sampling strategy change neither
 the trained weights nor the evaluation (`build_configs` gives them to the accelerator only),
 so once a model configuration has been scored, every hardware design for it is priced by the
-vectorised cost model (`hwmodel.estimate.estimate_table`) instead of being left to the
+vectorised cost model (`hwmodel.estimate.estimate_columns`) instead of being left to the
 sampler.  `hardware_front` enumerates the study's hardware grid, drops infeasible designs
 (the study's constraints), keeps the non-dominated ones on the study's objectives and bounds
 their number; the objective records them as trials of the same study.
@@ -20,9 +20,8 @@ included); every other hardware knob is a list, a stepped range or fixed.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -121,20 +120,64 @@ def spread(points: np.ndarray, limit: int) -> list[int]:
 
 
 def twins(
-    designs: pd.DataFrame,
-    priced: pd.DataFrame,
+    designs: Mapping[str, Any],
+    priced: Mapping[str, Any],
     metrics: Sequence[str],
     own: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Mask of the rows of `designs` that are a twin of another, canonical row: equal
-    `COST_FIGURES` and `metrics` in `priced` (same index).  The canonical row of a group is
-    the one equal to `own` if any, else the first by `CANONICAL_KNOBS`."""
-    order = designs[list(CANONICAL_KNOBS)].copy()
-    is_own = [designs[k].to_numpy() == v for k, v in (own or {}).items()]
-    order["_not_own"] = ~np.all(is_own, axis=0) if is_own else True
-    ranked = order.sort_values(["_not_own", *CANONICAL_KNOBS], kind="stable").index
+    """Mask of the designs that are a twin of another, canonical design: equal `COST_FIGURES`
+    and `metrics` in `priced` (columns of one entry per design, as `designs`' columns are).
+    The canonical design of a group is the one equal to `own` if any, else the first by
+    `CANONICAL_KNOBS`."""
+    n = len(np.asarray(priced[COST_FIGURES[0]]))
+    knobs = [np.broadcast_to(np.asarray(designs[k]), (n,)) for k in CANONICAL_KNOBS]
+    is_own = [np.broadcast_to(np.asarray(designs[k]) == v, (n,)) for k, v in (own or {}).items()]
+    not_own = ~np.all(is_own, axis=0) if is_own else np.ones(n, dtype=bool)
+    ranked = np.lexsort([*reversed(knobs), not_own])  # stable: ties keep their order
     figures = list(dict.fromkeys([*COST_FIGURES, *metrics]))
-    return priced.loc[ranked, figures].duplicated().reindex(designs.index).to_numpy(bool)
+    rows = list(zip(*(_hashable(priced[f]) for f in figures), strict=True))
+    seen: set[tuple] = set()
+    twin = np.zeros(n, dtype=bool)
+    for i in ranked.tolist():
+        twin[i] = rows[i] in seen
+        seen.add(rows[i])
+    return twin
+
+
+def _hashable(values: Any) -> list:
+    """A column's values as Python objects that compare as a table's duplicates do (NaN
+    equal to NaN)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        return [None if np.isnan(v) else v for v in array.tolist()]
+    return array.tolist()
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """Grid values as the column a DataFrame makes of them: integers, numbers (integers and
+    floats together are floats), booleans, or the values themselves."""
+    kinds = frozenset(_kind(v) for v in values)
+    dtype = _DTYPES.get(kinds, np.float64 if kinds == {"int", "float"} else None)
+    if dtype is not None:
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:  # beyond int64: a DataFrame keeps them as they are
+            pass
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+_DTYPES = {frozenset({"int"}): np.int64, frozenset({"float"}): np.float64}
+_DTYPES[frozenset({"bool"})] = np.bool_
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    return "float" if isinstance(value, float | np.floating) else "other"
 
 
 def hardware_front(
@@ -158,28 +201,36 @@ def hardware_front(
     """
     import pandas as pd  # here, not at import: the study-file loader imports this module
 
-    from hwmodel.estimate import estimate_table
+    from hwmodel.estimate import estimate_columns
 
     names = list(grid)
-    rows = list(itertools.product(*grid.values()))
-    if not rows:
+    sizes = [len(values) for values in grid.values()]
+    if 0 in sizes:
         return []
-    designs = pd.DataFrame(rows, columns=names)
-    for name, value in accelerator.items():
-        if name not in designs.columns and name != "extra":
-            designs[name] = [value] * len(designs)
-    designs["activity"] = [np.asarray(activity, dtype=float)] * len(designs)
-    priced = estimate_table(designs, calibration=calibration, util_cap=util_cap)
-    varying = [(m, d) for m, d in objectives if m in priced.columns]
-    ok = np.asarray(feasible(priced), dtype=bool)
+    # Every combination, in itertools.product's order (the last knob varies fastest).
+    index = np.indices(sizes).reshape(len(sizes), -1) if names else np.zeros((0, 1), int)
+    columns = {
+        name: _column(values)[i] for (name, values), i in zip(grid.items(), index, strict=True)
+    }
+    designs = {k: v for k, v in accelerator.items() if k not in columns and k != "extra"}
+    designs.update(columns)
+    priced = estimate_columns(
+        {**designs, "activity": np.asarray(activity, dtype=float)},
+        calibration=calibration,
+        util_cap=util_cap,
+    )
+    varying = [(m, d) for m, d in objectives if m in priced]
+    ok = np.asarray(feasible(pd.DataFrame(priced)), dtype=bool)
     ok &= ~twins(designs, priced, [m for m, _ in varying], own)
-    if not ok.any():
-        return []
+    rows = np.flatnonzero(ok)
     if not varying:  # no objective depends on the hardware: any feasible design is optimal
-        return designs.loc[ok, names].head(limit).to_dict("records")
-    signs = np.array([1.0 if d == "minimize" else -1.0 for _, d in varying])
-    points = priced.loc[ok, [m for m, _ in varying]].to_numpy(float) * signs
-    candidates = designs.loc[ok, names].reset_index(drop=True)
-    front = np.flatnonzero(non_dominated(points))
-    picked = front[spread(points[front], limit)]
-    return candidates.iloc[picked].to_dict("records")
+        rows = rows[:limit]
+    elif len(rows):
+        signs = np.array([1.0 if d == "minimize" else -1.0 for _, d in varying])
+        points = np.column_stack([priced[m][ok] for m, _ in varying]).astype(float) * signs
+        front = np.flatnonzero(non_dominated(points))
+        rows = rows[front[spread(points[front], limit)]]
+    values = [columns[name][rows].tolist() for name in names]  # Python numbers and text
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)] or [
+        {} for _ in rows
+    ]

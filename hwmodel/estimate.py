@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ from hwmodel.resources import (
 )
 from hwmodel.template import AcceleratorConfig
 
-__all__ = ["estimate", "estimate_table", "parse_widths"]
+__all__ = ["estimate", "estimate_columns", "estimate_table", "parse_widths"]
 
 _DEFAULTS = {f.name: f.default for f in fields(AcceleratorConfig) if f.name != "extra"}
 _INT_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
@@ -163,10 +164,8 @@ def _priced_plan(plan: HardwarePlan, backend: str, fmax: FmaxModel) -> _Priced:
     shares = class_shares(plan, comps)
     share_table = np.zeros((len(COMPONENTS), len(_CELLS), len(POWER_CLASSES)))
     for c, comp in enumerate(COMPONENTS):
-        for k, cls in enumerate(POWER_CLASSES):
-            fractions = shares[comp].get(cls)
-            if fractions is not None:
-                share_table[c, :, k] = [fractions.get(cell, 0.0) for cell in _CELLS]
+        for cls, fractions in shares[comp].items():
+            share_table[c, :, POWER_CLASSES.index(cls)] = [fractions.get(f, 0.0) for f in _CELLS]
     path_ns, critical = fmax.critical(plan)
     layers = plan.config.n_layers
     weights = np.array(
@@ -519,19 +518,18 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _table_parts(names: np.ndarray) -> dict[str, np.ndarray]:
-    """Device figures per row: each distinct part string is resolved once."""
-    index: dict[object, int] = {}
-    codes = np.array([index.setdefault(name, len(index)) for name in names], dtype=np.intp)
-    parts = [get_part(name) for name in index]
-    return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
-
-
 def _group_codes(keys: Sequence[object]) -> tuple[list, np.ndarray]:
     """The distinct keys in order of first appearance, and each item's index among them."""
     index: dict[object, int] = {}
     codes = np.array([index.setdefault(key, len(index)) for key in keys], dtype=np.intp)
     return list(index), codes
+
+
+def _table_parts(names: np.ndarray) -> dict[str, np.ndarray]:
+    """Device figures per row: each distinct part string is resolved once."""
+    distinct, codes = _group_codes(names)
+    parts = [get_part(name) for name in distinct]
+    return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
 
 def _plan_configs(
@@ -590,6 +588,135 @@ def _estimate_rows(
         for i, row in zip(idx, out["cycles_per_layer"], strict=True):
             layer_cycles[i] = list(row)
     return columns, layer_cycles
+
+
+def _integers(name: str, value: Any) -> np.ndarray:
+    """An integer knob's values as int64 (as `_prepare` checks a table's column)."""
+    values = np.asarray(value)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False)
+    try:
+        numbers = values.astype(float)
+    except (TypeError, ValueError):
+        numbers = np.array([_number(v) for v in values.reshape(-1)]).reshape(values.shape)
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+    if bad.any():
+        raise HardwareInputError(f"{name}: {values[bad].tolist()[0]!r} must be an integer")
+    return numbers.astype(np.int64)
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _one_widths(value: object) -> bool:
+    """One widths ("784,512,10" or a sequence of integers), not one per design."""
+    if isinstance(value, str):
+        return True
+    items = list(value)  # type: ignore[call-overload]
+    return bool(items) and all(isinstance(v, int | np.integer) for v in items)
+
+
+def _single(name: str, value: Any) -> bool:
+    """Whether `value` is one value for every design, not a sequence of one per design."""
+    if name == "widths":
+        return _one_widths(value)
+    if name in ("activity", "loop_events"):  # one list of numbers, or one per design
+        if isinstance(value, np.ndarray):
+            return value.ndim == 1 and value.dtype != object
+        items = list(value)
+        return not items or np.ndim(items[0]) == 0
+    return np.ndim(value) == 0
+
+
+def _design_columns(designs: Mapping[str, Any]) -> dict[str, Any]:
+    """`estimate_columns`' designs as `_estimate_rows` takes them (defaults filled, widths
+    parsed, integer knobs checked, every column one value per design)."""
+    if "widths" not in designs:
+        raise HardwareInputError("widths: the designs need widths, e.g. 784,512,10")
+    lists = ("activity", "loop_events")
+    one = {name: _single(name, value) for name, value in designs.items()}
+    lengths = {name: len(designs[name]) for name, single in one.items() if not single}
+    if len(set(lengths.values())) > 1:
+        raise HardwareInputError(
+            f"designs: every column gives one value for all designs or one per design; "
+            f"got {', '.join(f'{k}: {v}' for k, v in lengths.items())}"
+        )
+    n = next(iter(lengths.values()), 1)
+
+    def column(name: str) -> np.ndarray:
+        value = designs.get(name, _DEFAULTS.get(name))
+        if one.get(name, True):
+            return np.full(n, value, dtype=object)
+        return np.asarray(value, dtype=object)
+
+    cols: dict[str, Any] = {}
+    widths = designs["widths"]
+    cols["widths"] = (
+        [parse_widths(widths)] * n if one["widths"] else list(map(_WidthsParser(), widths))
+    )
+    for name in _INT_KNOBS:
+        value = designs.get(name, _DEFAULTS[name])
+        single = one.get(name, True)
+        cols[name] = np.full(n, _integers(name, [value])[0]) if single else _integers(name, value)
+    clock = designs.get("clock_mhz", _DEFAULTS["clock_mhz"])
+    given = np.ravel(np.asarray([clock] if one.get("clock_mhz", True) else clock))
+    number = given.astype(float) if given.dtype.kind in "iuf" else np.vectorize(_number)(given)
+    if np.isnan(number).any():
+        raise HardwareInputError(
+            f"clock_mhz: {given[np.isnan(number)].tolist()[0]!r} must be a number in MHz"
+        )
+    if (number <= 0).any():
+        raise HardwareInputError(f"clock_mhz: {number[number <= 0][0]} must be positive")
+    cols["clock_mhz"] = np.broadcast_to(number, (n,)) if len(number) == 1 else number
+    for name in ("sampling", "ensemble", "part"):
+        cols[name] = column(name)
+    if "spike_rate" in designs:
+        cols["spike_rate"] = np.broadcast_to(np.asarray(designs["spike_rate"], float), (n,))
+    for name in lists:
+        if name not in designs:
+            continue
+        values = designs[name]
+        if one[name]:  # one list of event counts, the same row for every design
+            row = np.asarray(values, dtype=np.float64)
+            cols[name] = np.broadcast_to(row, (n, len(row)))
+        else:
+            cols[name] = np.empty(n, dtype=object)
+            for i, events in enumerate(values):
+                cols[name][i] = events
+    return cols
+
+
+def estimate_columns(
+    designs: Mapping[str, Any],
+    calibration: Calibration | str | None = None,
+    util_cap: float | None = None,
+    backend: str = "rtl",
+    board: str = "pynq-z2",
+) -> dict[str, np.ndarray]:
+    """`estimate_table` without a DataFrame, for callers that price many designs often (the
+    inner hardware search): the same figures, as arrays with one entry per design.
+
+    `designs` maps AcceleratorConfig knobs (a missing one: its default) to one value for
+    every design or to a sequence with one per design; `widths` is one widths ("784,512,10"
+    or a sequence of integers) or a sequence of them; `activity` and `loop_events` one list
+    (index 0 = n0) or one per design; `spike_rate` one number or one per design.  Values
+    are not filled in: a missing one (None, NaN) is an error.  `cycles_per_layer` is a list
+    per design."""
+    cap = _validate_cap(util_cap)
+    on = get_board(board)
+    cal = shared_calibration(calibration)
+    cols = _design_columns(designs)
+    columns, layer_cycles = _estimate_rows(cols, cal, cap, backend, on)
+    n = len(cols["clock_mhz"])
+    columns["cycles_per_layer"] = np.empty(n, dtype=object)
+    columns["cycles_per_layer"][:] = layer_cycles
+    columns["part"] = cols["part"]
+    columns["board"] = np.full(n, on.name, dtype=object)
+    return columns
 
 
 def estimate_table(

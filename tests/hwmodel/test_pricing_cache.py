@@ -27,7 +27,8 @@ from hwmodel.cycles import (
     synops_per_inference,
 )
 from hwmodel.devices import get_board, get_part
-from hwmodel.estimate import estimate, estimate_table
+from hwmodel.errors import HardwareInputError
+from hwmodel.estimate import estimate, estimate_columns, estimate_table
 from hwmodel.fmax import FmaxModel
 from hwmodel.plan import build_plan
 from hwmodel.power import (
@@ -216,6 +217,53 @@ def test_the_fast_pricing_is_the_uncached_pricing_bit_for_bit(
         )
         for column, value in want.items():
             assert bits(got[column]) == bits(value), (column, got[column], value)
+
+
+def same_columns(columns: dict, table: pd.DataFrame) -> None:
+    assert list(columns) == list(table.columns)
+    for name in table.columns:
+        got, want = list(columns[name]), list(table[name])
+        assert [bits(v) for v in got] == [bits(v) for v in want], name
+        assert np.asarray(columns[name]).dtype == table[name].to_numpy().dtype, name
+
+
+def test_columns_priced_without_a_table_are_the_table() -> None:
+    designs = random_designs(120, seed=3)
+    table = estimate_table(designs, calibration="yosys-rtl", util_cap=0.7)
+    per_design = {name: designs[name].to_list() for name in designs.columns}
+    same_columns(estimate_columns(per_design, calibration="yosys-rtl", util_cap=0.7), table)
+
+    # One value for every design beside columns of one per design, as the inner search gives.
+    rng = np.random.default_rng(4)
+    varying = {
+        "pe": rng.choice([4, 8, 16], 30),
+        "clock_mhz": rng.uniform(80, 200, 30),
+        "part": rng.choice(PARTS, 30),
+    }
+    fixed = {"widths": [64, 128, 10], "k_bits": 5, "samples": 3, "sampling": "regenerate"}
+    activity = [64.0, 21.5]
+    frame = pd.DataFrame(varying).assign(**{k: [v] * 30 for k, v in fixed.items()})
+    frame["activity"] = [np.array(activity)] * 30
+    columns = estimate_columns({**fixed, **varying, "activity": activity})
+    same_columns(columns, estimate_table(frame))
+
+
+@pytest.mark.parametrize(
+    ("designs", "fragment"),
+    [
+        ({"widths": (64, 10), "pe": [4, 0]}, "pe: 0"),
+        ({"widths": (64, 10), "pe": [4, 2.5]}, "pe: 2.5 must be an integer"),
+        ({"widths": (64, 10), "clock_mhz": [100.0, -5.0]}, "clock_mhz: -5.0 must be positive"),
+        ({"widths": (64, 10), "clock_mhz": ["fast"]}, "clock_mhz: 'fast' must be a number"),
+        ({"widths": "64,x", "pe": 4}, "widths"),
+        ({"pe": 4}, "widths"),
+        ({"widths": (64, 10), "pe": [4, 8], "part": ["xc7z020"] * 3}, "one per design"),
+    ],
+)
+def test_bad_columns_are_one_line_errors(designs: dict, fragment: str) -> None:
+    with pytest.raises(HardwareInputError) as err:
+        estimate_columns(designs)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
 def test_twins_share_one_priced_plan_and_keep_their_own_figures() -> None:
