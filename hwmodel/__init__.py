@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "get_part": "hwmodel.devices",
     "HardwareInputError": "hwmodel.errors",
     "estimate": "hwmodel.estimate",
+    "estimate_columns": "hwmodel.estimate",
     "estimate_table": "hwmodel.estimate",
     "parse_widths": "hwmodel.estimate",
     "AcceleratorConfig": "hwmodel.template",
