@@ -32,29 +32,57 @@ __all__ = [
     "MAX_IMAGES",
     "array_declaration",
     "code_words",
+    "packed_words",
+    "rom_chunks",
     "row_words",
     "storage_pragmas",
     "template_context",
 ]
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
-_PER_LINE = 24
+_LINE = 96  # characters per line of a ROM initialiser
 # Arrays whose word is a row of NPC elements (the others hold one element per word).
 _ROW_WORDS = ("codes", "membrane", "current", "threshold", "bias", "initial")
 _BIND_IMPL = {"lutram": "lutram", "bram": "bram"}
+_CHUNK_BITS = (64, 32, 16, 8)  # the plain unsigned integers a ROM word is stored in
 
 
-def _c_list(values: np.ndarray) -> str:
-    flat = [str(int(v)) for v in np.asarray(values).ravel()]
-    return ", ".join(flat)
+def rom_chunks(width: int) -> tuple[int, int]:
+    """(bits per chunk, chunks per word) of a `width`-bit ROM word stored in plain unsigned
+    integers (uint8_t .. uint64_t): the fewest unused bits, then the fewest chunks."""
+    return min(
+        ((bits, -(-width // bits)) for bits in _CHUNK_BITS),
+        key=lambda pair: (pair[0] * pair[1] - width, pair[1]),
+    )
 
 
-def _c_rows(values: np.ndarray) -> str:
-    """A 2-D initialiser {{...}, {...}} of `values` [rows, elements], a few rows per line."""
-    rows = ["{" + _c_list(row) + "}" for row in np.asarray(values)]
-    per = max(1, _PER_LINE // max(1, np.asarray(values).shape[1]))
+def packed_words(values: np.ndarray, bits: int) -> np.ndarray:
+    """Row words [depth, elements] of `bits`-bit elements (two's complement when negative) as
+    chunks [depth, chunks] (uint64): element p of a word sits at bits p * bits .. p * bits +
+    bits - 1 of the word, chunk c holds bits c * chunk .. c * chunk + chunk - 1."""
+    values = np.asarray(values, dtype=np.int64)
+    depth, elements = values.shape
+    chunk, chunks = rom_chunks(bits * elements)
+    masked = values & ((1 << bits) - 1)
+    lanes = (masked[:, :, None] >> np.arange(bits)) & 1  # [depth, elements, bits]
+    flat = np.zeros((depth, chunk * chunks), dtype=np.uint64)
+    flat[:, : bits * elements] = lanes.reshape(depth, bits * elements)
+    weights = np.left_shift(np.uint64(1), np.arange(chunk, dtype=np.uint64))
+    return (flat.reshape(depth, chunks, chunk) * weights).sum(axis=2, dtype=np.uint64)
+
+
+def _c_chunks(words: np.ndarray, chunk: int) -> str:
+    """The initialiser {{0x..., ...}, ...} of packed words [depth, chunks], hex literals."""
+    suffix = "ull" if chunk == 64 else "u"
+    digits = chunk // 4
+    rows = ["{" + ", ".join(f"0x{int(v):0{digits}x}{suffix}" for v in word) + "}" for word in words]
+    per = max(1, _LINE // (len(rows[0]) + 2)) if rows else 1
     lines = [", ".join(rows[i : i + per]) for i in range(0, len(rows), per)]
     return ",\n".join("    " + line for line in lines)
+
+
+def _rom(values: np.ndarray, bits: int) -> str:
+    return _c_chunks(packed_words(values, bits), rom_chunks(bits * values.shape[1])[0])
 
 
 def row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
@@ -83,7 +111,12 @@ def c_type(bits: int, signed: bool) -> str:
 
 def array_declaration(array: Array) -> tuple[str, str]:
     """(element type, dimensions) of a plan array: [lanes] when per lane, [depth], then
-    [elements] for row words (NPC elements, even when NPC is 1)."""
+    [elements] for row words (NPC elements, even when NPC is 1).  A ROM is stored packed:
+    [depth][chunks] plain unsigned integers holding its `width`-bit words (`rom_chunks`),
+    which g++ and Vitis HLS initialise from integer literals at no cost per element."""
+    if array.rom:
+        chunk, chunks = rom_chunks(array.width)
+        return f"uint{chunk}_t", f"[{array.depth}][{chunks}]"
     dims = ""
     if array.per_lane:
         dims += f"[{array.banks}]"
@@ -96,9 +129,10 @@ def array_declaration(array: Array) -> tuple[str, str]:
 def storage_pragmas(array: Array) -> list[str]:
     """The ARRAY_PARTITION / ARRAY_RESHAPE / BIND_STORAGE / DEPENDENCE lines of a plan array.
 
-    Lanes are banks (complete partition of the lane dimension); the elements of a word are
-    reshaped into one wide word; a register array is completely partitioned along its depth,
-    a RAM array is bound to the plan's kind with the ports it needs.
+    Lanes are banks (complete partition of the lane dimension); the elements of a word (the
+    chunks of a packed ROM word) are reshaped into one wide word; a register array is
+    completely partitioned along its depth, a RAM array is bound to the plan's kind with the
+    ports it needs.
     """
     name = array.name
     lines = []
@@ -106,7 +140,7 @@ def storage_pragmas(array: Array) -> list[str]:
     if array.per_lane:
         lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} type=complete dim=1")
         dim = 2
-    if array.elements > 1:
+    if (rom_chunks(array.width)[1] if array.rom else array.elements) > 1:
         lines.append(f"#pragma HLS ARRAY_RESHAPE variable={name} type=complete dim={dim + 1}")
     if array.kind == "registers":
         lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} type=complete dim={dim}")
@@ -145,7 +179,8 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
     for index, layer in enumerate(net.layers):
         n_out, n_in = layer.codes.shape
         rows = plan.rows[index]
-        top = (1 << (plan.config.membrane_bits - 1)) - 1
+        b = plan.config.membrane_bits
+        top = (1 << (b - 1)) - 1
         entry = {
             "index": index,
             "n_in": n_in,
@@ -154,10 +189,10 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "last_row": n_out - (rows - 1) * npc,  # neurons in the last row
             "shift": layer.shift,
             "spiking": layer.spiking,
-            "codes": _c_rows(code_words(layer.codes, npc)),
-            "threshold": _c_rows(row_words(layer.threshold, npc, top)),
-            "bias": _c_rows(row_words(layer.bias, npc, 0)),
-            "initial": _c_rows(row_words(layer.initial, npc, 0)),
+            "codes": _rom(code_words(layer.codes, npc), plan.config.k_bits),
+            "threshold": _rom(row_words(layer.threshold, npc, top), b),
+            "bias": _rom(row_words(layer.bias, npc, 0), b),
+            "initial": _rom(row_words(layer.initial, npc, 0), b),
             "current_bits": plan.type(f"current_{index}").bits,
             "update_bits": plan.type(f"update_{index}").bits,
             "events": plan.loop(f"events_{index}") if index > 0 else None,
@@ -187,6 +222,7 @@ def template_context(
             "plan": array,
             "type": ctype,
             "dims": dims,
+            "word": c_type(array.width, False),  # a packed ROM word as the kernel reads it
             "pragmas": storage_pragmas(array),
         }
     try:
@@ -211,6 +247,8 @@ def template_context(
         "segment_starts": starts + [config.timesteps],
         "arrays": arrays,
         "types": {t.name: c_type(t.bits, t.signed) for t in plan.types},
+        # ap_int's default limit is 1024 bits; a wider ROM word raises it (Vitis HLS: 4096)
+        "ap_int_max_w": max([1024, *(a.width for a in plan.arrays if a.rom)]),
         "loops": {loop.name: loop for loop in plan.loops},
         "loop_entry": LOOP_ENTRY,
         "image_handshake": IMAGE_HANDSHAKE,

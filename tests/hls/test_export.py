@@ -119,7 +119,11 @@ def test_templates_carry_the_design_knobs(tmp_path: Path):
         assert step in build
     assert "xc7z010clg400-1" in (tmp_path / "block_design.tcl").read_text()
     kernel = (tmp_path / "src" / "snn_kernel.cpp").read_text()
-    assert "ARRAY_RESHAPE variable=codes_0 type=complete dim=2" in kernel  # 2 codes per word
+    # 2 codes of 8 bits per word, packed into one 16-bit chunk per address
+    params = (tmp_path / "src" / "snn_params.h").read_text()
+    assert "typedef ap_uint<16> codes_0_word_t;" in params
+    assert "static const uint16_t codes_0[10][1] = {" in params  # 5 inputs x 2 rows
+    assert "BIND_STORAGE variable=codes_0 type=rom_1p" in kernel
     assert "mode=s_axilite port=return" in kernel and "mode=m_axi port=images" in kernel
     config = (tmp_path / "src" / "snn_config.h").read_text()
     assert "constexpr int NPC = 2;" in config and "constexpr int SAMPLES = 3;" in config
@@ -130,10 +134,19 @@ def test_templates_carry_the_design_knobs(tmp_path: Path):
     compile(driver, "snn_driver.py", "exec")  # valid Python, importable without pynq
 
 
-def _c_values(params: str, name: str) -> np.ndarray:
-    """The integers of a rendered 2-D initialiser."""
-    body = re.search(rf" {name}\[[^=]*= \{{(.*?)\}};", params, re.S).group(1)
-    return np.array([int(v) for v in re.findall(r"-?\d+", body)])
+def _rom_elements(params: str, name: str, bits: int) -> np.ndarray:
+    """The elements [depth, elements] of a packed ROM's initialiser: its words from their
+    chunks (lowest first), cut into `bits`-bit elements (lowest first)."""
+    match = re.search(rf"uint(\d+)_t {name}\[(\d+)\]\[\d+\] = \{{(.*?)\}};", params, re.S)
+    chunk, depth = int(match.group(1)), int(match.group(2))
+    width = int(re.search(rf"typedef ap_uint<(\d+)> {name}_word_t;", params).group(1))
+    words = [
+        sum(int(v, 16) << (chunk * c) for c, v in enumerate(re.findall(r"0x([0-9a-f]+)", word)))
+        for word in re.findall(r"\{([^{}]*)\}", match.group(3))
+    ]
+    assert len(words) == depth and all(word >> width == 0 for word in words)
+    mask = (1 << bits) - 1
+    return np.array([[(w >> (bits * p)) & mask for p in range(width // bits)] for w in words])
 
 
 @pytest.mark.parametrize("sampling", ["memory", "regenerate"])
@@ -153,7 +166,8 @@ def test_kernel_shares_one_word_per_group(sampling: str, reuse: int, tmp_path: P
     # Per layer, (input, row) words of 4 neurons: 4 and 3 outputs, one row each.
     for index, layer in enumerate(net.layers):
         n_out, n_in = layer.codes.shape
-        rom = _c_values(params, f"codes_{index}").reshape(n_in, 4)
+        rom = _rom_elements(params, f"codes_{index}", config.k_bits)
+        assert rom.shape == (n_in, 4)
         np.testing.assert_array_equal(rom[:, :n_out], layer.codes.T)
         assert (rom[:, n_out:] == 0).all()
 

@@ -67,6 +67,29 @@ def _declaration(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
     return match.group(1) == "", int(match.group(2)), dims
 
 
+def _ap_type(source: str, name: str) -> tuple[bool, int]:
+    """(signed, bits) of the ap_int typedef `name`."""
+    match = re.search(rf"typedef ap_(u?)int<(\d+)> {name};", source)
+    assert match, f"{name} is not an ap_int typedef"
+    return match.group(1) == "", int(match.group(2))
+
+
+def _packed_rom(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
+    """(signed, element bits, dims as [depth][elements]) of a packed ROM: its chunks hold one
+    word of its word type, which the kernel unpacks into elements of one datapath type."""
+    match = re.search(rf"static const uint(\d+)_t {name}\[(\d+)\]\[(\d+)\] = ", source)
+    assert match, f"{name} is not declared as a packed ROM"
+    chunk, depth, chunks = (int(g) for g in match.groups())
+    signed, width = _ap_type(source, f"{name}_word_t")
+    assert not signed and (chunks - 1) * chunk < width <= chunks * chunk, name
+    # The word is assembled from its own chunks, and every use unpacks one element type.
+    assert re.search(rf"{name}_word_t {name}_word = rom_word<{name}_word_t>\({name}\[", source)
+    (element,) = set(re.findall(rf"element<(\w+)>\({name}_word, p\)", source))
+    signed, bits = _ap_type(source, element)
+    assert width % bits == 0, (name, width, bits)
+    return signed, bits, (depth, width // bits)
+
+
 def _pragmas(source: str, name: str) -> list[str]:
     return re.findall(rf"#pragma HLS (\w+ variable={name} [^\n]*)", source)
 
@@ -74,7 +97,8 @@ def _pragmas(source: str, name: str) -> list[str]:
 def _source_array(source: str, plan_array: Array) -> Array:
     """The array as the source builds it: declaration and pragmas, priced like the plan's."""
     name = plan_array.name
-    signed, bits, dims = _declaration(source, name)
+    rom = re.search(rf"static const uint\d+_t {name}\[", source) is not None
+    signed, bits, dims = (_packed_rom if rom else _declaration)(source, name)
     pragmas = _pragmas(source, name)
     lane_split = plan_array.per_lane  # then the source must split its first dimension
     if lane_split:
@@ -83,8 +107,12 @@ def _source_array(source: str, plan_array: Array) -> Array:
     depth = dims[1] if lane_split else dims[0]
     elements = dims[-1] if len(dims) == (3 if lane_split else 2) else 1
     depth_dim = 2 if lane_split else 1
-    if elements > 1:
-        assert f"ARRAY_RESHAPE variable={name} type=complete dim={depth_dim + 1}" in pragmas
+    reshaped = f"ARRAY_RESHAPE variable={name} type=complete dim={depth_dim + 1}" in pragmas
+    if rom:  # the chunks of a packed word are reshaped into one word
+        chunks = int(re.search(rf" {name}\[\d+\]\[(\d+)\]", source).group(1))
+        assert reshaped == (chunks > 1), name
+    elif elements > 1:
+        assert reshaped, name
     binds = [p for p in pragmas if p.startswith("BIND_STORAGE")]
     if f"ARRAY_PARTITION variable={name} type=complete dim={depth_dim}" in pragmas:
         kind = "registers"
@@ -104,7 +132,7 @@ def _source_array(source: str, plan_array: Array) -> Array:
         reads=plan_array.reads,
         writes=plan_array.writes,
         signed=signed,
-        rom="static const" in re.search(rf"static[^\n]*{name}\[", source).group(0),
+        rom=rom,
         per_lane=lane_split,
         read_modify_write=plan_array.read_modify_write,
         async_read=plan_array.async_read,
@@ -125,7 +153,7 @@ def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
     src = rendered(config, seed)
     kernel, params = src["snn_kernel.cpp"], src["snn_params.h"]
     header = src["snn_config.h"] + src["snn_types.h"]
-    everything = kernel + params
+    everything = kernel + params + header  # the ROMs' element types are in the header
 
     # Lanes: `time` builds one whatever sample_lanes says.
     lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
@@ -135,7 +163,7 @@ def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
     assert f"constexpr int NPC = {config.pe * config.synapses_per_cycle};" in header
 
     # Every plan array is declared, partitioned and bound as planned, and nothing else is.
-    declared = set(re.findall(r"static (?:const )?ap_u?int<\d+> (\w+)\[", everything))
+    declared = set(re.findall(r"static (?:const )?(?:ap_u?int<\d+>|uint\d+_t) (\w+)\[", everything))
     assert declared == {a.name for a in plan.arrays}
     built = {}
     for array in plan.arrays:

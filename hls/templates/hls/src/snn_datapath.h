@@ -60,6 +60,27 @@ inline membrane_t integrate(membrane_t v, CURRENT current, membrane_t bias) {
     return membrane_t(sum);
 }
 
+// Word of a packed ROM (snn_params.h) from its chunks, lowest bits first: a wire concatenation.
+template <typename WORD, typename CHUNK, int CHUNKS>
+inline WORD rom_word(const CHUNK (&chunks)[CHUNKS]) {
+#pragma HLS INLINE
+    constexpr int BITS = 8 * sizeof(CHUNK);
+    ap_uint<BITS * CHUNKS> word = 0;
+    for (int c = 0; c < CHUNKS; ++c) {
+#pragma HLS UNROLL
+        word.range(BITS * c + BITS - 1, BITS * c) = chunks[c];
+    }
+    return WORD(word);
+}
+
+// Element p of a row word, of type T (T::width bits at p * T::width; a signed T takes them
+// as two's complement).
+template <typename T, typename WORD>
+inline T element(const WORD &word, int p) {
+#pragma HLS INLINE
+    return T(word.range(T::width * p + T::width - 1, T::width * p));
+}
+
 // Index of the lowest set bit of a one-hot word times STEP: a constant mux, no multiplier.
 template <int STEP, typename WORD>
 inline int onehot_times(WORD onehot) {
