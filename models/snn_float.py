@@ -34,7 +34,7 @@ import torch
 
 from hwmodel.template import Ensemble
 from models.errors import ModelInputError
-from models.snn_core import Schedule, run_layers
+from models.snn_core import Schedule, run_layers, spike_counts
 from models.snn_spec import ConvertedSNN
 from models.temperature import mc_probs
 
@@ -202,6 +202,9 @@ class _FloatArithmetic:
         self._threshold = [param(layer.threshold) for layer in snn.layers]
         self._initial = [param(layer.initial) for layer in snn.layers]
 
+    def dtype(self, index: int) -> torch.dtype:
+        return torch.float32
+
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
         return current.to(torch.float32)
 
@@ -262,7 +265,8 @@ def simulate(
         events[:, 0] = float(n0 * schedule.runs * timesteps)
 
     def observe(index: int, spikes: torch.Tensor) -> None:
-        events[:, index] = spikes.sum(dim=(0, 1, 3), dtype=torch.float64)
+        # Counted in integers, converted once: a float64 sum converts every spike first.
+        events[:, index] = spike_counts(spikes).sum(dim=(0, 1), dtype=torch.int64)
 
     arithmetic = _FloatArithmetic(snn, device)
     scores = run_layers(arithmetic, weights.layers, x, schedule, train, observe)

@@ -199,8 +199,12 @@ class _IntegerArithmetic:
         )
         return layer.shift >= 0 and worst <= self.hi
 
+    def dtype(self, index: int) -> torch.dtype:
+        return self.dtypes[index]
+
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
-        """`hwmodel.template.scale_current` in the layer's membrane dtype."""
+        """`hwmodel.template.scale_current` in the layer's membrane dtype (in place when
+        `current` has it)."""
         shift = self.net.layers[index].shift
         current = current.to(self.dtypes[index])
         if shift > 0:
