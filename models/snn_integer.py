@@ -37,7 +37,7 @@ from models.quantize import (
     quantize_network,
     score_divisor,
 )
-from models.snn_core import Schedule, run_layers, spike_counts
+from models.snn_core import Schedule, images_per_chunk, run_layers, spike_counts
 
 __all__ = [
     "IntegerResult",
@@ -52,10 +52,6 @@ __all__ = [
     "sampled_weights",
     "score_divisor",
 ]
-
-# Images per chunk: bounds the [samples, T, chunk, width] spike trains and currents (about
-# 40 MB at MNIST size) and keeps them cache-friendly; 64-256 measured equally fast.
-_CHUNK = 128
 
 
 @dataclass
@@ -279,8 +275,11 @@ def run_integer(
     weights = draw_weights(net, config) if weights is None else weights
     weights = _check_weights(weights, net, config)
     arithmetic = _IntegerArithmetic(net, config)
-    starts = range(0, len(x), _CHUNK) if len(x) else [0]
-    parts = [_run_chunk(arithmetic, weights, x[start : start + _CHUNK]) for start in starts]
+    schedule = Schedule(config.ensemble, config.timesteps, config.samples)
+    itemsize = max(dtype.itemsize for dtype in arithmetic.dtypes)
+    chunk = images_per_chunk(schedule, config.widths, itemsize)
+    starts = range(0, len(x), chunk) if len(x) else [0]
+    parts = [_run_chunk(arithmetic, weights, x[start : start + chunk]) for start in starts]
     scores = np.concatenate([p[0] for p in parts], axis=1)
     spikes = np.concatenate([p[1] for p in parts], axis=0)
     events = np.concatenate([p[2] for p in parts], axis=0)
