@@ -39,6 +39,8 @@ __all__ = [
     "Schedule",
     "product",
     "images_per_chunk",
+    "pixel_currents",
+    "pixel_offset",
     "run_layers",
     "spike_counts",
     "step_counts",
@@ -153,6 +155,34 @@ def step_counts(train: torch.Tensor) -> torch.Tensor:
     return train.sum(0, dtype=torch.int32)
 
 
+def pixel_offset(weight: torch.Tensor) -> torch.Tensor:
+    """128 times each weight column's sum, [samples, 1, n_out] int32: what `pixel_currents`
+    adds back for int8 weights (compute it once per weight draw: it costs a pass over them)."""
+    return weight.sum(1, keepdim=True, dtype=torch.int32).mul_(128)
+
+
+def pixel_currents(
+    x: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Currents [samples, B, n_out] of the dense first layer: inputs x [B, n_in] under each
+    weight sample [samples, n_in, n_out].
+
+    Float weights: one float product.  int8 weights (integer inputs of up to 8 bits): x - 128
+    fits int8, so ``x W = (x - 128) W + 128 * sum_i W_i`` is one exact int8 product per sample
+    plus `offset` (`pixel_offset(weight)`); 784-1024, S = 10, 1 thread: 8.7 ms against 34 ms
+    in float32 at batch 200, 0.4 against 1.3 ms at batch 1.
+    """
+    if weight.dtype != torch.int8:
+        return torch.matmul(x.to(weight.dtype)[None], weight)
+    offset = pixel_offset(weight) if offset is None else offset
+    shifted = x.sub(128).to(torch.int8)
+    samples, _, n_out = weight.shape
+    out = torch.empty((samples, x.shape[0], n_out), dtype=torch.int32, device=x.device)
+    for sample in range(samples):
+        product(shifted, weight[sample], out=out[sample])
+    return out.add_(offset)
+
+
 def _spike_currents(
     arithmetic: Arithmetic,
     index: int,
@@ -204,16 +234,18 @@ def _current_source(
     train: torch.Tensor | None,
     weight: torch.Tensor,
     schedule: Schedule,
+    offset: torch.Tensor | None,
 ) -> Callable[[int], torch.Tensor]:
     """t -> the scaled current plus bias of layer `index` at step t.
 
     Pixels (train None, direct encoding): the current of each weight sample, computed once
-    and reused at every step; spikes: one product per block for all its steps.
+    and reused at every step (`pixel_currents`); spikes: one product per block for all its
+    steps.
     """
     if train is not None:
         driven = _spike_currents(arithmetic, index, train, weight, schedule)
         return lambda t: driven[:, t]
-    first = arithmetic.scaled(index, torch.matmul(x.to(weight.dtype)[None], weight))
+    first = arithmetic.scaled(index, pixel_currents(x, weight, offset))
     first = first.add_(arithmetic.bias(index))
     if schedule.ensemble == "repeat":
         return lambda t: first
@@ -255,12 +287,14 @@ def run_layers(
     schedule: Schedule,
     train: torch.Tensor | None = None,
     observe: Observer | None = None,
+    offset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Final output membranes [runs, B, C] of the network on one batch.
 
     `weights[l]` is [samples, n_in, n_out]; `x` [B, n0] drives the first layer directly
     unless `train` (rate encoding: bool [runs, T, B, n0]) gives its input spikes.  Every
-    layer but the last spikes.
+    layer but the last spikes.  `offset`: `pixel_offset(weights[0])` for int8 first-layer
+    weights, drawn once (computed here otherwise).
     """
     batch = x.shape[0]
     last = len(weights) - 1
@@ -271,7 +305,7 @@ def run_layers(
             summed = arithmetic.scaled(index, _summed_current(x, train, weight, schedule))
             bias = arithmetic.bias(index) * schedule.timesteps
             return summed.add_(bias).add_(arithmetic.initial(index))
-        current_at = _current_source(arithmetic, index, x, train, weight, schedule)
+        current_at = _current_source(arithmetic, index, x, train, weight, schedule, offset)
         shape = (schedule.runs, batch, weight.shape[-1])
         v, train = _integrate(arithmetic, index, current_at, shape, schedule, index < last)
     return v

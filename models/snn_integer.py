@@ -37,7 +37,7 @@ from models.quantize import (
     quantize_network,
     score_divisor,
 )
-from models.snn_core import Schedule, images_per_chunk, run_layers, spike_counts
+from models.snn_core import Schedule, images_per_chunk, pixel_offset, run_layers, spike_counts
 
 __all__ = [
     "IntegerResult",
@@ -100,18 +100,21 @@ class IntegerWeights:
     The weights depend only on (seed, sample, layer) and the codes, as on the hardware, so one
     draw serves every call and batch of an evaluation (the draw costs far more than a batch-1
     inference).  `layers[l]` is [samples, n_in, n_out] in the dtype of its exact product
-    (`_weight_dtype`).
+    (`_weight_dtype`); `pixel_offset` is `models.snn_core.pixel_offset` of an int8 first
+    layer (None for a float one).
     """
 
     layers: list[torch.Tensor]
     network: IntegerNetwork
     key: tuple[int, int, int, int]  # `_draw_key` of the design they were drawn for
+    pixel_offset: torch.Tensor | None = None
 
 
 def _weight_dtype(config: AcceleratorConfig, index: int) -> torch.dtype:
-    """int8 for layers fed by spikes (exact int8 x int8 -> int32 products); float32 for the
-    multi-bit first layer while its currents stay below 2**24 (exact), float64 beyond."""
-    if index > 0:
+    """int8 for layers fed by spikes and for a first layer of pixels of up to 8 bits (exact
+    int8 x int8 -> int32 products, `models.snn_core.pixel_currents`); for wider pixels
+    float32 while the first layer's currents stay below 2**24 (exact), float64 beyond."""
+    if index > 0 or config.input_bits <= 8:
         return torch.int8
     return torch.float32 if config.current_bits(0) <= 24 else torch.float64
 
@@ -125,7 +128,8 @@ def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeigh
         )
         for index in range(len(net.layers))
     ]
-    return IntegerWeights(layers=layers, network=net, key=_draw_key(config))
+    offset = pixel_offset(layers[0]) if layers[0].dtype == torch.int8 else None
+    return IntegerWeights(layers=layers, network=net, key=_draw_key(config), pixel_offset=offset)
 
 
 def _check_inputs(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
@@ -256,7 +260,9 @@ def _run_chunk(
 
     schedule = Schedule(cfg.ensemble, cfg.timesteps, cfg.samples)
     x = torch.from_numpy(x_np)
-    scores = run_layers(arithmetic, weights.layers, x, schedule, observe=observe)
+    scores = run_layers(
+        arithmetic, weights.layers, x, schedule, observe=observe, offset=weights.pixel_offset
+    )
     return scores.to(torch.int64).numpy(), spikes.numpy(), events.numpy()
 
 
