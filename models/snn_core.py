@@ -98,14 +98,16 @@ class Arithmetic(Protocol):
 
     `dtype(l)` is layer l's membrane dtype; `scaled(l, I)` maps a current of weight layer l
     (any dtype, integer-valued for the integer model) into membrane units and dtype, without
-    the bias, in place when I already has that dtype; `bias`, `threshold` and `initial` are
-    tensors in that dtype; `saturate(v)` clamps in place (or does nothing);
+    the bias, in place when I already has that dtype; `driven(l, I)` is the same plus the
+    bias (one pass where the arithmetic can); `bias`, `threshold` and `initial` are tensors
+    in that dtype; `saturate(v)` clamps in place (or does nothing);
     `summable(l)` says whether layer l's final membrane may be computed from its current
     summed over time, i.e. whether the scaling is linear and the membrane cannot saturate.
     """
 
     def dtype(self, index: int) -> torch.dtype: ...
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor: ...
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor: ...
     def bias(self, index: int) -> torch.Tensor: ...
     def threshold(self, index: int) -> torch.Tensor: ...
     def initial(self, index: int) -> torch.Tensor: ...
@@ -207,7 +209,7 @@ def _spike_currents(
         product(train[run, t0:t1], weight[sample], out=target)
         if buffer is not None:
             out[run, t0:t1].copy_(target)
-    return arithmetic.scaled(index, out).add_(arithmetic.bias(index))
+    return arithmetic.driven(index, out)
 
 
 def _summed_current(
@@ -216,11 +218,20 @@ def _summed_current(
     """The output layer's current summed over each run's timesteps, [runs, B, C].
 
     Each block's inputs are summed over its timesteps first (`step_counts`) and multiplied
-    by the block's weight sample once (exact: integer counts times +-1 in float64 for int8
-    weights).
+    by the block's weight sample once, exactly: int8 weights take spike counts below 128 in
+    an int8 product (int64 sums), other integer inputs in float64; float weights in their
+    dtype.
     """
+    shape = (schedule.runs, x.shape[0], weight.shape[-1])
+    longest = max(t1 - t0 for _, _, t0, t1 in schedule.blocks)
+    if weight.dtype == torch.int8 and train is not None and longest < 128:
+        out = torch.zeros(shape, dtype=torch.int64, device=x.device)
+        for sample, run, t0, t1 in schedule.blocks:
+            counts = step_counts(train[run, t0:t1]).view(torch.int8)
+            out[run] += product(counts, weight[sample])
+        return out
     dtype = torch.float64 if weight.dtype == torch.int8 else weight.dtype
-    out = torch.zeros((schedule.runs, x.shape[0], weight.shape[-1]), dtype=dtype, device=x.device)
+    out = torch.zeros(shape, dtype=dtype, device=x.device)
     for sample, run, t0, t1 in schedule.blocks:
         inputs = (t1 - t0) * x if train is None else step_counts(train[run, t0:t1])
         out[run] += inputs.to(dtype) @ weight[sample].to(dtype)
@@ -245,8 +256,7 @@ def _current_source(
     if train is not None:
         driven = _spike_currents(arithmetic, index, train, weight, schedule)
         return lambda t: driven[:, t]
-    first = arithmetic.scaled(index, pixel_currents(x, weight, offset))
-    first = first.add_(arithmetic.bias(index))
+    first = arithmetic.driven(index, pixel_currents(x, weight, offset))
     if schedule.ensemble == "repeat":
         return lambda t: first
     return lambda t: first[schedule.sample_at(t)]

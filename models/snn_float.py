@@ -208,6 +208,9 @@ class _FloatArithmetic:
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
         return current.to(torch.float32)
 
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        return self.scaled(index, current).add_(self._bias[index])
+
     def bias(self, index: int) -> torch.Tensor:
         return self._bias[index]
 

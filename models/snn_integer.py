@@ -211,6 +211,14 @@ class _IntegerArithmetic:
             return current.mul_(1 << shift)
         return current.bitwise_right_shift_(-shift) if shift < 0 else current
 
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        """`scaled` plus the bias; a left shift and the bias in one pass."""
+        shift = self.net.layers[index].shift
+        if shift <= 0:
+            return self.scaled(index, current).add_(self.bias(index))
+        current = current.to(self.dtypes[index])
+        return torch.add(self.bias(index), current, alpha=1 << shift, out=current)
+
     def _param(self, index: int, name: str) -> torch.Tensor:
         return torch.as_tensor(getattr(self.net.layers[index], name), dtype=self.dtypes[index])
 
