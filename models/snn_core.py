@@ -10,9 +10,14 @@ Speed comes from the structure, not from a loop over samples: layers run multi-s
 timesteps of a layer at once, then the next layer, as in SpikingJelly); the products of a
 layer are done per contiguous block of (run, timesteps) under one weight sample; products
 with binary spikes are exact int8 x int8 -> int32 matrix products on CPU (weights +-1,
-spikes 0/1); a multi-bit first layer (direct encoding) is multiplied once per weight sample
-and reused at every timestep; an output layer whose membrane cannot saturate multiplies each
-block's spike *counts* once; only the neuron recurrence loops over timesteps, in place.
+spikes 0/1), and so are the integer model's pixels of up to 8 bits, shifted by -128
+(`pixel_currents`); a multi-bit first layer (direct encoding) is multiplied once per weight
+sample and reused at every timestep; an output layer whose membrane cannot saturate
+multiplies each block's spike *counts* once; only the neuron recurrence loops over
+timesteps, in place.  Spikes are counted in integers (`spike_counts`, `step_counts`), never
+by a float sum, which converts every spike first; on the CPU a batch runs in chunks of
+images small enough that the allocator reuses their memory (`images_per_chunk`).  Why each
+of these, with the figures: docs/measurements.md, "Simulator speed".
 
 What stays with each simulator, and why: the weight draw (the float model draws +-1 from
 the float posterior with torch's generator; the integer model compares the hardware PRNG's
