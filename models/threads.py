@@ -7,10 +7,13 @@ buys: one integer evaluation of a 64-256-10 network took 20-27 ms CPU on 1 threa
 75-720 ms on 2 threads at load 6-13.  `evaluation_threads` gives a call one thread below
 `SMALL_WORK` multiply-adds (`synaptic_work`), and otherwise the configured count
 (`torch.get_num_threads()`, which `OMP_NUM_THREADS` sets, as `dse.parallel` does per
-worker) capped by the cores the 1-minute load average leaves free (this process counted as
-free).  `models.evaluation` runs every simulator call under `threads_for`.  The figures
-behind the rule are `benchmarks/eval_threads.py`'s (docs/measurements.md, "Simulator
-speed").
+worker) capped by the cores that the 1-minute load average, less this process's own
+threads, leaves free.  `models.evaluation` runs every simulator call under `threads_for`.
+Measured by `benchmarks/eval_threads.py` on 2 cores (docs/measurements.md, "Simulator
+speed"): with the cores free, 2 threads cut the wall time 1.4-1.9x from 1.1e9 multiply-adds
+per call up, for 4-35 % more CPU (one case of ten lost); at 1.8e8 they gave 1.15-1.85x
+for up to 1.8x the CPU, at 1.8e7 nothing; at load 5-7 they lost at every size, up to 7x
+the CPU and 6x the wall time.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 __all__ = ["SMALL_WORK", "evaluation_threads", "free_cores", "synaptic_work", "threads_for"]
 
 #: Multiply-adds per simulator call below which one thread is used, however idle the cores.
-SMALL_WORK = 2_000_000_000
+SMALL_WORK = 500_000_000
 
 
 def synaptic_work(
@@ -48,24 +51,24 @@ def synaptic_work(
     return first + steps * sum(pairs[1:])
 
 
-def free_cores(load: float | None = None) -> int:
+def free_cores(load: float | None = None, own: int = 1) -> int:
     """Cores this process may use that other jobs leave idle: the cores it may run on, less
-    the 1-minute load average, plus one for this process (at least 1, at most all)."""
+    the 1-minute load average beyond this process's own `own` threads (1 to all)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     load = os.getloadavg()[0] if load is None else load
-    return max(1, min(cores, round(cores + 1 - load)))
+    return max(1, min(cores, round(cores - max(0.0, load - own))))
 
 
 def evaluation_threads(work: int, configured: int | None = None, load: float | None = None) -> int:
     """1 below `SMALL_WORK` multiply-adds; else `configured` (default: torch's count now),
-    at most `free_cores(load)`."""
+    at most `free_cores(load, configured)`."""
     if work < SMALL_WORK:
         return 1
-    configured = torch.get_num_threads() if configured is None else configured
-    return max(1, min(configured, free_cores(load)))
+    configured = max(1, torch.get_num_threads() if configured is None else configured)
+    return min(configured, free_cores(load, configured))
 
 
 @contextmanager
