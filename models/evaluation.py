@@ -74,6 +74,7 @@ from models.snn_integer import (
 )
 from models.snn_spec import ConvertedSNN
 from models.temperature import fit_output_scale, mc_probs
+from models.threads import synaptic_work, threads_for
 
 __all__ = [
     "EvalConfig",
@@ -156,25 +157,32 @@ class _Outputs:
         return snn.output_scale * self.scores.double() / cfg.timesteps
 
 
+def _work(snn: ConvertedSNN, cfg: EvalConfig, batch: int) -> int:
+    """Multiply-adds of one simulator call on `batch` images (what `threads_for` reads)."""
+    dense = cfg.encoding == "direct"
+    return synaptic_work(snn.widths, cfg.samples, cfg.timesteps, batch, cfg.runs, dense)
+
+
 def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
     device = torch.device(cfg.device) if cfg.device else default_device()
     weights = sample_weights(snn, cfg.samples, cfg.seed, cfg.encoding, device)
 
     def run(x: torch.Tensor) -> _Outputs:
-        parts = [
-            simulate(
-                snn,
-                x[start : start + cfg.batch_size],
-                cfg.timesteps,
-                cfg.samples,
-                cfg.ensemble,
-                cfg.encoding,
-                seed=cfg.seed + index,
-                device=device,
-                weights=weights,
-            )
-            for index, start in enumerate(range(0, len(x), cfg.batch_size))
-        ]
+        with threads_for(_work(snn, cfg, min(len(x), cfg.batch_size))):
+            parts = [
+                simulate(
+                    snn,
+                    x[start : start + cfg.batch_size],
+                    cfg.timesteps,
+                    cfg.samples,
+                    cfg.ensemble,
+                    cfg.encoding,
+                    seed=cfg.seed + index,
+                    device=device,
+                    weights=weights,
+                )
+                for index, start in enumerate(range(0, len(x), cfg.batch_size))
+            ]
         return _Outputs(
             scores=torch.cat([p.scores.cpu() for p in parts], dim=1),
             events=torch.cat([p.events for p in parts]),
@@ -207,7 +215,8 @@ def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tenso
 
     def run(x: torch.Tensor) -> _Outputs:
         x_int = quantize_input(x.cpu().numpy(), cfg.input_bits)
-        result = run_integer(net, x_int, config, weights)
+        with threads_for(_work(snn, cfg, len(x))):
+            result = run_integer(net, x_int, config, weights)
         events = torch.as_tensor(result.events.sum(axis=(1, 2)), dtype=torch.float64)
         # The dense first layer is not an event loop; count it as the float model does.
         events[:, 0] = float(snn.widths[0] * cfg.runs * cfg.timesteps)

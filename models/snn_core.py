@@ -10,9 +10,14 @@ Speed comes from the structure, not from a loop over samples: layers run multi-s
 timesteps of a layer at once, then the next layer, as in SpikingJelly); the products of a
 layer are done per contiguous block of (run, timesteps) under one weight sample; products
 with binary spikes are exact int8 x int8 -> int32 matrix products on CPU (weights +-1,
-spikes 0/1); a multi-bit first layer (direct encoding) is multiplied once per weight sample
-and reused at every timestep; an output layer whose membrane cannot saturate multiplies each
-block's spike *counts* once; only the neuron recurrence loops over timesteps, in place.
+spikes 0/1), and so are the integer model's pixels of up to 8 bits, shifted by -128
+(`pixel_currents`); a multi-bit first layer (direct encoding) is multiplied once per weight
+sample and reused at every timestep; an output layer whose membrane cannot saturate
+multiplies each block's spike *counts* once; only the neuron recurrence loops over
+timesteps, in place.  Spikes are counted in integers (`spike_counts`, `step_counts`), never
+by a float sum, which converts every spike first; on the CPU a batch runs in chunks of
+images small enough that the allocator reuses their memory (`images_per_chunk`).  Why each
+of these, with the figures: docs/measurements.md, "Simulator speed".
 
 What stays with each simulator, and why: the weight draw (the float model draws +-1 from
 the float posterior with torch's generator; the integer model compares the hardware PRNG's
@@ -32,7 +37,19 @@ import torch
 
 from hwmodel.template import Ensemble, segment_of_timestep, time_segments
 
-__all__ = ["Arithmetic", "Observer", "Schedule", "product", "run_layers", "spike_counts"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Arithmetic",
+    "Observer",
+    "Schedule",
+    "product",
+    "images_per_chunk",
+    "pixel_currents",
+    "pixel_offset",
+    "run_layers",
+    "spike_counts",
+    "step_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -66,17 +83,36 @@ class Schedule:
         return int(segment_of_timestep(t, self.timesteps, self.samples))
 
 
+#: Bytes of a layer's currents [runs, T, images, n] per chunk of images on the CPU: under
+#: glibc's largest mmap threshold (32 MiB), so a freed chunk's memory serves the next one
+#: instead of being unmapped and faulted in again.  784-1024-1024-10, S = 10, T = 8, 400
+#: images, 1 thread: float 359 / 292 / 297 / 321 ms CPU in chunks of 400 / 100 / 80 / 48
+#: images, integer 369 / 308 / 303 / 331 ms (36,000-47,000 page faults per call at 400).
+CHUNK_BYTES = 24 << 20
+
+
+def images_per_chunk(schedule: Schedule, widths: tuple[int, ...], itemsize: int = 4) -> int:
+    """Images per chunk whose widest layer's currents (`itemsize` bytes each) fit
+    `CHUNK_BYTES`."""
+    per_image = schedule.runs * schedule.timesteps * max(widths[1:]) * itemsize
+    return max(1, CHUNK_BYTES // per_image)
+
+
 class Arithmetic(Protocol):
     """How a simulator turns currents into membranes: the only part that is not shared.
 
-    `scaled(l, I)` maps a current of weight layer l (any dtype, integer-valued for the
-    integer model) into membrane units and dtype, without the bias; `bias`, `threshold` and
-    `initial` are tensors in that dtype; `saturate(v)` clamps in place (or does nothing);
+    `dtype(l)` is layer l's membrane dtype; `scaled(l, I)` maps a current of weight layer l
+    (any dtype, integer-valued for the integer model) into membrane units and dtype, without
+    the bias, in place when I already has that dtype; `driven(l, I)` is the same plus the
+    bias (one pass where the arithmetic can); `bias`, `threshold` and `initial` are tensors
+    in that dtype; `saturate(v)` clamps in place (or does nothing);
     `summable(l)` says whether layer l's final membrane may be computed from its current
     summed over time, i.e. whether the scaling is linear and the membrane cannot saturate.
     """
 
+    def dtype(self, index: int) -> torch.dtype: ...
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor: ...
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor: ...
     def bias(self, index: int) -> torch.Tensor: ...
     def threshold(self, index: int) -> torch.Tensor: ...
     def initial(self, index: int) -> torch.Tensor: ...
@@ -89,15 +125,22 @@ class Arithmetic(Protocol):
 Observer = Callable[[int, torch.Tensor], None]
 
 
-def product(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """[..., n_in] @ [n_in, n_out], exact: int8 x int8 -> int32, or in the weight's float dtype."""
+def product(
+    inputs: torch.Tensor, weight: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """[..., n_in] @ [n_in, n_out], exact: int8 x int8 -> int32, or in the weight's float dtype.
+
+    `out`, when given, is a contiguous [..., n_out] tensor of the product's dtype to write
+    into (no temporary: a fresh product of a large block costs its page faults as well).
+    """
     rows = inputs.reshape(-1, inputs.shape[-1])
+    target = None if out is None else out.view(-1, weight.shape[-1])
     if weight.dtype == torch.int8:
         spikes = rows.view(torch.int8) if rows.dtype == torch.bool else rows.to(torch.int8)
-        out = torch._int_mm(spikes, weight)
+        result = torch._int_mm(spikes, weight, out=target)
     else:
-        out = rows.to(weight.dtype) @ weight
-    return out.view(*inputs.shape[:-1], weight.shape[-1])
+        result = torch.mm(rows.to(weight.dtype), weight, out=target)
+    return result.view(*inputs.shape[:-1], weight.shape[-1])
 
 
 def spike_counts(train: torch.Tensor) -> torch.Tensor:
@@ -107,14 +150,71 @@ def spike_counts(train: torch.Tensor) -> torch.Tensor:
     return product(train, torch.ones((train.shape[-1], 1), dtype=torch.int8))[..., 0]
 
 
-def _spike_currents(train: torch.Tensor, weight: torch.Tensor, schedule: Schedule) -> torch.Tensor:
-    """Currents [runs, T, B, n_out] of a spike train [runs, T, B, n_in], block by block."""
+def step_counts(train: torch.Tensor) -> torch.Tensor:
+    """Spikes over the first (time) axis of a bool train [t, ...], exact and integer.
+
+    uint8 while t < 256 (a same-dtype sum: 0.3 ms against 31 ms into int32 and 39 ms into
+    float32 for a [10, 8, 200, 1024] train, since a wider sum converts every element first),
+    int32 beyond.
+    """
+    if train.shape[0] < 256:
+        return train.view(torch.uint8).sum(0, dtype=torch.uint8)
+    return train.sum(0, dtype=torch.int32)
+
+
+def pixel_offset(weight: torch.Tensor) -> torch.Tensor:
+    """128 times each weight column's sum, [samples, 1, n_out] int32: what `pixel_currents`
+    adds back for int8 weights (compute it once per weight draw: it costs a pass over them)."""
+    return weight.sum(1, keepdim=True, dtype=torch.int32).mul_(128)
+
+
+def pixel_currents(
+    x: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Currents [samples, B, n_out] of the dense first layer: inputs x [B, n_in] under each
+    weight sample [samples, n_in, n_out].
+
+    Float weights: one float product.  int8 weights (integer inputs of up to 8 bits): x - 128
+    fits int8, so ``x W = (x - 128) W + 128 * sum_i W_i`` is one exact int8 product per sample
+    plus `offset` (`pixel_offset(weight)`); 784-1024, S = 10, 1 thread: 8.7 ms against 34 ms
+    in float32 at batch 200, 0.4 against 1.3 ms at batch 1.
+    """
+    if weight.dtype != torch.int8:
+        return torch.matmul(x.to(weight.dtype)[None], weight)
+    offset = pixel_offset(weight) if offset is None else offset
+    shifted = x.sub(128).to(torch.int8)
+    samples, _, n_out = weight.shape
+    out = torch.empty((samples, x.shape[0], n_out), dtype=torch.int32, device=x.device)
+    for sample in range(samples):
+        product(shifted, weight[sample], out=out[sample])
+    return out.add_(offset)
+
+
+def _spike_currents(
+    arithmetic: Arithmetic,
+    index: int,
+    train: torch.Tensor,
+    weight: torch.Tensor,
+    schedule: Schedule,
+) -> torch.Tensor:
+    """Scaled currents plus bias [runs, T, B, n_out] of a spike train [runs, T, B, n_in].
+
+    One product per block, written straight into the result when the product's dtype is the
+    membrane's, else into one reused block buffer and converted from there: a whole second
+    [runs, T, B, n_out] tensor would double the memory and its page faults.
+    """
     runs, steps, batch, _ = train.shape
+    shape = (runs, steps, batch, weight.shape[-1])
+    out = torch.empty(shape, dtype=arithmetic.dtype(index), device=train.device)
     dtype = torch.int32 if weight.dtype == torch.int8 else weight.dtype
-    out = torch.empty((runs, steps, batch, weight.shape[-1]), dtype=dtype, device=train.device)
+    longest = max(t1 - t0 for _, _, t0, t1 in schedule.blocks)
+    buffer = None if dtype == out.dtype else out.new_empty((longest, *shape[2:]), dtype=dtype)
     for sample, run, t0, t1 in schedule.blocks:
-        out[run, t0:t1] = product(train[run, t0:t1], weight[sample])
-    return out
+        target = out[run, t0:t1] if buffer is None else buffer[: t1 - t0]
+        product(train[run, t0:t1], weight[sample], out=target)
+        if buffer is not None:
+            out[run, t0:t1].copy_(target)
+    return arithmetic.driven(index, out)
 
 
 def _summed_current(
@@ -122,13 +222,23 @@ def _summed_current(
 ) -> torch.Tensor:
     """The output layer's current summed over each run's timesteps, [runs, B, C].
 
-    Each block's inputs are summed over its timesteps first and multiplied by the block's
-    weight sample once (exact: integer counts times +-1 in float64 for int8 weights).
+    Each block's inputs are summed over its timesteps first (`step_counts`) and multiplied
+    by the block's weight sample once, exactly: int8 weights take spike counts below 128 in
+    an int8 product (int64 sums), other integer inputs in float64; float weights in their
+    dtype.
     """
+    shape = (schedule.runs, x.shape[0], weight.shape[-1])
+    longest = max(t1 - t0 for _, _, t0, t1 in schedule.blocks)
+    if weight.dtype == torch.int8 and train is not None and longest < 128:
+        out = torch.zeros(shape, dtype=torch.int64, device=x.device)
+        for sample, run, t0, t1 in schedule.blocks:
+            counts = step_counts(train[run, t0:t1]).view(torch.int8)
+            out[run] += product(counts, weight[sample])
+        return out
     dtype = torch.float64 if weight.dtype == torch.int8 else weight.dtype
-    out = torch.zeros((schedule.runs, x.shape[0], weight.shape[-1]), dtype=dtype, device=x.device)
+    out = torch.zeros(shape, dtype=dtype, device=x.device)
     for sample, run, t0, t1 in schedule.blocks:
-        inputs = (t1 - t0) * x if train is None else train[run, t0:t1].sum(0, dtype=dtype)
+        inputs = (t1 - t0) * x if train is None else step_counts(train[run, t0:t1])
         out[run] += inputs.to(dtype) @ weight[sample].to(dtype)
     return out
 
@@ -140,18 +250,18 @@ def _current_source(
     train: torch.Tensor | None,
     weight: torch.Tensor,
     schedule: Schedule,
+    offset: torch.Tensor | None,
 ) -> Callable[[int], torch.Tensor]:
     """t -> the scaled current plus bias of layer `index` at step t.
 
     Pixels (train None, direct encoding): the current of each weight sample, computed once
-    and reused at every step; spikes: one product per block for all its steps.
+    and reused at every step (`pixel_currents`); spikes: one product per block for all its
+    steps.
     """
     if train is not None:
-        current = arithmetic.scaled(index, _spike_currents(train, weight, schedule))
-        driven = current.add_(arithmetic.bias(index))
+        driven = _spike_currents(arithmetic, index, train, weight, schedule)
         return lambda t: driven[:, t]
-    first = arithmetic.scaled(index, torch.matmul(x.to(weight.dtype)[None], weight))
-    first = first.add_(arithmetic.bias(index))
+    first = arithmetic.driven(index, pixel_currents(x, weight, offset))
     if schedule.ensemble == "repeat":
         return lambda t: first
     return lambda t: first[schedule.sample_at(t)]
@@ -174,12 +284,14 @@ def _integrate(
     threshold = arithmetic.threshold(index)
     steps = schedule.timesteps if spiking else 0
     train = torch.empty((shape[0], steps, *shape[1:]), dtype=torch.bool, device=v.device)
+    fired = torch.empty_like(v)  # membrane dtype: addcmul_ would convert a bool every step
     for t in range(schedule.timesteps):
         v.add_(current_at(t))
         arithmetic.saturate(v)
         if spiking:
-            fired = torch.ge(v, threshold, out=train[:, t])
+            torch.ge(v, threshold, out=fired)
             v.addcmul_(fired, threshold, value=-1)
+            train[:, t].copy_(fired)
     return v, train
 
 
@@ -190,12 +302,14 @@ def run_layers(
     schedule: Schedule,
     train: torch.Tensor | None = None,
     observe: Observer | None = None,
+    offset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Final output membranes [runs, B, C] of the network on one batch.
 
     `weights[l]` is [samples, n_in, n_out]; `x` [B, n0] drives the first layer directly
     unless `train` (rate encoding: bool [runs, T, B, n0]) gives its input spikes.  Every
-    layer but the last spikes.
+    layer but the last spikes.  `offset`: `pixel_offset(weights[0])` for int8 first-layer
+    weights, drawn once (computed here otherwise).
     """
     batch = x.shape[0]
     last = len(weights) - 1
@@ -206,7 +320,7 @@ def run_layers(
             summed = arithmetic.scaled(index, _summed_current(x, train, weight, schedule))
             bias = arithmetic.bias(index) * schedule.timesteps
             return summed.add_(bias).add_(arithmetic.initial(index))
-        current_at = _current_source(arithmetic, index, x, train, weight, schedule)
+        current_at = _current_source(arithmetic, index, x, train, weight, schedule, offset)
         shape = (schedule.runs, batch, weight.shape[-1])
         v, train = _integrate(arithmetic, index, current_at, shape, schedule, index < last)
     return v

@@ -34,7 +34,7 @@ import torch
 
 from hwmodel.template import Ensemble
 from models.errors import ModelInputError
-from models.snn_core import Schedule, run_layers
+from models.snn_core import Schedule, images_per_chunk, run_layers, spike_counts
 from models.snn_spec import ConvertedSNN
 from models.temperature import mc_probs
 
@@ -202,8 +202,14 @@ class _FloatArithmetic:
         self._threshold = [param(layer.threshold) for layer in snn.layers]
         self._initial = [param(layer.initial) for layer in snn.layers]
 
+    def dtype(self, index: int) -> torch.dtype:
+        return torch.float32
+
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
         return current.to(torch.float32)
+
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        return self.scaled(index, current).add_(self._bias[index])
 
     def bias(self, index: int) -> torch.Tensor:
         return self._bias[index]
@@ -261,11 +267,22 @@ def simulate(
     else:
         events[:, 0] = float(n0 * schedule.runs * timesteps)
 
-    def observe(index: int, spikes: torch.Tensor) -> None:
-        events[:, index] = spikes.sum(dim=(0, 1, 3), dtype=torch.float64)
-
     arithmetic = _FloatArithmetic(snn, device)
-    scores = run_layers(arithmetic, weights.layers, x, schedule, train, observe)
+    chunk = images_per_chunk(schedule, snn.widths) if device.type == "cpu" else max(batch, 1)
+    parts = []
+    for start in range(0, batch, chunk) if batch else [0]:
+        stop = start + chunk
+
+        def observe(index: int, spikes: torch.Tensor, start: int = start) -> None:
+            # Counted in integers, converted once: a float64 sum converts every spike first.
+            counts = spike_counts(spikes).sum(dim=(0, 1), dtype=torch.int64)
+            events[start : start + len(counts), index] = counts
+
+        inputs = None if train is None else train[:, :, start:stop].contiguous()
+        parts.append(
+            run_layers(arithmetic, weights.layers, x[start:stop], schedule, inputs, observe)
+        )
+    scores = torch.cat(parts, dim=1)
     events = events.cpu()
     synops = synaptic_operations(snn.widths, events, samples, encoding)
     return SimulationResult(scores=scores, events=events, synops=synops, timesteps=timesteps)

@@ -37,7 +37,7 @@ from models.quantize import (
     quantize_network,
     score_divisor,
 )
-from models.snn_core import Schedule, run_layers, spike_counts
+from models.snn_core import Schedule, images_per_chunk, pixel_offset, run_layers, spike_counts
 
 __all__ = [
     "IntegerResult",
@@ -52,10 +52,6 @@ __all__ = [
     "sampled_weights",
     "score_divisor",
 ]
-
-# Images per chunk: bounds the [samples, T, chunk, width] spike trains and currents (about
-# 40 MB at MNIST size) and keeps them cache-friendly; 64-256 measured equally fast.
-_CHUNK = 128
 
 
 @dataclass
@@ -104,18 +100,21 @@ class IntegerWeights:
     The weights depend only on (seed, sample, layer) and the codes, as on the hardware, so one
     draw serves every call and batch of an evaluation (the draw costs far more than a batch-1
     inference).  `layers[l]` is [samples, n_in, n_out] in the dtype of its exact product
-    (`_weight_dtype`).
+    (`_weight_dtype`); `pixel_offset` is `models.snn_core.pixel_offset` of an int8 first
+    layer (None for a float one).
     """
 
     layers: list[torch.Tensor]
     network: IntegerNetwork
     key: tuple[int, int, int, int]  # `_draw_key` of the design they were drawn for
+    pixel_offset: torch.Tensor | None = None
 
 
 def _weight_dtype(config: AcceleratorConfig, index: int) -> torch.dtype:
-    """int8 for layers fed by spikes (exact int8 x int8 -> int32 products); float32 for the
-    multi-bit first layer while its currents stay below 2**24 (exact), float64 beyond."""
-    if index > 0:
+    """int8 for layers fed by spikes and for a first layer of pixels of up to 8 bits (exact
+    int8 x int8 -> int32 products, `models.snn_core.pixel_currents`); for wider pixels
+    float32 while the first layer's currents stay below 2**24 (exact), float64 beyond."""
+    if index > 0 or config.input_bits <= 8:
         return torch.int8
     return torch.float32 if config.current_bits(0) <= 24 else torch.float64
 
@@ -129,7 +128,8 @@ def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeigh
         )
         for index in range(len(net.layers))
     ]
-    return IntegerWeights(layers=layers, network=net, key=_draw_key(config))
+    offset = pixel_offset(layers[0]) if layers[0].dtype == torch.int8 else None
+    return IntegerWeights(layers=layers, network=net, key=_draw_key(config), pixel_offset=offset)
 
 
 def _check_inputs(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
@@ -199,13 +199,25 @@ class _IntegerArithmetic:
         )
         return layer.shift >= 0 and worst <= self.hi
 
+    def dtype(self, index: int) -> torch.dtype:
+        return self.dtypes[index]
+
     def scaled(self, index: int, current: torch.Tensor) -> torch.Tensor:
-        """`hwmodel.template.scale_current` in the layer's membrane dtype."""
+        """`hwmodel.template.scale_current` in the layer's membrane dtype (in place when
+        `current` has it)."""
         shift = self.net.layers[index].shift
         current = current.to(self.dtypes[index])
         if shift > 0:
             return current.mul_(1 << shift)
         return current.bitwise_right_shift_(-shift) if shift < 0 else current
+
+    def driven(self, index: int, current: torch.Tensor) -> torch.Tensor:
+        """`scaled` plus the bias; a left shift and the bias in one pass."""
+        shift = self.net.layers[index].shift
+        if shift <= 0:
+            return self.scaled(index, current).add_(self.bias(index))
+        current = current.to(self.dtypes[index])
+        return torch.add(self.bias(index), current, alpha=1 << shift, out=current)
 
     def _param(self, index: int, name: str) -> torch.Tensor:
         return torch.as_tensor(getattr(self.net.layers[index], name), dtype=self.dtypes[index])
@@ -256,7 +268,9 @@ def _run_chunk(
 
     schedule = Schedule(cfg.ensemble, cfg.timesteps, cfg.samples)
     x = torch.from_numpy(x_np)
-    scores = run_layers(arithmetic, weights.layers, x, schedule, observe=observe)
+    scores = run_layers(
+        arithmetic, weights.layers, x, schedule, observe=observe, offset=weights.pixel_offset
+    )
     return scores.to(torch.int64).numpy(), spikes.numpy(), events.numpy()
 
 
@@ -275,8 +289,11 @@ def run_integer(
     weights = draw_weights(net, config) if weights is None else weights
     weights = _check_weights(weights, net, config)
     arithmetic = _IntegerArithmetic(net, config)
-    starts = range(0, len(x), _CHUNK) if len(x) else [0]
-    parts = [_run_chunk(arithmetic, weights, x[start : start + _CHUNK]) for start in starts]
+    schedule = Schedule(config.ensemble, config.timesteps, config.samples)
+    itemsize = max(dtype.itemsize for dtype in arithmetic.dtypes)
+    chunk = images_per_chunk(schedule, config.widths, itemsize)
+    starts = range(0, len(x), chunk) if len(x) else [0]
+    parts = [_run_chunk(arithmetic, weights, x[start : start + chunk]) for start in starts]
     scores = np.concatenate([p[0] for p in parts], axis=1)
     spikes = np.concatenate([p[1] for p in parts], axis=0)
     events = np.concatenate([p[2] for p in parts], axis=0)

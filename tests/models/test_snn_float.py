@@ -8,6 +8,7 @@ import torch
 
 from hwmodel.template import time_segments
 from models.errors import ModelInputError
+from models.snn_core import spike_counts, step_counts
 from models.snn_float import sample_weights, simulate
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 
@@ -175,6 +176,23 @@ def test_rate_encoding_statistics_and_reference():
     scores, spikes = reference(snn, x[:3], weights, 4, "repeat", inputs=inputs)
     assert torch.equal(small.scores, scores)
     assert torch.equal(small.spikes.float(), spikes)
+
+
+@pytest.mark.parametrize(
+    "shape, density",
+    [((3, 8, 5, 70), 0.3), ((1, 300, 2, 9), 0.9), ((4, 1, 1, 1), 1.0), ((2, 6, 0, 16), 0.5)],
+)
+def test_integer_spike_counts_equal_the_float64_sums(shape, density):
+    """The simulators count spikes in integers (int8 product, uint8 sum over time): the same
+    figures as the float64 sums they replace, including past 255 timesteps."""
+    generator = torch.Generator().manual_seed(sum(shape))
+    train = torch.rand(shape, generator=generator) < density
+    per_image = spike_counts(train).sum(dim=(0, 1), dtype=torch.int64)
+    assert torch.equal(per_image.double(), train.sum(dim=(0, 1, 3), dtype=torch.float64))
+    for run in range(shape[0]):
+        counts = step_counts(train[run])
+        assert not counts.dtype.is_floating_point
+        assert torch.equal(counts.double(), train[run].sum(0, dtype=torch.float64))
 
 
 def test_deterministic_for_a_seed():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from hwmodel.template import (
     AcceleratorConfig,
@@ -14,6 +15,7 @@ from hwmodel.template import (
     scale_current,
 )
 from models.errors import ModelInputError
+from models.snn_core import pixel_currents, pixel_offset
 from models.snn_integer import (
     class_probabilities,
     draw_weights,
@@ -144,6 +146,21 @@ def test_weights_drawn_once_serve_every_call():
         run_integer(net, x, other, weights)
     with pytest.raises(ModelInputError, match="weights"):
         run_integer(quantize_network(random_snn(cfg.widths, rng), cfg), x, cfg, weights)
+
+
+@pytest.mark.parametrize("batch", [0, 1, 7])
+def test_pixel_currents_in_int8_equal_the_float_product(batch):
+    """(x - 128) W + 128 * column sums: exact for pixels 0..255, the extremes included."""
+    rng = np.random.default_rng(batch)
+    weight = torch.from_numpy(rng.choice(np.array([-1, 1], dtype=np.int8), (3, 40, 9)))
+    x = torch.from_numpy(rng.integers(0, 256, (batch, 40)))
+    if batch:
+        x[0], x[-1, :20] = 255, 0
+    expected = torch.matmul(x.double()[None], weight.double())
+    got = pixel_currents(x, weight, pixel_offset(weight))
+    assert got.dtype == torch.int32
+    assert torch.equal(got.double(), expected)
+    assert torch.equal(pixel_currents(x, weight), got)  # offset computed when not given
 
 
 def test_quantize_input_rounds_and_clips():
