@@ -148,9 +148,9 @@ def method_study(tmp_path_factory: pytest.TempPathFactory):
     trained: list[str] = []
     real = dse.objective.train_model
 
-    def counted(train_cfg, splits, progress=True):
+    def counted(train_cfg, splits, progress=True, **kwargs):
         trained.append(train_cfg.method)
-        return real(train_cfg, splits, progress)
+        return real(train_cfg, splits, progress, **kwargs)
 
     patch = pytest.MonkeyPatch()
     patch.setattr(dse.objective, "train_model", counted)

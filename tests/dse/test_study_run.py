@@ -193,10 +193,10 @@ def test_failed_training_is_a_failed_trial_and_the_study_goes_on(
 ) -> None:
     real_train = dse.objective.train_model
 
-    def diverge_wide(train_cfg, splits, progress=True):
+    def diverge_wide(train_cfg, splits, progress=True, **kwargs):
         if train_cfg.widths == (16,):
             raise TrainingDivergedError("loss became nan at epoch 1")
-        return real_train(train_cfg, splits, progress=progress)
+        return real_train(train_cfg, splits, progress=progress, **kwargs)
 
     monkeypatch.setattr(dse.objective, "train_model", diverge_wide)
     cfg = tiny(out_dir, name="diverging", training={"epochs": 1, "seed": 7}, n_trials=3)
@@ -241,7 +241,7 @@ def test_integer_evaluation_is_recorded(out_dir: Path) -> None:
 def test_a_study_where_every_trial_fails_stops(
     out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def always_diverge(train_cfg, splits, progress=True):
+    def always_diverge(train_cfg, splits, progress=True, **kwargs):
         raise TrainingDivergedError("loss became nan at epoch 1")
 
     monkeypatch.setattr(dse.objective, "train_model", always_diverge)
