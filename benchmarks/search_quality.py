@@ -38,6 +38,7 @@ from optuna._hypervolume import compute_hypervolume  # what optuna's own HV plot
 from optuna.trial import FrozenTrial, TrialState
 
 from dse.inner import INNER_ATTR
+from dse.metrics import metric
 from dse.objective import build_configs, load_splits, model_cache, training_key
 from dse.runner import open_study, run_study
 from dse.schema import StudyConfig, parse_study
@@ -134,7 +135,7 @@ def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool
     )
     seconds, evals, points, count = [], [], [], 0
     for t in trials:
-        count += INNER_ATTR not in t.user_attrs and "duplicate_of" not in t.user_attrs
+        count += INNER_ATTR not in t.user_attrs and metric(t, "duplicate_of") is None
         seconds.append(t.datetime_complete.timestamp() - start)
         evals.append(count)
         feasible = all(v <= 0 for v in t.constraints.values())

@@ -29,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from dse.inner import INNER_ATTR
+from dse.metrics import metric
 from dse.objective import FAIL_REASON_ATTR
 from dse.selection import front_trials
 
@@ -72,7 +73,7 @@ def reused_walls(trials: list[FrozenTrial], since: datetime | None = None) -> li
     for previous, trial in zip(finished, finished[1:], strict=False):
         if since is not None and previous.datetime_complete < since:
             continue
-        if trial.user_attrs.get("cache_hit") is False:  # it trained (or derived) a model
+        if metric(trial, "cache_hit") is False:  # it trained (or derived) a model
             continue
         walls.append((trial.datetime_complete - previous.datetime_complete).total_seconds())
     return walls
@@ -118,19 +119,18 @@ def _eta_to_total(
     if remaining <= 0:
         return 0.0
     workers = max(workers, 1)
-    trained = [t for t in done if t.user_attrs.get("cache_hit") is False]
+    trained = [t for t in done if metric(t, "cache_hit") is False]
     if cached_models is None:
-        cached_models = len({t.user_attrs.get("model_key") for t in trained})
+        cached_models = len({metric(t, "model_key") for t in trained})
     to_train = min(max((n_models or 0) - cached_models, 0), remaining)
     walls = reused_walls(trials, since)[-RECENT_TRIALS:]
     if walls:
         per_trial = statistics.mean(walls)
     else:  # the first trials of a run: their durations, less any training, stand in
-        reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]
+        reused = [t.duration.total_seconds() for t in done if metric(t, "cache_hit")]
         if not reused:
             reused = [
-                t.duration.total_seconds() - float(t.user_attrs.get("train_seconds", 0.0))
-                for t in trained
+                t.duration.total_seconds() - float(metric(t, "train_seconds", 0.0)) for t in trained
             ]
         if not reused:
             return None
@@ -138,7 +138,9 @@ def _eta_to_total(
     seconds = remaining * per_trial
     if to_train:
         timed = [
-            float(t.user_attrs["train_seconds"]) for t in trained if "train_seconds" in t.user_attrs
+            float(metric(t, "train_seconds"))
+            for t in trained
+            if metric(t, "train_seconds") is not None
         ]
         if not timed:
             return None

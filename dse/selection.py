@@ -38,6 +38,7 @@ from optuna.trial import FrozenTrial
 from dse.errors import StudyInputError
 from dse.holdout import evaluating_trial
 from dse.inner import CANONICAL_KNOBS, COST_FIGURES
+from dse.metrics import metric, trial_metrics
 from dse.paired import correct_vector, ties_of
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
 
 def _canonical_order(trial: FrozenTrial) -> tuple[int, ...]:
     """Fewest PEs, then synapses per cycle, then sample lanes, then the earliest trial."""
-    design = {**trial.params, **trial.user_attrs.get("accelerator", {})}
+    design = {**trial.params, **(metric(trial, "accelerator") or {})}
     return (*(int(design.get(k, 0)) for k in CANONICAL_KNOBS), trial.number)
 
 
@@ -61,7 +62,8 @@ def _without_twins(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     """One trial per (evaluation, objective values, hardware figures): the canonical one."""
     kept: dict[tuple, FrozenTrial] = {}
     for trial in sorted(trials, key=_canonical_order):
-        figures = tuple(trial.user_attrs.get(f) for f in COST_FIGURES)
+        attrs = trial_metrics(trial)
+        figures = tuple(attrs.get(f) for f in COST_FIGURES)
         kept.setdefault((evaluating_trial(trial), tuple(trial.values), figures), trial)
     return list(kept.values())
 
@@ -102,7 +104,7 @@ def best_trial(study: optuna.Study, front: Sequence[FrozenTrial]) -> FrozenTrial
 def tie_table(study: optuna.Study, front: Sequence[FrozenTrial]) -> dict[int, dict[int, float]]:
     """{front trial: {front trial it is tied with in accuracy: McNemar p}}, or {} when the
     study is not `paired` or its most accurate design recorded no selection results."""
-    if not front or not paired(study) or correct_vector(front[0].user_attrs) is None:
+    if not front or not paired(study) or correct_vector(trial_metrics(front[0])) is None:
         return {}
     return {t.number: ties_of(t, front) for t in front}
 
