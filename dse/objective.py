@@ -31,6 +31,7 @@ from dse.inner import HARDWARE_KNOBS, INNER_ATTR, hardware_front, hardware_grid
 from dse.intervals import standard_errors, within_front_interval
 from dse.metrics import grouped, has_model_metrics, model_metrics, trial_metrics
 from dse.schema import StudyConfig
+from dse.selection import FinishedTrials, RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
@@ -228,14 +229,51 @@ def _model_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in HARDWARE_KNOBS}
 
 
-def _earlier_twin(trial: optuna.Trial) -> FrozenTrial | None:
-    """A completed trial whose model configuration is this one's (samplers repeat designs,
-    NSGA-II often): its model need not be trained, evaluated or explored again."""
-    mine = _model_params(trial.params)
-    for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if has_model_metrics(other) and _model_params(other.params) == mine:
-            return other
-    return None
+def _model_key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted(_model_params(params).items()))
+
+
+class _StudyView:
+    """What a trial needs to know of the finished trials, read incrementally: the earliest
+    completed trial of each model configuration (a *twin* source) and the running feasible
+    front.  Each finished trial is read once (`FinishedTrials`), so a trial costs the same at
+    30 stored trials and at 3,000."""
+
+    def __init__(self) -> None:
+        self._study: optuna.Study | None = None
+
+    def _start(self, study: optuna.Study) -> None:
+        self._study = study
+        self._finished = FinishedTrials()
+        self.front = RunningFront(study.directions)
+        self._evaluated: dict[tuple, FrozenTrial] = {}
+        self.trials: list[FrozenTrial] = []
+
+    def update(self, study: optuna.Study) -> None:
+        """Read the trials that finished since the last update."""
+        if study is not self._study:
+            self._start(study)
+        self.trials = study.get_trials(deepcopy=False)
+        for trial in self._finished.new(self.trials):
+            self.front.add(trial)
+            if trial.state == TrialState.COMPLETE and has_model_metrics(trial):
+                key = _model_key(trial.params)
+                known = self._evaluated.get(key)
+                if known is None or trial.number < known.number:
+                    self._evaluated[key] = trial
+
+    def earlier_twin(self, trial: optuna.Trial) -> FrozenTrial | None:
+        """A completed trial whose model configuration is this one's (samplers repeat designs,
+        NSGA-II often): its model need not be trained, evaluated or explored again."""
+        return self._evaluated.get(_model_key(trial.params))
+
+    def frozen(self, trial: optuna.Trial) -> FrozenTrial:
+        """The stored state of the running trial as of the last `update` (its system
+        attributes: a GA sampler's generation, set before the objective runs)."""
+        number = trial.number
+        if number < len(self.trials) and self.trials[number].number == number:
+            return self.trials[number]  # numbers run 0, 1, 2, ... in storage order
+        return next(t for t in self.trials if t.number == number)
 
 
 def _copied(twin: FrozenTrial) -> dict[str, Any]:
@@ -275,6 +313,7 @@ class TrialObjective:
         search = cfg.hardware_search
         self._grid = hardware_grid(cfg.knobs, search.clock_step_mhz) if search.exact else None
         self._calibration = str(cfg.evaluation.calibration)
+        self._view = _StudyView()
 
     def _model(self, directory: Path) -> Any:
         """Load a cached model, keeping the last few in memory (most trials share one)."""
@@ -286,7 +325,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         design = suggest_design(trial, self.cfg.knobs)
-        twin = _earlier_twin(trial)
+        self._view.update(trial.study)  # one read of the storage for the lookups below
+        twin = self._view.earlier_twin(trial)
         try:
             if twin is None:
                 model = self._evaluate(design)
@@ -327,7 +367,9 @@ class TrialObjective:
         values = [float(metrics[n]) for n in names]
         ses = standard_errors(metrics, names)
         study = trial.study
-        return within_front_interval(values, ses, study.best_trials, names, study.directions)
+        self._view.update(study)  # trials other workers finished while this one evaluated
+        front = self._view.front.best_trials  # `study.best_trials`, without copying the study
+        return within_front_interval(values, ses, front, names, study.directions)
 
     def _values(self, metrics: dict[str, Any]) -> tuple[float, ...]:
         return tuple(float(metrics[o.metric]) for o in self.cfg.objectives)
@@ -437,7 +479,7 @@ class TrialObjective:
         variants = [v for v in map(_jsonable, front) if v != own]
         if not variants:
             return
-        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+        frozen = self._view.frozen(trial)
         generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
         for variant in variants:
             metrics = self._priced({**design, **variant}, model)
