@@ -28,6 +28,7 @@ from dse.objective import (
 )
 from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
+from dse.sampling import TrialHistory
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
 from dse.storage import creation_lock, open_storage, redact_url
@@ -40,13 +41,17 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
     """The study's sampler, always named explicitly (Optuna 5's multi-objective default is TPE).
 
     `worker` offsets the seed so that parallel workers on one storage draw different trials.
+    TPE reads the study's trials once per trial, not once per parameter, and learns from the
+    hardware variants or not as `dse.sampling.VARIANTS_IN_HISTORY` says (`TrialHistory`).
     """
     seed = cfg.sampler.seed + worker
     name = cfg.sampler_name
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=cfg.sampler.population_size, seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+        return TrialHistory(
+            optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+        )
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
     if name == "grid":
