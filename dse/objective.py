@@ -31,8 +31,9 @@ from dse.inner import HARDWARE_KNOBS, INNER_ATTR, hardware_front, hardware_grid
 from dse.intervals import standard_errors, within_front_interval
 from dse.metrics import grouped, has_model_metrics, model_metrics, trial_metrics
 from dse.schema import StudyConfig
-from dse.selection import FinishedTrials, RunningFront
+from dse.selection import RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
+from dse.watch import FinishedTrials
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network

@@ -16,7 +16,7 @@ from its last estimate, so the time left moves while a model trains.  While a mo
 the phase names its epoch (``training model 1/4, epoch 3/20``).  A study with a timeout shows
 the time to the timeout when that comes first: the run stops starting trials then.
 
-The bar reads each finished trial once (`dse.selection.FinishedTrials`) and keeps its own
+The bar reads each finished trial once (`dse.watch.FinishedTrials`) and keeps its own
 tally and running Pareto front (`dse.selection.RunningFront`): it never copies the study's
 trials or asks for `study.best_trials`, so it costs the same per trial at 30 stored trials
 and at 3,000, and nothing of the front is computed while the bar is off.
@@ -37,7 +37,8 @@ from tqdm.auto import tqdm
 from dse.inner import INNER_ATTR
 from dse.metrics import metric
 from dse.objective import FAIL_REASON_ATTR
-from dse.selection import FinishedTrials, RunningFront
+from dse.selection import RunningFront
+from dse.watch import FinishedTrials
 
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)

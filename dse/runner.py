@@ -32,6 +32,7 @@ from dse.sampling import TrialHistory
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
 from dse.storage import creation_lock, open_storage, redact_url
+from dse.watch import FinishedTrials
 
 #: Study attribute holding the objective metric names, so reports need only the storage.
 OBJECTIVES_ATTR = "dse_objectives"
@@ -123,9 +124,15 @@ class _StopWhenFailing:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
+        self._finished = FinishedTrials()  # each finished trial looked at once
+        self._failed = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        failed = count_failed(study)
+        new = self._finished.new(study.get_trials(deepcopy=False))
+        self._failed += sum(
+            t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in new
+        )
+        failed = self._failed
         if failed >= self._limit:
             reason = trial.user_attrs.get(FAIL_REASON_ATTR, "see the trials' fail_reason")
             raise StudyFailing(f"{failed} trials failed; the last: {reason}")

@@ -42,7 +42,6 @@ from dse.metrics import metric, trial_metrics
 from dse.paired import correct_vector, ties_of
 
 __all__ = [
-    "FinishedTrials",
     "RunningFront",
     "best_trial",
     "front_trials",
@@ -82,57 +81,11 @@ def _ordered_front(
     return sorted(_without_twins(best), key=lambda t: (sign * t.values[0], t.number))
 
 
-class FinishedTrials:
-    """The trials of a study that finished since the last look, each handed out once.
-
-    `new(trials)` takes the study's trials in number order (`study.get_trials(deepcopy=False)`
-    gives them so) and returns those that finished since the previous call, looking only at
-    the trials added since then and at those it last saw unfinished (another worker's
-    running trial, a retried one), so that watching a study costs the same per trial at 30
-    stored trials and at 3,000.
-    """
-
-    def __init__(self) -> None:
-        self._next = 0  # trials before this index were all looked at
-        self._pending: set[int] = set()  # their numbers that were not finished then
-
-    def new(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        by_index = all(_at(trials, n) is not None for n in self._pending)
-        if not by_index:  # numbers not 0, 1, 2, ... (never in Optuna): look them up
-            numbers = {t.number: t for t in trials}
-        fresh = []
-        for number in sorted(self._pending):
-            trial = _at(trials, number) if by_index else numbers.get(number)
-            if trial is None or trial.state.is_finished():
-                self._pending.discard(number)
-                if trial is not None:
-                    fresh.append(trial)
-        for trial in trials[self._next :]:
-            if trial.state.is_finished():
-                fresh.append(trial)
-            else:
-                self._pending.add(trial.number)
-        self._next = max(self._next, len(trials))
-        return fresh
-
-    @property
-    def unfinished(self) -> set[int]:
-        """Numbers of the trials last seen running or waiting."""
-        return set(self._pending)
-
-
-def _at(trials: Sequence[FrozenTrial], number: int) -> FrozenTrial | None:
-    """The trial numbered `number` where trial numbers are list indices (Optuna's order)."""
-    if 0 <= number < len(trials) and trials[number].number == number:
-        return trials[number]
-    return None
-
-
 class RunningFront:
     """`study.best_trials` kept up to date one finished trial at a time: the feasible
     non-dominated complete trials (ties all kept), without copying a trial.
 
-    `add(trial)` takes each finished trial once (`FinishedTrials`); `front()` is
+    `add(trial)` takes each finished trial once (`dse.watch.FinishedTrials`); `front()` is
     `front_trials` of the trials added so far (twins collapsed, best first)."""
 
     def __init__(self, directions: Sequence[StudyDirection]) -> None:
