@@ -33,7 +33,7 @@ from dse.metrics import grouped, has_model_metrics, model_metrics, trial_metrics
 from dse.schema import StudyConfig
 from dse.selection import RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
-from dse.watch import FinishedTrials
+from dse.watch import FinishedTrials, at_start, shared_read
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network
@@ -42,6 +42,8 @@ from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
 from models.training import TrainConfig, train_model
 
+#: Samplers that breed generations: a hardware variant joins its evaluated trial's.
+GA_SAMPLERS = (optuna.samplers.NSGAIISampler, optuna.samplers.NSGAIIISampler)
 #: Bump when a change in this package makes old cached models unusable.
 CACHE_FORMAT = 1
 #: User attribute of a trial whose design could not be scored (what went wrong).
@@ -250,11 +252,12 @@ class _StudyView:
         self._evaluated: dict[tuple, FrozenTrial] = {}
         self.trials: list[FrozenTrial] = []
 
-    def update(self, study: optuna.Study) -> None:
-        """Read the trials that finished since the last update."""
+    def update(self, study: optuna.Study, moment: tuple[str, int] | None = None) -> None:
+        """Take in the trials that finished since the last update, as read at `moment`
+        (`dse.watch.shared_read`; now if None)."""
         if study is not self._study:
             self._start(study)
-        self.trials = study.get_trials(deepcopy=False)
+        self.trials = shared_read(study, moment)
         for trial in self._finished.new(self.trials):
             self.front.add(trial)
             if trial.state == TrialState.COMPLETE and has_model_metrics(trial):
@@ -270,7 +273,7 @@ class _StudyView:
 
     def frozen(self, trial: optuna.Trial) -> FrozenTrial:
         """The stored state of the running trial as of the last `update` (its system
-        attributes: a GA sampler's generation, set before the objective runs)."""
+        attributes: a GA sampler's generation)."""
         number = trial.number
         if number < len(self.trials) and self.trials[number].number == number:
             return self.trials[number]  # numbers run 0, 1, 2, ... in storage order
@@ -326,7 +329,7 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         design = suggest_design(trial, self.cfg.knobs)
-        self._view.update(trial.study)  # one read of the storage for the lookups below
+        self._view.update(trial.study, at_start(trial.number))  # the read the budget made
         twin = self._view.earlier_twin(trial)
         try:
             if twin is None:
@@ -480,8 +483,11 @@ class TrialObjective:
         variants = [v for v in map(_jsonable, front) if v != own]
         if not variants:
             return
-        frozen = self._view.frozen(trial)
-        generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
+        generation = {}
+        if isinstance(trial.study.sampler, GA_SAMPLERS):  # it sets the generation as it draws
+            self._view.update(trial.study)
+            attrs = self._view.frozen(trial).system_attrs
+            generation = {k: v for k, v in attrs.items() if k.endswith(":generation")}
         for variant in variants:
             metrics = self._priced({**design, **variant}, model)
             constraints = constraint_values(self.cfg, metrics)

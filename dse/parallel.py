@@ -35,7 +35,7 @@ from dse.interrupt import QUIET_ENV, deferred, interrupted
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
 from dse.storage import creation_lock, open_storage
-from dse.watch import FinishedTrials
+from dse.watch import FinishedTrials, at_end, at_start, shared_read
 
 #: Trial states that count towards a study's total (a pruned trial finished its budget too).
 DONE_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -63,9 +63,12 @@ class TrialBudget:
         self._finished = FinishedTrials()  # each finished trial counted once, as it appears
         self._done = 0
 
-    def counts(self, study: optuna.Study) -> tuple[int, list[FrozenTrial]]:
-        """(finished trials that count, running trials) of all workers."""
-        trials = study.get_trials(deepcopy=False)
+    def counts(
+        self, study: optuna.Study, moment: tuple[str, int] | None = None
+    ) -> tuple[int, list[FrozenTrial]]:
+        """(finished trials that count, running trials) of all workers, as read at `moment`
+        (`dse.watch.shared_read`; now if None)."""
+        trials = shared_read(study, moment)
         for trial in self._finished.new(trials):
             self._done += trial.state in self.done_states and INNER_ATTR not in trial.user_attrs
         unfinished = self._finished.unfinished_trials(trials)
@@ -73,7 +76,7 @@ class TrialBudget:
 
     def admit(self, trial: Trial) -> None:
         """Raise `SurplusTrial` if lower-numbered trials already fill the budget."""
-        done, running = self.counts(trial.study)
+        done, running = self.counts(trial.study, at_start(trial.number))
         ahead = sum(t.number < trial.number for t in running)
         if done + ahead >= self.total:
             trial.set_user_attr(SURPLUS_ATTR, True)
@@ -81,7 +84,7 @@ class TrialBudget:
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """After each trial: stop this worker when no trial is left for it to start."""
-        done, running = self.counts(study)
+        done, running = self.counts(study, at_end(trial.number))
         if done + len(running) >= self.total:
             study.stop()
 

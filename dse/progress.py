@@ -38,7 +38,7 @@ from dse.inner import INNER_ATTR
 from dse.metrics import metric
 from dse.objective import FAIL_REASON_ATTR
 from dse.selection import RunningFront
-from dse.watch import FinishedTrials
+from dse.watch import FinishedTrials, at_end, shared_read
 
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -228,6 +228,7 @@ class StudyProgress:
         # Each finished trial is read once (`FinishedTrials`): the bar never copies the study's
         # trials nor asks for its best trials, so it costs the same per trial at any size.
         self._finished = FinishedTrials()
+        self._moment: tuple[str, int] | None = None  # set while called back after a trial
         self._tally = TrialTally(since=self._started)
         self._front = RunningFront(study.directions) if enabled else None
         self._absorb(study)
@@ -246,7 +247,11 @@ class StudyProgress:
         self.descriptions: deque[str] = deque(maxlen=KEPT_DESCRIPTIONS)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.refresh(study)
+        self._moment = at_end(trial.number)  # the read the other callbacks share
+        try:
+            self.refresh(study)
+        finally:
+            self._moment = None
 
     @property
     def time_left(self) -> float | None:
@@ -270,7 +275,7 @@ class StudyProgress:
     def _absorb(self, study: optuna.Study) -> bool:
         """Take in the trials that finished since the last look; whether the front changed."""
         changed = False
-        for trial in self._finished.new(study.get_trials(deepcopy=False)):
+        for trial in self._finished.new(shared_read(study, self._moment)):
             self._tally.add(trial)
             if self._front is not None:
                 changed = self._front.add(trial) or changed

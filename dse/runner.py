@@ -32,7 +32,7 @@ from dse.sampling import TrialHistory
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
 from dse.storage import creation_lock, open_storage, redact_url
-from dse.watch import FinishedTrials
+from dse.watch import FinishedTrials, at_end, shared_read
 
 #: Study attribute holding the objective metric names, so reports need only the storage.
 OBJECTIVES_ATTR = "dse_objectives"
@@ -128,7 +128,7 @@ class _StopWhenFailing:
         self._failed = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        new = self._finished.new(study.get_trials(deepcopy=False))
+        new = self._finished.new(shared_read(study, at_end(trial.number)))
         self._failed += sum(
             t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in new
         )

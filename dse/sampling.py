@@ -1,7 +1,8 @@
 """What the sampler reads of the study: the trials once per trial, and which of them.
 
 `TrialHistory` wraps a sampler (the study's TPE) and hands it a view of the study whose trial
-list is read from the storage once per trial, not once per parameter: Optuna's TPE with
+list is read from the storage once per trial, not once per parameter (the read the trial
+budget makes as the trial starts, `dse.watch.shared_read`): Optuna's TPE with
 `constant_liar` (its default in Optuna 5, so that parallel workers see each other's running
 trials) asks the storage for every trial at each of the ~20 parameters a design draws, and on
 an RDB storage each of those reads goes back to the database.  Within one trial the list is
@@ -27,6 +28,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from dse.inner import INNER_ATTR
+from dse.watch import at_start, shared_read
 
 #: Whether TPE learns from the recorded hardware variants too (docs/measurements.md).
 VARIANTS_IN_HISTORY = True
@@ -79,7 +81,7 @@ class TrialHistory(BaseSampler):
     def _view(self, study: optuna.Study, trial: FrozenTrial) -> _StudyView:
         key = (id(study), trial.number)
         if self._read is None or self._read[:2] != key:
-            trials = study._get_trials(deepcopy=False, use_cache=False)
+            trials = shared_read(study, at_start(trial.number))  # the trial budget's read
             if not self.variants:
                 trials = [t for t in trials if INNER_ATTR not in t.user_attrs]
             self._read = (*key, trials)

@@ -4,15 +4,50 @@ Every look at a study (`study.get_trials`) returns all its trials; what the prog
 the trial budget, the failure check and the objective's lookups need from them changes only
 with the trials that finished since their last look.  `FinishedTrials` hands those out once
 each, so that each of them costs the same per trial at 30 stored trials and at 3,000.
+
+Each look is also a storage read (on SQLite a query, and the running trials read again
+whole), and several parts of a run look at one moment: the trial budget, the sampler and
+the objective when a trial starts, the budget, the failure check and the progress bar when
+it has finished.  `shared_read` reads once per such moment and hands the same list to each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 from optuna.trial import FrozenTrial
 
-__all__ = ["FinishedTrials"]
+__all__ = ["FinishedTrials", "at_end", "at_start", "shared_read"]
+
+#: The last shared read of each study: (moment, its trials).
+_READS: weakref.WeakKeyDictionary[Any, tuple[Hashable, list[FrozenTrial]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def at_start(number: int) -> tuple[str, int]:
+    """The moment trial `number` starts (after Optuna created it, before it draws)."""
+    return ("start", number)
+
+
+def at_end(number: int) -> tuple[str, int]:
+    """The moment trial `number` has finished (its callbacks run)."""
+    return ("end", number)
+
+
+def shared_read(study: Any, moment: Hashable | None = None) -> list[FrozenTrial]:
+    """`study.get_trials(deepcopy=False)`, read once for `moment` (`at_start`, `at_end`) and
+    the same list for every later call with that moment; a fresh read without one."""
+    if moment is None:
+        return study.get_trials(deepcopy=False)
+    last = _READS.get(study)
+    if last is not None and last[0] == moment:
+        return last[1]
+    trials = study.get_trials(deepcopy=False)
+    _READS[study] = (moment, trials)
+    return trials
 
 
 class FinishedTrials:
