@@ -14,8 +14,9 @@ Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against ene
 `three` is the same search space with three objectives (accuracy, latency, LUT).  Every run
 has the same budget of sampled trials; all runs share one model cache, trained before any
 timing starts, so wall time is search, evaluation and estimation, not training.  Studies are
-kept in Optuna's journal file: its writes cost about 30 ms per trial here, while SQLite's
-per-attribute commits cost seconds on a busy machine and would swamp what is compared.
+kept in Optuna's journal file, which costs a trial about half the CPU SQLite does
+(docs/measurements.md, "Study storage"), so that the storage weighs less in what is
+compared.
 
 Hypervolume is taken over feasible trials in a normalised objective space: accuracy as is,
 the hardware metrics (energy_pl_uj, latency, LUT; they span decades) as log10, each scaled by the
