@@ -483,7 +483,7 @@ class TrialObjective:
         variants = [v for v in map(_jsonable, front) if v != own]
         if not variants:
             return
-        generation = {}
+        generation: dict[str, Any] = {}
         if isinstance(trial.study.sampler, GA_SAMPLERS):  # it sets the generation as it draws
             self._view.update(trial.study)
             attrs = self._view.frozen(trial).system_attrs
