@@ -5,12 +5,18 @@ hardware optimisation (TPE, every evaluated model's hardware front recorded).
     OMP_NUM_THREADS=1 python benchmarks/search_quality.py [--seeds 5] [--trials 40] [--out DIR]
         [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner] [--reuse]
 
+Two more strategies compare what TPE learns from under `inner` (`dse.sampling`):
+`inner-all` every trial, the recorded hardware variants included, and `inner-sampled` the
+trials it sampled only (`--strategies inner-all,inner-sampled`); `inner` is whichever
+`dse.sampling.VARIANTS_IN_HISTORY` chooses.
+
 Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against energy_pl_uj);
 `three` is the same search space with three objectives (accuracy, latency, LUT).  Every run
 has the same budget of sampled trials; all runs share one model cache, trained before any
 timing starts, so wall time is search, evaluation and estimation, not training.  Studies are
-kept in Optuna's journal file: its writes cost about 30 ms per trial here, while SQLite's
-per-attribute commits cost seconds on a busy machine and would swamp what is compared.
+kept in Optuna's journal file, which costs a trial about half the CPU SQLite does
+(docs/measurements.md, "Study storage"), so that the storage weighs less in what is
+compared.
 
 Hypervolume is taken over feasible trials in a normalised objective space: accuracy as is,
 the hardware metrics (energy_pl_uj, latency, LUT; they span decades) as log10, each scaled by the
@@ -37,13 +43,13 @@ import yaml
 from optuna._hypervolume import compute_hypervolume  # what optuna's own HV plots call
 from optuna.trial import FrozenTrial, TrialState
 
+import dse.sampling
 from dse.inner import INNER_ATTR
-from dse.objective import build_configs, load_splits, model_cache, training_key
+from dse.metrics import metric
+from dse.objective import TrialObjective
 from dse.runner import open_study, run_study
 from dse.schema import StudyConfig, parse_study
 from dse.space import suggest_design
-from models.io import save_model
-from models.training import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = {
@@ -51,6 +57,16 @@ STRATEGIES = {
     "tpe": {"sampler": {"name": "tpe"}},
     "nsga2": {"sampler": {"name": "nsga2", "population_size": 10}},
     "inner": {"sampler": {"name": "tpe"}, "hardware_search": {"exact": True}},
+    "inner-all": {
+        "sampler": {"name": "tpe"},
+        "hardware_search": {"exact": True},
+        "variants_in_history": True,
+    },
+    "inner-sampled": {
+        "sampler": {"name": "tpe"},
+        "hardware_search": {"exact": True},
+        "variants_in_history": False,
+    },
 }
 SPACES = {
     "quickstart": None,  # the shipped objectives
@@ -85,23 +101,19 @@ def study_config(out_dir: Path, space: str, strategy: str, seed: int, trials: in
 
 
 def train_every_key(cfg: StudyConfig) -> None:
-    """Fill the shared model cache for every training key of the space (before any timing)."""
-    splits = load_splits(cfg.dataset)
+    """Fill the shared model cache for every training key of the space, every method (a
+    posterior-mode model is derived from its BayesBiNN model), before any timing."""
+    objective = TrialObjective(cfg)
     knobs = cfg.knobs
-    cache = model_cache(cfg)
     first = {n: k.choices[0] if k.choices else k.low for n, k in knobs.items() if k.searched}
-    for levels in knobs["levels"].grid_values():
-        for width in knobs["width"].grid_values():
-            params = {**first, "levels": levels}
-            params.update({f"width_{i}": width for i in range(8)})
-            params.update({f"threshold_scale_{i}": 1.0 for i in range(8)})
-            design = suggest_design(optuna.trial.FixedTrial(params), knobs)
-            train_cfg, _, _ = build_configs(cfg, design, splits)
-
-            def train(directory: Path, train_cfg=train_cfg) -> None:
-                save_model(train_model(train_cfg, splits, progress=False), directory)
-
-            cache.get_or_train(training_key(cfg, train_cfg), train)
+    for method in knobs["method"].grid_values():
+        for levels in knobs["levels"].grid_values():
+            for width in knobs["width"].grid_values():
+                params = {**first, "method": method, "levels": levels}
+                params.update({f"width_{i}": width for i in range(8)})
+                params.update({f"threshold_scale_{i}": 1.0 for i in range(8)})
+                design = suggest_design(optuna.trial.FixedTrial(params), knobs)
+                objective._evaluate(design)  # trains, derives or reuses; then scores
 
 
 @dataclass
@@ -124,7 +136,12 @@ def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool
     """Run one study (or, with `reuse`, read a finished one back; its clock starts at its
     first trial)."""
     start = time.time()
-    study = open_study(cfg, create=False) if reuse else run_study(cfg, progress=False)
+    history = STRATEGIES[strategy].get("variants_in_history", dse.sampling.VARIANTS_IN_HISTORY)
+    default, dse.sampling.VARIANTS_IN_HISTORY = dse.sampling.VARIANTS_IN_HISTORY, history
+    try:
+        study = open_study(cfg, create=False) if reuse else run_study(cfg, progress=False)
+    finally:
+        dse.sampling.VARIANTS_IN_HISTORY = default
     if reuse:
         start = min(t.datetime_start for t in study.trials).timestamp()
     directions = [o.direction for o in cfg.objectives]
@@ -134,7 +151,7 @@ def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool
     )
     seconds, evals, points, count = [], [], [], 0
     for t in trials:
-        count += INNER_ATTR not in t.user_attrs and "duplicate_of" not in t.user_attrs
+        count += INNER_ATTR not in t.user_attrs and metric(t, "duplicate_of") is None
         seconds.append(t.datetime_complete.timestamp() - start)
         evals.append(count)
         feasible = all(v <= 0 for v in t.constraints.values())
@@ -183,6 +200,12 @@ def first_reach(run: Run, hv: np.ndarray, target: float) -> tuple[float, float]:
     return float(run.evals[hit[0]]), float(run.seconds[hit[0]])
 
 
+def reached_by(run: Run, hv: np.ndarray, seconds: float) -> float:
+    """Hypervolume the run had reached `seconds` after it started (0 before its first trial)."""
+    done = np.flatnonzero(run.seconds <= seconds)
+    return float(hv[done[-1]]) if len(done) else 0.0
+
+
 def median_iqr(values: list[float]) -> str:
     q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf")
     if not np.isfinite(med):
@@ -195,13 +218,19 @@ def table(space: str, runs: list[Run], norm: Normaliser, trials: int) -> list[st
     """Markdown rows: one per strategy, medians and IQRs over seeds."""
     union = [p for r in runs for p in r.points if p is not None]
     reference = norm.hypervolume(union)
+    # The same wall time for every strategy: the shortest median run.
+    common = min(
+        float(np.median([r.seconds[-1] for r in runs if r.strategy == s]))
+        for s in {r.strategy for r in runs}
+    )
     lines = [
         f"space `{space}`: reference hypervolume {reference:.4f} (union of {len(runs)} runs, "
         f"{trials} sampled trials each)",
         "",
-        "| strategy | final HV / ref | evals to 95 % | seconds to 95 % | reached 95 % "
-        "| evals to 90 % | seconds to 90 % | reached 90 % | evals per run | seconds per run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| strategy | final HV / ref | HV / ref at {common:.3g} s | evals to 95 % "
+        "| seconds to 95 % | reached 95 % | evals to 90 % | seconds to 90 % | reached 90 % "
+        "| evals per run | seconds per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for strategy in STRATEGIES:
         mine = [r for r in runs if r.strategy == strategy]
@@ -209,6 +238,8 @@ def table(space: str, runs: list[Run], norm: Normaliser, trials: int) -> list[st
             continue
         hvs = [history(r, norm) for r in mine]
         cells = [strategy, median_iqr([hv[-1] / reference for hv in hvs])]
+        at = [reached_by(r, hv, common) / reference for r, hv in zip(mine, hvs, strict=True)]
+        cells.append(median_iqr(at))
         for fraction in (0.95, 0.90):
             reach = [
                 first_reach(r, hv, fraction * reference) for r, hv in zip(mine, hvs, strict=True)
@@ -226,7 +257,8 @@ def table(space: str, runs: list[Run], norm: Normaliser, trials: int) -> list[st
 def plot(space: str, runs: list[Run], norm: Normaliser, out_dir: Path) -> Path:
     """Hypervolume (fraction of the reference) against wall time, one line per run."""
     reference = norm.hypervolume([p for r in runs for p in r.points if p is not None])
-    colours = dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#CC79A7"), strict=True))
+    palette = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
+    colours = dict(zip(STRATEGIES, palette, strict=True))
     fig = go.Figure()
     for run in runs:
         fig.add_trace(

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dse.metrics import trial_metrics
+
 START = "<!-- quickstart-figures -->"
 END = "<!-- /quickstart-figures -->"
 METHODS = {"bayesbinn": "BayesBiNN", "mode": "posterior mode", "ste": "STE"}
@@ -53,8 +55,8 @@ def figures(study_file: str | Path) -> dict[str, Any]:
     }
     pairs = {
         (a, b): mcnemar(
-            correct_vector(trials[int(best_of[a]["number"])].user_attrs),
-            correct_vector(trials[int(best_of[b]["number"])].user_attrs),
+            correct_vector(trial_metrics(trials[int(best_of[a]["number"])])),
+            correct_vector(trial_metrics(trials[int(best_of[b]["number"])])),
         ).p_value
         for a, b in itertools.combinations(sorted(best_of), 2)
     }
@@ -66,7 +68,7 @@ def figures(study_file: str | Path) -> dict[str, Any]:
         "best": best_trial(study, front),
         "knee": knee_trial(study, front),
         "test": {n: s.get("test_accuracy") for n, s in scores.items()},
-        "selection": sum(t.user_attrs["accuracy"] for t in front) / len(front),
+        "selection": sum(trial_metrics(t)["accuracy"] for t in front) / len(front),
         "test_mean": sum(scores[t.number]["test_accuracy"] for t in front) / len(front),
         "gap": sum(g for g, _ in gaps) / len(gaps),
         "noise": 1.96 * sum(se for _, se in gaps) / len(gaps),
@@ -78,7 +80,7 @@ def figures(study_file: str | Path) -> dict[str, Any]:
 
 
 def _design(trial: Any, test: dict[int, float | None]) -> str:
-    u, p = trial.user_attrs, trial.params
+    u, p = trial_metrics(trial), trial.params
     method = METHODS.get(p.get("method"), str(p.get("method")))
     article = "an" if method[0] in "AEIOUS" else "a"  # "an STE network"
     return (
@@ -98,8 +100,8 @@ def render(f: dict[str, Any]) -> str:
         name = METHODS.get(t.params.get("method"), str(t.params.get("method")))
         methods[name] = methods.get(name, 0) + 1
     parts = sorted({str(t.params.get("part")) for t in front})
-    clocks = sorted({float(t.user_attrs["clock_mhz"]) for t in front})
-    fmax = [float(t.user_attrs["fmax_mhz"]) for t in front]
+    clocks = sorted({float(trial_metrics(t)["clock_mhz"]) for t in front})
+    fmax = [float(trial_metrics(t)["fmax_mhz"]) for t in front]
     mix = ", ".join(f"{n} {m}" for m, n in sorted(methods.items(), key=lambda kv: -kv[1]))
     knee, best = f["knee"], f["best"]
     lines = [

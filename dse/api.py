@@ -176,6 +176,7 @@ def trial_export_inputs(
     """Model directory, hardware design and `export_design` keywords of a finished trial."""
     from optuna.trial import TrialState
 
+    from dse.metrics import trial_metrics
     from dse.objective import load_splits, trial_configuration
     from dse.selection import select_trial
 
@@ -199,7 +200,7 @@ def trial_export_inputs(
         "threshold_scales": eval_cfg.threshold_scales,
         "weights": eval_cfg.weights,
         "splits": load_splits(cfg.dataset),
-        "metrics": dict(trial.user_attrs),
+        "metrics": trial_metrics(trial),
         "source": {"study_file": None if source is None else str(source), "trial": number},
         "study": study_ref,
         "design_name": re.sub(r"[^A-Za-z0-9_]", "_", f"{cfg.name}_trial{number}")[:64],

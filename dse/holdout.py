@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
+from dse.metrics import metric, trial_metrics
 from dse.schema import StudyConfig
 
 __all__ = [
@@ -45,8 +46,7 @@ _KEPT = ("accuracy", "ece", "nll", "brier", "entropy", "ood_auroc", "ece_uncalib
 def evaluating_trial(trial: FrozenTrial) -> int:
     """The number of the trial that scored this design's model (itself, unless it is a
     hardware variant or a repeated model configuration)."""
-    attrs = trial.user_attrs
-    return int(attrs.get("inner_of", attrs.get("duplicate_of", trial.number)))
+    return int(metric(trial, "inner_of", metric(trial, "duplicate_of", trial.number)))
 
 
 def _front(study: optuna.Study) -> list[FrozenTrial]:
@@ -108,7 +108,7 @@ def score_front(
         _, eval_cfg, _, model_dir = trial_configuration(cfg, trial)
         if not Path(model_dir).is_dir():
             continue
-        seeds = int(trial.user_attrs.get("eval_seeds", 1))
+        seeds = int(metric(trial, "eval_seeds", 1))
         metrics = evaluate_seeds(
             load_model(model_dir), splits, eval_cfg, seeds, ood=ood, split="test"
         )
@@ -122,11 +122,12 @@ def score_front(
 def selection_gap(trial: FrozenTrial, scores: dict[str, Any]) -> tuple[float, float] | None:
     """Selection minus test accuracy of one design and the standard error of that difference
     (the two splits are disjoint, so their errors add in quadrature); None if not scored."""
-    if "accuracy" not in trial.user_attrs or f"{TEST_PREFIX}accuracy" not in scores:
+    attrs = trial_metrics(trial)
+    if "accuracy" not in attrs or f"{TEST_PREFIX}accuracy" not in scores:
         return None
-    gap = float(trial.user_attrs["accuracy"]) - float(scores[f"{TEST_PREFIX}accuracy"])
+    gap = float(attrs["accuracy"]) - float(scores[f"{TEST_PREFIX}accuracy"])
     se = math.hypot(
-        float(trial.user_attrs.get("accuracy_se") or 0.0),
+        float(attrs.get("accuracy_se") or 0.0),
         float(scores.get(f"{TEST_PREFIX}accuracy_se") or 0.0),
     )
     return gap, se
@@ -143,7 +144,7 @@ def gap_summary(study: optuna.Study) -> str | None:
     ]
     if not gaps:
         return None
-    selection = sum(float(t.user_attrs["accuracy"]) for t, _ in gaps) / len(gaps)
+    selection = sum(float(metric(t, "accuracy")) for t, _ in gaps) / len(gaps)
     test = sum(float(scores[t.number][f"{TEST_PREFIX}accuracy"]) for t, _ in gaps) / len(gaps)
     gap = sum(g for _, (g, _) in gaps) / len(gaps)
     half = 1.96 * sum(se for _, (_, se) in gaps) / len(gaps)

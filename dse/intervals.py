@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
+from dse.metrics import trial_metrics
+
 Z95 = 1.96  # two-sided 95 % normal quantile
 
 
@@ -51,7 +53,7 @@ def within_front_interval(
     """True when no `front` design dominates (values, ses) beyond the interval."""
     return not any(
         dominates_beyond_interval(
-            (f.values, standard_errors(f.user_attrs, metrics)), (values, ses), directions
+            (f.values, standard_errors(trial_metrics(f), metrics)), (values, ses), directions
         )
         for f in front
     )

@@ -5,9 +5,11 @@ change the trained weights; they form the training key, and trials that share it
 cached model (`dse.cache`).  A `mode` model is derived from the cached BayesBiNN model of the
 same settings (its own cache entry), so BayesBiNN trains once for both.  Everything else
 only changes evaluation (`models.evaluation`) or the hardware estimate (`hwmodel.estimate`).
-Every metric goes into the trial's user attributes; constraints go in with
-`trial.set_constraint` (values <= 0 are feasible), so infeasible trials stay in the study,
-marked.
+The metrics go into two JSON user attributes, `model` and `hardware` (`dse.metrics`: two
+storage writes per trial, not one per metric; read them with `dse.metrics.trial_metrics`);
+constraints go in with `trial.set_constraint` (values <= 0 are feasible), so infeasible
+trials stay in the study, marked.  A hardware variant is one `study.add_trial` of a finished
+trial with all its attributes (one transaction).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from dse.cache import ModelCache, key_digest
 from dse.errors import StudyInputError
 from dse.inner import HARDWARE_KNOBS, INNER_ATTR, hardware_front, hardware_grid
 from dse.intervals import standard_errors, within_front_interval
+from dse.metrics import grouped, has_model_metrics, model_metrics, trial_metrics
 from dse.schema import StudyConfig
+from dse.selection import RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
+from dse.watch import FinishedTrials, at_start, shared_read
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network
@@ -37,8 +42,8 @@ from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
 from models.training import TrainConfig, train_model
 
-#: User attribute listing the metrics that belong to the model (not to its hardware design).
-MODEL_METRICS_ATTR = "model_metrics"
+#: Samplers that breed generations: a hardware variant joins its evaluated trial's.
+GA_SAMPLERS = (optuna.samplers.NSGAIISampler, optuna.samplers.NSGAIIISampler)
 #: Bump when a change in this package makes old cached models unusable.
 CACHE_FORMAT = 1
 #: User attribute of a trial whose design could not be scored (what went wrong).
@@ -180,7 +185,7 @@ def trial_configuration(
             "use the study file the study was run with"
         ) from None
     train_cfg, eval_cfg, accel = build_configs(cfg, design, splits)
-    recorded = trial.user_attrs.get("model_dir")  # the model the trial was scored with
+    recorded = trial_metrics(trial).get("model_dir")  # the model the trial was scored with
     if recorded is not None:
         return train_cfg, eval_cfg, accel, Path(recorded)
     key = training_key(cfg, train_cfg, mode=design["method"] == "mode")
@@ -227,29 +232,69 @@ def _model_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in HARDWARE_KNOBS}
 
 
-def _earlier_twin(trial: optuna.Trial) -> FrozenTrial | None:
-    """A completed trial whose model configuration is this one's (samplers repeat designs,
-    NSGA-II often): its model need not be trained, evaluated or explored again."""
-    mine = _model_params(trial.params)
-    for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if MODEL_METRICS_ATTR in other.user_attrs and _model_params(other.params) == mine:
-            return other
-    return None
+def _model_key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted(_model_params(params).items()))
+
+
+class _StudyView:
+    """What a trial needs to know of the finished trials, read incrementally: the earliest
+    completed trial of each model configuration (a *twin* source) and the running feasible
+    front.  Each finished trial is read once (`FinishedTrials`), so a trial costs the same at
+    30 stored trials and at 3,000."""
+
+    def __init__(self) -> None:
+        self._study: optuna.Study | None = None
+
+    def _start(self, study: optuna.Study) -> None:
+        self._study = study
+        self._finished = FinishedTrials()
+        self.front = RunningFront(study.directions)
+        self._evaluated: dict[tuple, FrozenTrial] = {}
+        self.trials: list[FrozenTrial] = []
+
+    def update(self, study: optuna.Study, moment: tuple[str, int] | None = None) -> None:
+        """Take in the trials that finished since the last update, as read at `moment`
+        (`dse.watch.shared_read`; now if None)."""
+        if study is not self._study:
+            self._start(study)
+        self.trials = shared_read(study, moment)
+        for trial in self._finished.new(self.trials):
+            self.front.add(trial)
+            if trial.state == TrialState.COMPLETE and has_model_metrics(trial):
+                key = _model_key(trial.params)
+                known = self._evaluated.get(key)
+                if known is None or trial.number < known.number:
+                    self._evaluated[key] = trial
+
+    def earlier_twin(self, trial: optuna.Trial) -> FrozenTrial | None:
+        """A completed trial whose model configuration is this one's (samplers repeat designs,
+        NSGA-II often): its model need not be trained, evaluated or explored again."""
+        return self._evaluated.get(_model_key(trial.params))
+
+    def frozen(self, trial: optuna.Trial) -> FrozenTrial:
+        """The stored state of the running trial as of the last `update` (its system
+        attributes: a GA sampler's generation)."""
+        number = trial.number
+        if number < len(self.trials) and self.trials[number].number == number:
+            return self.trials[number]  # numbers run 0, 1, 2, ... in storage order
+        return next(t for t in self.trials if t.number == number)
 
 
 def _copied(twin: FrozenTrial) -> dict[str, Any]:
     """A twin's model metrics: training and scoring are deterministic, so they are this
     trial's; only the hardware estimate is redone (this trial may pick other hardware)."""
-    metrics = {k: twin.user_attrs[k] for k in twin.user_attrs[MODEL_METRICS_ATTR]}
-    first = twin.user_attrs.get(INNER_ATTR, twin.user_attrs.get("duplicate_of", twin.number))
+    metrics = model_metrics(twin)
+    attrs = trial_metrics(twin)
+    first = attrs.get(INNER_ATTR, attrs.get("duplicate_of", twin.number))
     metrics.update(cache_hit=True, train_seconds=0.0, eval_seconds=0.0, duplicate_of=first)
     return metrics
 
 
-def _record(target: Any, metrics: dict[str, Any]) -> None:
-    """Set `metrics` as user attributes of a running trial."""
-    for name, value in metrics.items():
-        target.set_user_attr(name, _jsonable(value))
+def _record(target: Any, metrics: dict[str, Any], model_keys: Any) -> None:
+    """Set `metrics` as the two grouped user attributes of a running trial (`dse.metrics`):
+    two storage writes, whatever the number of metrics."""
+    for name, value in grouped(_jsonable(metrics), model_keys).items():
+        target.set_user_attr(name, value)
 
 
 class TrialObjective:
@@ -272,6 +317,7 @@ class TrialObjective:
         search = cfg.hardware_search
         self._grid = hardware_grid(cfg.knobs, search.clock_step_mhz) if search.exact else None
         self._calibration = str(cfg.evaluation.calibration)
+        self._view = _StudyView()
 
     def _model(self, directory: Path) -> Any:
         """Load a cached model, keeping the last few in memory (most trials share one)."""
@@ -283,12 +329,13 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         design = suggest_design(trial, self.cfg.knobs)
-        twin = _earlier_twin(trial)
+        self._view.update(trial.study, at_start(trial.number))  # the read the budget made
+        twin = self._view.earlier_twin(trial)
         try:
             if twin is None:
-                model = self._evaluate(trial, design)
+                model = self._evaluate(design)
                 if self._near_front(trial, self._priced(design, model)):
-                    model = self._evaluate(trial, design, refine=True)
+                    model = self._evaluate(design, refine=True)
             else:
                 model = _copied(twin)
             self._phase("estimating")
@@ -297,7 +344,7 @@ class TrialObjective:
             reason = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailure(reason) from exc
-        _record(trial, metrics)
+        _record(trial, metrics, model)
         for name, value in constraint_values(self.cfg, metrics).items():
             trial.set_constraint(name, float(value))
         values = self._values(metrics)
@@ -324,14 +371,14 @@ class TrialObjective:
         values = [float(metrics[n]) for n in names]
         ses = standard_errors(metrics, names)
         study = trial.study
-        return within_front_interval(values, ses, study.best_trials, names, study.directions)
+        self._view.update(study)  # trials other workers finished while this one evaluated
+        front = self._view.front.best_trials  # `study.best_trials`, without copying the study
+        return within_front_interval(values, ses, front, names, study.directions)
 
     def _values(self, metrics: dict[str, Any]) -> tuple[float, ...]:
         return tuple(float(metrics[o.metric]) for o in self.cfg.objectives)
 
-    def _evaluate(
-        self, trial: optuna.Trial, design: dict[str, Any], refine: bool = False
-    ) -> dict[str, Any]:
+    def _evaluate(self, design: dict[str, Any], refine: bool = False) -> dict[str, Any]:
         """Train or reuse, then evaluate: the model's metrics (no hardware knob changes them).
 
         Weight-sample seeds: `models.evaluation.seed_repeats` (more when S is small), or
@@ -340,8 +387,6 @@ class TrialObjective:
         train_cfg, eval_cfg, _ = build_configs(self.cfg, design, self.splits)
         mode = design["method"] == "mode"
         key = training_key(self.cfg, train_cfg, mode=mode)
-        trial.set_user_attr("model_key", key_digest(key))
-        trial.set_user_attr("model_dir", str(self.cache.path_for(key)))
 
         label = ""  # what the progress bar says while this trial trains
 
@@ -388,7 +433,6 @@ class TrialObjective:
             "evaluation": self.cfg.evaluation.mode,
             "refined": refine,
         }
-        model[MODEL_METRICS_ATTR] = sorted([*model, MODEL_METRICS_ATTR])
         return model
 
     def _priced(self, design: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
@@ -436,21 +480,26 @@ class TrialObjective:
             util_cap=self.cfg.constraints.util_cap,
             own=own,
         )
-        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
-        generation = {k: v for k, v in frozen.system_attrs.items() if k.endswith(":generation")}
-        for variant in front:
-            variant = _jsonable(variant)
-            if variant == own:
-                continue
+        variants = [v for v in map(_jsonable, front) if v != own]
+        if not variants:
+            return
+        generation: dict[str, Any] = {}
+        if isinstance(trial.study.sampler, GA_SAMPLERS):  # it sets the generation as it draws
+            self._view.update(trial.study)
+            attrs = self._view.frozen(trial).system_attrs
+            generation = {k: v for k, v in attrs.items() if k.endswith(":generation")}
+        for variant in variants:
             metrics = self._priced({**design, **variant}, model)
-            metrics[INNER_ATTR] = trial.number
             constraints = constraint_values(self.cfg, metrics)
+            attrs = grouped(_jsonable(metrics), model)
+            attrs[INNER_ATTR] = trial.number
+            # One finished trial with every attribute: one transaction, three attribute rows.
             trial.study.add_trial(
                 optuna.trial.create_trial(
                     values=self._values(metrics),
                     params={**trial.params, **variant},
                     distributions=trial.distributions,
-                    user_attrs={k: _jsonable(v) for k, v in metrics.items()},
+                    user_attrs=attrs,
                     system_attrs=dict(generation),  # GA samplers (NSGA-II): same generation
                     constraints={k: float(v) for k, v in constraints.items()},
                 )

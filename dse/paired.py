@@ -26,6 +26,8 @@ import numpy as np
 from optuna.trial import FrozenTrial
 from scipy.stats import binom
 
+from dse.metrics import trial_metrics
+
 #: User attribute: hex text of ``numpy.packbits(correct.astype(np.uint8))``, selection split.
 CORRECT_ATTR = "selection_correct"
 #: User attribute: how many selection images `CORRECT_ATTR` covers (packbits pads to bytes).
@@ -85,12 +87,12 @@ def ties_of(trial: FrozenTrial, candidates: Iterable[FrozenTrial]) -> dict[int, 
     a different number of images (`evaluation.refine_front` re-scores designs near the front
     on more), cannot be paired and is never a tie (the old behaviour).
     """
-    mine = correct_vector(trial.user_attrs)
+    mine = correct_vector(trial_metrics(trial))
     if mine is None:
         return {}
     ties = {}
     for other in candidates:
-        theirs = correct_vector(other.user_attrs)
+        theirs = correct_vector(trial_metrics(other))
         if other.number == trial.number or theirs is None or theirs.shape != mine.shape:
             continue
         test = mcnemar(mine, theirs)

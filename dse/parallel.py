@@ -35,6 +35,7 @@ from dse.interrupt import QUIET_ENV, deferred, interrupted
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
 from dse.storage import creation_lock, open_storage
+from dse.watch import FinishedTrials, at_end, at_start, shared_read
 
 #: Trial states that count towards a study's total (a pruned trial finished its budget too).
 DONE_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -59,16 +60,23 @@ class TrialBudget:
     def __init__(self, total: int, done_states: Container[TrialState] = DONE_STATES) -> None:
         self.total = total
         self.done_states = done_states
+        self._finished = FinishedTrials()  # each finished trial counted once, as it appears
+        self._done = 0
 
-    def counts(self, study: optuna.Study) -> tuple[int, list[FrozenTrial]]:
-        """(finished trials that count, running trials) of all workers."""
-        trials = study.get_trials(deepcopy=False)
-        done = sum(t.state in self.done_states and INNER_ATTR not in t.user_attrs for t in trials)
-        return done, [t for t in trials if t.state == TrialState.RUNNING]
+    def counts(
+        self, study: optuna.Study, moment: tuple[str, int] | None = None
+    ) -> tuple[int, list[FrozenTrial]]:
+        """(finished trials that count, running trials) of all workers, as read at `moment`
+        (`dse.watch.shared_read`; now if None)."""
+        trials = shared_read(study, moment)
+        for trial in self._finished.new(trials):
+            self._done += trial.state in self.done_states and INNER_ATTR not in trial.user_attrs
+        unfinished = self._finished.unfinished_trials(trials)
+        return self._done, [t for t in unfinished if t.state == TrialState.RUNNING]
 
     def admit(self, trial: Trial) -> None:
         """Raise `SurplusTrial` if lower-numbered trials already fill the budget."""
-        done, running = self.counts(trial.study)
+        done, running = self.counts(trial.study, at_start(trial.number))
         ahead = sum(t.number < trial.number for t in running)
         if done + ahead >= self.total:
             trial.set_user_attr(SURPLUS_ATTR, True)
@@ -76,7 +84,7 @@ class TrialBudget:
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """After each trial: stop this worker when no trial is left for it to start."""
-        done, running = self.counts(study)
+        done, running = self.counts(study, at_end(trial.number))
         if done + len(running) >= self.total:
             study.stop()
 

@@ -35,6 +35,7 @@ from optuna.visualization import (
 
 from dse.error_band import ModelBand, relative_band
 from dse.intervals import Z95, standard_errors, within_front_interval
+from dse.metrics import trial_metrics
 from dse.selection import front_trials, knee_trial
 from models.metrics import SE_METRICS
 
@@ -131,7 +132,7 @@ def classify(study: optuna.Study) -> dict[int, str]:
         elif t.number in on_front:
             kinds[t.number] = "front"
         elif within_front_interval(
-            t.values, standard_errors(t.user_attrs, names), front, names, study.directions
+            t.values, standard_errors(trial_metrics(t), names), front, names, study.directions
         ):
             kinds[t.number] = "interval"
         else:
@@ -158,7 +159,7 @@ def format_value(name: str, value: float, se: float = 0.0) -> str:
 
 def hover_text(trial: FrozenTrial, names: list[str], kind: str, is_knee: bool) -> str:
     """A short aligned table (monospace): the objectives and key metrics, then the knobs."""
-    attrs = {**trial.user_attrs, **dict(zip(names, trial.values, strict=True))}
+    attrs = {**trial_metrics(trial), **dict(zip(names, trial.values, strict=True))}
     shown = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in attrs)]))
     header = f"trial {trial.number}: {KINDS[kind][0]}" + (" (knee)" if is_knee else "")
     lines = [f"<b>{header}</b>"]
@@ -225,7 +226,7 @@ def _band_bars(
     """Half-widths (shown units) of the model's measured error on objective k, or None."""
     bars = []
     for t in group:
-        attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
+        attrs = {**trial_metrics(t), **dict(zip(names, t.values, strict=True))}
         rel = relative_band(names[k], attrs, band)
         bars.append(np.nan if rel is None else abs(t.values[k]) * scale * rel)
     bars = np.array(bars, dtype=float)
@@ -247,7 +248,7 @@ def pareto_figure(study: optuna.Study, i: int, j: int, band: ModelBand | None = 
         if not group:
             continue
         xy = np.array([[t.values[i], t.values[j]] for t in group]) * scale
-        se = np.array([standard_errors(t.user_attrs, [names[i], names[j]]) for t in group])
+        se = np.array([standard_errors(trial_metrics(t), [names[i], names[j]]) for t in group])
         faint = f"rgba({int(colour[1:3], 16)},{int(colour[3:5], 16)},{int(colour[5:7], 16)},0.45)"
         bars = [
             {"array": b, "visible": bool(b.any()), "width": 0, "thickness": 1, "color": faint}

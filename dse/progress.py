@@ -15,13 +15,19 @@ Once every model is in the cache, training time no longer counts at all.  It say
 from its last estimate, so the time left moves while a model trains.  While a model trains,
 the phase names its epoch (``training model 1/4, epoch 3/20``).  A study with a timeout shows
 the time to the timeout when that comes first: the run stops starting trials then.
+
+The bar reads each finished trial once (`dse.watch.FinishedTrials`) and keeps its own
+tally and running Pareto front (`dse.selection.RunningFront`): it never copies the study's
+trials or asks for `study.best_trials`, so it costs the same per trial at 30 stored trials
+and at 3,000, and nothing of the front is computed while the bar is off.
 """
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import optuna
@@ -29,15 +35,13 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from dse.inner import INNER_ATTR
+from dse.metrics import metric
 from dse.objective import FAIL_REASON_ATTR
-from dse.selection import front_trials
+from dse.selection import RunningFront
+from dse.watch import FinishedTrials, at_end, shared_read
 
 #: Trial states that count towards a study's total (failed trials are retried, not counted).
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
-#: Seconds between Pareto-front recounts (`front_trials`, the front without twins, as every
-#: table shows it): `study.best_trials` deep-copies every trial, which costs more than a
-#: cached trial itself once a study holds a few hundred trials.
-PARETO_REFRESH_S = 2.0
 #: Finished trials whose wall times estimate the time left (the recent ones: a study's trials
 #: get slower as the sampler and the storage hold more of them).
 RECENT_TRIALS = 10
@@ -53,29 +57,113 @@ def count_done(study: optuna.Study) -> int:
     return sum(INNER_ATTR not in t.user_attrs for t in trials)
 
 
+class TrialTally:
+    """What the bar and the time left are computed from, gathered one finished trial at a
+    time (`add`), so that a bar costs the same per trial at 30 stored trials and at 3,000.
+
+    `since` is when this run started (`walls`)."""
+
+    def __init__(self, since: datetime | None = None) -> None:
+        self.since = since
+        self.counted = 0  # sampled trials in COUNTED_STATES
+        self.failed = 0  # trials whose design could not be scored (they carry a fail_reason)
+        self.trained_keys: set[object] = set()  # model keys of complete trials that trained
+        self.train_seconds: list[float] = []  # their recorded training times
+        self.trained_rest: list[float] = []  # their durations less their training
+        self.reused: list[float] = []  # durations of complete trials that reused their model
+        # (completion, number, trained) of the counted sampled trials that completed since
+        # `since`, in completion order: consecutive ones give the wall times.
+        self._completions: list[tuple[datetime, int, bool]] = []
+
+    def add(self, trial: FrozenTrial) -> None:
+        """Take one finished trial into account (each once)."""
+        if trial.state == TrialState.FAIL and FAIL_REASON_ATTR in trial.user_attrs:
+            self.failed += 1
+        if INNER_ATTR in trial.user_attrs or trial.state not in COUNTED_STATES:
+            return  # a hardware variant is recorded within its trial: neither counted nor timed
+        self.counted += 1
+        hit = metric(trial, "cache_hit")
+        complete = trial.datetime_complete
+        if complete is not None and (self.since is None or complete >= self.since):
+            bisect.insort(self._completions, (complete, trial.number, hit is False))
+        if trial.state != TrialState.COMPLETE:
+            return
+        if hit is False:  # it trained (or derived) a model
+            train = metric(trial, "train_seconds")
+            self.trained_keys.add(metric(trial, "model_key"))
+            if train is not None:
+                self.train_seconds.append(float(train))
+            self.trained_rest.append(trial.duration.total_seconds() - float(train or 0.0))
+        elif hit:
+            self.reused.append(trial.duration.total_seconds())
+
+    def walls(self, recent: int | None = None) -> list[float]:
+        """Wall seconds of the trials that reused their model (`reused_walls`), oldest first;
+        the last `recent` only when given."""
+        walls: list[float] = []
+        done = self._completions
+        for i in range(len(done) - 1, 0, -1):  # newest first
+            if recent is not None and len(walls) >= recent:
+                break
+            (before, _, _), (after, _, trained) = done[i - 1], done[i]
+            if not trained:
+                walls.append((after - before).total_seconds())
+        return walls[::-1]
+
+    def eta(
+        self,
+        total: int,
+        n_models: int | None,
+        workers: int = 1,
+        time_left: float | None = None,
+        cached_models: int | None = None,
+    ) -> float | None:
+        """`eta_seconds` of the trials added."""
+        eta = self._eta_to_total(total, n_models, workers, cached_models)
+        if time_left is None:
+            return eta
+        return max(time_left, 0.0) if eta is None else min(eta, max(time_left, 0.0))
+
+    def _eta_to_total(
+        self, total: int, n_models: int | None, workers: int, cached_models: int | None
+    ) -> float | None:
+        remaining = total - self.counted
+        if remaining <= 0:
+            return 0.0
+        workers = max(workers, 1)
+        if cached_models is None:
+            cached_models = len(self.trained_keys)
+        to_train = min(max((n_models or 0) - cached_models, 0), remaining)
+        walls = self.walls(RECENT_TRIALS)
+        if walls:
+            per_trial = statistics.mean(walls)
+        else:  # the first trials of a run: their durations, less any training, stand in
+            reused = self.reused or self.trained_rest
+            if not reused:
+                return None
+            per_trial = max(statistics.median(reused), 0.0) / workers
+        seconds = remaining * per_trial
+        if to_train:
+            if not self.train_seconds:
+                return None
+            seconds += to_train * statistics.mean(self.train_seconds) / workers
+        return seconds
+
+
+def _tally(trials: Iterable[FrozenTrial], since: datetime | None) -> TrialTally:
+    tally = TrialTally(since)
+    for trial in trials:
+        if trial.state.is_finished():
+            tally.add(trial)
+    return tally
+
+
 def reused_walls(trials: list[FrozenTrial], since: datetime | None = None) -> list[float]:
     """Wall seconds of each finished trial that reused its model, oldest first: from the
     previous trial's completion (any worker) to its own, counted only when that previous
     completion is at or after `since` (this run's start), so a pause between runs is not a
     trial's time.  With J workers this is the time per trial of all J together."""
-    finished = sorted(
-        (
-            t
-            for t in trials
-            if t.state in COUNTED_STATES
-            and t.datetime_complete is not None
-            and INNER_ATTR not in t.user_attrs
-        ),
-        key=lambda t: t.datetime_complete,
-    )
-    walls = []
-    for previous, trial in zip(finished, finished[1:], strict=False):
-        if since is not None and previous.datetime_complete < since:
-            continue
-        if trial.user_attrs.get("cache_hit") is False:  # it trained (or derived) a model
-            continue
-        walls.append((trial.datetime_complete - previous.datetime_complete).total_seconds())
-    return walls
+    return _tally(trials, since).walls()
 
 
 def eta_seconds(
@@ -98,52 +186,7 @@ def eta_seconds(
     `workers`.  Hardware variants (`inner_of`) are neither
     counted nor timed: they are recorded within their evaluated trial.
     """
-    eta = _eta_to_total(trials, total, n_models, workers, cached_models, since)
-    if time_left is None:
-        return eta
-    return max(time_left, 0.0) if eta is None else min(eta, max(time_left, 0.0))
-
-
-def _eta_to_total(
-    trials: list[FrozenTrial],
-    total: int,
-    n_models: int | None,
-    workers: int,
-    cached_models: int | None,
-    since: datetime | None,
-) -> float | None:
-    trials = [t for t in trials if INNER_ATTR not in t.user_attrs]
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    remaining = total - sum(t.state in COUNTED_STATES for t in trials)
-    if remaining <= 0:
-        return 0.0
-    workers = max(workers, 1)
-    trained = [t for t in done if t.user_attrs.get("cache_hit") is False]
-    if cached_models is None:
-        cached_models = len({t.user_attrs.get("model_key") for t in trained})
-    to_train = min(max((n_models or 0) - cached_models, 0), remaining)
-    walls = reused_walls(trials, since)[-RECENT_TRIALS:]
-    if walls:
-        per_trial = statistics.mean(walls)
-    else:  # the first trials of a run: their durations, less any training, stand in
-        reused = [t.duration.total_seconds() for t in done if t.user_attrs.get("cache_hit")]
-        if not reused:
-            reused = [
-                t.duration.total_seconds() - float(t.user_attrs.get("train_seconds", 0.0))
-                for t in trained
-            ]
-        if not reused:
-            return None
-        per_trial = max(statistics.median(reused), 0.0) / workers
-    seconds = remaining * per_trial
-    if to_train:
-        timed = [
-            float(t.user_attrs["train_seconds"]) for t in trained if "train_seconds" in t.user_attrs
-        ]
-        if not timed:
-            return None
-        seconds += to_train * statistics.mean(timed) / workers
-    return seconds
+    return _tally(trials, since).eta(total, n_models, workers, time_left, cached_models)
 
 
 def _clock(seconds: float | None) -> str:
@@ -182,23 +225,33 @@ class StudyProgress:
         self._n_models = n_models
         self._workers = workers
         self._cached_models = cached_models
+        # Each finished trial is read once (`FinishedTrials`): the bar never copies the study's
+        # trials nor asks for its best trials, so it costs the same per trial at any size.
+        self._finished = FinishedTrials()
+        self._moment: tuple[str, int] | None = None  # set while called back after a trial
+        self._tally = TrialTally(since=self._started)
+        self._front = RunningFront(study.directions) if enabled else None
+        self._absorb(study)
         self._bar = tqdm(
             total=total,
-            initial=min(count_done(study), total),
+            initial=min(self._tally.counted, total),
             desc=f"{self._name}: starting",
             unit="trial",
             disable=not enabled,
             dynamic_ncols=True,
             bar_format=_FORMAT,
         )
-        self._pareto_at: datetime | None = None
-        self._pareto = 0
-        self._failed = 0
+        self._pareto = 0 if self._front is None else len(self._front.front())
+        self._failed = self._tally.failed
         self._eta: tuple[float | None, datetime] = (None, self._started)
         self.descriptions: deque[str] = deque(maxlen=KEPT_DESCRIPTIONS)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.refresh(study)
+        self._moment = at_end(trial.number)  # the read the other callbacks share
+        try:
+            self.refresh(study)
+        finally:
+            self._moment = None
 
     @property
     def time_left(self) -> float | None:
@@ -219,31 +272,27 @@ class StudyProgress:
     def _postfix(self) -> str:
         return f"left {_clock(self.time_left)}, pareto {self._pareto}, failed {self._failed}"
 
+    def _absorb(self, study: optuna.Study) -> bool:
+        """Take in the trials that finished since the last look; whether the front changed."""
+        changed = False
+        for trial in self._finished.new(shared_read(study, self._moment)):
+            self._tally.add(trial)
+            if self._front is not None:
+                changed = self._front.add(trial) or changed
+        return changed
+
     def refresh(self, study: optuna.Study) -> None:
         """Redraw from the storage (also used to watch worker processes from outside)."""
-        trials = study.get_trials(deepcopy=False)
-        sampled = [t for t in trials if INNER_ATTR not in t.user_attrs]
-        done = min(sum(t.state in COUNTED_STATES for t in sampled), self._bar.total)
+        if self._absorb(study):
+            self._pareto = len(self._front.front())
+        done = min(self._tally.counted, self._bar.total)
         # Only designs that could not be scored; not interrupted or retried (stale) trials.
-        self._failed = sum(
-            t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in trials
-        )
+        self._failed = self._tally.failed
         now = self._now()
-        stale = (
-            self._pareto_at is None or (now - self._pareto_at).total_seconds() >= PARETO_REFRESH_S
-        )
-        if done >= self._bar.total or stale:
-            self._pareto, self._pareto_at = len(front_trials(study)), now
         time_left = None if self._deadline is None else (self._deadline - now).total_seconds()
         cached = None if self._cached_models is None else self._cached_models()
-        eta = eta_seconds(
-            sampled,
-            self._bar.total,
-            self._n_models,
-            self._workers,
-            time_left,
-            cached_models=cached,
-            since=self._started,
+        eta = self._tally.eta(
+            self._bar.total, self._n_models, self._workers, time_left, cached_models=cached
         )
         self._eta = (eta, now)
         self._bar.set_postfix_str(self._postfix(), refresh=False)

@@ -31,6 +31,7 @@ from dse.error_band import band_note, band_table, model_band
 from dse.errors import StudyInputError
 from dse.holdout import held_out_scores
 from dse.intervals import Z95, standard_errors
+from dse.metrics import trial_metrics
 from dse.paired import IMAGES_ATTR, ties_of
 from dse.plots import (
     KEY_METRICS,
@@ -111,12 +112,12 @@ def trials_frame(
     after each objective that recorded a standard error; `test_*` for the front designs
     (`front`: the study's front, when the caller has it already)."""
     frame = study.trials_dataframe(
-        attrs=("number", "state", "values", "params", "user_attrs", "duration"),
-        multi_index=False,
+        attrs=("number", "state", "values", "params", "duration"), multi_index=False
     )
     if frame.empty:
         return frame
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    frame = _with_metrics(frame, [by_number[n] for n in frame["number"]])
     names = sorted({k for t in by_number.values() for k in t.constraints})
     for name in names:
         frame[f"constraint_{name}"] = frame["number"].map(
@@ -134,6 +135,15 @@ def trials_frame(
     if trials is not None:
         frame = frame.set_index("number").loc[[t.number for t in trials]].reset_index()
     return _json_cells(frame)
+
+
+def _with_metrics(frame: pd.DataFrame, trials: list[optuna.trial.FrozenTrial]) -> pd.DataFrame:
+    """One `user_attrs_<name>` column per metric (`dse.metrics.trial_metrics`, sorted by name)
+    before `duration`, where Optuna's own `user_attrs` columns would be."""
+    metrics = pd.DataFrame([trial_metrics(t) for t in trials], index=frame.index)
+    metrics = metrics[sorted(metrics.columns)].add_prefix("user_attrs_")
+    at = frame.columns.get_loc("duration") if "duration" in frame.columns else len(frame.columns)
+    return pd.concat([frame.iloc[:, :at], metrics, frame.iloc[:, at:]], axis=1)
 
 
 def _with_test_scores(frame: pd.DataFrame, scores: dict[int, dict]) -> pd.DataFrame:
@@ -216,11 +226,12 @@ def _design_table(
         shown = shown[:limit]
     marked = roles(study, front)
     groups = tie_groups(study, front) if kind == "front" else {}
-    metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in shown[0].user_attrs)]))
+    first = trial_metrics(shown[0])
+    metrics = list(dict.fromkeys([*names, *(m for m in KEY_METRICS if m in first)]))
     tested = held_out_scores(study, front)
     rows = []
     for t in shown:
-        attrs = {**t.user_attrs, **dict(zip(names, t.values, strict=True))}
+        attrs = {**trial_metrics(t), **dict(zip(names, t.values, strict=True))}
         row: dict[str, object] = {
             "trial": f"{t.number} ({marked[t.number]})" if t.number in marked else t.number
         }
@@ -267,15 +278,12 @@ def _notes(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> list[s
     whether they tell the front's accuracies apart, which designs run close to their fmax."""
     notes = (selection_note(study, front), _group_note(study, front), clock_note(front))
     ties = [html.escape(n) for n in notes if n]
-    counts = [
-        t.user_attrs["selection_images"]
-        for t in completed(study)
-        if "selection_images" in t.user_attrs
-    ]
+    recorded = [trial_metrics(t) for t in completed(study)]
+    counts = [m["selection_images"] for m in recorded if "selection_images" in m]
     if not counts:
         return ties
     n = min(counts)
-    accuracy = [t.user_attrs["accuracy"] for t in completed(study) if "accuracy" in t.user_attrs]
+    accuracy = [m["accuracy"] for m in recorded if "accuracy" in m]
     p = max(accuracy) if accuracy else 0.95
     half = 100 * Z95 * (p * (1 - p) / n) ** 0.5
     size = "Small selection split: a" if n < 2000 else "A"
@@ -302,7 +310,7 @@ def _summary(study: optuna.Study) -> str:
     chosen = knee(study)
     if chosen is not None:
         names = objective_names(study)
-        ses = standard_errors(chosen.user_attrs, names)
+        ses = standard_errors(trial_metrics(chosen), names)
         values = ", ".join(
             f"{metric_style(n).label.lower()} {format_value(n, v, se)}"
             for n, v, se in zip(names, chosen.values, ses, strict=True)

@@ -28,9 +28,11 @@ from dse.objective import (
 )
 from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
+from dse.sampling import TrialHistory
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
 from dse.storage import creation_lock, open_storage, redact_url
+from dse.watch import FinishedTrials, at_end, shared_read
 
 #: Study attribute holding the objective metric names, so reports need only the storage.
 OBJECTIVES_ATTR = "dse_objectives"
@@ -40,13 +42,17 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
     """The study's sampler, always named explicitly (Optuna 5's multi-objective default is TPE).
 
     `worker` offsets the seed so that parallel workers on one storage draw different trials.
+    TPE reads the study's trials once per trial, not once per parameter, and learns from the
+    hardware variants or not as `dse.sampling.VARIANTS_IN_HISTORY` says (`TrialHistory`).
     """
     seed = cfg.sampler.seed + worker
     name = cfg.sampler_name
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=cfg.sampler.population_size, seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+        return TrialHistory(
+            optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+        )
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
     if name == "grid":
@@ -118,9 +124,15 @@ class _StopWhenFailing:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
+        self._finished = FinishedTrials()  # each finished trial looked at once
+        self._failed = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        failed = count_failed(study)
+        new = self._finished.new(shared_read(study, at_end(trial.number)))
+        self._failed += sum(
+            t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs for t in new
+        )
+        failed = self._failed
         if failed >= self._limit:
             reason = trial.user_attrs.get(FAIL_REASON_ATTR, "see the trials' fail_reason")
             raise StudyFailing(f"{failed} trials failed; the last: {reason}")

@@ -33,14 +33,16 @@ from collections.abc import Sequence
 
 import optuna
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from dse.errors import StudyInputError
 from dse.holdout import evaluating_trial
 from dse.inner import CANONICAL_KNOBS, COST_FIGURES
+from dse.metrics import metric, trial_metrics
 from dse.paired import correct_vector, ties_of
 
 __all__ = [
+    "RunningFront",
     "best_trial",
     "front_trials",
     "knee_trial",
@@ -53,7 +55,7 @@ __all__ = [
 
 def _canonical_order(trial: FrozenTrial) -> tuple[int, ...]:
     """Fewest PEs, then synapses per cycle, then sample lanes, then the earliest trial."""
-    design = {**trial.params, **trial.user_attrs.get("accelerator", {})}
+    design = {**trial.params, **(metric(trial, "accelerator") or {})}
     return (*(int(design.get(k, 0)) for k in CANONICAL_KNOBS), trial.number)
 
 
@@ -61,16 +63,69 @@ def _without_twins(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     """One trial per (evaluation, objective values, hardware figures): the canonical one."""
     kept: dict[tuple, FrozenTrial] = {}
     for trial in sorted(trials, key=_canonical_order):
-        figures = tuple(trial.user_attrs.get(f) for f in COST_FIGURES)
+        attrs = trial_metrics(trial)
+        figures = tuple(attrs.get(f) for f in COST_FIGURES)
         kept.setdefault((evaluating_trial(trial), tuple(trial.values), figures), trial)
     return list(kept.values())
 
 
 def front_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The feasible Pareto front without twins, best first on the first objective."""
-    sign = -1.0 if study.directions[0] == StudyDirection.MAXIMIZE else 1.0
-    front = _without_twins(study.best_trials)
-    return sorted(front, key=lambda t: (sign * t.values[0], t.number))
+    return _ordered_front(study.best_trials, study.directions)
+
+
+def _ordered_front(
+    best: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+) -> list[FrozenTrial]:
+    sign = -1.0 if directions[0] == StudyDirection.MAXIMIZE else 1.0
+    return sorted(_without_twins(best), key=lambda t: (sign * t.values[0], t.number))
+
+
+class RunningFront:
+    """`study.best_trials` kept up to date one finished trial at a time: the feasible
+    non-dominated complete trials (ties all kept), without copying a trial.
+
+    `add(trial)` takes each finished trial once (`dse.watch.FinishedTrials`); `front()` is
+    `front_trials` of the trials added so far (twins collapsed, best first)."""
+
+    def __init__(self, directions: Sequence[StudyDirection]) -> None:
+        self._directions = list(directions)
+        self._signs = [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions]
+        self._best: dict[int, tuple[list[float], FrozenTrial]] = {}
+
+    def add(self, trial: FrozenTrial) -> bool:
+        """Take one finished trial into account; whether it joined the front."""
+        if trial.state != TrialState.COMPLETE or trial.values is None:
+            return False
+        if any(c > 0 for c in trial.constraints.values()):
+            return False
+        mine = [s * v for s, v in zip(self._signs, trial.values, strict=True)]
+        beaten = []
+        for number, (theirs, _) in self._best.items():
+            if _dominates(theirs, mine):
+                return False
+            if _dominates(mine, theirs):
+                beaten.append(number)
+        for number in beaten:
+            del self._best[number]
+        self._best[trial.number] = (mine, trial)
+        return True
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """What `study.best_trials` gives for the trials added (by trial number)."""
+        return [t for _, (_, t) in sorted(self._best.items())]
+
+    def front(self) -> list[FrozenTrial]:
+        """`front_trials` of the trials added: without twins, best first."""
+        return _ordered_front(self.best_trials, self._directions)
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether `a` dominates `b` (both minimised)."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
 
 
 def paired(study: optuna.Study) -> bool:
@@ -102,7 +157,7 @@ def best_trial(study: optuna.Study, front: Sequence[FrozenTrial]) -> FrozenTrial
 def tie_table(study: optuna.Study, front: Sequence[FrozenTrial]) -> dict[int, dict[int, float]]:
     """{front trial: {front trial it is tied with in accuracy: McNemar p}}, or {} when the
     study is not `paired` or its most accurate design recorded no selection results."""
-    if not front or not paired(study) or correct_vector(front[0].user_attrs) is None:
+    if not front or not paired(study) or correct_vector(trial_metrics(front[0])) is None:
         return {}
     return {t.number: ties_of(t, front) for t in front}
 

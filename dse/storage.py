@@ -210,8 +210,9 @@ def _enable_wal(storage: RDBStorage) -> None:
     """Switch the SQLite file to write-ahead logging (persistent), so readers never block.
 
     With WAL, ``synchronous=NORMAL`` stays crash-safe (a power cut may lose the last
-    commits, never corrupt the file) and makes Optuna's many small commits (one per user
-    attribute) several times cheaper; it is a per-connection setting, hence the listener.
+    commits, never corrupt the file) and makes Optuna's many small commits (one per parameter
+    drawn, per constraint, per metric group) several times cheaper; it is a per-connection
+    setting, hence the listener.
     """
 
     def _normal_sync(dbapi_connection, _record) -> None:

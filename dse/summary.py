@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dse.holdout import held_out_scores
+from dse.metrics import metric, trial_metrics
 from dse.paired import IMAGES_ATTR, describe_ties, ties_of
 from dse.selection import best_trial, front_trials, paired, roles, tie_table
 from dse.units import number, shown, unit_of
@@ -80,7 +81,7 @@ def front_tables(study: optuna.Study, width: int = 80) -> list[Table]:
     headers = ["trial", *map(_header, objectives), *map(_header, metrics), *params]
     rows = []
     for t in front:
-        attrs = {**t.user_attrs, **tested.get(t.number, {})}
+        attrs = {**trial_metrics(t), **tested.get(t.number, {})}
         cells = [f"{t.number} ({marked[t.number]})" if t.number in marked else str(t.number)]
         cells += [shown(m, v) for m, v in zip(objectives, t.values, strict=True)]
         cells += [shown(m, attrs.get(m, "")) for m in metrics]
@@ -107,7 +108,7 @@ def selection_note(study: optuna.Study, front: list[FrozenTrial]) -> str | None:
     ties = tie_table(study, front).get(front[0].number) if front else None
     if not ties:
         return None
-    images = front[0].user_attrs[IMAGES_ATTR]
+    images = metric(front[0], IMAGES_ATTR)
     best = best_trial(study, front).number
     others = ", then ".join((study.metric_names or [])[1:]) or "the trial number"
     if len(ties) == len(front) - 1:
@@ -128,17 +129,16 @@ def selection_note(study: optuna.Study, front: list[FrozenTrial]) -> str | None:
 def clock_note(front: list[FrozenTrial]) -> str | None:
     """One sentence naming the front designs clocked within `NEAR_FMAX` of the clock the
     model predicts them to reach (`hwmodel.fmax`): the least margin, so the first to check."""
+    clocks = {t.number: (metric(t, "clock_mhz"), metric(t, "fmax_mhz")) for t in front}
     near = [
         t
         for t in front
-        if t.user_attrs.get("fmax_mhz")
-        and t.user_attrs["clock_mhz"] >= NEAR_FMAX * t.user_attrs["fmax_mhz"]
+        if clocks[t.number][1] and clocks[t.number][0] >= NEAR_FMAX * clocks[t.number][1]
     ]
     if not near:
         return None
     listed = ", ".join(
-        f"{t.number} ({t.user_attrs['clock_mhz']:g} of {t.user_attrs['fmax_mhz']:.1f} MHz)"
-        for t in near
+        f"{t.number} ({clocks[t.number][0]:g} of {clocks[t.number][1]:.1f} MHz)" for t in near
     )
     noun = "trial" if len(near) == 1 else "trials"
     return (
@@ -150,7 +150,7 @@ def clock_note(front: list[FrozenTrial]) -> str | None:
 
 def ties_line(study: optuna.Study, trial: FrozenTrial) -> str | None:
     """For `dse show`: which front designs `trial` is indistinguishable from in accuracy."""
-    images = trial.user_attrs.get(IMAGES_ATTR)
+    images = metric(trial, IMAGES_ATTR)
     if not paired(study) or images is None:
         return None
     return f"trial {trial.number}: {describe_ties(ties_of(trial, front_trials(study)), images)}"
@@ -185,7 +185,7 @@ def trial_rows(study: optuna.Study, trial: FrozenTrial) -> list[tuple[str, str, 
     ]
     rows += [("constraint", n, v) for n, v in trial.constraints.items()]
     rows += [("knob", n, v) for n, v in trial.params.items()]
-    attrs = {k: v for k, v in trial.user_attrs.items() if k not in HIDDEN_ATTRS}
+    attrs = {k: v for k, v in trial_metrics(trial).items() if k not in HIDDEN_ATTRS}
     rows += [("hardware", n, attrs.pop(n)) for n in HARDWARE_ATTRS if n in attrs]
     rows += [("metric", n, v) for n, v in sorted(attrs.items()) if n not in names]
     tested = held_out_scores(study).get(trial.number, {})
@@ -223,7 +223,7 @@ def trial_json(study: optuna.Study, trial: FrozenTrial) -> dict:
         "objectives": dict(zip(names, trial.values or [], strict=False)),
         "constraints": dict(trial.constraints),
         "params": dict(trial.params),
-        "user_attrs": dict(trial.user_attrs),
+        "user_attrs": trial_metrics(trial),  # each metric under its own name
         "test": held_out_scores(study).get(trial.number, {}),
     }
     return _finite(data)
@@ -253,7 +253,7 @@ CYCLE_KINDS = {
 
 def cycle_counts(study: optuna.Study, trial: FrozenTrial) -> dict[str, float | None]:
     """{kind: cycles per inference or None} for the kinds of `CYCLE_KINDS`."""
-    attrs = trial.user_attrs
+    attrs = trial_metrics(trial)
     worst = None
     if isinstance(attrs.get("accelerator"), dict):
         from hwmodel.estimate import estimate  # pandas: only when a trial is shown

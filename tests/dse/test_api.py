@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 import dse
 from dse.errors import StudyInputError
+from dse.metrics import trial_metrics
 from dse.selection import front_trials, select_trial
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
@@ -49,7 +50,7 @@ def test_load_by_file_and_trials_frames(study: optuna.Study, spec: dict, tmp_pat
     frame = dse.trials(loaded)
     assert isinstance(frame, pd.DataFrame) and len(frame) == spec["n_trials"]
     assert {"accuracy", "power_w", "params_pe", "feasible", "state"} <= set(frame.columns)
-    assert frame["accuracy"].tolist() == [t.user_attrs["accuracy"] for t in study.trials]
+    assert frame["accuracy"].tolist() == [trial_metrics(t)["accuracy"] for t in study.trials]
     front = dse.trials(study, front=True)
     assert sorted(front["number"]) == sorted(t.number for t in study.best_trials)
 
@@ -63,7 +64,7 @@ def test_export_the_knee(study: optuna.Study, tmp_path) -> None:
     assert design["golden"]["images"] == 4
     assert design["source"]["study_file"] is None  # a dict study has no file
     assert design["source"]["trial"] == knee.number
-    assert design["source"]["model_dir"] == knee.user_attrs["model_dir"]
+    assert design["source"]["model_dir"] == trial_metrics(knee)["model_dir"]
     assert (tmp_path / "knee" / "build.tcl").is_file()
     # Again into the same folder: the advice is the API's keyword, not the CLI's flag.
     with pytest.raises(StudyInputError, match="force=True") as err:

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 import dse.objective
 from dse.holdout import gap_summary, held_out_scores
+from dse.metrics import trial_metrics
 from dse.report import write_report
 from dse.runner import run_study
 from dse.schema import StudyConfig, parse_study
@@ -91,8 +92,8 @@ def test_front_carries_test_figures_and_the_search_does_not(
     study, _ = studies
     front = {t.number for t in front_trials(study)}
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        assert "selection_correct" in trial.user_attrs
-        assert not any(k.startswith("test_") for k in trial.user_attrs)
+        assert "selection_correct" in trial_metrics(trial)
+        assert not any(k.startswith("test_") for k in trial_metrics(trial))
     paths = write_report(study, tmp_path)
     pareto = pd.read_csv(paths["pareto.csv"])
     assert set(pareto["number"]) == front

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 from dse.errors import StudyInputError
 from dse.inner import COST_FIGURES, INNER_ATTR, hardware_front, knob_grid
+from dse.metrics import trial_metrics
 from dse.objective import build_configs, load_splits, trial_configuration
 from dse.runner import run_study
 from dse.schema import StudyConfig, parse_study
@@ -66,9 +67,9 @@ def brute_force_front(evaluated: optuna.trial.FrozenTrial) -> dict[tuple, tuple]
     non-dominated designs, each priced alone by `estimate` and compared pairwise; of designs
     priced alike (twins) only the evaluated one, else the one with fewest PEs, then
     synapses, then lanes."""
-    attrs = evaluated.user_attrs["accelerator"]
+    attrs = trial_metrics(evaluated)["accelerator"]
     base = AcceleratorConfig(**{**attrs, "widths": tuple(attrs["widths"])})
-    accuracy = evaluated.user_attrs["accuracy"]
+    accuracy = trial_metrics(evaluated)["accuracy"]
     feasible: dict[tuple, tuple] = {}
     priced_alike: dict[tuple, tuple] = {}  # (objectives, cost figures) -> canonical design
     own = hardware_of(evaluated)
@@ -87,7 +88,7 @@ def brute_force_front(evaluated: optuna.trial.FrozenTrial) -> dict[tuple, tuple]
         )
         cost = estimate(
             config,
-            activity=evaluated.user_attrs["activity"],
+            activity=trial_metrics(evaluated)["activity"],
             calibration=DEFAULT_PROFILE,  # what the study prices with, naming none
             util_cap=UTIL_CAP,
         )
@@ -126,12 +127,12 @@ def hardware_of(trial: optuna.trial.FrozenTrial) -> tuple:
 
 def test_recorded_variants_are_the_brute_force_front(study: optuna.Study) -> None:
     trials = study.get_trials(states=(TrialState.COMPLETE,))
-    evaluated = [t for t in trials if INNER_ATTR not in t.user_attrs]
+    evaluated = [t for t in trials if INNER_ATTR not in trial_metrics(t)]
     assert len(evaluated) == 2  # n_trials counts sampled trials, not the variants
-    assert not any("duplicate_of" in t.user_attrs for t in evaluated)
+    assert not any("duplicate_of" in trial_metrics(t) for t in evaluated)
     for trial in evaluated:
         front = brute_force_front(trial)
-        variants = [t for t in trials if t.user_attrs.get(INNER_ATTR) == trial.number]
+        variants = [t for t in trials if trial_metrics(t).get(INNER_ATTR) == trial.number]
         recorded = {hardware_of(t) for t in variants}
         assert len(recorded) == len(variants)  # no design recorded twice
         own = hardware_of(trial)
@@ -143,17 +144,17 @@ def test_recorded_variants_are_the_brute_force_front(study: optuna.Study) -> Non
             assert variant.values[0] == trial.values[0]
             assert variant.constraints["utilisation"] <= 0
             assert variant.constraints["timing"] <= 0
-            assert set(variant.user_attrs) == set(trial.user_attrs) | {INNER_ATTR}
-            assert variant.user_attrs["model_key"] == trial.user_attrs["model_key"]
+            assert set(trial_metrics(variant)) == set(trial_metrics(trial)) | {INNER_ATTR}
+            assert trial_metrics(variant)["model_key"] == trial_metrics(trial)["model_key"]
 
 
 def test_a_variant_is_a_trial_like_any_other(study: optuna.Study, tmp_path: Path) -> None:
-    variant = next(t for t in study.trials if INNER_ATTR in t.user_attrs)
-    cfg = study_config(Path(variant.user_attrs["model_dir"]).parents[1])
+    variant = next(t for t in study.trials if INNER_ATTR in trial_metrics(t))
+    cfg = study_config(Path(trial_metrics(variant)["model_dir"]).parents[1])
     _, _, accel, model_dir = trial_configuration(cfg, variant)
-    assert accel.as_dict() == variant.user_attrs["accelerator"]
+    assert accel.as_dict() == trial_metrics(variant)["accelerator"]
     assert accel.pe == variant.params["pe"] and accel.part == variant.params["part"]
-    assert str(model_dir) == variant.user_attrs["model_dir"]
+    assert str(model_dir) == trial_metrics(variant)["model_dir"]
     for name, dist in variant.distributions.items():
         assert dist._contains(dist.to_internal_repr(variant.params[name]))
 
@@ -169,9 +170,9 @@ def test_the_bound_keeps_a_spread_subset_and_samplers_keep_working(tmp_path: Pat
     )
     study = run_study(cfg, progress=False)
     trials = study.get_trials(states=(TrialState.COMPLETE,))
-    sampled = [t for t in trials if INNER_ATTR not in t.user_attrs]
+    sampled = [t for t in trials if INNER_ATTR not in trial_metrics(t)]
     assert len(sampled) == 3  # n_trials counts the sampler's trials, not the variants
-    for trial in (t for t in sampled if "duplicate_of" not in t.user_attrs):
+    for trial in (t for t in sampled if "duplicate_of" not in trial_metrics(t)):
         front = brute_force_front(trial)
         variants = {hardware_of(t) for t in trials if t.user_attrs.get(INNER_ATTR) == trial.number}
         assert 0 < len(variants) <= bound and variants <= set(front)
@@ -252,20 +253,20 @@ def test_a_quickstart_like_front_shows_no_design_twice(tmp_path: Path) -> None:
     )
     study = run_study(cfg, progress=False)
     trials = study.get_trials(states=(TrialState.COMPLETE,))
-    evaluated = [t for t in trials if not {INNER_ATTR, "duplicate_of"} & set(t.user_attrs)]
+    evaluated = [t for t in trials if not {INNER_ATTR, "duplicate_of"} & set(trial_metrics(t))]
     assert len(evaluated) == 1 and len(trials) > 8  # variants recorded, the rest duplicates
 
     def priced(trial: optuna.trial.FrozenTrial) -> tuple:
-        return (*trial.values, *(trial.user_attrs[f] for f in COST_FIGURES))
+        return (*trial.values, *(trial_metrics(trial)[f] for f in COST_FIGURES))
 
-    recorded = [t for t in trials if "duplicate_of" not in t.user_attrs]
+    recorded = [t for t in trials if "duplicate_of" not in trial_metrics(t)]
     assert len({priced(t) for t in recorded}) == len(recorded)  # no variant twins its source
     front = front_trials(study)
     assert len({priced(t) for t in front}) == len(front)
     assert len(study.best_trials) > len(front)  # duplicates did land on twins: collapsed
 
     def parallelism(trial: optuna.trial.FrozenTrial) -> tuple[int, int, int]:
-        accel = trial.user_attrs["accelerator"]
+        accel = trial_metrics(trial)["accelerator"]
         return accel["pe"], accel["synapses_per_cycle"], accel["sample_lanes"]
 
     for trial in front:  # each kept design is the canonical one of its twins

@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 import dse.objective
 from dse.errors import StudyInputError
+from dse.metrics import trial_metrics
 from dse.objective import (
     build_configs,
     count_models,
@@ -167,12 +168,12 @@ def test_a_study_scores_every_method_and_trains_bayesbinn_once(method_study) -> 
     assert set(trials) == {"bayesbinn", "ste", "mode"}
     assert sorted(trained) == ["bayesbinn", "ste"]  # mode is derived from the bayesbinn model
     for method, trial in trials.items():
-        attrs = trial.user_attrs
+        attrs = trial_metrics(trial)
         assert 0.0 <= attrs["accuracy"] <= 1.0 and attrs["method"] == method
         sampled = method == "bayesbinn"
         assert (attrs["accelerator"]["k_bits"] == 1) != sampled
         assert attrs["eval_seeds"] == (3 if sampled else 1)  # seed_repeats; a binary net: 1
-    keys = {m: t.user_attrs["model_key"] for m, t in trials.items()}
+    keys = {m: trial_metrics(t)["model_key"] for m, t in trials.items()}
     assert len(set(keys.values())) == 3
     cached = [p for p in (cfg.out_dir / "models").iterdir() if not p.name.startswith(".")]
     assert len(cached) == 3 == count_models(cfg)
@@ -181,8 +182,8 @@ def test_a_study_scores_every_method_and_trains_bayesbinn_once(method_study) -> 
 def test_a_mode_model_has_its_own_statistics_and_no_stale_temperature(method_study) -> None:
     cfg, study, _ = method_study
     trials = {t.params["method"]: t for t in study.get_trials(states=(TrialState.COMPLETE,))}
-    base = load_model(trials["bayesbinn"].user_attrs["model_dir"])
-    mode = load_model(trials["mode"].user_attrs["model_dir"])
+    base = load_model(trial_metrics(trials["bayesbinn"])["model_dir"])
+    mode = load_model(trial_metrics(trials["mode"])["model_dir"])
     assert not base.network.norms[0].running_mean.equal(mode.network.norms[0].running_mean)
     assert base.network.layers[0].lam.equal(mode.network.layers[0].lam)
     snn = convert(mode, weights="mode")
@@ -197,7 +198,7 @@ def test_trial_configuration_rebuilds_a_deterministic_trial(method_study, method
     train_cfg, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
     assert train_cfg.method == ("ste" if method == "ste" else "bayesbinn")
     assert eval_cfg.weights == "mode" and accel.k_bits == 1 and accel.samples == 1
-    assert model_dir == Path(trial.user_attrs["model_dir"])
+    assert model_dir == Path(trial_metrics(trial)["model_dir"])
     unrecorded = optuna.trial.create_trial(
         params=trial.params, distributions=trial.distributions, values=trial.values
     )
@@ -231,7 +232,7 @@ def test_the_inner_hardware_search_varies_no_sampling_knob_of_a_deterministic_tr
     study = run_study(parse_study(raw, "tiny.yaml"), progress=False)
     assert grids and all(set(g) == {"pe"} for g in grids)
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        accel = trial.user_attrs["accelerator"]
+        accel = trial_metrics(trial)["accelerator"]
         assert (accel["sampling"], accel["sample_lanes"], accel["k_bits"]) == ("memory", 1, 1)
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import dse
+from dse.metrics import trial_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
@@ -72,7 +73,7 @@ def test_the_block_is_written_from_the_run_and_checked(study_file: Path, tmp_pat
     assert f"a front of {len(front)} designs" in text
     knee = script.figures(str(study_file))["knee"]
     assert f"trial {knee.number}: " in text
-    assert f"{100 * knee.user_attrs['accuracy']:.2f} % on the selection images" in text
+    assert f"{100 * trial_metrics(knee)['accuracy']:.2f} % on the selection images" in text
     for method in ("BayesBiNN", "posterior mode", "STE"):
         assert f"{method} " in text.split("most accurate feasible design of each method")[1]
 

@@ -13,6 +13,7 @@ import pytest
 from optuna.study import StudyDirection
 
 from dse.intervals import dominates_beyond_interval, standard_errors
+from dse.metrics import trial_metrics
 from dse.plots import KINDS, classify, parallel_figure, pareto_figures, reference_point
 from dse.report import pareto_frame, trials_frame, write_report
 
@@ -114,7 +115,7 @@ def test_standard_errors_in_pareto_csv_report_and_error_bars(
     assert list(front.y) == pytest.approx([100 * t.values[0] for t in best_of_pair(study)])
     bars = {round(y, 9): e for y, e in zip(front.y, front.error_y.array, strict=True)}
     for t in best_of_pair(study):
-        se = t.user_attrs["accuracy_se"]
+        se = trial_metrics(t)["accuracy_se"]
         assert bars[round(100 * t.values[0], 9)] == pytest.approx(1.96 * 100 * se)
 
 
@@ -136,8 +137,8 @@ def test_designs_within_the_interval_of_the_front_are_marked(study: optuna.Study
             f
             for f in front
             if dominates_beyond_interval(
-                (f.values, standard_errors(f.user_attrs, names)),
-                (trial.values, standard_errors(trial.user_attrs, names)),
+                (f.values, standard_errors(trial_metrics(f), names)),
+                (trial.values, standard_errors(trial_metrics(trial), names)),
                 study.directions,
             )
         ]

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from dse.error_band import model_band, relative_band
+from dse.metrics import trial_metrics
 from dse.plots import KINDS, classify, pareto_figures
 from dse.report import write_report
 from hwmodel.calibration import Calibration
@@ -54,7 +55,7 @@ def test_energy_band_is_the_resource_error_through_dynamic_power(study: optuna.S
     band = model_band(_profile())
     assert band is not None and band.designs == 24
     for trial in study.trials:
-        attrs = {**trial.user_attrs, "energy_pl_uj": trial.values[1]}
+        attrs = {**trial_metrics(trial), "energy_pl_uj": trial.values[1]}
         rel = relative_band("energy_pl_uj", attrs, band)
         dynamic_share = attrs["power_dynamic_w"] / attrs["power_w"]
         # Between the FF and the LUT error, scaled by the dynamic share of the power.
@@ -75,7 +76,7 @@ def test_front_carries_the_band(study: optuna.Study) -> None:
     band = model_band(_profile())
     on_front = [t for t in study.trials if classify(study)[t.number] == "front"]
     expected = [
-        t.values[1] * relative_band("energy_pl_uj", {**t.user_attrs, "energy_pl_uj": v}, band)
+        t.values[1] * relative_band("energy_pl_uj", {**trial_metrics(t), "energy_pl_uj": v}, band)
         for t in on_front
         for v in t.values[1:]
     ]

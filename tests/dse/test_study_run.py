@@ -11,6 +11,7 @@ import yaml
 from optuna.trial import TrialState
 
 import dse.objective
+from dse.metrics import trial_metrics
 from dse.objective import trial_configuration
 from dse.paired import correct_vector, ties_of
 from dse.report import write_report
@@ -53,15 +54,15 @@ def test_tiny_study_lands_in_sqlite_and_reloads(study: optuna.Study, out_dir: Pa
     assert len(trials) == 5
     assert loaded.metric_names == ["accuracy", "power_w"]
     for trial in trials:
-        missing = [name for name in REQUIRED_ATTRS if name not in trial.user_attrs]
+        missing = [name for name in REQUIRED_ATTRS if name not in trial_metrics(trial)]
         assert not missing
-        assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
-        assert trial.values == [trial.user_attrs["accuracy"], trial.user_attrs["power_w"]]
-        assert trial.user_attrs["accelerator"]["pe"] == trial.params["pe"]
+        assert 0.0 <= trial_metrics(trial)["accuracy"] <= 1.0
+        assert trial.values == [trial_metrics(trial)["accuracy"], trial_metrics(trial)["power_w"]]
+        assert trial_metrics(trial)["accelerator"]["pe"] == trial.params["pe"]
         assert set(trial.constraints) == {"utilisation", "timing"}
-        peak = max(v for k, v in trial.user_attrs.items() if k.startswith("util_"))
+        peak = max(v for k, v in trial_metrics(trial).items() if k.startswith("util_"))
         assert trial.constraints["utilisation"] == pytest.approx(peak - 0.9)
-        over = trial.user_attrs["clock_mhz"] - trial.user_attrs["fmax_mhz"]
+        over = trial_metrics(trial)["clock_mhz"] - trial_metrics(trial)["fmax_mhz"]
         assert trial.constraints["timing"] == pytest.approx(over)
 
 
@@ -71,9 +72,9 @@ def test_cache_hits_for_trials_that_share_a_training_key(
     trials = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.number)
     seen: set[str] = set()
     for trial in trials:
-        key = trial.user_attrs["model_key"]
-        assert trial.user_attrs["cache_hit"] == (key in seen)
-        assert trial.user_attrs["model_key"] == Path(trial.user_attrs["model_dir"]).name
+        key = trial_metrics(trial)["model_key"]
+        assert trial_metrics(trial)["cache_hit"] == (key in seen)
+        assert trial_metrics(trial)["model_key"] == Path(trial_metrics(trial)["model_dir"]).name
         seen.add(key)
     widths = {t.params["width_0"] for t in trials}
     assert len(seen) == len(widths) < len(trials)  # width is the only training knob searched
@@ -101,9 +102,9 @@ def test_best_is_chosen_among_designs_tied_on_the_selection_split(study: optuna.
     """Real selection results: each trial's correct vector gives its accuracy, and `best` is
     the lowest-power front design the paired test cannot tell from the most accurate."""
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        correct = correct_vector(trial.user_attrs)
+        correct = correct_vector(trial_metrics(trial))
         assert correct is not None and len(correct) == 60
-        assert correct.mean() == pytest.approx(trial.user_attrs["accuracy"])
+        assert correct.mean() == pytest.approx(trial_metrics(trial)["accuracy"])
     front = front_trials(study)
     tied = [front[0], *(t for t in front if t.number in ties_of(front[0], front))]
     best = select_trial(study, "best")
@@ -115,7 +116,7 @@ def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir:
     """Every accuracy-like metric has its SE; S <= 2 adds the spread over 3 seeds to it."""
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     for trial in trials:
-        attrs = trial.user_attrs
+        attrs = trial_metrics(trial)
         assert attrs["selection_images"] == 60 and attrs["eval_seeds"] == 3  # samples are 1 or 2
         assert not any(k.startswith("test_") for k in attrs)  # the search never sees test
         acc = attrs["accuracy"]
@@ -129,7 +130,7 @@ def test_standard_errors_are_recorded_and_reported(study: optuna.Study, out_dir:
     pareto = pd.read_csv(paths["pareto.csv"])
     by_number = {t.number: t for t in trials}
     for _, row in pareto.iterrows():
-        se = by_number[row["number"]].user_attrs["accuracy_se"]
+        se = trial_metrics(by_number[row["number"]])["accuracy_se"]
         assert row["values_accuracy_se"] == pytest.approx(se)
         assert f"{100 * row['values_accuracy']:.1f} ± {196 * se:.1f}" in paths[
             "report.html"
@@ -146,17 +147,18 @@ def test_refine_front_re_evaluates_with_more_images_and_seeds(out_dir: Path) -> 
         evaluation={"refine_front": {"images": None, "seeds": 4}},
     )
     first = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))[0]
-    assert first.user_attrs["refined"] is True  # the first feasible design is the front
-    assert first.user_attrs["selection_images"] == 100 and first.user_attrs["eval_seeds"] == 4
+    recorded = trial_metrics(first)
+    assert recorded["refined"] is True  # the first feasible design is the front
+    assert recorded["selection_images"] == 100 and recorded["eval_seeds"] == 4
 
 
 def test_trial_configuration_rebuilds_a_trial(study: optuna.Study, out_dir: Path) -> None:
     cfg = tiny(out_dir)
     trial = study.get_trials(states=(TrialState.COMPLETE,))[-1]
     train_cfg, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
-    assert str(model_dir) == trial.user_attrs["model_dir"]
-    assert train_cfg.to_dict() == trial.user_attrs["train_config"]
-    assert accel.as_dict() == trial.user_attrs["accelerator"]
+    assert str(model_dir) == trial_metrics(trial)["model_dir"]
+    assert train_cfg.to_dict() == trial_metrics(trial)["train_config"]
+    assert accel.as_dict() == trial_metrics(trial)["accelerator"]
     assert eval_cfg.timesteps == trial.params["timesteps"]
     assert accel.widths == (64, trial.params["width_0"], 10)
 
@@ -205,7 +207,7 @@ def test_failed_training_is_a_failed_trial_and_the_study_goes_on(
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
     assert failed and all(t.params["width_0"] == 16 for t in failed)
     assert all(
-        "TrainingDivergedError: loss became nan" in t.user_attrs["fail_reason"] for t in failed
+        "TrainingDivergedError: loss became nan" in trial_metrics(t)["fail_reason"] for t in failed
     )
 
 
@@ -213,29 +215,29 @@ def test_repeated_designs_reuse_the_earlier_trial(out_dir: Path) -> None:
     search = {"width": [8, 16], "timesteps": 2, "samples": 1, "pe": [4, 16], "clock_mhz": 100}
     cfg = tiny(out_dir, name="twins", search=search, n_trials=6)
     trials = run_study(cfg, progress=False).get_trials(states=(TrialState.COMPLETE,))
-    twins = [t for t in trials if "duplicate_of" in t.user_attrs]
+    twins = [t for t in trials if "duplicate_of" in trial_metrics(t)]
     assert len(twins) >= 2  # six trials, two model configurations, four designs
     hardware = ("pe",)
     for twin in twins:
-        first = trials[twin.user_attrs["duplicate_of"]]
-        assert "duplicate_of" not in first.user_attrs and first.number < twin.number
+        first = trials[trial_metrics(twin)["duplicate_of"]]
+        assert "duplicate_of" not in trial_metrics(first) and first.number < twin.number
         model = {k: v for k, v in twin.params.items() if k not in hardware}
         assert model == {k: v for k, v in first.params.items() if k not in hardware}
-        assert twin.user_attrs["eval_seconds"] == 0.0
-        assert twin.user_attrs["accuracy"] == first.user_attrs["accuracy"]
-        assert twin.user_attrs["accelerator"]["pe"] == twin.params["pe"]
+        assert trial_metrics(twin)["eval_seconds"] == 0.0
+        assert trial_metrics(twin)["accuracy"] == trial_metrics(first)["accuracy"]
+        assert trial_metrics(twin)["accelerator"]["pe"] == twin.params["pe"]
         if twin.params == first.params:
             assert twin.values == first.values and twin.constraints == first.constraints
-    assert any(t.params != trials[t.user_attrs["duplicate_of"]].params for t in twins)
-    assert any(t.params == trials[t.user_attrs["duplicate_of"]].params for t in twins)
+    assert any(t.params != trials[trial_metrics(t)["duplicate_of"]].params for t in twins)
+    assert any(t.params == trials[trial_metrics(t)["duplicate_of"]].params for t in twins)
 
 
 def test_integer_evaluation_is_recorded(out_dir: Path) -> None:
     cfg = tiny(out_dir, name="integer", evaluation={"mode": "integer"}, n_trials=1)
     trial = run_study(cfg, progress=False).trials[0]
     assert trial.state == TrialState.COMPLETE
-    assert trial.user_attrs["evaluation"] == "integer"
-    assert 0.0 <= trial.user_attrs["accuracy"] <= 1.0
+    assert trial_metrics(trial)["evaluation"] == "integer"
+    assert 0.0 <= trial_metrics(trial)["accuracy"] <= 1.0
 
 
 def test_a_study_where_every_trial_fails_stops(

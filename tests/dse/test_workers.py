@@ -12,6 +12,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from dse.metrics import trial_metrics
 from dse.parallel import SURPLUS_ATTR, run_parallel
 from dse.storage import count_trials, open_storage
 
@@ -112,8 +113,10 @@ def test_dse_workers_share_a_real_study(postgres_url: str, tmp_path, capfd) -> N
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 3
     for t in complete:
-        assert {"accuracy", "energy_pl_uj", "lut", "cache_hit", "model_key"} <= set(t.user_attrs)
+        assert {"accuracy", "energy_pl_uj", "lut", "cache_hit", "model_key"} <= set(
+            trial_metrics(t)
+        )
     # One training key (fixed width and depth): trained once, by one of the two workers.
-    assert len({t.user_attrs["model_key"] for t in complete}) == 1
-    assert sum(not t.user_attrs["cache_hit"] for t in complete) == 1
+    assert len({trial_metrics(t)["model_key"] for t in complete}) == 1
+    assert sum(not trial_metrics(t)["cache_hit"] for t in complete) == 1
     assert len([p for p in (tmp_path / "out" / "models").iterdir() if p.name != ".locks"]) == 1
