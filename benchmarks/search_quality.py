@@ -100,12 +100,14 @@ def study_config(out_dir: Path, space: str, strategy: str, seed: int, trials: in
     return parse_study(raw, "quickstart.yaml")
 
 
-def train_every_key(cfg: StudyConfig) -> None:
+def train_every_key(cfg: StudyConfig) -> int:
     """Fill the shared model cache for every training key of the space, every method (a
-    posterior-mode model is derived from its BayesBiNN model), before any timing."""
+    posterior-mode model is derived from its BayesBiNN model), before any timing; returns
+    how many models it trained, derived or reused."""
     objective = TrialObjective(cfg)
     knobs = cfg.knobs
     first = {n: k.choices[0] if k.choices else k.low for n, k in knobs.items() if k.searched}
+    count = 0
     for method in knobs["method"].grid_values():
         for levels in knobs["levels"].grid_values():
             for width in knobs["width"].grid_values():
@@ -114,6 +116,8 @@ def train_every_key(cfg: StudyConfig) -> None:
                 params.update({f"threshold_scale_{i}": 1.0 for i in range(8)})
                 design = suggest_design(optuna.trial.FixedTrial(params), knobs)
                 objective._evaluate(design)  # trains, derives or reuses; then scores
+                count += 1
+    return count
 
 
 @dataclass

@@ -49,6 +49,7 @@ from optuna.exceptions import ExperimentalWarning
 
 import dse.objective
 import dse.runner
+from benchmarks.search_quality import train_every_key
 from dse.inner import INNER_ATTR
 from dse.metrics import metric
 from dse.objective import TrialFailure, TrialObjective, build_configs
@@ -90,24 +91,6 @@ def sampled(trials: list[optuna.trial.FrozenTrial]) -> int:
 
 
 # --- part 1 ---------------------------------------------------------------------------
-
-
-def warm_cache(cfg: StudyConfig) -> int:
-    """Train (or derive) every model of the quickstart's space into its cache, untimed."""
-    objective = TrialObjective(cfg)
-    knobs = cfg.knobs
-    first = {n: k.choices[0] if k.choices else k.low for n, k in knobs.items() if k.searched}
-    count = 0
-    for method in knobs["method"].grid_values():
-        for levels in knobs["levels"].grid_values():
-            for width in knobs["width"].grid_values():
-                params = {**first, "method": method, "levels": levels}
-                params.update({f"width_{i}": width for i in range(8)})
-                params.update({f"threshold_scale_{i}": 1.0 for i in range(8)})
-                design = suggest_design(optuna.trial.FixedTrial(params), knobs)
-                objective._evaluate(design)  # trains, derives or reuses; then scores
-                count += 1
-    return count
 
 
 def timed_run(cfg: StudyConfig, url: str, trials: int) -> dict[str, Any]:
@@ -357,7 +340,7 @@ def main() -> None:
     print(f"output: {out_dir}; {os.cpu_count()} CPUs; load average at start {load():.1f}\n")
     parts = {int(p) for p in args.parts.split(",")}
     if parts & {1, 2}:
-        models = warm_cache(quickstart(out_dir, "speed"))
+        models = train_every_key(quickstart(out_dir, "speed"))
         print(f"{models} models of the quickstart's space cached beforehand\n")
     if 1 in parts:
         storage_ratio(out_dir, args.trials, args.repeats)

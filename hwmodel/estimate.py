@@ -50,8 +50,9 @@ from hwmodel.fmax import FmaxModel
 from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan, build_plan
 from hwmodel.power import (
     POWER_CLASSES,
-    _datapath_layer,
     class_shares,
+    datapath_layer,
+    duties,
     dynamic_power_by_class,
     predicted_toggle,
 )
@@ -147,12 +148,12 @@ def _loop_table(plan: HardwarePlan) -> np.ndarray:
         row[4] = name == "keys" or name.startswith("sample_")
         row[5] = name in drawing
         if not (row[3] or row[4]):  # plan_cycles counts the rest for a layer
-            layer = _datapath_layer(name)
+            layer = datapath_layer(name)
             if layer is None:  # as plan_cycles' per_layer[..., None]: every layer
                 row[cycle_mask:duty_mask] = 1.0
             else:
                 row[cycle_mask + layer] = 1.0
-        layer = _datapath_layer(name)
+        layer = datapath_layer(name)
         if layer is not None:
             row[duty_mask + layer] = 1.0
     return table
@@ -394,17 +395,8 @@ def _plan_cycles_batch(priced: Sequence[_Priced], codes: np.ndarray, events: np.
     share = weighted / np.array([p.weights_sum for p in priced])[codes] / total
     drawn = _accumulate(np.where(drawing, cost, 0.0)) / total
     io_share = _accumulate(np.where(io_loop, cost, 0.0)) / total
-    duty = {
-        "datapath": share,
-        "prng": drawn * np.array([p.prng_rate for p in priced])[codes],
-        "sampler": drawn,
-        "control": np.ones_like(total),
-        "io": io_share,
-        "registers": share,
-    }
-    for cls in ("lutram", "bram"):
-        duty[cls] = 1.0 - io_share
-    out["duty"] = duty
+    rate = np.array([p.prng_rate for p in priced])[codes]
+    out["duty"] = duties(share, drawn, rate, io_share)
     return out
 
 

@@ -24,6 +24,7 @@ power); the processing system is reported beside it (`hwmodel.estimate`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,8 @@ __all__ = [
     "class_duty",
     "class_resources",
     "dynamic_power_by_class",
+    "datapath_layer",
+    "duties",
     "dynamic_power_by_kind",
     "fit_toggle",
     "predicted_toggle",
@@ -62,7 +65,7 @@ _COMPONENT_CLASS = {
 _CELLS = ("lut", "ff", "bram18", "dsp")
 
 
-def _datapath_layer(name: str) -> int | None:
+def datapath_layer(name: str) -> int | None:
     """The weight layer whose datapaths loop `name` runs (None: not a datapath loop)."""
     if name == "first_current":
         return 0
@@ -144,18 +147,23 @@ def class_duty(plan: HardwarePlan, loop_cycles: Mapping[str, np.ndarray]) -> dic
     per_layer = [np.zeros_like(total) for _ in range(n_layers)]
     drawn, io = np.zeros_like(total), np.zeros_like(total)
     for name, cycles in loop_cycles.items():
-        layer = _datapath_layer(name)
+        layer = datapath_layer(name)
         if layer is not None:
             per_layer[layer] = per_layer[layer] + cycles
         drawn = drawn + (cycles if name in drawing else 0.0)
         io = io + (cycles if name in IO_LOOPS else 0.0)
     layers = sum(w * c for w, c in zip(weights, per_layer, strict=True)) / weights.sum() / total
-    drawn, io = drawn / total, io / total
+    return duties(layers, drawn / total, min(1.0, plan.npc / plan.config.reuse), io / total)
+
+
+def duties(layers: np.ndarray, drawn: np.ndarray, prng_rate: Any, io: np.ndarray) -> dict:
+    """Each class's duty from the shares of cycles `class_duty` works out: the layers' weighted
+    datapath loops, the drawing loops (times how often they change the PRNG hash) and I/O."""
     duty = {
         "datapath": layers,
-        "prng": drawn * min(1.0, plan.npc / plan.config.reuse),
+        "prng": drawn * prng_rate,
         "sampler": drawn,
-        "control": np.ones_like(total),
+        "control": np.ones_like(layers),
         "io": io,
         "registers": layers,
     }
