@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 import pytest
 import yaml
+from npz_data import synthetic, write_npz
 from optuna.trial import TrialState
 
 from dse.cli import main
@@ -18,7 +19,6 @@ from dse.metrics import trial_metrics
 from dse.objective import training_key
 from dse.schema import parse_study
 from models.training import TrainConfig
-from tests.models.test_npz_dataset import synthetic, write_npz
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
 
