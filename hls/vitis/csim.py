@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hls.ap_types import ap_types_dir
 from hls.files import content_digest, stamp_matches, write_stamp
 from hls.golden import GoldenVectors, mismatches, read_golden, read_outputs
+from hls.vitis.ap_types import ap_types_dir
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 

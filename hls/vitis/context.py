@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hls.ap_types import ap_types_dir
+from hls.vitis.ap_types import ap_types_dir
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import (
