@@ -282,8 +282,8 @@ def sim(
     """Build the core with Verilator, clock the golden images through it, and compare scores,
     spike counts and every image's measured cycles with the integer model and the plan; an
     export of a study's trial records its cycles on the study (`dse show` prints them)."""
+    from hls.checks import CsimError
     from hls.rtl.sim import run_rtl_sim
-    from hls.vitis.csim import CsimError
 
     out = console()
     try:

@@ -27,10 +27,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hls.checks import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.files import content_digest, stamp_matches, write_stamp
 from hls.golden import mismatches, read_golden, read_outputs
 from hls.rtl.activity import read_class_activity
-from hls.vitis.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
 

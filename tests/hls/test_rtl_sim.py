@@ -212,7 +212,7 @@ def test_sim_rebuilds_a_source_changed_with_an_older_timestamp(tmp_path: Path):
     backup, a copy that kept its times) is built again, never simulated from the old one."""
     import os
 
-    from hls.vitis.csim import CsimError
+    from hls.checks import CsimError
 
     def rewrite_older(path: Path, text: str) -> None:
         before = path.stat()
