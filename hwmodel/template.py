@@ -51,12 +51,14 @@ from typing import Literal
 
 import numpy as np
 
+from hwmodel.architecture import KERNEL, ConvShape
 from hwmodel.errors import HardwareInputError
 
 __all__ = [
     "AcceleratorConfig",
     "IntegerLayer",
     "IntegerNetwork",
+    "NetworkGeometry",
     "KEY_CONSTANTS",
     "MASK32",
     "layer_key",
@@ -185,9 +187,134 @@ class AcceleratorConfig:
         return out
 
 
+@dataclass(frozen=True)
+class NetworkGeometry:
+    """The shape of a network of weight layers, read from its matrices (what `IntegerNetwork`
+    and `models.snn_spec.ConvertedSNN` share).
+
+    `matrices[l]` is weight layer l's (n_out, n_in); `convs[l]` its `ConvShape` when it is a
+    3x3 convolution, stored as a [C_out, C_in * 9] matrix (kernel index
+    ``(c_in * 3 + ky) * 3 + kx``, ky = 0 the row above), shared by every pixel.  Convolutions
+    come first; the last one's (pooled) output, flattened channel-major
+    ``(c * H + y) * W + x``, is the first dense layer's input.
+    """
+
+    matrices: tuple[tuple[int, int], ...]
+    convs: tuple[ConvShape | None, ...]
+
+    def __post_init__(self) -> None:
+        if not self.matrices or len(self.convs) != len(self.matrices):
+            raise HardwareInputError("layers: a network needs one or more weight layers")
+        shapes = self.conv_shapes
+        if any(conv is not None for conv in self.convs[len(shapes) :]):
+            raise HardwareInputError("layers: convolutional layers must come before dense ones")
+        if len(shapes) == len(self.matrices):
+            raise HardwareInputError("layers: a convolutional front needs a dense layer after it")
+        for index, (conv, (n_out, n_in)) in enumerate(zip(shapes, self.matrices, strict=False)):
+            if (n_out, n_in) != (conv.channels, conv.fan_in):
+                raise HardwareInputError(
+                    f"layers: convolution {index} stores [{n_out}, {n_in}] weights, but its "
+                    f"shape needs [{conv.channels}, {conv.fan_in}]"
+                )
+            if index and (conv.in_channels, conv.height, conv.width) != (
+                shapes[index - 1].channels,
+                shapes[index - 1].out_height,
+                shapes[index - 1].out_width,
+            ):
+                raise HardwareInputError(
+                    f"layers: convolution {index}'s input does not match convolution "
+                    f"{index - 1}'s output"
+                )
+        dense = self.matrices[len(shapes) :]
+        ins = [self.input_size if not shapes else shapes[-1].outputs]
+        ins += [n_out for n_out, _ in dense[:-1]]
+        for offset, ((_, n_in), expected) in enumerate(zip(dense, ins, strict=True)):
+            if n_in != expected:
+                raise HardwareInputError(
+                    f"layers: layer {len(shapes) + offset} takes {n_in} inputs, but the layer "
+                    f"before hands on {expected}"
+                )
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutions, in order (empty for a dense network)."""
+        return tuple(conv for conv in self.convs if conv is not None)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, ..., classes) of the dense layers (after a convolutional front, its
+        flattened outputs are the inputs): what `AcceleratorConfig.widths` describes."""
+        dense = self.matrices[len(self.conv_shapes) :]
+        return (dense[0][1], *(n_out for n_out, _ in dense))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        if not self.conv_shapes:
+            return None
+        first = self.conv_shapes[0]
+        return (first.in_channels, first.height, first.width)
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image: C x H x W, or the first dense layer's inputs."""
+        shape = self.input_shape
+        return self.matrices[0][1] if shape is None else shape[0] * shape[1] * shape[2]
+
+    @property
+    def neurons(self) -> tuple[int, ...]:
+        """(input values, neurons of weight layer 0, 1, ...); a convolution has channels x H x
+        W neurons (before pooling)."""
+        return (
+            self.input_size,
+            *(
+                n_out if conv is None else conv.neurons
+                for (n_out, _), conv in zip(self.matrices, self.convs, strict=True)
+            ),
+        )
+
+    @property
+    def layer_inputs(self) -> tuple[int, ...]:
+        """Input values of each weight layer per timestep: C_in x H x W for a convolution
+        (after the previous block's pooling), n_in for a dense layer."""
+        return tuple(
+            n_in if conv is None else conv.in_channels * conv.height * conv.width
+            for (_, n_in), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+    @property
+    def macs(self) -> tuple[int, ...]:
+        """Multiply-adds of each weight layer per timestep and image: neurons x fan-in (every
+        3x3 window whole for a convolution, its zero padding included)."""
+        return tuple(
+            n_out * n_in if conv is None else conv.neurons * conv.fan_in
+            for (n_out, n_in), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+    @classmethod
+    def dense(cls, widths: tuple[int, ...]) -> NetworkGeometry:
+        """The geometry of a dense network of `widths` (inputs, ..., classes)."""
+        widths = tuple(int(w) for w in widths)
+        return cls(tuple(zip(widths[1:], widths[:-1], strict=True)), (None,) * (len(widths) - 1))
+
+    @property
+    def fan_outs(self) -> tuple[int, ...]:
+        """Synapses one input value drives, per weight layer: n_out for a dense layer, C_out x
+        9 for a convolution (fewer at the image border, where the window leaves it)."""
+        return tuple(
+            n_out if conv is None else conv.channels * KERNEL * KERNEL
+            for (n_out, _), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+
 @dataclass
 class IntegerLayer:
-    """One weight layer as the hardware stores it."""
+    """One weight layer as the hardware stores it.
+
+    A convolution (`conv` set) stores its kernels as `codes` [C_out, C_in * 9] (kernel index
+    ``(c_in * 3 + ky) * 3 + kx``, `NetworkGeometry`), and threshold, bias and initial per
+    output channel [C_out]; the weights drawn for a sample serve every pixel.
+    """
 
     codes: np.ndarray  # uint16 [n_out, n_in]: k-bit Bernoulli codes (P(w=+1) ~ code / 2**k)
     threshold: np.ndarray  # int64 [n_out]: firing threshold (> 0); ignored by the output layer
@@ -195,19 +322,48 @@ class IntegerLayer:
     initial: np.ndarray  # int64 [n_out]: membrane at the start of every run
     shift: int = 0  # signed: current << shift, or >> -shift (floor) if negative (scale_current)
     spiking: bool = True
+    conv: ConvShape | None = None  # a 3x3 convolution (hwmodel.architecture), else dense
 
 
 @dataclass
 class IntegerNetwork:
-    """A converted network quantized for the template: what goes into the parameter header."""
+    """A converted network quantized for the template: what goes into the parameter header.
+
+    Weight layers are numbered globally, convolutions first (`NetworkGeometry`); the PRNG key
+    of layer l is ``layer_key(seed, sample, l)`` whatever its kind.
+    """
 
     layers: list[IntegerLayer]
     input_bits: int
 
     @property
+    def geometry(self) -> NetworkGeometry:
+        """The network's shape (validated)."""
+        return NetworkGeometry(
+            tuple(tuple(int(n) for n in layer.codes.shape) for layer in self.layers),
+            tuple(layer.conv for layer in self.layers),
+        )
+
+    @property
     def widths(self) -> tuple[int, ...]:
-        """(inputs, ..., classes) derived from the code matrices."""
-        return (self.layers[0].codes.shape[1], *(lay.codes.shape[0] for lay in self.layers))
+        """(inputs, ..., classes) of the dense layers, derived from the code matrices (after a
+        convolutional front, the inputs are its flattened outputs)."""
+        return self.geometry.widths
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutional layers' geometry (empty for a dense network)."""
+        return self.geometry.conv_shapes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        return self.geometry.input_shape
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image (C x H x W, or the dense network's first width)."""
+        return self.geometry.input_size
 
 
 def xorshift32(x: np.ndarray) -> np.ndarray:
