@@ -20,13 +20,15 @@ import numpy as np
 
 from hwmodel.architecture import ConvShape
 from hwmodel.errors import HardwareInputError
-from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan
+from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan, build_plan
+from hwmodel.template import AcceleratorConfig
 
 __all__ = [
     "IO_LOOPS",
     "activity_matrix",
     "conv_ops_per_inference",
     "conv_synops_per_inference",
+    "cycle_breakdown_from_events",
     "datapath_layer",
     "dense_ops_per_inference",
     "loop_cycles",
@@ -119,6 +121,17 @@ def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]
             per_layer[..., layer] += cost
     total = io + sampling + per_layer.sum(axis=-1)
     return {"total": total, "io": io, "sampling": sampling, "per_layer": per_layer}
+
+
+def cycle_breakdown_from_events(
+    config: AcceleratorConfig, events: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Cycles of one image from counted events: `plan_cycles` of the design's plan.
+    `events[..., r, t, l]` is the number of inputs of weight layer l that fired in any lane at
+    timestep t of round r (as `models.snn_integer` counts them); leading axes broadcast.
+    Returns total, io, sampling and per_layer."""
+    events = np.asarray(events, dtype=np.float64)
+    return plan_cycles(build_plan(config), events.sum(axis=(-3, -2)))
 
 
 def dense_ops_per_inference(

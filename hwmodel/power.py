@@ -15,7 +15,7 @@ the rest scales with the class's toggle rate.
 The toggle rate of a class is predicted from how much of the inference the class works
 (`class_duty`: the fraction of cycles its loops run, from the same expected events the
 cycle count uses): toggle = a + b x duty, a and b per class fitted by `dse calibrate` to the
-toggles a clocked simulation counts (`hls.activity`).  Without a fitted profile every class
+toggles a clocked simulation counts (`hls.rtl.activity`).  Without a fitted profile every class
 toggles at the reference rate, Vivado's vectorless default.
 
 `power_w` in an estimate is the programmable logic only (device static + this dynamic

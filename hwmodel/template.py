@@ -61,7 +61,6 @@ __all__ = [
     "IntegerNetwork",
     "KEY_CONSTANTS",
     "MASK32",
-    "cycle_breakdown_from_events",
     "layer_key",
     "parse_shape",
     "prng_word",
@@ -376,17 +375,3 @@ def time_segments(timesteps: int, samples: int) -> list[tuple[int, int]]:
     """[t0, t1) of each weight sample of a `time` run: the t with segment_of_timestep == s."""
     starts = [-(-s * timesteps // samples) for s in range(samples + 1)]
     return list(zip(starts[:-1], starts[1:], strict=True))
-
-
-def cycle_breakdown_from_events(
-    config: AcceleratorConfig, events: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Cycles of one image from counted events: `hwmodel.cycles.plan_cycles` of the design's
-    plan.  `events[..., r, t, l]` is the number of inputs of weight layer l that fired in any
-    lane at timestep t of round r (as `models.snn_integer` counts them); leading axes
-    broadcast.  Returns total, io, sampling and per_layer."""
-    from hwmodel.cycles import plan_cycles  # the plan and the cost model import this module
-    from hwmodel.plan import build_plan
-
-    events = np.asarray(events, dtype=np.float64)
-    return plan_cycles(build_plan(config), events.sum(axis=(-3, -2)))

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hwmodel.cycles import cycle_breakdown_from_events
 from hwmodel.template import (
     AcceleratorConfig,
     IntegerNetwork,
-    cycle_breakdown_from_events,
     random_codes,
     sample_signs,
 )
