@@ -47,11 +47,19 @@ Datapath summary (a layer-sequential, event-driven machine):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 
-from hwmodel.architecture import KERNEL, ConvShape
+from hwmodel.architecture import (
+    KERNEL,
+    ConvBlock,
+    ConvShape,
+    conv_shapes,
+    flat_size,
+    parse_blocks,
+)
 from hwmodel.errors import HardwareInputError
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "KEY_CONSTANTS",
     "MASK32",
     "layer_key",
+    "parse_shape",
     "prng_word",
     "quantize_probability",
     "random_codes",
@@ -103,6 +112,10 @@ class AcceleratorConfig:
     samples: int = 10
     input_bits: int = 8
     seed: int = 1
+    #: (channels, height, width) of the image; needed by a convolutional front.
+    input_shape: tuple[int, int, int] | None = None
+    #: The convolutional blocks before the dense layers `widths` (hwmodel.architecture).
+    conv: tuple[ConvBlock, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +126,7 @@ class AcceleratorConfig:
                 "(inputs, ..., classes), e.g. 784,512,10"
             )
         object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        self._check_front()
         positive = {
             "pe": self.pe,
             "synapses_per_cycle": self.synapses_per_cycle,
@@ -151,11 +165,62 @@ class AcceleratorConfig:
         if not self.clock_mhz > 0:
             raise HardwareInputError(f"clock_mhz: {self.clock_mhz} must be positive")
 
+    def _check_front(self) -> None:
+        """Normalise and check `input_shape` and `conv` (one-line errors naming the field)."""
+        object.__setattr__(self, "conv", parse_blocks(self.conv or ()))
+        shape = parse_shape(self.input_shape)
+        object.__setattr__(self, "input_shape", shape)
+        if self.conv and shape is None:
+            raise HardwareInputError(
+                f"conv: blocks {','.join(map(str, self.conv))} need input_shape (channels, "
+                "height, width), e.g. 1x28x28"
+            )
+        if shape is not None:
+            flat = flat_size(shape, self.conv)
+            if self.widths[0] != flat:
+                front = f"{','.join(map(str, self.conv))} over " if self.conv else ""
+                raise HardwareInputError(
+                    f"widths: the first width {self.widths[0]} must be the flattened input "
+                    f"{flat} ({front}{'x'.join(map(str, shape))})"
+                )
+
     # Derived quantities the kernel, the integer model and the estimates share.
+    @cached_property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The geometry of every convolutional block (none for a dense design)."""
+        return conv_shapes(self.input_shape, self.conv) if self.conv else ()
+
+    @property
+    def n_conv(self) -> int:
+        """Convolutional weight layers: global layers 0 .. n_conv - 1, the dense ones after."""
+        return len(self.conv)
+
     @property
     def n_layers(self) -> int:
-        """Number of weight layers."""
-        return len(self.widths) - 1
+        """Number of weight layers: the convolutional blocks, then the dense layers."""
+        return self.n_conv + len(self.widths) - 1
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Inputs of every weight layer, then the classes: `widths` for a dense design; a
+        convolutional front puts the image's pixels and every block's (pooled) outputs
+        before them.  Index l is what an event count of weight layer l counts."""
+        shapes = self.conv_shapes
+        return (*(s.in_channels * s.height * s.width for s in shapes), *self.widths)
+
+    def fan_in(self, layer: int) -> int:
+        """Synapses of one neuron of weight layer `layer` (a 3x3 kernel over every input
+        channel for a convolution)."""
+        if layer < self.n_conv:
+            return self.conv_shapes[layer].fan_in
+        return self.widths[layer - self.n_conv]
+
+    def layer_outputs(self, layer: int) -> int:
+        """Neurons weight layer `layer` updates per input position: its output channels for a
+        convolution (the same neurons at every pixel), its width for a dense layer."""
+        if layer < self.n_conv:
+            return self.conv_shapes[layer].channels
+        return self.widths[layer - self.n_conv + 1]
 
     @property
     def neurons_per_cycle(self) -> int:
@@ -174,16 +239,23 @@ class AcceleratorConfig:
         return 1 if self.ensemble == "time" else self.samples
 
     def current_bits(self, layer: int) -> int:
-        """Width of the exact synaptic-current accumulator of weight layer `layer`."""
-        fan_in = self.widths[layer]
-        peak = fan_in * ((1 << self.input_bits) - 1 if layer == 0 else 1)
+        """Width of the exact synaptic-current accumulator of weight layer `layer`: the fan-in
+        times the largest input (an input_bits pixel for layer 0, a spike after it)."""
+        peak = self.fan_in(layer) * ((1 << self.input_bits) - 1 if layer == 0 else 1)
         return int(peak).bit_length() + 1
 
     def as_dict(self) -> dict:
-        """Plain-JSON view, for design.json and trial attributes."""
+        """Plain-JSON view, for design.json and trial attributes; a dense design without an
+        input shape has no `input_shape` or `conv` entry (as before the convolutional front),
+        a convolutional one gives them as ``[1, 28, 28]`` and ``"8p,16p"``."""
         out = asdict(self)
         out["widths"] = list(self.widths)
         out.pop("extra")
+        if self.input_shape is None and not self.conv:
+            del out["input_shape"], out["conv"]
+        else:
+            out["input_shape"] = None if self.input_shape is None else list(self.input_shape)
+            out["conv"] = ",".join(map(str, self.conv))
         return out
 
 
@@ -305,6 +377,25 @@ class NetworkGeometry:
             n_out if conv is None else conv.channels * KERNEL * KERNEL
             for (n_out, _), conv in zip(self.matrices, self.convs, strict=True)
         )
+
+
+def parse_shape(value: object) -> tuple[int, int, int] | None:
+    """An input shape (channels, height, width) from ``"1x28x28"``, ``"1,28,28"`` or a
+    sequence of three positive integers; None (or "") is none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    items = value.lower().replace("x", ",").split(",") if isinstance(value, str) else value
+    try:
+        numbers = [float(str(v).strip()) for v in items]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != 3 or any(n != int(n) or n < 1 for n in numbers):
+        raise HardwareInputError(
+            f"input_shape: {value!r} must be three positive integers (channels, height, "
+            "width), e.g. 1x28x28"
+        )
+    c, h, w = (int(n) for n in numbers)
+    return c, h, w
 
 
 @dataclass

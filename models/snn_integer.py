@@ -355,8 +355,7 @@ def run_integer(
 def _plan_prices(net: IntegerNetwork, config: AcceleratorConfig) -> bool:
     """Whether the design's plan has every weight layer of `net`: always for a dense network;
     for a convolutional one only where the design describes its convolutions (its weight
-    layers counted globally, and its `conv_shapes`, where it has them, the network's)."""
+    layers counted globally, and its `conv_shapes` the network's)."""
     if not net.conv_shapes:
         return True
-    shapes = getattr(config, "conv_shapes", None)
-    return config.n_layers == len(net.layers) and (shapes is None or shapes == net.conv_shapes)
+    return config.n_layers == len(net.layers) and config.conv_shapes == net.conv_shapes
