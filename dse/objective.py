@@ -1,15 +1,15 @@
 """One trial: draw a design, train (or reuse) its model, score it, cost it, report it.
 
-Only `method`, `levels`, `depth`, the per-layer widths and the fixed `training:` settings
-change the trained weights; they form the training key, and trials that share it reuse one
-cached model (`dse.cache`).  A `mode` model is derived from the cached BayesBiNN model of the
-same settings (its own cache entry), so BayesBiNN trains once for both.  Everything else
-only changes evaluation (`models.evaluation`) or the hardware estimate (`hwmodel.estimate`).
-The metrics go into two JSON user attributes, `model` and `hardware` (`dse.metrics`: two
-storage writes per trial, not one per metric; read them with `dse.metrics.trial_metrics`);
-constraints go in with `trial.set_constraint` (values <= 0 are feasible), so infeasible
-trials stay in the study, marked.  A hardware variant is one `study.add_trial` of a finished
-trial with all its attributes (one transaction).
+Only `method`, `levels`, `depth`, the per-layer widths, the convolutional front `conv` and the
+fixed `training:` settings change the trained weights; they form the training key, and trials
+that share it reuse one cached model (`dse.cache`).  A `mode` model is derived from the cached
+BayesBiNN model of the same settings (its own cache entry), so BayesBiNN trains once for both.
+Everything else only changes evaluation (`models.evaluation`) or the hardware estimate
+(`hwmodel.estimate`).  The metrics go into two JSON user attributes, `model` and `hardware`
+(`dse.metrics`: two storage writes per trial, not one per metric; read them with
+`dse.metrics.trial_metrics`); constraints go in with `trial.set_constraint` (values <= 0 are
+feasible), so infeasible trials stay in the study, marked.  A hardware variant is one
+`study.add_trial` of a finished trial with all its attributes (one transaction).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dse.schema import StudyConfig
 from dse.selection import RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
 from dse.watch import FinishedTrials, at_start, shared_read
+from hwmodel.architecture import flat_size, parse_blocks
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network
@@ -106,7 +107,10 @@ def build_configs(
     """The training, evaluation and hardware settings of one design."""
     hidden = tuple(int(w) for w in design["width"])
     method = "ste" if design["method"] == "ste" else "bayesbinn"  # mode: of a BayesBiNN model
-    train_cfg = TrainConfig(widths=hidden, levels=design["levels"], method=method, **cfg.training)
+    conv = design["conv"]
+    train_cfg = TrainConfig(
+        widths=hidden, conv=conv, levels=design["levels"], method=method, **cfg.training
+    )
     eval_cfg = EvalConfig(
         timesteps=design["timesteps"],
         samples=design["samples"],
@@ -120,8 +124,13 @@ def build_configs(
         threshold_scales=tuple(design["threshold_scale"]),
         seed=cfg.evaluation.seed,
     )
+    # A convolutional front is planned and priced over the images; its dense head takes the
+    # last block's pooled outputs.  A dense design has no image shape, as before `conv`.
+    shape = splits.image_shape
     accel = AcceleratorConfig(
-        widths=(splits.input_dim, *hidden, splits.num_classes),
+        widths=(flat_size(shape, parse_blocks(conv)), *hidden, splits.num_classes),
+        input_shape=shape if conv else None,
+        conv=conv,
         pe=design["pe"],
         synapses_per_cycle=design["synapses_per_cycle"],
         sample_lanes=design["sample_lanes"],
@@ -168,8 +177,8 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
 
 def count_models(cfg: StudyConfig) -> int:
     """Distinct models the search space caches: levels x widths per hidden layer, per depth,
-    per method; `mode` adds its BayesBiNN model when `bayesbinn` is not searched (a mode
-    model itself is derived, not trained)."""
+    per convolutional front, per method; `mode` adds its BayesBiNN model when `bayesbinn` is
+    not searched (a mode model itself is derived, not trained)."""
     knobs = cfg.knobs
     methods = set(knobs["method"].grid_values())
     if "mode" in methods:
@@ -177,7 +186,7 @@ def count_models(cfg: StudyConfig) -> int:
     widths = len(knobs["width"].grid_values())
     depths = knobs["depth"].grid_values()
     settings = len(knobs["levels"].grid_values()) * sum(widths ** int(d) for d in depths)
-    return len(methods) * settings
+    return len(methods) * len(knobs["conv"].grid_values()) * settings
 
 
 def model_cache(cfg: StudyConfig) -> ModelCache:
@@ -441,6 +450,7 @@ class TrialObjective:
             "train_seconds": train_s,
             "eval_seconds": eval_s,
             "method": design["method"],
+            **({"conv": train_cfg.conv} if train_cfg.conv else {}),  # dense: as before conv
             "train_config": train_cfg.to_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,

@@ -47,6 +47,8 @@ from dse.space import (
     short_repr,
 )
 from dse.terminal import printable
+from hwmodel.architecture import conv_shapes, parse_blocks
+from hwmodel.errors import HardwareInputError
 from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
@@ -179,6 +181,10 @@ def _profile() -> Any:
 #: images give 359 (as many as its 360 test images), MNIST's 60,000 give 5,000, and so do
 #: CIFAR-10's 50,000 as an npz file.
 SELECTION_FRACTION = {"digits": 0.25, "mnist": 1 / 12, "fashion-mnist": 1 / 12, "npz": 0.1}
+#: (channels, height, width) of the named datasets' images (`DatasetSplits.image_shape`,
+#: which needs torch), so that a `conv` front is checked against them at load; an npz file's
+#: shape is known once it is read, and checked then.
+IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28)}
 
 
 class DatasetConfig(_Section):
@@ -378,6 +384,7 @@ class StudyConfig(_Section):
                 raise PydanticCustomError("line", "grid", {"text": str(exc)}) from None
         if self.hardware_search.exact:
             _check_hardware_grid(self.knobs, self.hardware_search.clock_step_mhz)
+        _check_conv(self.knobs["conv"], self.dataset.name)
         _check_training(self.training)
         if self.storage is not None:
             try:
@@ -470,6 +477,27 @@ def _check_hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> None:
             "or hardware_search.exact: false"
         )
     raise PydanticCustomError("line", "grid", {"text": text})
+
+
+def _check_conv(knob: Knob, dataset: str) -> None:
+    """Every `conv` front leaves at least one pixel of the dataset's images (where known):
+    a pooling stage too many for 8x8 digits fails at load, not in the first trial."""
+    shape = IMAGE_SHAPES.get(dataset)
+    if shape is None:
+        return
+    values = enumerate(knob.choices) if knob.choices else [(None, knob.fixed)]
+    for index, value in values:
+        try:
+            conv_shapes(shape, parse_blocks(value))
+        except HardwareInputError as exc:
+            where = "search.conv" if index is None else f"search.conv.{index}"
+            image = "x".join(map(str, shape))
+            problem = str(exc).split(": ", 1)[-1].split("; ")[0]
+            text = (
+                f"{where}: {short_repr(value)} is not allowed; on the {image} images of "
+                f"{dataset} {problem}: use fewer pooled blocks"
+            )
+            raise PydanticCustomError("line", "conv", {"text": text}) from None
 
 
 def _check_directory_path(path: Path) -> None:
@@ -574,9 +602,14 @@ def _check_training(training: dict[str, Any]) -> None:
     from models.errors import ModelInputError
     from models.train_config import TrainConfig
 
-    searched = ("widths", "levels", "method")  # the knobs width, levels and method
+    searched = {"widths": "width", "levels": "levels", "method": "method", "conv": "conv"}
     allowed = [f.name for f in fields(TrainConfig) if f.name not in searched]
     for key in training:
+        if key in searched:
+            fix = f"the search sets it; write it as search.{searched[key]}"
+            raise PydanticCustomError(
+                "knob", "training", {"where": f"training.{key}", "value": key, "fix": fix}
+            )
         if key not in allowed:
             ctx = {"where": f"training.{key}", "value": key, "fix": "known: " + ", ".join(allowed)}
             raise PydanticCustomError("knob", "training", ctx)
