@@ -18,6 +18,7 @@ import numpy as np
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hls.rtl.context import memory_files, rtl_context
+from hls.support import refuse_conv
 from hls.vitis.context import template_context
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
@@ -258,7 +259,9 @@ def export_design(
 
     if n_images < 1:
         raise HardwareInputError(f"--images: {n_images} must be at least 1")
+    refuse_conv(config.conv, "export")
     model = load_model(model_dir)
+    refuse_conv(model.network.blocks, "export")
     if tuple(model.widths) != tuple(config.widths):
         raise HardwareInputError(
             f"widths: the design has {list(config.widths)} but the model in {model_dir} has "
