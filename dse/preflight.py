@@ -5,16 +5,30 @@ calibration only after each trial's training."""
 from __future__ import annotations
 
 from dse.errors import StudyInputError
-from dse.schema import StudyConfig
-from dse.space import short_repr
+from dse.schema import StudyConfig, conv_problem
+from dse.space import default_knob, short_repr
 
 
 def check_resources(cfg: StudyConfig) -> None:
-    """Raise StudyInputError (one line, naming the field) for an unusable profile or device."""
+    """Raise StudyInputError (one line, naming the field) for an unusable profile or device,
+    or a `conv` front that an npz file's images cannot hold."""
     check_calibration(str(cfg.evaluation.calibration), "evaluation.calibration")
     device = cfg.training.get("device")
     if device is not None:
         _check_device(device)
+    if cfg.dataset.name == "npz" and cfg.knobs["conv"] != default_knob("conv"):
+        _check_npz_conv(cfg)
+
+
+def _check_npz_conv(cfg: StudyConfig) -> None:
+    """The study file cannot know an npz file's image shape (`dse.schema.IMAGE_SHAPES`):
+    read the file (the search reads it next anyway, from the same cache) and check."""
+    from dse.objective import load_splits
+
+    shape = load_splits(cfg.dataset).image_shape
+    problem = conv_problem(cfg.knobs["conv"], shape, str(cfg.dataset.path.name))
+    if problem is not None:
+        raise StudyInputError(problem)
 
 
 def check_calibration(path: str, field: str) -> None:

@@ -483,8 +483,14 @@ def _check_conv(knob: Knob, dataset: str) -> None:
     """Every `conv` front leaves at least one pixel of the dataset's images (where known):
     a pooling stage too many for 8x8 digits fails at load, not in the first trial."""
     shape = IMAGE_SHAPES.get(dataset)
-    if shape is None:
-        return
+    problem = None if shape is None else conv_problem(knob, shape, dataset)
+    if problem is not None:
+        raise PydanticCustomError("line", "conv", {"text": problem})
+
+
+def conv_problem(knob: Knob, shape: tuple[int, int, int], images: str) -> str | None:
+    """The error line for the first `conv` value that pools `images` of `shape` (C, H, W)
+    to nothing, else None."""
     values = enumerate(knob.choices) if knob.choices else [(None, knob.fixed)]
     for index, value in values:
         try:
@@ -493,11 +499,11 @@ def _check_conv(knob: Knob, dataset: str) -> None:
             where = "search.conv" if index is None else f"search.conv.{index}"
             image = "x".join(map(str, shape))
             problem = str(exc).split(": ", 1)[-1].split("; ")[0]
-            text = (
+            return (
                 f"{where}: {short_repr(value)} is not allowed; on the {image} images of "
-                f"{dataset} {problem}: use fewer pooled blocks"
+                f"{images} {problem}: use fewer pooled blocks"
             )
-            raise PydanticCustomError("line", "conv", {"text": text}) from None
+    return None
 
 
 def _check_directory_path(path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from npz_data import write_npz
 from optuna.trial import FixedTrial, TrialState
 
 import dse
@@ -208,3 +209,27 @@ def test_project_commands_refuse_a_conv_design_json(
     assert main([command, str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "conv '4p' is a convolutional design" in err
+
+
+def test_an_npz_conv_study_is_checked_against_the_file_then_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An npz file's image shape is only known once it is read: before the first trial."""
+    write_npz(tmp_path / "rgb.npz")  # 3x8x8 images
+    spec = tiny(name="rgbconv", output_dir=str(tmp_path / "out"), n_trials=1)
+    spec["dataset"] = {"name": "npz", "path": str(tmp_path / "rgb.npz"), "max_selection": 30}
+    spec["search"] = {**spec["search"], "conv": ["2p", "2p,2p,2p,2p"]}
+    path = tmp_path / "rgbconv.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: search.conv.1: '2p,2p,2p,2p' is not allowed; on the 3x8x8 images of rgb.npz "
+        "block 4 (2p) pools a 1x1 map to nothing: use fewer pooled blocks"
+    )
+    assert not (tmp_path / "out" / "models").exists()  # refused before any training
+    spec["search"]["conv"] = "2p"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path)]) == 0
+    trial = dse.load(path).trials[0]
+    assert trial_metrics(trial)["accelerator"]["input_shape"] == [3, 8, 8]
+    assert trial_metrics(trial)["accelerator"]["widths"][0] == 2 * 4 * 4
