@@ -201,6 +201,7 @@ class _FloatArithmetic:
         self._bias = [param(layer.bias) for layer in snn.layers]
         self._threshold = [param(layer.threshold) for layer in snn.layers]
         self._initial = [param(layer.initial) for layer in snn.layers]
+        self._strict = [layer.strict for layer in snn.layers]
 
     def dtype(self, index: int) -> torch.dtype:
         return torch.float32
@@ -225,6 +226,9 @@ class _FloatArithmetic:
 
     def summable(self, index: int) -> bool:
         return True
+
+    def strict(self, index: int) -> bool:
+        return self._strict[index]
 
 
 @torch.inference_mode()
