@@ -45,6 +45,9 @@ from models.idx import read_idx
 Split = tuple[torch.Tensor, torch.Tensor]
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
+#: (inputs, classes) of each dataset's flattened images, known without loading them (an
+#: imported network is checked against them; a test holds them equal to the loaded data).
+SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
 OOD_TRANSFORMS = ("noise", "flip")
 DATA_ROOT_ENV = "DSE_DATA_ROOT"
 #: How a missing dataset's error tells the user to name its folder, unless the caller says.
