@@ -2,7 +2,9 @@
 
 Only `method`, `levels`, `depth`, the per-layer widths and the fixed `training:` settings
 change the trained weights; they form the training key, and trials that share it reuse one
-cached model (`dse.cache`).  A `mode` model is derived from the cached BayesBiNN model of the
+cached model (`dse.cache`).  A study of a saved model (`model:`, e.g. one `dse import` wrote)
+trains nothing: every trial evaluates that model, and only the evaluation and hardware knobs
+vary.  A `mode` model is derived from the cached BayesBiNN model of the
 same settings (its own cache entry), so BayesBiNN trains once for both.  Everything else
 only changes evaluation (`models.evaluation`) or the hardware estimate (`hwmodel.estimate`).
 The metrics go into two JSON user attributes, `model` and `hardware` (`dse.metrics`: two
@@ -93,8 +95,10 @@ def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
 def build_configs(
     cfg: StudyConfig, design: dict[str, Any], splits: DatasetSplits
 ) -> tuple[TrainConfig, EvalConfig, AcceleratorConfig]:
-    """The training, evaluation and hardware settings of one design."""
-    hidden = tuple(int(w) for w in design["width"])
+    """The training, evaluation and hardware settings of one design (the hidden widths of a
+    saved model's, in a study of one)."""
+    saved = cfg.saved_model
+    hidden = tuple(saved.widths[1:-1] if saved is not None else map(int, design["width"]))
     method = "ste" if design["method"] == "ste" else "bayesbinn"  # mode: of a BayesBiNN model
     train_cfg = TrainConfig(widths=hidden, levels=design["levels"], method=method, **cfg.training)
     eval_cfg = EvalConfig(
@@ -137,6 +141,9 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
     BayesBiNN key has no `method` entry, as before the knob existed, so the caches of existing
     studies stay valid.
     """
+    if cfg.saved_model is not None:  # nothing is trained: the key names the saved model
+        saved = cfg.saved_model
+        return {"format": CACHE_FORMAT, "saved_model": str(saved.path), "digest": saved.digest}
     settings = train_cfg.to_dict()
     settings.pop("device")
     if settings["method"] == "bayesbinn":
@@ -188,6 +195,8 @@ def trial_configuration(
     recorded = trial_metrics(trial).get("model_dir")  # the model the trial was scored with
     if recorded is not None:
         return train_cfg, eval_cfg, accel, Path(recorded)
+    if cfg.model is not None:
+        return train_cfg, eval_cfg, accel, Path(cfg.model)
     key = training_key(cfg, train_cfg, mode=design["method"] == "mode")
     return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(key)
 
@@ -402,12 +411,15 @@ class TrialObjective:
             base, _ = self.cache.get_or_train(training_key(self.cfg, train_cfg), train)
             save_model(mode_network(self._model(base), self.splits), directory)
 
-        if self.cache.lookup(key) is None:
-            verb = "deriving (posterior mode)" if mode else "training"
-            label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
-            self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
         start = time.perf_counter()
-        model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
+        if self.cfg.model is not None:  # a saved model: nothing to train
+            model_dir, hit = Path(self.cfg.model), True
+        else:
+            if self.cache.lookup(key) is None:
+                verb = "deriving (posterior mode)" if mode else "training"
+                label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
+                self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
+            model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start
         self._phase("evaluating")
         start = time.perf_counter()
