@@ -70,28 +70,6 @@ def write_nir(
     return result
 
 
-def import_model(
-    file: Path,
-    out: Path,
-    dataset: str,
-    *,
-    dt: float = DEFAULT_DT,
-    force: bool = False,
-) -> ImportedModel:
-    """Import the NIR file `file` for `dataset` into the model directory `out` (refused when it
-    is not empty, unless `force`); the API's and the command's shared body."""
-    from models.imported import save_imported
-    from models.nir_import import import_nir_file
-
-    if out.exists() and not out.is_dir():
-        raise StudyInputError(f"--out: {out} is a file; name a directory for the model")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise StudyInputError(f"--out: {out} is not empty; choose an empty directory or --force")
-    model = import_nir_file(file, dataset, dt=dt)
-    save_imported(model, out)
-    return model
-
-
 def _report(model: ImportedModel, file: Path, out: Path) -> None:
     """The layers as imported (ints: thresholds and biases are integers in current units, so
     the integer model is exact), the notes, and the commands to run next."""
@@ -153,7 +131,9 @@ def import_command(
         raise StudyInputError(
             "--dataset: missing; name what the network classifies (digits, mnist or fashion-mnist)"
         )
-    model = import_model(file, out, dataset, dt=dt, force=force)
+    from dse.api import imported_model
+
+    model = imported_model(file, out, dataset, dt=dt, force=force, flag="--out")
     _report(model, file, out)
 
 
