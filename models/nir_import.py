@@ -34,9 +34,10 @@ The rules, per weight layer (a dense node and the neuron after it):
 * **Initial membrane.**  0, or the node's ``v_initial`` metadata.
 * **Readout.**  A last dense node straight into Output gives dse's non-spiking output layer:
   the class score is its output summed over the timesteps.  An ``I`` or ``LI`` node there is
-  the same accumulator.  A spiking ``IF``/``LIF`` readout becomes that accumulator too (the
-  class with the largest integrated input, where the file's network counts spikes), with a
-  note; its threshold must then be the same for every class.
+  the same accumulator.  A spiking ``IF``/``LIF`` readout becomes that accumulator too, with a
+  note: it scores a class by its integrated input, which ranks classes like their spike
+  counts only where the input rises steadily (a membrane that falls after firing keeps its
+  spikes), so predictions can differ; its threshold must be the same for every class.
 * **Thresholds and biases.**  After the division they are real numbers in units of the
   binary current (one input spike; for the first layer, a pixel of value 1); values within
   1e-6 of an integer are taken as that integer (float32 rounding of the division).
@@ -456,9 +457,10 @@ def _output_layer(
             factor = factor / neuron.threshold
             ctx.note(
                 f"node {neuron.name!r} ({neuron.kind}) is a spiking readout: it becomes dse's "
-                "non-spiking output layer, whose class score is the integrated input (spikes "
-                "times threshold plus what is left); the largest score wins where the file's "
-                "network counts spikes, so predictions differ only where spike counts tie"
+                "non-spiking output layer, which scores each class by its integrated input; "
+                "that ranks classes as their spike counts do only where a class's input rises "
+                "steadily, so predictions can differ (docs/interop.md); a Linear readout "
+                "summed over time imports exactly"
             )
     if np.any(np.abs(factor - factor[0]) > TOLERANCE * abs(factor[0])):
         who = dense.name if neuron is None else f"{dense.name}/{neuron.name}"
