@@ -59,7 +59,8 @@ def export_with_snntorch(net: torch.nn.Module, n_in: int, path: Path) -> Path:
     from snntorch.export_nir import export_to_nir
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # 1 / (1 - beta)
+        warnings.simplefilter("ignore", DeprecationWarning)  # nirtorch.extract_nir_graph
         graph = export_to_nir(net, torch.rand(1, n_in), ignore_dims=[0])
     nir.write(path, graph)
     return path
