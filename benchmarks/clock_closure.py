@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hls.calibrate import run_designs
-from hls.design_spread import calibration_designs, random_snn
+from hls.tools.calibrate import run_designs
+from hls.tools.design_spread import calibration_designs, random_snn
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 

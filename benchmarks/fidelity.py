@@ -1,7 +1,7 @@
 """How well the cost model and the plan predict what the RTL backend really builds.
 
-For the calibration spread (`hls.design_spread.calibration_designs`, 24 designs by default),
-through `hls.calibrate`'s pipeline and cache (a second run with the same --out reads every
+For the calibration spread (`hls.tools.design_spread.calibration_designs`, 24 designs by default),
+through `hls.tools.calibrate`'s pipeline and cache (a second run with the same --out reads every
 design back and only refits): each design exported as RTL, simulated with Verilator and
 synthesized with Yosys for 7-series cells.  Prints
 
@@ -23,7 +23,7 @@ import time
 
 import pandas as pd
 
-from hls.calibrate import STAGES, calibrate, design_frame, summary_frame
+from hls.tools.calibrate import STAGES, calibrate, design_frame, summary_frame
 
 
 def cycles_frame(results: list[dict]) -> pd.DataFrame:

@@ -6,7 +6,7 @@
 Exports one trial of the study with `dse export` from the models `dse run` cached (`--run-dir`:
 the folder the study was run from, whose runs/<name>/ holds study.db and models/; default the
 repository), else, with `--random` or when that cache is absent, a random 784-512-512-10
-network (`hls.design_spread.random_snn`) at the knobs of the mnist98 study's Bayesian designs
+network (`hls.tools.design_spread.random_snn`) at the knobs of the mnist98 study's Bayesian designs
 (k = 4, 32 PEs, regenerate: `codes_0` is 12,544 words of 32 codes).  Then runs `dse csim` on
 it in a child process, as a user does, and reports its wall time and the peak resident memory
 of that process tree (the largest of dse, make, g++ and the testbench, from `os.wait4`)
@@ -66,8 +66,8 @@ def random_export(out: Path, images: int, seed: int) -> None:
     """Write the random design's HLS project into `out` (run in a child process)."""
     import numpy as np
 
-    from hls.design_spread import random_snn
     from hls.export import export_project
+    from hls.tools.design_spread import random_snn
     from hwmodel.template import AcceleratorConfig
 
     rng = np.random.default_rng(seed)

@@ -32,7 +32,7 @@ def simulate(name: str, net: object, config: object, out: Path) -> dict:
     import numpy as np
 
     from hls.export import export_project
-    from hls.rtl_sim import run_rtl_sim
+    from hls.rtl.sim import run_rtl_sim
 
     rng = np.random.default_rng(config.seed % 2**32)
     pixels = rng.uniform(0.0, 1.0, (4, config.widths[0]))

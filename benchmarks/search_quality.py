@@ -1,14 +1,24 @@
-"""Search quality over seeds: hypervolume, and the evaluations and wall time needed to reach
-95 % (and 90 %) of the best-known front, for random search, TPE, NSGA-II and the exact inner
-hardware optimisation (TPE, every evaluated model's hardware front recorded).
+"""Search quality over seeds: hypervolume at equal wall time, equal CPU time and equal
+evaluations, and the evaluations and time needed to reach a fraction of the best-known front,
+for random search, TPE, NSGA-II, Optuna's GPSampler, and each of TPE and GP with the exact inner
+hardware optimisation (every evaluated model's hardware front recorded).
 
     OMP_NUM_THREADS=1 python benchmarks/search_quality.py [--seeds 5] [--trials 40] [--out DIR]
-        [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner] [--reuse]
+        [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner,gp,gp-inner] [--reuse]
+        [--target 0.9]
 
 Two more strategies compare what TPE learns from under `inner` (`dse.sampling`):
 `inner-all` every trial, the recorded hardware variants included, and `inner-sampled` the
 trials it sampled only (`--strategies inner-all,inner-sampled`); `inner` is whichever
-`dse.sampling.VARIANTS_IN_HISTORY` chooses.
+`dse.sampling.VARIANTS_IN_HISTORY` chooses; `gp-inner-sampled` is GP with the inner search
+that does not learn from the variants (GP's cost grows with the trials it models).
+
+Which strategy is best depends on what an evaluation costs.  For cheap evaluations (digits,
+well under a second) the study's time is the sampler's and the storage's as much as the
+model's, so strategies are compared at equal wall time (and equal CPU time of this process,
+which a busy machine inflates less).  For expensive ones (MNIST-size models: seconds to
+minutes per evaluation) the sampler's time vanishes beside the evaluation, so they are
+compared at equal evaluations.
 
 Spaces: `quickstart` is studies/quickstart.yaml as shipped (accuracy against energy_pl_uj);
 `three` is the same search space with three objectives (accuracy, latency, LUT).  Every run
@@ -30,6 +40,7 @@ never reaches 95 % counts as infinite (the table shows how many reached it).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -38,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import plotly.colors
 import plotly.graph_objects as go
 import yaml
 from optuna._hypervolume import compute_hypervolume  # what optuna's own HV plots call
@@ -67,7 +79,15 @@ STRATEGIES = {
         "hardware_search": {"exact": True},
         "variants_in_history": False,
     },
+    "gp": {"sampler": {"name": "gp"}},
+    "gp-inner": {"sampler": {"name": "gp"}, "hardware_search": {"exact": True}},
+    "gp-inner-sampled": {
+        "sampler": {"name": "gp"},
+        "hardware_search": {"exact": True},
+        "variants_in_history": False,
+    },
 }
+DEFAULT_STRATEGIES = ("random", "tpe", "nsga2", "inner", "gp", "gp-inner")
 SPACES = {
     "quickstart": None,  # the shipped objectives
     "three": [
@@ -128,6 +148,7 @@ class Run:
     strategy: str
     seed: int
     seconds: np.ndarray  # per trial
+    cpu: np.ndarray  # CPU seconds of this process since the run started, per trial (nan: unknown)
     evals: np.ndarray  # evaluated configurations so far, per trial
     points: list[np.ndarray | None]  # raw objective values (minimised) if feasible, else None
 
@@ -136,18 +157,47 @@ def signed(values: list[float], directions: list[str]) -> np.ndarray:
     return np.array([v if d == "minimize" else -v for v, d in zip(values, directions, strict=True)])
 
 
+class _Clock:
+    """A trial callback noting (wall, CPU) time as each trial ends; the hardware variants its
+    evaluation records complete before that moment."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, float]] = []
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.marks.append((time.time(), time.process_time()))
+
+
+def _cpu_at(marks: list[tuple[float, float]], moments: list[float], cpu0: float) -> np.ndarray:
+    """CPU seconds since `cpu0` at the first mark at or after each wall-clock moment."""
+    if not marks:
+        return np.full(len(moments), np.nan)
+    walls = np.array([w for w, _ in marks])
+    cpus = np.array([c for _, c in marks]) - cpu0
+    at = np.minimum(np.searchsorted(walls, moments, side="left"), len(marks) - 1)
+    return cpus[at]
+
+
 def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool) -> Run:
     """Run one study (or, with `reuse`, read a finished one back; its clock starts at its
-    first trial)."""
-    start = time.time()
+    first trial).  The CPU clock is kept beside the study's journal file."""
+    clock_file = Path(cfg.storage_url().removeprefix("journal:///")).with_suffix(".cpu.json")
+    start, cpu0 = time.time(), time.process_time()
     history = STRATEGIES[strategy].get("variants_in_history", dse.sampling.VARIANTS_IN_HISTORY)
     default, dse.sampling.VARIANTS_IN_HISTORY = dse.sampling.VARIANTS_IN_HISTORY, history
     try:
-        study = open_study(cfg, create=False) if reuse else run_study(cfg, progress=False)
+        if reuse:
+            study = open_study(cfg, create=False)
+        else:
+            marks = _Clock()
+            study = run_study(cfg, progress=False, callbacks=[marks])
+            clock = {"start": start, "cpu0": cpu0, "marks": marks.marks}
+            clock_file.write_text(json.dumps(clock))
     finally:
         dse.sampling.VARIANTS_IN_HISTORY = default
+    clock = json.loads(clock_file.read_text()) if clock_file.exists() else {}
     if reuse:
-        start = min(t.datetime_start for t in study.trials).timestamp()
+        start = clock.get("start", min(t.datetime_start for t in study.trials).timestamp())
     directions = [o.direction for o in cfg.objectives]
     trials: list[FrozenTrial] = sorted(
         study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
@@ -160,7 +210,9 @@ def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool
         evals.append(count)
         feasible = all(v <= 0 for v in t.constraints.values())
         points.append(signed(t.values, directions) if feasible else None)
-    return Run(space, strategy, seed, np.array(seconds), np.array(evals), points)
+    moments = [start + s for s in seconds]
+    cpu = _cpu_at([tuple(m) for m in clock.get("marks", [])], moments, clock.get("cpu0", 0.0))
+    return Run(space, strategy, seed, np.array(seconds), cpu, np.array(evals), points)
 
 
 class Normaliser:
@@ -196,21 +248,27 @@ def history(run: Run, norm: Normaliser) -> np.ndarray:
     return np.array(out)
 
 
-def first_reach(run: Run, hv: np.ndarray, target: float) -> tuple[float, float]:
-    """(evaluations, seconds) when the run first reached `target` hypervolume (inf if never)."""
+def first_reach(run: Run, hv: np.ndarray, target: float) -> tuple[float, float, float]:
+    """(evaluations, wall seconds, CPU seconds) when the run first reached `target`
+    hypervolume (inf if never)."""
     hit = np.flatnonzero(hv >= target)
     if not len(hit):
-        return float("inf"), float("inf")
-    return float(run.evals[hit[0]]), float(run.seconds[hit[0]])
+        return float("inf"), float("inf"), float("inf")
+    first = hit[0]
+    return float(run.evals[first]), float(run.seconds[first]), float(run.cpu[first])
 
 
-def reached_by(run: Run, hv: np.ndarray, seconds: float) -> float:
-    """Hypervolume the run had reached `seconds` after it started (0 before its first trial)."""
-    done = np.flatnonzero(run.seconds <= seconds)
+def reached_by(clock: np.ndarray, hv: np.ndarray, budget: float) -> float:
+    """Hypervolume the run had reached when `clock` (its seconds, CPU seconds or evaluations
+    per trial) was at `budget` (0 before its first trial)."""
+    done = np.flatnonzero(clock <= budget)
     return float(hv[done[-1]]) if len(done) else 0.0
 
 
 def median_iqr(values: list[float]) -> str:
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        return "n/a"
     q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf")
     if not np.isfinite(med):
         return "not reached"
@@ -218,51 +276,54 @@ def median_iqr(values: list[float]) -> str:
     return f"{med:.3g} [{q1:.3g}, {upper}]"
 
 
-def table(space: str, runs: list[Run], norm: Normaliser, trials: int) -> list[str]:
+def _common(runs: list[Run], last: str) -> float:
+    """The same budget for every strategy: the smallest of the strategies' median final
+    wall seconds, CPU seconds or evaluations (`last` names the Run field)."""
+    return min(
+        float(np.median([getattr(r, last)[-1] for r in runs if r.strategy == s]))
+        for s in {r.strategy for r in runs}
+    )
+
+
+def table(space: str, runs: list[Run], norm: Normaliser, trials: int, target: float) -> list[str]:
     """Markdown rows: one per strategy, medians and IQRs over seeds."""
     union = [p for r in runs for p in r.points if p is not None]
     reference = norm.hypervolume(union)
-    # The same wall time for every strategy: the shortest median run.
-    common = min(
-        float(np.median([r.seconds[-1] for r in runs if r.strategy == s]))
-        for s in {r.strategy for r in runs}
-    )
+    wall, cpu, evals = _common(runs, "seconds"), _common(runs, "cpu"), _common(runs, "evals")
+    pct = f"{100 * target:.0f} %"
     lines = [
         f"space `{space}`: reference hypervolume {reference:.4f} (union of {len(runs)} runs, "
-        f"{trials} sampled trials each)",
+        f"{trials} sampled trials each); HV / ref at equal budgets: {wall:.3g} s wall, "
+        f"{cpu:.3g} s CPU, {evals:.0f} evaluations",
         "",
-        f"| strategy | final HV / ref | HV / ref at {common:.3g} s | evals to 95 % "
-        "| seconds to 95 % | reached 95 % | evals to 90 % | seconds to 90 % | reached 90 % "
-        "| evals per run | seconds per run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| strategy | final HV / ref | at {wall:.3g} s | at {cpu:.3g} s CPU "
+        f"| at {evals:.0f} evals "
+        f"| evals to {pct} | seconds to {pct} | CPU s to {pct} | reached {pct} "
+        "| evals per run | seconds per run | CPU s per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for strategy in STRATEGIES:
         mine = [r for r in runs if r.strategy == strategy]
         if not mine:
             continue
-        hvs = [history(r, norm) for r in mine]
-        cells = [strategy, median_iqr([hv[-1] / reference for hv in hvs])]
-        at = [reached_by(r, hv, common) / reference for r, hv in zip(mine, hvs, strict=True)]
-        cells.append(median_iqr(at))
-        for fraction in (0.95, 0.90):
-            reach = [
-                first_reach(r, hv, fraction * reference) for r, hv in zip(mine, hvs, strict=True)
-            ]
-            cells += [median_iqr([e for e, _ in reach]), median_iqr([s for _, s in reach])]
-            cells.append(f"{sum(np.isfinite(s) for _, s in reach)}/{len(mine)}")
-        lines.append(
-            "| " + " | ".join(cells) + " "
-            f"| {median_iqr([float(r.evals[-1]) for r in mine])} "
-            f"| {median_iqr([float(r.seconds[-1]) for r in mine])} |"
-        )
+        hvs = [history(r, norm) / reference for r in mine]
+        pairs = list(zip(mine, hvs, strict=True))
+        reach = [first_reach(r, hv, target) for r, hv in pairs]
+        cells = [strategy, median_iqr([hv[-1] for hv in hvs])]
+        for field, budget in (("seconds", wall), ("cpu", cpu), ("evals", evals)):
+            cells.append(median_iqr([reached_by(getattr(r, field), hv, budget) for r, hv in pairs]))
+        cells += [median_iqr([x[i] for x in reach]) for i in range(3)]
+        cells.append(f"{sum(np.isfinite(x[1]) for x in reach)}/{len(mine)}")
+        for field in ("evals", "seconds", "cpu"):
+            cells.append(median_iqr([float(getattr(r, field)[-1]) for r in mine]))
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def plot(space: str, runs: list[Run], norm: Normaliser, out_dir: Path) -> Path:
     """Hypervolume (fraction of the reference) against wall time, one line per run."""
     reference = norm.hypervolume([p for r in runs for p in r.points if p is not None])
-    palette = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
-    colours = dict(zip(STRATEGIES, palette, strict=True))
+    colours = dict(zip(STRATEGIES, plotly.colors.qualitative.Safe, strict=False))
     fig = go.Figure()
     for run in runs:
         fig.add_trace(
@@ -296,7 +357,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=40, help="sampled trials per run")
     parser.add_argument("--spaces", default=",".join(SPACES))
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
+    parser.add_argument(
+        "--target", type=float, default=0.9, help="fraction of the reference hypervolume"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--reuse", action="store_true", help="analyse the finished runs in --out")
     args = parser.parse_args()
@@ -315,7 +379,7 @@ def main() -> None:
                 print(f"  {space} {strategy} seed {seed}: {runs[-1].seconds[-1]:.1f} s", flush=True)
         metrics = [o.metric for o in cfg.objectives]
         norm = Normaliser(runs, metrics)
-        print("\n".join(table(space, runs, norm, args.trials)))
+        print("\n".join(table(space, runs, norm, args.trials, args.target)))
         print(f"plot: {plot(space, runs, norm, out_dir)}")
         print(f"load average now {os.getloadavg()[0]:.1f}\n", flush=True)
 

@@ -39,7 +39,7 @@ from dse.watch import FinishedTrials, at_start, shared_read
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network
-from models.datasets import DatasetSplits, load_dataset, load_ood
+from models.datasets import NPZ, DatasetSplits, load_dataset, load_ood, npz_digest
 from models.evaluation import EvalConfig, evaluate_seeds, seed_repeats
 from models.io import load_model, save_model
 from models.training import TrainConfig, train_model
@@ -60,22 +60,32 @@ class TrialFailure(RuntimeError):
 #: not the `--data-root` flag, which `dse run` does not take.
 ROOT_HINT = "set dataset.root in the study file to the folder"
 OOD_ROOT_HINT = "set dataset.ood_root in the study file to the folder"
+NPZ_HINT = "fix dataset.path in the study file"
+
+
+def load_splits(dataset: Any) -> DatasetSplits:
+    """The study's dataset splits, loaded once per process (`dataset`: a DatasetConfig) and
+    per version of an npz file (a file changed on disk is read again)."""
+    version = npz_digest(dataset.path, NPZ_HINT) if dataset.name == NPZ else None
+    return _load_splits(dataset, version)
 
 
 @functools.lru_cache(maxsize=4)
-def load_splits(dataset: Any) -> DatasetSplits:
-    """The study's dataset splits, loaded once per process (`dataset`: a DatasetConfig)."""
+def _load_splits(dataset: Any, version: str | None) -> DatasetSplits:
     return load_dataset(
         dataset.name,
-        root=dataset.root,
+        root=dataset.source,
         seed=dataset.seed,
         val_fraction=dataset.val_fraction,
         max_train=dataset.max_train,
         max_test=dataset.max_test,
         selection_fraction=dataset.selection_share,
         max_selection=dataset.max_selection,
-        root_hint=ROOT_HINT,
+        root_hint=NPZ_HINT if dataset.name == NPZ else ROOT_HINT,
     )
+
+
+load_splits.cache_clear = _load_splits.cache_clear  # type: ignore[attr-defined]
 
 
 def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
@@ -135,7 +145,8 @@ def build_configs(
 
 
 def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -> dict[str, Any]:
-    """Everything that changes the trained weights (the data location is not one of them).
+    """Everything that changes the trained weights (the data location is not one of them;
+    an npz file's content is, by its SHA-256, so a changed file trains again).
 
     `mode`: the key of the posterior-mode network derived from this BayesBiNN model.  A
     BayesBiNN key has no `method` entry, as before the knob existed, so the caches of existing
@@ -156,6 +167,8 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
         "selection_fraction": data.selection_share,
         "max_train": data.max_train,
     }
+    if data.name == NPZ:  # only here: the keys of the named datasets stay as they were
+        dataset["sha256"] = npz_digest(data.path, NPZ_HINT)
     key = {"format": CACHE_FORMAT, "dataset": dataset, "train": settings}
     return {**key, "derived": "mode"} if mode else key
 

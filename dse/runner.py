@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
@@ -42,8 +43,8 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
     """The study's sampler, always named explicitly (Optuna 5's multi-objective default is TPE).
 
     `worker` offsets the seed so that parallel workers on one storage draw different trials.
-    TPE reads the study's trials once per trial, not once per parameter, and learns from the
-    hardware variants or not as `dse.sampling.VARIANTS_IN_HISTORY` says (`TrialHistory`).
+    TPE and GP read the study's trials once per trial, not once per parameter, and learn from
+    the hardware variants or not as `dse.sampling.VARIANTS_IN_HISTORY` says (`TrialHistory`).
     """
     seed = cfg.sampler.seed + worker
     name = cfg.sampler_name
@@ -54,7 +55,15 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
             optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
         )
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+        return TrialHistory(
+            # The knobs a method draws conditionally (the sampling knobs of a Bayesian method)
+            # are drawn at random, by design: GP models the knobs every trial has.
+            optuna.samplers.GPSampler(
+                seed=seed,
+                n_startup_trials=cfg.sampler.n_startup_trials,
+                warn_independent_sampling=False,
+            )
+        )
     if name == "grid":
         return optuna.samplers.GridSampler(grid_search_space(cfg.knobs), seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
@@ -145,12 +154,13 @@ def run_study(
     storage_url: str | None = None,
     progress: bool = True,
     worker: int = 0,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
 ) -> optuna.Study:
     """Run trials in this process until the study's total of finished trials is `n_trials`,
     then score the front designs not yet scored on the test split (`dse.holdout`).
 
     Defaults come from the study file; `worker` is the index of a parallel worker (it only
-    changes the sampler's seed).
+    changes the sampler's seed); `callbacks` run after each trial, as in `Study.optimize`.
     """
     total = n_trials if n_trials is not None else cfg.n_trials
     if total < 1:
@@ -176,7 +186,7 @@ def run_study(
                     TrialObjective(cfg, on_phase=bar.phase),
                     total,
                     timeout=timeout,
-                    callbacks=[_StopWhenFailing(total), bar],
+                    callbacks=[_StopWhenFailing(total), bar, *callbacks],
                     catch=(TrialFailure,),
                 )
             score_front(cfg, study, lambda done, n: bar.phase(f"test split: design {done}/{n}"))

@@ -176,15 +176,17 @@ def _profile() -> Any:
 
 
 #: A study's default share of the training pool for its selection split: digits' 1437 pool
-#: images give 359 (as many as its 360 test images), MNIST's 60,000 give 5,000.
-SELECTION_FRACTION = {"digits": 0.25, "mnist": 1 / 12, "fashion-mnist": 1 / 12}
+#: images give 359 (as many as its 360 test images), MNIST's 60,000 give 5,000, and so do
+#: CIFAR-10's 50,000 as an npz file.
+SELECTION_FRACTION = {"digits": 0.25, "mnist": 1 / 12, "fashion-mnist": 1 / 12, "npz": 0.1}
 
 
 class DatasetConfig(_Section):
     """Which data the models train and are scored on."""
 
-    name: Literal["digits", "mnist", "fashion-mnist"] = "digits"
-    root: _existing("directory") | None = None
+    name: Literal["digits", "mnist", "fashion-mnist", "npz"] = "digits"
+    root: _existing("directory") | None = None  # the IDX files' folder (mnist, fashion-mnist)
+    path: _existing("file") | None = None  # name: npz: the user's .npz file (models.datasets)
     val_fraction: float = Field(0.1, gt=0, lt=1)
     seed: Seed = 0
     max_train: int | None = Field(None, ge=2)  # cap the training pool (quick studies)
@@ -196,6 +198,30 @@ class DatasetConfig(_Section):
     # a dataset name, "noise" or "flip": adds the ood_auroc metric
     ood: Literal["noise", "flip", "digits", "mnist", "fashion-mnist"] | None = None
     ood_root: _existing("directory") | None = None
+
+    @model_validator(mode="after")
+    def _check_source(self) -> DatasetConfig:
+        text = None
+        if self.name == "npz" and self.path is None:
+            text = (
+                "dataset.path: missing; name: npz reads your images from an .npz file, "
+                "e.g. path: data/cifar10.npz (docs/study.md)"
+            )
+        elif self.name == "npz" and self.root is not None:
+            text = "dataset.root: is for the IDX datasets; an npz file is named by dataset.path"
+        elif self.name != "npz" and self.path is not None:
+            text = (
+                f"dataset.path: is for name: npz; {self.name} is found by dataset.root, "
+                "or remove path"
+            )
+        if text is not None:
+            raise PydanticCustomError("line", "dataset", {"text": text})
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """Where the data are read from: the npz file, else the IDX folder (None: found)."""
+        return self.path if self.name == "npz" else self.root
 
     @property
     def selection_share(self) -> float:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from hls.context import template_context
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
-from hls.rtl_context import memory_files, rtl_context
+from hls.rtl.context import memory_files, rtl_context
+from hls.vitis.context import template_context
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 

@@ -43,7 +43,7 @@ __all__ = [
     "save_calibration",
 ]
 
-# Measured columns as `hls.measure` writes them (bram18k: RAMB18 halves, as Vivado counts).
+# Measured columns as `hls.tools.measure` writes them (bram18k: RAMB18 halves, as Vivado counts).
 MEASURED_COLUMNS = {"lut": "lut", "ff": "ff", "bram18": "bram18k", "dsp": "dsp"}
 _RIDGE = 1e-8
 #: Resources counted in whole cells, judged exact on the rounded prediction.

@@ -18,12 +18,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hwmodel.architecture import ConvShape
 from hwmodel.errors import HardwareInputError
-from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan
+from hwmodel.plan import IMAGE_HANDSHAKE, HardwarePlan, build_plan
+from hwmodel.template import AcceleratorConfig
 
 __all__ = [
     "IO_LOOPS",
     "activity_matrix",
+    "conv_ops_per_inference",
+    "conv_synops_per_inference",
+    "cycle_breakdown_from_events",
+    "datapath_layer",
     "dense_ops_per_inference",
     "loop_cycles",
     "plan_cycles",
@@ -69,9 +75,12 @@ def activity_matrix(
     return np.minimum(act, w[None, :])
 
 
-def _layer_of(name: str) -> int | None:
+def datapath_layer(name: str) -> int | None:
+    """The weight layer whose datapaths loop `name` runs (None: not a datapath loop)."""
+    if name == "first_current":
+        return 0
     head, _, tail = name.rpartition("_")
-    return int(tail) if head in ("reset", "events", "fire") else None
+    return int(tail) if head in ("events", "fire", "reset", "conv", "fill") else None
 
 
 def loop_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]:
@@ -92,8 +101,9 @@ def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]
     """Cycles per image: total, io, sampling and per_layer (they add up to total).
 
     `events[..., l]` is the number of inputs the event loop of weight layer l visits over the
-    whole image (summed over rounds and timesteps; index 0 is ignored: the first layer is
-    dense).  Leading axes broadcast.
+    whole image (summed over rounds and timesteps; a layer without an event loop ignores its
+    entry: a dense first layer, and the convolutions, whose sliding window takes the same
+    cycles whatever spikes).  Leading axes broadcast.
     """
     events = np.asarray(events, dtype=np.float64)
     n_layers = plan.config.n_layers
@@ -107,10 +117,21 @@ def plan_cycles(plan: HardwarePlan, events: np.ndarray) -> dict[str, np.ndarray]
         elif name == "keys" or name.startswith("sample_"):
             sampling = sampling + cost
         else:
-            layer = 0 if name == "first_current" else _layer_of(name)
+            layer = datapath_layer(name)
             per_layer[..., layer] += cost
     total = io + sampling + per_layer.sum(axis=-1)
     return {"total": total, "io": io, "sampling": sampling, "per_layer": per_layer}
+
+
+def cycle_breakdown_from_events(
+    config: AcceleratorConfig, events: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Cycles of one image from counted events: `plan_cycles` of the design's plan.
+    `events[..., r, t, l]` is the number of inputs of weight layer l that fired in any lane at
+    timestep t of round r (as `models.snn_integer` counts them); leading axes broadcast.
+    Returns total, io, sampling and per_layer."""
+    events = np.asarray(events, dtype=np.float64)
+    return plan_cycles(build_plan(config), events.sum(axis=(-3, -2)))
 
 
 def dense_ops_per_inference(
@@ -136,3 +157,32 @@ def synops_per_inference(
     fan_out = np.asarray(widths[2:], dtype=np.float64)
     hidden = (per_lane[:, 1:] * fan_out).sum(axis=-1)
     return samples * widths[0] * widths[1] + np.asarray(timesteps) * runs * hidden
+
+
+def conv_ops_per_inference(
+    shapes: Sequence[ConvShape], widths: Sequence[int], timesteps: np.ndarray, runs: np.ndarray
+) -> np.ndarray:
+    """Dense-equivalent operations of a design with a convolutional front, 2 per multiply-
+    accumulate per timestep per run: a convolution's every neuron (output channel and pixel)
+    has 9 x input channels (the zero padding's taps included, as MAC counts of convolutions
+    go), a dense layer's every weight one."""
+    macs = sum(s.fan_in * s.neurons for s in shapes)
+    macs += sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return 2.0 * macs * np.asarray(timesteps) * np.asarray(runs)
+
+
+def conv_synops_per_inference(
+    shapes: Sequence[ConvShape],
+    widths: Sequence[int],
+    per_lane: np.ndarray,
+    timesteps: np.ndarray,
+    runs: np.ndarray,
+) -> np.ndarray:
+    """Synaptic operations of a design with a convolutional front (one add per input event and
+    synapse it reaches), every timestep of every run: an input of a convolution reaches the 9
+    kernel positions of every output channel (at the border too: the taps on the padding are
+    summed as zeros), the first layer's pixels count as events every timestep (its datapaths
+    add them every timestep), and a dense input reaches the layer's width (the head's first
+    layer is event-driven: its inputs are the front's spikes)."""
+    fan_out = np.array([9.0 * s.channels for s in shapes] + [float(w) for w in widths[1:]])
+    return np.asarray(timesteps) * runs * (per_lane * fan_out).sum(axis=-1)

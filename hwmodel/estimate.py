@@ -37,10 +37,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwmodel.architecture import ConvBlock, parse_blocks
 from hwmodel.calibration import Calibration, shared_calibration
 from hwmodel.cycles import (
     IO_LOOPS,
     activity_matrix,
+    conv_ops_per_inference,
+    conv_synops_per_inference,
     dense_ops_per_inference,
     synops_per_inference,
 )
@@ -56,6 +59,7 @@ from hwmodel.power import (
     dynamic_power_by_class,
     predicted_toggle,
 )
+from hwmodel.profiles import FIRST_PRINCIPLES
 from hwmodel.resources import (
     COMPONENTS,
     RESOURCES,
@@ -63,11 +67,14 @@ from hwmodel.resources import (
     component_resources,
     layer_datapaths,
 )
-from hwmodel.template import AcceleratorConfig
+from hwmodel.template import AcceleratorConfig, parse_shape
 
 __all__ = ["estimate", "estimate_columns", "estimate_table", "parse_widths"]
 
 _DEFAULTS = {f.name: f.default for f in fields(AcceleratorConfig) if f.name != "extra"}
+#: The network's shape beside `widths`: a convolutional front (text "8p,16p") over an image
+#: (text "1x28x28" or three integers); a design without them is a dense network.
+_FRONT = ("conv", "input_shape")
 _INT_KNOBS = ("pe", "synapses_per_cycle", "sample_lanes", "k_bits", "membrane_bits", "reuse")
 _INT_KNOBS += ("input_bits", "timesteps", "samples", "seed")
 _PART_FIELDS = ("lut", "ff", "bram36", "dsp", "lutram", "static_w", "ps_w", "ps_idle_w")
@@ -241,7 +248,7 @@ def _accumulate(terms: np.ndarray, start: float | np.ndarray = 0.0) -> np.ndarra
 def _price(
     priced: Sequence[_Priced],
     codes: np.ndarray,
-    widths: tuple[int, ...],
+    net: AcceleratorConfig,
     cols: Mapping[str, np.ndarray],
     part: Mapping[str, np.ndarray],
     per_lane: np.ndarray,
@@ -251,9 +258,11 @@ def _price(
     toggle: Mapping[str, float] | None = None,
     components: bool = False,
 ) -> dict:
-    """Every metric for designs with the same widths: design i has the plan `priced[codes[i]]`;
-    `toggle` (rate per power class) replaces the predicted switching activity; `components`
-    adds each component's calibrated figures (per component, per resource)."""
+    """Every metric for designs of one network (`net`'s widths, convolutional front and input
+    shape): design i has the plan `priced[codes[i]]`; `toggle` (rate per power class) replaces
+    the predicted switching activity; `components` adds each component's calibrated figures
+    (per component, per resource)."""
+    widths = net.widths
     coeffs = coefficients()
     n = len(codes)
     # What depends only on the plan (and the calibration) is computed once per plan.
@@ -312,11 +321,18 @@ def _price(
     seconds = out["cycles"] / (clock * 1e6)
     out["latency_us"] = seconds * 1e6
     out["throughput_ips"] = 1.0 / seconds
-    out["synops_per_inference"] = synops_per_inference(
-        widths, per_lane, cols["samples"], cols["timesteps"], runs
-    )
+    if net.conv:
+        shapes, steps = net.conv_shapes, cols["timesteps"]
+        out["synops_per_inference"] = conv_synops_per_inference(
+            shapes, widths, per_lane, steps, runs
+        )
+        out["ops_per_inference"] = conv_ops_per_inference(shapes, widths, steps, runs)
+    else:
+        out["synops_per_inference"] = synops_per_inference(
+            widths, per_lane, cols["samples"], cols["timesteps"], runs
+        )
+        out["ops_per_inference"] = dense_ops_per_inference(widths, cols["timesteps"], runs)
     out["synops_per_s"] = out["synops_per_inference"] * out["throughput_ips"]
-    out["ops_per_inference"] = dense_ops_per_inference(widths, cols["timesteps"], runs)
     out["gops"] = out["ops_per_inference"] * out["throughput_ips"] / 1e9
     out["gops_per_dsp"] = out["gops"] / np.maximum(out["dsp"], 1.0)
 
@@ -356,7 +372,15 @@ def _price(
     out["fmax_mhz"] = np.array([p.fmax_mhz for p in priced])[codes]
     out["fmax_stage"] = np.array([p.critical for p in priced], dtype=object)[codes]
     out["meets_clock"] = clock <= out["fmax_mhz"]
+    out["calibrated"] = np.full(n, calibrated(cal, net))
     return out
+
+
+def calibrated(cal: Calibration | None, config: AcceleratorConfig) -> bool:
+    """Whether a design's figures come from a profile fitted to measured designs of its kind:
+    not with first-principles coefficients, and not for a convolutional front, whose
+    components (`hwmodel.resources.CONV_COMPONENTS`) no measured design has calibrated yet."""
+    return cal is not None and cal.name != FIRST_PRINCIPLES and not config.conv
 
 
 def _plan_cycles_batch(priced: Sequence[_Priced], codes: np.ndarray, events: np.ndarray) -> dict:
@@ -412,7 +436,7 @@ def estimate(
     toggle: Mapping[str, float] | None = None,
 ) -> dict:
     """Price one design as `backend` builds it on `board`; `activity` is models.evaluation's
-    list (index 0 = n0).
+    list (index 0 = n0; one entry per weight layer, `AcceleratorConfig.layer_sizes`' inputs).
 
     `loop_events` (same layout) is the measured mean number of inputs each event loop visits
     per timestep and round (the union over lanes); by default the per-lane `activity`.
@@ -421,11 +445,12 @@ def estimate(
     of the profile's prediction.
     """
     cap = _validate_cap(util_cap)
-    per_lane = activity_matrix(config.widths, 1, activity, spike_rate)
+    sizes = config.layer_sizes
+    per_lane = activity_matrix(sizes, 1, activity, spike_rate)
     loop = (
         per_lane
         if loop_events is None
-        else activity_matrix(config.widths, 1, loop_events, name="loop_events")
+        else activity_matrix(sizes, 1, loop_events, name="loop_events")
     )
     part = get_part(config.part)
     idle_w = get_board(board).idle_w
@@ -435,7 +460,7 @@ def estimate(
     out = _price(
         [_priced(_plan_key(config), backend, _fmax_model(cal))],
         np.zeros(1, dtype=np.intp),
-        config.widths,
+        config,
         cols,
         {f: np.array([float(getattr(part, f))]) for f in _PART_FIELDS}
         | {"board_idle_w": np.array([idle_w])},
@@ -465,6 +490,28 @@ def _scalar(value: np.generic) -> float | bool:
     return bool(value) if isinstance(value, np.bool_) else float(value)
 
 
+class _FrontParser:
+    """parse_blocks or parse_shape once per distinct spelling; a missing value (None, NaN, "")
+    is no front (no blocks, no shape)."""
+
+    def __init__(self, parse: Any) -> None:
+        self.parse = parse
+        self.seen: dict[object, object] = {}
+
+    def __call__(self, value: object) -> object:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            value = ""
+        key = tuple(value) if isinstance(value, list | np.ndarray) else value
+        if key not in self.seen:
+            self.seen[key] = self.parse(value)
+        return self.seen[key]
+
+
+def _front_parsers() -> dict[str, _FrontParser]:
+    """A parser of each `_FRONT` column."""
+    return {"conv": _FrontParser(parse_blocks), "input_shape": _FrontParser(parse_shape)}
+
+
 class _WidthsParser:
     """parse_widths once per distinct spelling: a table repeats a few widths many times."""
 
@@ -486,11 +533,16 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
         )
     table = df.copy()
     for name, default in _DEFAULTS.items():
+        if name in _FRONT:
+            continue
         if name not in table.columns:
             table[name] = default
         elif name != "widths":
             table[name] = table[name].where(table[name].notna(), default)
     table["widths"] = table["widths"].map(_WidthsParser())
+    for name, parse in _front_parsers().items():
+        if name in table.columns:
+            table[name] = pd.Series(list(map(parse, table[name])), index=table.index, dtype=object)
     for name in _INT_KNOBS:
         values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(values) | (values != np.round(values))
@@ -524,18 +576,21 @@ def _table_parts(names: np.ndarray) -> dict[str, np.ndarray]:
     return {f: np.array([float(getattr(p, f)) for p in parts])[codes] for f in _PART_FIELDS}
 
 
-def _plan_configs(
-    widths: tuple[int, ...], cols: Mapping[str, np.ndarray]
-) -> tuple[list, np.ndarray]:
-    """The distinct plan keys (`_plan_key`) of designs with these widths, and each design's
-    index among them; every distinct set of plan knobs is validated as an AcceleratorConfig."""
+def _plan_configs(network: tuple, cols: Mapping[str, np.ndarray]) -> tuple[list, np.ndarray]:
+    """The distinct plan keys (`_plan_key`) of designs of one network (widths, convolutional
+    front, input shape), and each design's index among them; every distinct set of plan
+    knobs is validated as an AcceleratorConfig."""
     knobs = _PLAN_KNOBS[1:]
     values = [
         [str(v) for v in cols[k]] if k in ("sampling", "ensemble") else cols[k].tolist()
         for k in knobs
     ]
     distinct, codes = _group_codes(list(zip(*values, strict=True)))
-    configs = [AcceleratorConfig(widths, **dict(zip(knobs, d, strict=True))) for d in distinct]
+    widths, conv, shape = network
+    front = {"conv": conv, "input_shape": shape} if conv or shape is not None else {}
+    configs = [
+        AcceleratorConfig(widths, **front, **dict(zip(knobs, d, strict=True))) for d in distinct
+    ]
     keys = [_plan_key(config) for config in configs]
     plans, remap = _group_codes(keys)
     return plans, remap[codes]
@@ -548,7 +603,8 @@ def _estimate_rows(
     backend: str,
     board: Board,
 ) -> tuple[dict[str, np.ndarray], list]:
-    """Price n designs given as columns (`_prepare`d knobs, `widths` as tuples, optional
+    """Price n designs given as columns (`_prepare`d knobs, `widths` as tuples, `conv` as
+    tuples of blocks and `input_shape` as tuples or None (both optional), optional
     `activity`, `spike_rate`, `loop_events`): each metric as an array of n, and each
     design's cycles per layer (a list)."""
     fmax = _fmax_model(cal)
@@ -557,22 +613,25 @@ def _estimate_rows(
     part["board_idle_w"] = np.full(n, board.idle_w)
     columns: dict[str, np.ndarray] = {}
     layer_cycles: list = [None] * n
-    groups, widths_codes = _group_codes(cols["widths"])
-    for g, widths in enumerate(groups):
-        idx = np.flatnonzero(widths_codes == g) if len(groups) > 1 else np.arange(n)
-        sub = {k: v[idx] for k, v in cols.items() if k != "widths"}
-        keys, codes = _plan_configs(widths, sub)
+    fronts = [cols[k] if k in cols else [() if k == "conv" else None] * n for k in _FRONT]
+    groups, network_codes = _group_codes(list(zip(cols["widths"], *fronts, strict=True)))
+    for g, network in enumerate(groups):
+        idx = np.flatnonzero(network_codes == g) if len(groups) > 1 else np.arange(n)
+        sub = {k: v[idx] for k, v in cols.items() if k not in ("widths", *_FRONT)}
+        keys, codes = _plan_configs(network, sub)
         priced = [_priced(key, backend, fmax) for key in keys]
+        net = keys[0]  # the network's widths, front and shape (what every key shares)
+        sizes = net.layer_sizes
         activity = np.stack(sub["activity"]) if "activity" in sub else None
         rate = sub["spike_rate"].astype(float) if "spike_rate" in sub else 0.1
-        per_lane = activity_matrix(widths, len(idx), activity, rate)
+        per_lane = activity_matrix(sizes, len(idx), activity, rate)
         loop = (
-            activity_matrix(widths, len(idx), np.stack(sub["loop_events"]), name="loop_events")
+            activity_matrix(sizes, len(idx), np.stack(sub["loop_events"]), name="loop_events")
             if "loop_events" in sub
             else per_lane
         )
         parts = {f: v[idx] for f, v in part.items()}
-        out = _price(priced, codes, widths, sub, parts, per_lane, loop, cal, cap)
+        out = _price(priced, codes, net, sub, parts, per_lane, loop, cal, cap)
         for key, values in out.items():
             if key in ("cycles_per_layer", *_PER_CLASS):
                 continue
@@ -616,6 +675,10 @@ def _single(name: str, value: Any) -> bool:
     """Whether `value` is one value for every design, not a sequence of one per design."""
     if name == "widths":
         return _one_widths(value)
+    if name == "conv":  # "8p,16p" (or blocks) for all, or one such text per design
+        return isinstance(value, str) or all(isinstance(v, ConvBlock) for v in value)
+    if name == "input_shape":  # "1x28x28" or (1, 28, 28) for all, or one per design
+        return value is None or isinstance(value, str) or _one_widths(value)
     if name in ("activity", "loop_events"):  # one list of numbers, or one per design
         if isinstance(value, np.ndarray):
             return value.ndim == 1 and value.dtype != object
@@ -650,6 +713,10 @@ def _design_columns(designs: Mapping[str, Any]) -> dict[str, Any]:
     cols["widths"] = (
         [parse_widths(widths)] * n if one["widths"] else list(map(_WidthsParser(), widths))
     )
+    for name, parse in _front_parsers().items():
+        if name in designs:
+            value = designs[name]
+            cols[name] = [parse(value)] * n if one[name] else list(map(parse, value))
     for name in _INT_KNOBS:
         value = designs.get(name, _DEFAULTS[name])
         single = one.get(name, True)
@@ -729,6 +796,7 @@ def estimate_table(
     names += [k for k in ("activity", "spike_rate", "loop_events") if k in table.columns]
     cols = {k: table[k].to_numpy() for k in names}
     cols["widths"] = table["widths"].tolist()
+    cols.update({k: table[k].tolist() for k in _FRONT if k in table.columns})
     columns, layer_cycles = _estimate_rows(cols, cal, cap, backend, on)
     result = pd.DataFrame(columns, index=table.index)
     result["cycles_per_layer"] = pd.Series(layer_cycles, index=table.index, dtype=object)

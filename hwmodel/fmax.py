@@ -7,7 +7,7 @@ register path; its delay is priced as
 
 and the design's critical path is the slowest stage.  The four coefficients are fitted by
 `dse calibrate` (least squares on the relative error of the critical path) to the netlist
-estimates `dse synth` makes of the calibration designs (`hls.timing`: Yosys-mapped cells,
+estimates `dse synth` makes of the calibration designs (`hls.tools.timing`: Yosys-mapped cells,
 Project X-Ray delays, a fan-out dependent net delay, the clock uncertainty), with leave-one-out
 errors reported beside LUT and FF.  `guard` lowers every prediction by the largest leave-one-
 out over-prediction of the fit, so that a clock the model accepts is one the netlist estimate

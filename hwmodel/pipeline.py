@@ -5,7 +5,7 @@ A pipelined loop works on one item per cycle; the item issued in cycle c is in s
 cycle c + s, and stage s is the logic between the registers at its start and those at its
 end.  `hwmodel.plan` builds each loop's stages here and takes its depth from them (the last
 stage writes the item's results), the RTL backend builds exactly these stages (it reads each
-stage's index by name through `hls.rtl_context`), `hwmodel.fmax` prices the path of every
+stage's index by name through `hls.rtl.context`), `hwmodel.fmax` prices the path of every
 stage, and `hwmodel.resources` prices the registers between them.
 
 Each stage lists its logic in series along its longest path (logic in parallel with it, such

@@ -32,6 +32,54 @@ Rules that live only here:
 * The bus differs by backend: the HLS kernel moves images and results over m_axi `ports`;
   the RTL core sits in an AXI4-Lite wrapper (`snn_axi`) that holds them in its own buffers
   (`wrapper`), which the processor writes and reads.  Each backend is priced with its own.
+
+Convolutions (a design with `conv` blocks; weight layers 0 .. nc - 1, the dense head after):
+a sliding window, FINN's, one layer at a time like the dense layers, every pixel's T
+timesteps before the window slides.
+
+* Per round (the lanes run their weight samples side by side) and convolutional layer l
+  over a C_in x H x W input to C channels: `fill_l` reads the first W + 1 input positions into
+  the line buffer (`lines_l`: two input rows, a word of both rows' channels per column) and
+  the window (`window_l`: the 3 x 3 positions' channels, registers); then `conv_l` visits
+  the output pixels in raster order, reading one input position (W + 1 ahead: the window's
+  new column, the line buffer's two rows and the position itself; zero outside the map,
+  which is the padding) in a pixel's first slot.  An input position holds, per channel, the
+  pixel (input_bits, layer 0: the `image`, a bank per channel) or the spikes of all T
+  timesteps of the previous block (T bits: `fmap_{l-1}`, written by that block).
+* A pixel takes T x Q slots: per timestep t, per row of NPC output channels and per input
+  channel c one slot, in which every datapath sums the 9 taps of (c, t) with their signs
+  (`taps_l`: 2 x the popcount of the taps whose weight is +1 - the popcount of all taps; the
+  first layer's pixels: an adder tree) into its current; the last channel's slot goes on to
+  scale, integrate, saturate and fire.  Q = max(rows x C_in, D) (`conv_slots`, the plan's
+  `slots`): D is the membrane's read-modify-write distance between two timesteps of one
+  neuron, so a narrow layer idles the remaining slots instead of stalling.  The first layer
+  re-adds its constant pixels every timestep (C_in slots per row): the same loop for every
+  layer, at T x the cycles of a current computed once per weight sample.
+* All T timesteps of a pixel run before the window slides, so a neuron lives only while its
+  pixel is computed: the membranes are `membrane_l`, rows words of NPC (registers for C <= 8
+  NPC), reset to `initial` at the pixel's first timestep, and the current one accumulator per
+  datapath; no map of membranes is stored.  The timestep-major alternative (every pixel at
+  timestep t before t + 1) keeps C x H x W membranes of b bits between timesteps (8 x 28 x 28
+  x 16 bits = 100 kbit, 7 RAMB18, per lane, for an 8-channel first layer) and needs only a
+  timestep's spikes in the line buffer; it is what an event-driven convolution would use.
+  Here the line buffer, the window and the maps hold T bits per channel instead.
+* The spikes of a pixel fill its word (`word_l`, C x T bits per lane), ORed, for a pooled
+  block, with its left neighbour's (`pair_l`) and the pooled row above's (`pool_l`, W / 2
+  words); the block's last pixel writes the word on: into `fmap_l` (the next block's input),
+  or for the last block into the dense head's event queue, a bank per timestep
+  (`queue_*_l`: one entry per position where a channel fired in any lane, its channel mask
+  and code address; per timestep its entries and events).  The head's first layer is an
+  event loop like any hidden layer's, whose walker steps a bit of the mask by H' x W' x rows
+  code words (channel-major flattening) instead of rows.
+* Codes: a ROM per layer with a bank per kernel tap, one NPC-code word per (input channel,
+  row), so a slot reads the 9 taps' words at once.  A drawing design samples a convolution's
+  weights into a sign memory of the same layout (`sample_l`, 9 x C_in x rows words per weight
+  sample, whatever `sampling` says: regenerating 9 x NPC signs per cycle would take 9 x the
+  PRNG units); under the `time` ensemble the memory and the layer keys hold all S samples
+  (`_weight_sets`), since a pixel's T timesteps span every segment.  A deterministic design
+  reads the codes.
+* The cycles of a convolution do not depend on the spikes: conv_l is H x W x T x Q per round
+  plus its depth and entry, fill_l W + 1; only the head's event loops count events.
 """
 
 from __future__ import annotations
@@ -40,6 +88,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
+from hwmodel.architecture import KERNEL
 from hwmodel.pipeline import Logic, Stage, popcount_stages
 from hwmodel.template import AcceleratorConfig
 
@@ -222,6 +271,8 @@ class HardwarePlan:
     ports: tuple[AxiPort, ...]
     wrapper: tuple[Array, ...]
     control: Stage  # the sequencer's path, beside the loops' stages
+    #: Per convolutional layer, the slots of one timestep of one pixel (`conv_slots`).
+    slots: tuple[int, ...] = ()
 
     @property
     def bundles(self) -> tuple[str, ...]:
@@ -246,11 +297,13 @@ class HardwarePlan:
         and event loops (regenerate), none (a deterministic design)."""
         if self.sampling == "memory":
             return tuple(loop for loop in self.loops if loop.name.startswith("sample_"))
-        if self.sampling == "regenerate":
+        if self.sampling == "regenerate":  # a convolution's weights are sampled into memory
             return tuple(
                 loop
                 for loop in self.loops
-                if loop.name == "first_current" or loop.event_layer is not None
+                if loop.name == "first_current"
+                or loop.event_layer is not None
+                or loop.name.startswith("sample_")
             )
         return ()
 
@@ -294,7 +347,7 @@ def _sampling(config: AcceleratorConfig) -> Drawing:
 
 
 def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, ...]:
-    w = config.widths
+    sizes = config.layer_sizes
     b = config.membrane_bits
     prng = not config.deterministic  # only the PRNG and its comparison use random and word
     types = [
@@ -316,8 +369,11 @@ def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, 
         types.append(
             DataType(f"update_{layer}", _update_bits(config, layer), True, "membrane update")
         )
-    for layer in range(1, config.n_layers):
-        n_in = w[layer]
+    for layer in range(config.n_conv):
+        what = "the 9 taps of one input channel: 2 x the taps whose weight is +1 - all taps"
+        types.append(DataType(f"taps_{layer}", _tap_bits(config, layer), True, what))
+    for layer in range(max(config.n_conv, 1), config.n_layers):
+        n_in = sizes[layer]
         types.append(DataType(f"events_{layer}", _bits(n_in), False, "event count"))
         types.append(
             DataType(f"trips_{layer}", _bits(n_in * rows[layer]), False, "event-loop trips")
@@ -328,7 +384,7 @@ def _types(config: AcceleratorConfig, rows: tuple[int, ...]) -> tuple[DataType, 
 def _arrays(
     config: AcceleratorConfig, sampling: Drawing, lanes: int, rows: tuple[int, ...], npc: int
 ):
-    w = config.widths
+    w = config.layer_sizes
     b = config.membrane_bits
     memory = sampling == "memory"
 
@@ -338,10 +394,17 @@ def _arrays(
     def rom(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
         return Array(name, component, bits, elements, depth, writes=0, rom=True, **kw)
 
-    arrays = [Array("image", "spike_buffers", config.input_bits, 1, w[0])]
-    if sampling != "none":  # the layer keys of the PRNG
-        arrays.append(lane("keys", "control", 32, 1, config.n_layers))
-    for layer in range(config.n_layers):
+    if config.conv:  # a bank per channel: the line buffer takes a position's pixels at once
+        channels, height, width = config.input_shape
+        image = Array("image", "spike_buffers", config.input_bits, 1, height * width, channels)
+    else:
+        image = Array("image", "spike_buffers", config.input_bits, 1, w[0])
+    arrays = [image]
+    if sampling != "none":  # the layer keys of the PRNG (of every weight sample held: _weight_sets)
+        arrays.append(lane("keys", "control", 32, 1, config.n_layers * _weight_sets(config)))
+    for layer in range(config.n_conv):
+        arrays += _conv_arrays(config, layer, sampling, lanes, rows, npc)
+    for layer in range(config.n_conv, config.n_layers):
         n_in, r = w[layer], rows[layer]
         spiking = layer < config.n_layers - 1
         cbits = config.current_bits(layer)
@@ -437,18 +500,21 @@ def _current_stages(
     and (regenerate) the PRNG and the registered sign, then the current's add and write
     (where the pixel, read with latency `pixel`, arrives too)."""
     cbits = config.current_bits(layer)
-    rows = _ceil_div(config.widths[layer + 1], npc)
+    sizes = config.layer_sizes
+    rows = _ceil_div(sizes[layer + 1], npc)
     walk = layer > 0
     stages: list[Stage] = []
     start = 0
     if walk:  # the next set bit of the queued masks, then its code address
-        aw = _bits(config.widths[layer] * rows - 1)
-        entries = _ceil_div(config.widths[layer], npc)  # the previous layer's queue
+        aw = _bits(sizes[layer] * rows - 1)
+        # The previous layer's queue: a dense layer's entries are rows of NPC neurons, the
+        # convolutional front's are positions of its last block's channels (per timestep).
+        mask, entries = _queue_shape(config, layer - 1, npc)
         walker = (
-            Logic("or", npc),  # no bits left: fetch the next entry
+            Logic("or", mask),  # no bits left: fetch the next entry
             Logic("read", entries),
             Logic("or", lanes),
-            Logic("add", npc),  # the lowest set bit: x & (~x + 1) on a carry chain
+            Logic("add", mask),  # the lowest set bit: x & (~x + 1) on a carry chain
             Logic("mux", 2),
         )
         what = "walk the queued spike masks: the lowest set bit (registered one-hot)"
@@ -510,7 +576,7 @@ def _fire_stages(
     what = "v >= threshold (beside it v - threshold), select; write the membrane, clear the current"
     compare = (Logic("compare", b), Logic("mux", 2))
     stages.append(Stage(r + 3, "fire", compare, what, lanes, registers=1))
-    spikes = lanes * min(npc, config.widths[layer + 1])  # padding neurons never fire
+    spikes = lanes * min(npc, config.layer_sizes[layer + 1])  # padding neurons never fire
     counts = popcount_stages(spikes)
     for i, piece in enumerate(counts):
         lanes_or = (Logic("or", lanes),) if i == 0 else ()
@@ -520,6 +586,252 @@ def _fire_stages(
     what = "spike count + popcount, events + popcount of the rows' any-lane bits"
     stages.append(Stage(r + 4 + len(counts), "count", (Logic("add", 32),), what))
     return tuple(stages)
+
+
+def _weight_sets(config: AcceleratorConfig) -> int:
+    """Weight samples whose keys and convolution signs are held at once: a convolutional front
+    runs every timestep of a pixel before the next, so under the `time` ensemble it needs all
+    S samples in force during one pass (their signs drawn before it); one otherwise (and in
+    every dense design, whose `time` run re-draws its single set at each segment)."""
+    return config.samples if config.conv and config.ensemble == "time" else 1
+
+
+def _tap_bits(config: AcceleratorConfig, layer: int) -> int:
+    """Signed width of one channel's 9-tap sum 2 x (taps with weight +1) - (all taps)."""
+    peak = KERNEL * KERNEL * ((1 << config.input_bits) - 1 if layer == 0 else 1)
+    return int(peak).bit_length() + 1
+
+
+def _queue_shape(config: AcceleratorConfig, layer: int, npc: int) -> tuple[int, int]:
+    """(mask bits, words) of the event queue weight layer `layer` writes for the next one: a
+    dense layer queues rows of NPC neurons; the last convolutional block queues, per timestep,
+    its positions with the spikes of all its channels."""
+    if layer == config.n_conv - 1:  # a bank per timestep: the walker reads one of them
+        shape = config.conv_shapes[layer]
+        return shape.channels, shape.out_height * shape.out_width
+    return npc, _ceil_div(config.layer_sizes[layer + 1], npc)
+
+
+def _loop(name: str, per: Pass, passes: int, trip: int, stages, **kw) -> Loop:
+    """A loop at II 1 whose depth is its last stage."""
+    depth = max(s.index for s in stages)
+    return Loop(name, per, passes, trip, 1, depth, stages=tuple(stages), **kw)
+
+
+def _conv_arrays(
+    config: AcceleratorConfig,
+    layer: int,
+    sampling: Drawing,
+    lanes: int,
+    rows: tuple[int, ...],
+    npc: int,
+) -> list[Array]:
+    """The arrays of convolutional layer `layer` (see the module doc, "Convolutions")."""
+    shape = config.conv_shapes[layer]
+    t, b, r = config.timesteps, config.membrane_bits, rows[layer]
+    taps = KERNEL * KERNEL
+    # Layer 0 reads the image, which every lane shares; later layers a map per lane.
+    shared = {} if layer == 0 else {"banks": lanes, "per_lane": True}
+    bits = config.input_bits if layer == 0 else t  # per channel of an input position
+    padding = npc - shape.channels if r == 1 else 0
+
+    def lane(name: str, component: str, bits: int, elements: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, elements, depth, banks=lanes, per_lane=True, **kw)
+
+    def rom(name: str, component: str, bits: int, depth: int, **kw) -> Array:
+        return Array(name, component, bits, npc, depth, writes=0, rom=True, padding=padding, **kw)
+
+    arrays = [
+        # Two input rows per column (the line buffer) and the 3 x 3 positions of the window.
+        Array(f"lines_{layer}", "conv_buffers", bits, 2 * shape.in_channels, shape.width, **shared),
+        Array(f"window_{layer}", "conv_buffers", bits, taps * shape.in_channels, 1, **shared),
+        # Codes: a bank per kernel tap, one NPC-code word per (input channel, row).
+        rom(f"codes_{layer}", "weight_memory", config.k_bits, shape.in_channels * r, banks=taps),
+    ]
+    if sampling != "none":  # drawn into memory whatever `sampling` says (module doc)
+        depth = shape.in_channels * r * _weight_sets(config)
+        arrays.append(
+            Array(
+                f"signs_{layer}", "sample_memory", npc, 1, depth, banks=taps * lanes, per_lane=True
+            )
+        )
+    rmw = {"signed": True, "read_modify_write": True}
+    arrays.append(lane(f"membrane_{layer}", "neuron_memory", b, npc, r, **rmw))
+    arrays.append(
+        lane(f"current_{layer}", "neuron_memory", config.current_bits(layer), npc, 1, **rmw)
+    )
+    for name in ("threshold", "bias", "initial"):
+        arrays.append(rom(f"{name}_{layer}", "neuron_memory", b, r, signed=True))
+    # The pixel's spikes of every timestep and channel, pooled with those of its block.
+    arrays.append(lane(f"word_{layer}", "conv_buffers", t, shape.channels, 1))
+    if shape.pool:
+        arrays.append(lane(f"pair_{layer}", "conv_buffers", t, shape.channels, 1))
+        arrays.append(lane(f"pool_{layer}", "conv_buffers", t, shape.channels, shape.out_width))
+    positions = shape.out_height * shape.out_width
+    if layer < config.n_conv - 1:  # the next block's input
+        arrays.append(lane(f"fmap_{layer}", "conv_buffers", t, shape.channels, positions))
+        return arrays
+    # The dense head's event queue, a bank of `positions` entries per timestep (the head's
+    # event loop of timestep t walks bank t): the code address (and, regenerating, the flat
+    # weight index) of the position's channel 0 as an input of the head, each lane's channel
+    # mask; per timestep its entries and events.
+    sizes, head = config.layer_sizes, layer + 1
+    queue = {"async_read": True}
+    addr_bits = _bits(sizes[head] * rows[head] - 1)
+    arrays.append(Array(f"queue_addr_{layer}", "conv_buffers", addr_bits, 1, positions, t, **queue))
+    if sampling == "regenerate":
+        index_bits = _bits(sizes[head] * sizes[head + 1] - 1)
+        arrays.append(
+            Array(f"queue_index_{layer}", "conv_buffers", index_bits, 1, positions, t, **queue)
+        )
+    mask = {"banks": lanes * t, "per_lane": True, **queue}
+    arrays.append(
+        Array(f"queue_mask_{layer}", "conv_buffers", shape.channels, 1, positions, **mask)
+    )
+    arrays.append(Array(f"queue_fill_{layer}", "conv_buffers", _bits(positions), 1, t))
+    arrays.append(Array(f"queue_events_{layer}", "conv_buffers", _bits(sizes[head]), 1, t))
+    return arrays
+
+
+def _read_widest(*arrays: Array) -> tuple[Logic, ...]:
+    """The read logic of arrays read side by side: the widest register-file mux among them."""
+    words = max((a.depth for a in arrays if a.kind == "registers"), default=1)
+    return _read("registers", words)
+
+
+def _tap_pieces(config: AcceleratorConfig, layer: int) -> list[tuple[Logic, ...]]:
+    """One neuron's sum of the 9 taps of one input channel, a tuple of logic per stage: for
+    spikes the popcount of (tap AND weight +1) (the popcount of the taps, shared by the
+    neurons, beside it); for the first layer's pixels the adder tree of the taps whose weight
+    is +1 (the sum of all taps beside it), one adder level per stage."""
+    if layer > 0:
+        return [(piece,) for piece in popcount_stages(KERNEL * KERNEL)]
+    levels = (KERNEL * KERNEL - 1).bit_length()  # 9 -> 5 -> 3 -> 2 -> 1
+    return [(Logic("add", config.input_bits + level),) for level in range(1, levels + 1)]
+
+
+def _conv_stages(
+    config: AcceleratorConfig, layer: int, arrays: dict, lanes: int, npc: int
+) -> tuple[Stage, ...]:
+    """conv_l: the first slot of a pixel reads the next input position and its line-buffer
+    column; the window shifts it in and selects the taps of the slot's (channel, timestep);
+    each datapath sums them (with the signs, read beside) and accumulates the current over
+    the channels; the last channel's slot scales, integrates, saturates and fires; the spikes
+    are pooled (OR with the block's other pixels) into the pixel's word, queued (last block)
+    and counted."""
+    shape = config.conv_shapes[layer]
+    kinds = {name: a.kind for name, a in arrays.items()}
+    b, rows = config.membrane_bits, _ceil_div(shape.channels, npc)
+    ub = _update_bits(config, layer)
+    source = arrays["image" if layer == 0 else f"fmap_{layer - 1}"]
+    lines = arrays[f"lines_{layer}"]
+    slow = max((source, lines), key=lambda a: READ_LATENCY[a.kind])
+    r_in = READ_LATENCY[slow.kind]
+    what = "the next input position and its line-buffer column (a pixel's first slot)"
+    stages = _reads(slow.kind, slow.depth, what)
+    select = shape.in_channels * (1 if layer == 0 else config.timesteps)
+    read = _read_widest(source, lines)
+    window = (*read, Logic("mux", 2), Logic("mux", select))
+    what = "first slot: write the line buffer, shift the column in; the taps of the slot"
+    stages.append(Stage(r_in, "window", window, what))
+    weights = arrays.get(f"signs_{layer}", arrays[f"codes_{layer}"])
+    start = max(r_in + 1, READ_LATENCY[weights.kind])  # the signs are read beside the taps
+    fanout = npc * (lanes if layer == 0 else 1)  # a tap drives each datapath sharing it
+    for i, logic in enumerate(_tap_pieces(config, layer)):
+        sign = _read(weights.kind, weights.depth) if i == 0 else ()
+        name, what = ("taps", "sum the taps of weight +1") if i == 0 else (f"taps{i}", "sum")
+        stages.append(Stage(start + i, name, (*sign, *logic), what, fanout if i == 0 else 1))
+    c = stages[-1].index + 1
+    mem, rom = kinds[f"membrane_{layer}"], kinds[f"bias_{layer}"]
+    what = "current = (first channel ? 0 : current) + 2 x sum - sum of the taps"
+    stages.append(Stage(c, "current", (Logic("add", config.current_bits(layer)),), what))
+    stages[-1] = replace(stages[-1], registers=config.current_bits(layer))
+    stages += [
+        Stage(
+            c + 1,
+            "scale",
+            (*_read(rom, rows), Logic("add", ub)),
+            "(current << shift) + bias",
+            lanes,
+            ub,
+        ),
+        Stage(
+            c + 2,
+            "integrate",
+            (*_read(mem, rows), Logic("mux", 2), Logic("add", ub)),
+            "(first timestep ? initial : membrane) + that",
+            registers=ub,
+        ),
+        Stage(
+            c + 3,
+            "saturate",
+            (Logic("or", ub - b + 1), Logic("mux", 3)),
+            "saturate to the membrane width",
+            registers=b,
+        ),
+        Stage(
+            c + 4,
+            "fire",
+            (Logic("compare", b), Logic("mux", 2)),
+            "v >= threshold (beside it v - threshold), select; write the membrane",
+            lanes,
+            registers=1,
+        ),
+    ]
+    last = layer == config.n_conv - 1
+    pooled = (Logic("or", 3),) if shape.pool else ()  # with the pair's and the pool row's bits
+    queued = (Logic("or", lanes),) if last else ()  # any lane: the queue's events
+    counts = popcount_stages(lanes * min(npc, shape.channels))
+    for i, piece in enumerate(counts):
+        if i == 0:
+            what = "pool into the word (a block's last pixel: write it on, or queue it); popcount"
+            stages.append(Stage(c + 5, "pool", (*pooled, *queued, piece), what))
+        else:
+            stages.append(Stage(c + 5 + i, f"popcount{i}", (piece,), "popcount"))
+    what = "spike count + popcount (the last block: its timestep's events too)"
+    stages.append(Stage(c + 5 + len(counts), "count", (Logic("add", 32),), what))
+    return tuple(stages)
+
+
+def conv_slots(config: AcceleratorConfig, layer: int, stages: tuple[Stage, ...], kind: Kind) -> int:
+    """Slots (cycles) of one timestep of one pixel: a slot per (row, input channel), at least
+    as many as the membrane's read-modify-write needs between two timesteps of one neuron (its
+    read, arriving in the integrate stage, to its write in the fire stage), idle otherwise."""
+    shape = config.conv_shapes[layer]
+    named = {s.name: s.index for s in stages}
+    distance = named["fire"] - named["integrate"] + 1 + READ_LATENCY[kind]
+    rows = _ceil_div(shape.channels, config.neurons_per_cycle)
+    return max(rows * shape.in_channels, distance)
+
+
+def _conv_loops(
+    config: AcceleratorConfig, layer: int, arrays: dict, lanes: int, rounds: int, npc: int
+) -> list[Loop]:
+    """fill_l, the line buffer's first W + 1 positions, and conv_l, every pixel's timesteps
+    (per round: the lanes run their weight samples side by side)."""
+    shape = config.conv_shapes[layer]
+    source = arrays["image" if layer == 0 else f"fmap_{layer - 1}"]
+    lines = arrays[f"lines_{layer}"]
+    slow = max((source, lines), key=lambda a: READ_LATENCY[a.kind])
+    what = "an input position and its line-buffer column"
+    read = _read_widest(source, lines)
+    shift = Stage(
+        max(READ_LATENCY[slow.kind], 1),
+        "shift",
+        (*read, Logic("mux", 2)),
+        "write the line buffer, shift the column into the window",
+    )
+    fill = _loop(
+        f"fill_{layer}",
+        "round",
+        rounds,
+        shape.width + 1,
+        [*_reads(slow.kind, slow.depth, what), shift],
+    )
+    stages = _conv_stages(config, layer, arrays, lanes, npc)
+    slots = conv_slots(config, layer, stages, arrays[f"membrane_{layer}"].kind)
+    trip = shape.height * shape.width * config.timesteps * slots
+    return [fill, _loop(f"conv_{layer}", "round", rounds, trip, stages)]
 
 
 def _control_stage(loops: tuple[Loop, ...]) -> Stage:
@@ -533,7 +845,8 @@ def _control_stage(loops: tuple[Loop, ...]) -> Stage:
 def _loops(
     config: AcceleratorConfig, sampling: Drawing, plan_arrays, lanes, rounds, samples_w, rows
 ):
-    w = config.widths
+    w = config.layer_sizes
+    nc = config.n_conv
     npc = config.neurons_per_cycle
     memory = sampling == "memory"
     regenerate = sampling == "regenerate"
@@ -547,7 +860,7 @@ def _loops(
 
     bus = (Stage(AXI_LATENCY, "bus", (), "the bus round trip"),)
     loops = [loop("load_image", "image", 1, w[0], bus)]
-    for layer in range(config.n_layers):
+    for layer in range(nc, config.n_layers):  # a convolution starts its neurons per pixel
         # Read the initial value, write it where it arrives.
         kind = kinds[f"initial_{layer}"]
         depth = max(READ_LATENCY[kind], 1)
@@ -561,17 +874,21 @@ def _loops(
             Stage(2, "key3", (Logic("xorshift", 32),), "xorshift32; write the layer key"),
         ]
         loops.append(loop("keys", "weight_sample", samples_w, config.n_layers, key_rounds))
-    if memory:
-        for layer in range(config.n_layers):
-            kind = kinds[f"codes_{layer}"]
-            cmp = max(PRNG_STAGES, READ_LATENCY[kind])  # the codes arrive with the word
-            sign = (_units(config, npc), Logic("compare", config.k_bits))
-            what = "random number < code, written as the sign"
-            stages = [*_prng(0), Stage(cmp, "sign", sign, what)]
-            trip = w[layer] * rows[layer]
-            loops.append(loop(f"sample_{layer}", "weight_sample", samples_w, trip, stages))
-    weights_of = "signs" if memory else "codes"
     for layer in range(config.n_layers):
+        # Every drawing design samples its convolutions into sign memories (_conv_arrays).
+        if not (memory or (layer < nc and sampling != "none")):
+            continue
+        kind = kinds[f"codes_{layer}"]
+        cmp = max(PRNG_STAGES, READ_LATENCY[kind])  # the codes arrive with the word
+        sign = (_units(config, npc), Logic("compare", config.k_bits))
+        what = "random number < code, written as the sign"
+        stages = [*_prng(0), Stage(cmp, "sign", sign, what)]
+        trip = config.fan_in(layer) * rows[layer]
+        loops.append(loop(f"sample_{layer}", "weight_sample", samples_w, trip, stages))
+    for layer in range(nc):
+        loops += _conv_loops(config, layer, plan_arrays, lanes, rounds, npc)
+    weights_of = "signs" if memory else "codes"
+    for layer in range(nc, config.n_layers):
         rows_kind = kinds[f"membrane_{layer}"]
         weights = plan_arrays[f"{weights_of}_{layer}"]
         pixel = READ_LATENCY[kinds["image"]] if layer == 0 else 0
@@ -610,8 +927,9 @@ def _wrapper(config: AcceleratorConfig) -> tuple[Array, ...]:
     and the result words (scores of every run, hidden spike counts, the cycle count), which
     the bus reads combinationally into its read-data register."""
     results = config.runs * config.widths[-1] + config.n_layers
+    pixels = config.layer_sizes[0]
     return (
-        Array("bus_pixels", "axi", config.input_bits, 1, config.widths[0], buffer=True),
+        Array("bus_pixels", "axi", config.input_bits, 1, pixels, buffer=True),
         Array("bus_results", "axi", 32, 1, results, buffer=True, async_read=True),
     )
 
@@ -623,7 +941,7 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
     lanes = 1 if config.ensemble == "time" else min(config.sample_lanes, config.samples)
     rounds = _ceil_div(config.samples, lanes) if config.ensemble == "repeat" else 1
     samples_w = rounds if config.ensemble == "repeat" else config.samples
-    rows = tuple(_ceil_div(n, npc) for n in config.widths[1:])
+    rows = tuple(_ceil_div(config.layer_outputs(n), npc) for n in range(config.n_layers))
     # A row window holds NPC consecutive weight indices; with reuse R it spans at most
     # ceil((NPC - 1) / R) + 1 groups, never more than NPC.
     sampling = _sampling(config)
@@ -652,4 +970,9 @@ def build_plan(config: AcceleratorConfig) -> HardwarePlan:
         ports=ports,
         wrapper=_wrapper(config),
         control=_control_stage(loops),
+        slots=tuple(
+            next(loop.trip for loop in loops if loop.name == f"conv_{layer}")
+            // (shape.height * shape.width * config.timesteps)
+            for layer, shape in enumerate(config.conv_shapes)
+        ),
     )

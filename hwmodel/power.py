@@ -1,8 +1,9 @@
 """Dynamic power of the programmable logic, class by class, at each class's switching activity.
 
 The cells of a design split into power classes (`POWER_CLASSES`): the datapath (current,
-event, fire and reset loops), the sampler (PRNG units and sign compare), control (sequencer
-and layer keys), I/O (the bus wrapper) and the memories by storage kind.  Each class draws
+event, fire and reset loops; a convolution's fill and conv loops), the sampler (PRNG units and
+sign compare), control (sequencer and layer keys), I/O (the bus wrapper) and the memories by
+storage kind.  Each class draws
 
     f / f_ref x [ clock x FF  +  toggle / toggle_ref x (logic x LUT + register x FF
                                  + signal x (LUT + FF) + block RAM x BRAM36 + DSP x DSP) ]
@@ -14,7 +15,7 @@ the rest scales with the class's toggle rate.
 The toggle rate of a class is predicted from how much of the inference the class works
 (`class_duty`: the fraction of cycles its loops run, from the same expected events the
 cycle count uses): toggle = a + b x duty, a and b per class fitted by `dse calibrate` to the
-toggles a clocked simulation counts (`hls.activity`).  Without a fitted profile every class
+toggles a clocked simulation counts (`hls.rtl.activity`).  Without a fitted profile every class
 toggles at the reference rate, Vivado's vectorless default.
 
 `power_w` in an estimate is the programmable logic only (device static + this dynamic
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hwmodel.cycles import IO_LOOPS
+from hwmodel.cycles import IO_LOOPS, datapath_layer
 from hwmodel.plan import HardwarePlan
 from hwmodel.resources import array_cost, layer_datapaths
 
@@ -61,16 +62,10 @@ _COMPONENT_CLASS = {
     "spike_buffers": "registers",
     "control": "control",
     "axi": "io",
+    "conv_pe": "datapath",
+    "conv_buffers": "registers",
 }
 _CELLS = ("lut", "ff", "bram18", "dsp")
-
-
-def datapath_layer(name: str) -> int | None:
-    """The weight layer whose datapaths loop `name` runs (None: not a datapath loop)."""
-    if name == "first_current":
-        return 0
-    head, _, tail = name.rpartition("_")
-    return int(tail) if head in ("events", "fire", "reset") else None
 
 
 def class_shares(plan: HardwarePlan, components: Mapping[str, Mapping[str, float]]) -> dict:

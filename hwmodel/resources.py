@@ -22,6 +22,7 @@ from hwmodel.plan import Array, HardwarePlan
 __all__ = [
     "BACKENDS",
     "COMPONENTS",
+    "CONV_COMPONENTS",
     "RESOURCES",
     "array_cost",
     "coefficients",
@@ -42,7 +43,12 @@ COMPONENTS = (
     "spike_buffers",
     "control",
     "axi",
+    "conv_pe",
+    "conv_buffers",
 )
+#: The components only a convolutional front builds: first-principles coefficients, which no
+#: measured design has calibrated yet (an estimate of such a design says `calibrated: false`).
+CONV_COMPONENTS = ("conv_pe", "conv_buffers")
 RESOURCES = ("lut", "ff", "bram18", "dsp")
 #: What the estimate prices: the Verilog backend (what dse builds, simulates and synthesizes)
 #: or the Vitis HLS one; they differ only in their bus (`axi`).
@@ -140,7 +146,7 @@ def layer_datapaths(plan: HardwarePlan, layer: int) -> tuple[int, int]:
     holds NPC neurons of every lane, but a layer narrower than NPC leaves the padding
     neurons (and the PRNG units only they would use) idle, and synthesis removes them."""
     config = plan.config
-    npc = min(plan.npc, config.widths[layer + 1])
+    npc = min(plan.npc, config.layer_outputs(layer))
     units = min(npc, -(-(npc - 1) // config.reuse) + 1, plan.prng_units)
     return npc * plan.lanes, units * plan.lanes
 
@@ -184,7 +190,10 @@ def component_resources(
     lut = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
     ff = dict.fromkeys(("pe", "prng", "sampler", "events"), 0.0)
     signs = units = 0
-    for layer in range(config.n_layers):
+    for layer in range(config.n_conv):  # sampled by the same sampler (conv_resources)
+        neurons, generators = layer_datapaths(plan, layer)
+        signs, units = max(signs, neurons), max(units, generators)
+    for layer in range(config.n_conv, config.n_layers):
         neurons, generators = layer_datapaths(plan, layer)
         cbits = plan.type(f"current_{layer}").bits
         ubits = plan.type(f"update_{layer}").bits
@@ -219,8 +228,10 @@ def component_resources(
         ff["sampler"] += sa["ff_per_base_stage"] * 32 * base_stages
     out = {name: _component(lut=lut[name], ff=ff[name]) for name in lut}
     out["pe"]["dsp"] = float(plan.dsp)
+    out["conv_pe"] = _conv_datapaths(plan, coeffs)
     arrays = {}
-    for name in ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers", "control"):
+    names = ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers", "control")
+    for name in (*names, "conv_buffers"):
         arrays[name] = _arrays_cost([a for a in plan.arrays if a.component == name])
         out[name] = _component(**arrays[name])
     ct = coeffs["control"]
@@ -234,4 +245,43 @@ def component_resources(
         lutram=keys["lutram"],
     )
     out["axi"] = _axi(plan, coeffs, backend)
-    return out
+    out["conv_buffers"] = _component(**arrays["conv_buffers"])
+    return {name: out[name] for name in COMPONENTS}
+
+
+def _conv_datapaths(plan: HardwarePlan, coeffs: Mapping) -> dict[str, float]:
+    """The logic of the convolutional layers (`conv_pe`; none in a dense design).
+
+    Per layer and neuron datapath: the 9-tap sum of one input channel (a LUT per tap bit:
+    the masked popcount of 9 spikes, or the masked adder tree of 9 first-layer pixels), the
+    current's accumulator, the membrane update and the fire logic as a dense layer's, and
+    the OR that pools its spike; the conv loop's pipeline registers per datapath (plan
+    stages' `registers`).  Per layer and lane that owns a window (the first layer's taps are
+    the lanes' common pixels): the select of the slot's taps out of the window, a LUT6 per
+    four inputs of each tap bit, and their registers; per layer its slot, pixel and border
+    counters (`lut_per_layer`, `ff_per_layer`).  First-principles figures, uncalibrated."""
+    config = plan.config
+    cv, b = coeffs["conv"], config.membrane_bits
+    lut = ff = 0.0
+    for layer, shape in enumerate(config.conv_shapes):
+        neurons, _ = layer_datapaths(plan, layer)
+        bits = config.input_bits if layer == 0 else 1  # of one tap
+        cbits = plan.type(f"current_{layer}").bits
+        ubits = plan.type(f"update_{layer}").bits
+        lut += neurons * (
+            cv["lut_per_tap_bit"] * 9 * bits
+            + cv["lut_per_current_bit"] * cbits
+            + cv["lut_per_update_bit"] * ubits
+            + cv["lut_per_fire_bit"] * b
+            + cv["lut_per_pool_bit"] * shape.pool
+        )
+        staged = sum(stage.registers for stage in plan.loop(f"conv_{layer}").stages)
+        ff += neurons * cv["ff_per_pipeline_bit"] * staged
+        windows = 1 if layer == 0 else plan.lanes
+        inputs = shape.in_channels * (1 if layer == 0 else config.timesteps)
+        select = 0 if inputs == 1 else -(-inputs // 4)
+        lut += windows * 9 * bits * cv["lut_per_mux4"] * select
+        ff += windows * 9 * bits
+        lut += cv["lut_per_layer"]
+        ff += cv["ff_per_layer"]
+    return _component(lut=lut, ff=ff)

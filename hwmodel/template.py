@@ -47,20 +47,30 @@ Datapath summary (a layer-sequential, event-driven machine):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 
+from hwmodel.architecture import (
+    KERNEL,
+    ConvBlock,
+    ConvShape,
+    conv_shapes,
+    flat_size,
+    parse_blocks,
+)
 from hwmodel.errors import HardwareInputError
 
 __all__ = [
     "AcceleratorConfig",
     "IntegerLayer",
     "IntegerNetwork",
+    "NetworkGeometry",
     "KEY_CONSTANTS",
     "MASK32",
-    "cycle_breakdown_from_events",
     "layer_key",
+    "parse_shape",
     "prng_word",
     "quantize_probability",
     "random_codes",
@@ -102,6 +112,10 @@ class AcceleratorConfig:
     samples: int = 10
     input_bits: int = 8
     seed: int = 1
+    #: (channels, height, width) of the image; needed by a convolutional front.
+    input_shape: tuple[int, int, int] | None = None
+    #: The convolutional blocks before the dense layers `widths` (hwmodel.architecture).
+    conv: tuple[ConvBlock, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +126,7 @@ class AcceleratorConfig:
                 "(inputs, ..., classes), e.g. 784,512,10"
             )
         object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        self._check_front()
         positive = {
             "pe": self.pe,
             "synapses_per_cycle": self.synapses_per_cycle,
@@ -150,11 +165,62 @@ class AcceleratorConfig:
         if not self.clock_mhz > 0:
             raise HardwareInputError(f"clock_mhz: {self.clock_mhz} must be positive")
 
+    def _check_front(self) -> None:
+        """Normalise and check `input_shape` and `conv` (one-line errors naming the field)."""
+        object.__setattr__(self, "conv", parse_blocks(self.conv or ()))
+        shape = parse_shape(self.input_shape)
+        object.__setattr__(self, "input_shape", shape)
+        if self.conv and shape is None:
+            raise HardwareInputError(
+                f"conv: blocks {','.join(map(str, self.conv))} need input_shape (channels, "
+                "height, width), e.g. 1x28x28"
+            )
+        if shape is not None:
+            flat = flat_size(shape, self.conv)
+            if self.widths[0] != flat:
+                front = f"{','.join(map(str, self.conv))} over " if self.conv else ""
+                raise HardwareInputError(
+                    f"widths: the first width {self.widths[0]} must be the flattened input "
+                    f"{flat} ({front}{'x'.join(map(str, shape))})"
+                )
+
     # Derived quantities the kernel, the integer model and the estimates share.
+    @cached_property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The geometry of every convolutional block (none for a dense design)."""
+        return conv_shapes(self.input_shape, self.conv) if self.conv else ()
+
+    @property
+    def n_conv(self) -> int:
+        """Convolutional weight layers: global layers 0 .. n_conv - 1, the dense ones after."""
+        return len(self.conv)
+
     @property
     def n_layers(self) -> int:
-        """Number of weight layers."""
-        return len(self.widths) - 1
+        """Number of weight layers: the convolutional blocks, then the dense layers."""
+        return self.n_conv + len(self.widths) - 1
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Inputs of every weight layer, then the classes: `widths` for a dense design; a
+        convolutional front puts the image's pixels and every block's (pooled) outputs
+        before them.  Index l is what an event count of weight layer l counts."""
+        shapes = self.conv_shapes
+        return (*(s.in_channels * s.height * s.width for s in shapes), *self.widths)
+
+    def fan_in(self, layer: int) -> int:
+        """Synapses of one neuron of weight layer `layer` (a 3x3 kernel over every input
+        channel for a convolution)."""
+        if layer < self.n_conv:
+            return self.conv_shapes[layer].fan_in
+        return self.widths[layer - self.n_conv]
+
+    def layer_outputs(self, layer: int) -> int:
+        """Neurons weight layer `layer` updates per input position: its output channels for a
+        convolution (the same neurons at every pixel), its width for a dense layer."""
+        if layer < self.n_conv:
+            return self.conv_shapes[layer].channels
+        return self.widths[layer - self.n_conv + 1]
 
     @property
     def neurons_per_cycle(self) -> int:
@@ -173,22 +239,173 @@ class AcceleratorConfig:
         return 1 if self.ensemble == "time" else self.samples
 
     def current_bits(self, layer: int) -> int:
-        """Width of the exact synaptic-current accumulator of weight layer `layer`."""
-        fan_in = self.widths[layer]
-        peak = fan_in * ((1 << self.input_bits) - 1 if layer == 0 else 1)
+        """Width of the exact synaptic-current accumulator of weight layer `layer`: the fan-in
+        times the largest input (an input_bits pixel for layer 0, a spike after it)."""
+        peak = self.fan_in(layer) * ((1 << self.input_bits) - 1 if layer == 0 else 1)
         return int(peak).bit_length() + 1
 
     def as_dict(self) -> dict:
-        """Plain-JSON view, for design.json and trial attributes."""
+        """Plain-JSON view, for design.json and trial attributes; a dense design without an
+        input shape has no `input_shape` or `conv` entry (as before the convolutional front),
+        a convolutional one gives them as ``[1, 28, 28]`` and ``"8p,16p"``."""
         out = asdict(self)
         out["widths"] = list(self.widths)
         out.pop("extra")
+        if self.input_shape is None and not self.conv:
+            del out["input_shape"], out["conv"]
+        else:
+            out["input_shape"] = None if self.input_shape is None else list(self.input_shape)
+            out["conv"] = ",".join(map(str, self.conv))
         return out
+
+
+@dataclass(frozen=True)
+class NetworkGeometry:
+    """The shape of a network of weight layers, read from its matrices (what `IntegerNetwork`
+    and `models.snn_spec.ConvertedSNN` share).
+
+    `matrices[l]` is weight layer l's (n_out, n_in); `convs[l]` its `ConvShape` when it is a
+    3x3 convolution, stored as a [C_out, C_in * 9] matrix (kernel index
+    ``(c_in * 3 + ky) * 3 + kx``, ky = 0 the row above), shared by every pixel.  Convolutions
+    come first; the last one's (pooled) output, flattened channel-major
+    ``(c * H + y) * W + x``, is the first dense layer's input.
+    """
+
+    matrices: tuple[tuple[int, int], ...]
+    convs: tuple[ConvShape | None, ...]
+
+    def __post_init__(self) -> None:
+        if not self.matrices or len(self.convs) != len(self.matrices):
+            raise HardwareInputError("layers: a network needs one or more weight layers")
+        shapes = self.conv_shapes
+        if any(conv is not None for conv in self.convs[len(shapes) :]):
+            raise HardwareInputError("layers: convolutional layers must come before dense ones")
+        if len(shapes) == len(self.matrices):
+            raise HardwareInputError("layers: a convolutional front needs a dense layer after it")
+        for index, (conv, (n_out, n_in)) in enumerate(zip(shapes, self.matrices, strict=False)):
+            if (n_out, n_in) != (conv.channels, conv.fan_in):
+                raise HardwareInputError(
+                    f"layers: convolution {index} stores [{n_out}, {n_in}] weights, but its "
+                    f"shape needs [{conv.channels}, {conv.fan_in}]"
+                )
+            if index and (conv.in_channels, conv.height, conv.width) != (
+                shapes[index - 1].channels,
+                shapes[index - 1].out_height,
+                shapes[index - 1].out_width,
+            ):
+                raise HardwareInputError(
+                    f"layers: convolution {index}'s input does not match convolution "
+                    f"{index - 1}'s output"
+                )
+        dense = self.matrices[len(shapes) :]
+        ins = [self.input_size if not shapes else shapes[-1].outputs]
+        ins += [n_out for n_out, _ in dense[:-1]]
+        for offset, ((_, n_in), expected) in enumerate(zip(dense, ins, strict=True)):
+            if n_in != expected:
+                raise HardwareInputError(
+                    f"layers: layer {len(shapes) + offset} takes {n_in} inputs, but the layer "
+                    f"before hands on {expected}"
+                )
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutions, in order (empty for a dense network)."""
+        return tuple(conv for conv in self.convs if conv is not None)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, ..., classes) of the dense layers (after a convolutional front, its
+        flattened outputs are the inputs): what `AcceleratorConfig.widths` describes."""
+        dense = self.matrices[len(self.conv_shapes) :]
+        return (dense[0][1], *(n_out for n_out, _ in dense))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        if not self.conv_shapes:
+            return None
+        first = self.conv_shapes[0]
+        return (first.in_channels, first.height, first.width)
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image: C x H x W, or the first dense layer's inputs."""
+        shape = self.input_shape
+        return self.matrices[0][1] if shape is None else shape[0] * shape[1] * shape[2]
+
+    @property
+    def neurons(self) -> tuple[int, ...]:
+        """(input values, neurons of weight layer 0, 1, ...); a convolution has channels x H x
+        W neurons (before pooling)."""
+        return (
+            self.input_size,
+            *(
+                n_out if conv is None else conv.neurons
+                for (n_out, _), conv in zip(self.matrices, self.convs, strict=True)
+            ),
+        )
+
+    @property
+    def layer_inputs(self) -> tuple[int, ...]:
+        """Input values of each weight layer per timestep: C_in x H x W for a convolution
+        (after the previous block's pooling), n_in for a dense layer."""
+        return tuple(
+            n_in if conv is None else conv.in_channels * conv.height * conv.width
+            for (_, n_in), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+    @property
+    def macs(self) -> tuple[int, ...]:
+        """Multiply-adds of each weight layer per timestep and image: neurons x fan-in (every
+        3x3 window whole for a convolution, its zero padding included)."""
+        return tuple(
+            n_out * n_in if conv is None else conv.neurons * conv.fan_in
+            for (n_out, n_in), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+    @classmethod
+    def dense(cls, widths: tuple[int, ...]) -> NetworkGeometry:
+        """The geometry of a dense network of `widths` (inputs, ..., classes)."""
+        widths = tuple(int(w) for w in widths)
+        return cls(tuple(zip(widths[1:], widths[:-1], strict=True)), (None,) * (len(widths) - 1))
+
+    @property
+    def fan_outs(self) -> tuple[int, ...]:
+        """Synapses one input value drives, per weight layer: n_out for a dense layer, C_out x
+        9 for a convolution (fewer at the image border, where the window leaves it)."""
+        return tuple(
+            n_out if conv is None else conv.channels * KERNEL * KERNEL
+            for (n_out, _), conv in zip(self.matrices, self.convs, strict=True)
+        )
+
+
+def parse_shape(value: object) -> tuple[int, int, int] | None:
+    """An input shape (channels, height, width) from ``"1x28x28"``, ``"1,28,28"`` or a
+    sequence of three positive integers; None (or "") is none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    items = value.lower().replace("x", ",").split(",") if isinstance(value, str) else value
+    try:
+        numbers = [float(str(v).strip()) for v in items]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != 3 or any(n != int(n) or n < 1 for n in numbers):
+        raise HardwareInputError(
+            f"input_shape: {value!r} must be three positive integers (channels, height, "
+            "width), e.g. 1x28x28"
+        )
+    c, h, w = (int(n) for n in numbers)
+    return c, h, w
 
 
 @dataclass
 class IntegerLayer:
-    """One weight layer as the hardware stores it."""
+    """One weight layer as the hardware stores it.
+
+    A convolution (`conv` set) stores its kernels as `codes` [C_out, C_in * 9] (kernel index
+    ``(c_in * 3 + ky) * 3 + kx``, `NetworkGeometry`), and threshold, bias and initial per
+    output channel [C_out]; the weights drawn for a sample serve every pixel.
+    """
 
     codes: np.ndarray  # uint16 [n_out, n_in]: k-bit Bernoulli codes (P(w=+1) ~ code / 2**k)
     threshold: np.ndarray  # int64 [n_out]: firing threshold (> 0); ignored by the output layer
@@ -196,19 +413,48 @@ class IntegerLayer:
     initial: np.ndarray  # int64 [n_out]: membrane at the start of every run
     shift: int = 0  # signed: current << shift, or >> -shift (floor) if negative (scale_current)
     spiking: bool = True
+    conv: ConvShape | None = None  # a 3x3 convolution (hwmodel.architecture), else dense
 
 
 @dataclass
 class IntegerNetwork:
-    """A converted network quantized for the template: what goes into the parameter header."""
+    """A converted network quantized for the template: what goes into the parameter header.
+
+    Weight layers are numbered globally, convolutions first (`NetworkGeometry`); the PRNG key
+    of layer l is ``layer_key(seed, sample, l)`` whatever its kind.
+    """
 
     layers: list[IntegerLayer]
     input_bits: int
 
     @property
+    def geometry(self) -> NetworkGeometry:
+        """The network's shape (validated)."""
+        return NetworkGeometry(
+            tuple(tuple(int(n) for n in layer.codes.shape) for layer in self.layers),
+            tuple(layer.conv for layer in self.layers),
+        )
+
+    @property
     def widths(self) -> tuple[int, ...]:
-        """(inputs, ..., classes) derived from the code matrices."""
-        return (self.layers[0].codes.shape[1], *(lay.codes.shape[0] for lay in self.layers))
+        """(inputs, ..., classes) of the dense layers, derived from the code matrices (after a
+        convolutional front, the inputs are its flattened outputs)."""
+        return self.geometry.widths
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutional layers' geometry (empty for a dense network)."""
+        return self.geometry.conv_shapes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        return self.geometry.input_shape
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image (C x H x W, or the dense network's first width)."""
+        return self.geometry.input_size
 
 
 def xorshift32(x: np.ndarray) -> np.ndarray:
@@ -291,17 +537,3 @@ def time_segments(timesteps: int, samples: int) -> list[tuple[int, int]]:
     """[t0, t1) of each weight sample of a `time` run: the t with segment_of_timestep == s."""
     starts = [-(-s * timesteps // samples) for s in range(samples + 1)]
     return list(zip(starts[:-1], starts[1:], strict=True))
-
-
-def cycle_breakdown_from_events(
-    config: AcceleratorConfig, events: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Cycles of one image from counted events: `hwmodel.cycles.plan_cycles` of the design's
-    plan.  `events[..., r, t, l]` is the number of inputs of weight layer l that fired in any
-    lane at timestep t of round r (as `models.snn_integer` counts them); leading axes
-    broadcast.  Returns total, io, sampling and per_layer."""
-    from hwmodel.cycles import plan_cycles  # the plan and the cost model import this module
-    from hwmodel.plan import build_plan
-
-    events = np.asarray(events, dtype=np.float64)
-    return plan_cycles(build_plan(config), events.sum(axis=(-3, -2)))

@@ -26,13 +26,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from models.network import BayesBinaryMLP
+from models.network import BayesBinaryNet
 from models.training import (
     EpochCallback,
     TrainConfig,
     TrainedModel,
     TrainingDivergedError,
     batches,
+    build_network,
     recalibrate_batchnorm,
     seeded_device,
 )
@@ -55,7 +56,7 @@ def mode_network(model: TrainedModel, splits: Any) -> TrainedModel:
 
 
 def _ste_stage(
-    net: BayesBinaryMLP,
+    net: BayesBinaryNet,
     cfg: TrainConfig,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -91,8 +92,14 @@ def _ste_stage(
             on_epoch(epoch + 1, cfg.epochs)
 
 
-def train_ste(cfg: TrainConfig, splits: Any, on_epoch: EpochCallback | None = None) -> TrainedModel:
-    """Train the deterministic binary MLP with the straight-through estimator (see module doc).
+def train_ste(
+    cfg: TrainConfig,
+    splits: Any,
+    on_epoch: EpochCallback | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> TrainedModel:
+    """Train the deterministic binary network with the straight-through estimator (see module
+    doc); `input_shape`: as for `models.training.train_model`.
 
     Uses `cfg`'s widths, levels, clip, epochs (and stage split), batch size, `lr_other` (Adam,
     for the latent weights too), `lam_init` (latent weights ~ U(-lam_init, lam_init)) and seed.
@@ -101,12 +108,9 @@ def train_ste(cfg: TrainConfig, splits: Any, on_epoch: EpochCallback | None = No
     start = time.perf_counter()
     with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)
-        net = BayesBinaryMLP(
-            (splits.input_dim, *cfg.widths, splits.num_classes),
-            levels=cfg.levels,
-            clip=cfg.clip,
-            lam_init=min(cfg.lam_init, 1.0),
-        ).to(device)
+        net = build_network(replace(cfg, tau=1.0), splits, min(cfg.lam_init, 1.0), input_shape).to(
+            device
+        )
         net.quantized = False
         _ste_stage(net, cfg, x, y, cfg.stage1, 0, on_epoch)
         net.quantized = True

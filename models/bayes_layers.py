@@ -1,4 +1,10 @@
-"""Bayesian binary linear layer: every weight is +1/-1 drawn from a learned Bernoulli.
+"""Bayesian binary layers: every weight is +1/-1 drawn from a learned Bernoulli.
+
+`BayesBinaryLinear` is the fully connected layer, `BayesBinaryConv2d` the 3x3 convolution
+(stride 1, zero padding 1, `hwmodel.architecture`), whose natural parameters are stored as a
+[C_out, C_in * 9] matrix (kernel index ``(c_in * 3 + ky) * 3 + kx``), so that both draw their
+weights in the same modes, BayesBiNN and the STE update them alike, and conversion reads
+both as matrices.
 
 The layer owns the natural parameters ``lam`` of the Bernoulli posterior,
 P(w = +1) = sigmoid(2 lam) and mean mu = tanh(lam).  The forward pass draws weights in one of
@@ -24,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwmodel.architecture import KERNEL, PADDING
 from models.errors import ModelInputError
 
-__all__ = ["BayesBinaryLinear", "WeightMode", "WEIGHT_MODES"]
+__all__ = ["BayesBinaryConv2d", "BayesBinaryLinear", "WeightMode", "WEIGHT_MODES"]
 
 WeightMode = Literal["relaxed", "sample", "mode", "mean", "ste"]
 WEIGHT_MODES: tuple[str, ...] = get_args(WeightMode)
@@ -103,3 +110,34 @@ class BayesBinaryLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, tau={self.tau}"
+
+
+class BayesBinaryConv2d(BayesBinaryLinear):
+    """3x3 convolution, stride 1, zero padding 1, binary weights; no bias.
+
+    ``lam`` is [out_channels, in_channels * 9] (the layout the SNN and the hardware store), so
+    `weight(mode)` draws the kernels exactly as `BayesBinaryLinear` draws a matrix; the
+    forward pass reshapes the draw to [out, in, 3, 3].  Inputs are [B, in_channels, H, W].
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        tau: float = 1.0,
+        lam_init: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(in_channels * KERNEL * KERNEL, out_channels, tau, lam_init, generator)
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+
+    def forward(self, x: torch.Tensor, mode: WeightMode = "relaxed") -> torch.Tensor:
+        kernel = self.weight(mode).view(self.out_channels, self.in_channels, KERNEL, KERNEL)
+        return F.conv2d(x, kernel, padding=PADDING)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"kernel={KERNEL}x{KERNEL}, padding={PADDING}, tau={self.tau}"
+        )

@@ -18,6 +18,13 @@ is clamp((W' r + bias) / threshold, 0, 1), r being the input rates.  Matching ra
 The output layer is a non-spiking accumulator: logits = g (W a) + b = g k (W r + b / (g k)),
 so its bias is b / (g k) and ``output_scale`` = g k times the temperature fitted on
 validation: probabilities = softmax(output_scale * scores / T).
+
+Convolutional layers fold the same way per output channel (BatchNorm2d's gamma, beta, mean
+and variance are per channel, and so are the thresholds and biases); their Bernoulli
+parameters stay in the [C_out, C_in * 9] layout of the trained layer
+(`models.snn_spec`).  Pooling changes no scale: the ANN max-pools quantized activations
+a / c in {0, 1/(L-1), ..., 1}, the SNN ORs the spikes that stand for them, and a spike after
+pooling still stands for one clip value (k = c for the layer after it).
 """
 
 from __future__ import annotations
@@ -82,7 +89,8 @@ def convert(
     clip = net.clip
     layers: list[ConvertedLayer] = []
     in_scale = 1.0
-    for layer, norm, t_scale in zip(net.layers[:-1], net.norms, scales, strict=True):
+    convs = [*net.conv_shapes, *([None] * (n_hidden - len(net.conv_shapes)))]
+    for layer, norm, t_scale, conv in zip(net.layers[:-1], net.norms, scales, convs, strict=True):
         prob = _probabilities(layer.lam.detach().cpu(), weights)
         gamma = norm.weight.detach().cpu().double().numpy()
         beta = norm.bias.detach().cpu().double().numpy()
@@ -93,7 +101,9 @@ def convert(
         prob = np.where(sign[:, None] < 0, 1.0 - prob, prob)
         threshold = sigma * clip / (mag * in_scale) * t_scale
         bias = -sign * mean / in_scale + beta * sigma / (mag * in_scale)
-        layers.append(ConvertedLayer(prob, threshold, bias, threshold / 2.0, spiking=True))
+        layers.append(
+            ConvertedLayer(prob, threshold, bias, threshold / 2.0, spiking=True, conv=conv)
+        )
         in_scale = clip
     out = net.layers[-1]
     gain_k = net.gain * in_scale

@@ -27,11 +27,13 @@ spread (see `seed_repeats` for when the search does it).
 
 Activity conventions (what `hwmodel.estimate` prices): ``activity[l]`` is the mean number of
 input events of weight layer l per timestep, per run (weight-sample lane) and per image,
-index 0 being the dense input (n0) under direct encoding; ``spikes_per_inference`` and
-``spikes_per_layer`` count hidden-layer spikes per image summed over all runs and
-timesteps; ``synops_per_inference`` counts executed add/subtract operations: spikes times
-fan-out, plus ``samples * n0 * n1`` for the dense first layer computed once per weight
-sample (`models.snn_float.synaptic_operations`).
+index 0 being the dense input (n0, or C x H x W pixels) under direct encoding, and a layer
+after a pooled convolutional block counting the block's spikes after the OR pooling;
+``spikes_per_inference`` and ``spikes_per_layer`` count the spikes hidden layers hand on per
+image (after pooling) summed over all runs and timesteps; ``synops_per_inference`` counts
+executed add/subtract operations: spikes times fan-out (C_out x 9 for a convolution), plus
+``samples * n0 * n1`` for the dense first layer computed once per weight sample
+(`models.snn_float.synaptic_operations`).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ class _Outputs:
 def _work(snn: ConvertedSNN, cfg: EvalConfig, batch: int) -> int:
     """Multiply-adds of one simulator call on `batch` images (what `threads_for` reads)."""
     dense = cfg.encoding == "direct"
-    return synaptic_work(snn.widths, cfg.samples, cfg.timesteps, batch, cfg.runs, dense)
+    return synaptic_work(snn.geometry, cfg.samples, cfg.timesteps, batch, cfg.runs, dense)
 
 
 def _float_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tensor], _Outputs]:
@@ -219,11 +221,11 @@ def _integer_runner(snn: ConvertedSNN, cfg: EvalConfig) -> Callable[[torch.Tenso
             result = run_integer(net, x_int, config, weights)
         events = torch.as_tensor(result.events.sum(axis=(1, 2)), dtype=torch.float64)
         # The dense first layer is not an event loop; count it as the float model does.
-        events[:, 0] = float(snn.widths[0] * cfg.runs * cfg.timesteps)
+        events[:, 0] = float(snn.input_size * cfg.runs * cfg.timesteps)
         return _Outputs(
             scores=torch.as_tensor(result.scores / divisor),
             events=events,
-            synops=synaptic_operations(snn.widths, events, cfg.samples, cfg.encoding),
+            synops=synaptic_operations(snn.geometry, events, cfg.samples, cfg.encoding),
         )
 
     return run
@@ -282,7 +284,7 @@ def evaluate(
     metrics[f"{split}_images"] = len(y_eval)
     metrics[f"{split}_correct"] = correct_bits(probs, y_eval)
     spikes = scored.events[:, 1:]
-    metrics.update(spike_statistics(spikes.numpy(), list(snn.widths[2:])))
+    metrics.update(spike_statistics(spikes.numpy(), list(snn.geometry.fan_outs[1:])))
     metrics["synops_per_inference"] = float(scored.synops.mean())
     per_step = scored.events.mean(dim=0) / (eval_cfg.runs * eval_cfg.timesteps)
     metrics["activity"] = [float(a) for a in np.asarray(per_step)]

@@ -2,7 +2,9 @@
 
 The weights are a plain state dict loaded with ``torch.load(weights_only=True)``, so a model
 directory from elsewhere cannot execute code; everything needed to rebuild the network
-(widths, levels, clip, tau) is in ``settings.json``, with the SHA-256 of ``weights.pt``
+(widths, levels, clip, tau; for a convolutional network its blocks ``conv``, e.g. "8p,16p",
+and the image's ``input_shape`` [C, H, W]) is in ``settings.json``, with the SHA-256 of
+``weights.pt``
 (format 2): flipped bytes in a tensor still load as a state dict, so only the digest tells a
 damaged model from a trained one.  Format-1 directories (no digest) still load.  A directory
 written by `dse import` (``"kind": "imported"`` in settings.json) loads as the
@@ -22,7 +24,7 @@ import torch
 
 from models.errors import ModelInputError
 from models.imported import IMPORTED_KIND, ImportedModel, load_imported
-from models.network import BayesBinaryMLP
+from models.network import BayesBinaryNet
 from models.training import TrainConfig, TrainedModel
 
 __all__ = ["SETTINGS_FILE", "WEIGHTS_FILE", "load_model", "save_model"]
@@ -51,6 +53,9 @@ def save_model(model: TrainedModel, directory: str | Path) -> Path:
         "metrics": model.metrics,
         "config": model.config.to_dict(),
     }
+    if net.conv_shapes:
+        settings["conv"] = ",".join(str(block) for block in net.blocks)
+        settings["input_shape"] = list(net.input_shape)
     torch.save(net.state_dict(), out / WEIGHTS_FILE)
     settings["weights_sha256"] = _sha256(out / WEIGHTS_FILE)
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
@@ -97,12 +102,14 @@ def load_model(directory: str | Path) -> TrainedModel | ImportedModel:
         _check_settings(settings)
         _check_weights_digest(path, settings)
         config = TrainConfig.from_dict(settings["config"])
-        net = BayesBinaryMLP(
+        net = BayesBinaryNet(
             settings["widths"],
             levels=settings["levels"],
             clip=settings["clip"],
             tau=settings["tau"],
             lam_init=0.0,
+            input_shape=settings.get("input_shape"),
+            blocks=settings.get("conv", ""),
         )
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
@@ -157,6 +164,11 @@ def _check_settings(settings: Any) -> None:
     widths = settings["widths"]
     if not (isinstance(widths, list) and len(widths) >= 2 and all(_count(w) for w in widths)):
         raise ValueError(f"widths {str(widths)[:40]} are not positive integers")
+    conv, shape = settings.get("conv", ""), settings.get("input_shape")
+    if not isinstance(conv, str):
+        raise ValueError(f"conv {str(conv)[:40]} is not a string of blocks")
+    if conv and not (isinstance(shape, list) and len(shape) == 3 and all(map(_count, shape))):
+        raise ValueError(f"input_shape {str(shape)[:40]} is not [channels, height, width]")
     if not (_count(settings["levels"]) and settings["levels"] >= 2):
         raise ValueError(f"levels {str(settings['levels'])[:40]} is not an integer >= 2")
     for key in ("clip", "tau", "output_scale", "output_scale_mode"):

@@ -45,7 +45,14 @@ from hwmodel.template import AcceleratorConfig, IntegerLayer, IntegerNetwork, qu
 from models.errors import ModelInputError
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 
-__all__ = ["input_scale", "numerics_reason", "quantize_input", "quantize_network", "score_divisor"]
+__all__ = [
+    "current_bits",
+    "input_scale",
+    "numerics_reason",
+    "quantize_input",
+    "quantize_network",
+    "score_divisor",
+]
 
 # Largest bit width of a shifted current, so that v + scaled current + bias fits int64.
 _MAX_SHIFTED_BITS = 62
@@ -61,6 +68,18 @@ def quantize_input(x: np.ndarray, input_bits: int) -> np.ndarray:
 def input_scale(layer: int, input_bits: int) -> int:
     """Integer current units per float current unit of weight layer `layer`."""
     return (1 << input_bits) - 1 if layer == 0 else 1
+
+
+def _peak_bits(fan_in: int, index: int, input_bits: int) -> int:
+    """Width of the exact current accumulator of a layer with `fan_in` inputs per neuron."""
+    return int(fan_in * input_scale(index, input_bits)).bit_length() + 1
+
+
+def current_bits(net: IntegerNetwork, index: int) -> int:
+    """Width of the exact synaptic-current accumulator of weight layer `index` (a
+    convolution's fan-in is its window, C_in x 9): `AcceleratorConfig.current_bits` of a
+    dense network."""
+    return _peak_bits(net.layers[index].codes.shape[1], index, net.input_bits)
 
 
 def _round(values: np.ndarray) -> np.ndarray:
@@ -79,8 +98,9 @@ class _Units:
     threshold: np.ndarray
     bias: np.ndarray
     initial: np.ndarray
-    fan_in: int
+    fan_in: int  # the largest current: inputs per neuron times the largest input
     spiking: bool
+    current_bits: int  # of the exact current accumulator
 
     @classmethod
     def of(cls, layer: ConvertedLayer, index: int, input_bits: int) -> _Units:
@@ -91,6 +111,7 @@ class _Units:
             initial=np.asarray(layer.initial, dtype=np.float64) * scale,
             fan_in=layer.prob.shape[1] * scale,
             spiking=layer.spiking,
+            current_bits=_peak_bits(layer.prob.shape[1], index, input_bits),
         )
 
     def bias_at(self, shift: int) -> np.ndarray:
@@ -126,9 +147,9 @@ def _output_shift(units: _Units, config: AcceleratorConfig) -> int:
     return shift
 
 
-def _layer_shift(units: _Units, index: int, config: AcceleratorConfig) -> int:
+def _layer_shift(units: _Units, config: AcceleratorConfig) -> int:
     if units.spiking:
-        return _spiking_shift(units, config.membrane_bits, config.current_bits(index))
+        return _spiking_shift(units, config.membrane_bits, units.current_bits)
     return _output_shift(units, config)
 
 
@@ -169,7 +190,7 @@ def numerics_reason(snn: ConvertedSNN, config: AcceleratorConfig) -> str | None:
     _check_widths(snn, config)
     for index, layer in enumerate(snn.layers):
         units = _Units.of(layer, index, config.input_bits)
-        reason = _layer_reason(units, index, _layer_shift(units, index, config), config)
+        reason = _layer_reason(units, index, _layer_shift(units, config), config)
         if reason is not None:
             return reason
     return None
@@ -187,7 +208,7 @@ def quantize_network(snn: ConvertedSNN, config: AcceleratorConfig) -> IntegerNet
     layers = []
     for index, layer in enumerate(snn.layers):
         units = _Units.of(layer, index, config.input_bits)
-        shift = _layer_shift(units, index, config)
+        shift = _layer_shift(units, config)
         if units.spiking:
             threshold = _to_membrane(_round(units.threshold * 2.0**shift), bits, lowest=1)
         else:
@@ -201,6 +222,7 @@ def quantize_network(snn: ConvertedSNN, config: AcceleratorConfig) -> IntegerNet
                 initial=_to_membrane(initial, bits),
                 shift=shift,
                 spiking=units.spiking,
+                conv=layer.conv,
             )
         )
     return IntegerNetwork(layers=layers, input_bits=config.input_bits)

@@ -19,6 +19,17 @@ by a float sum, which converts every spike first; on the CPU a batch runs in chu
 images small enough that the allocator reuses their memory (`images_per_chunk`).  Why each
 of these, with the figures: docs/measurements.md, "Simulator speed".
 
+Convolutional layers (`hwmodel.architecture`; stored as [C_in * 9, C_out] weight matrices
+per sample, `models.snn_spec`) run through the same recurrence: their neurons are the
+C_out x H x W outputs, kept *channel-last* inside the runner (neuron ``(y * W + x) * C + c``)
+so that a layer's currents come out of one product: spikes are unfolded into their 3x3
+windows (``im2col``, zero padding, `conv_product`) and multiplied like a dense layer's, in
+the exact int8 product; the multi-bit first layer of pixels is one `torch.nn.functional.conv2d`
+per call over all weight samples (`conv_pixel_currents`; the integer model's in float64, so
+exact).  Per-channel thresholds, biases and initial membranes are repeated per pixel
+(`per_neuron`); pooling ORs each 2x2 group of a timestep's spikes (`or_pool`), and the last
+block's spikes are put back channel-major before the dense layers (`channel_major`).
+
 What stays with each simulator, and why: the weight draw (the float model draws +-1 from
 the float posterior with torch's generator; the integer model compares the hardware PRNG's
 words with k-bit codes: different arithmetic by design, keyed the same way by (seed,
@@ -29,12 +40,15 @@ and the event bookkeeping, which each gets from the spike trains through an `Obs
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
+from hwmodel.architecture import KERNEL, PADDING, POOL, ConvShape
 from hwmodel.template import Ensemble, segment_of_timestep, time_segments
 
 __all__ = [
@@ -42,6 +56,11 @@ __all__ = [
     "Arithmetic",
     "Observer",
     "Schedule",
+    "channel_major",
+    "conv_pixel_currents",
+    "conv_product",
+    "or_pool",
+    "per_neuron",
     "product",
     "images_per_chunk",
     "pixel_currents",
@@ -193,28 +212,119 @@ def pixel_currents(
     return out.add_(offset)
 
 
+def per_neuron(values: np.ndarray, conv: ConvShape | None) -> np.ndarray:
+    """A layer's per-neuron parameter: per-channel `values` [C] of a convolution repeated at
+    every pixel (channel-last, [H * W * C]); a dense layer's as they are."""
+    return values if conv is None else np.tile(values, conv.height * conv.width)
+
+
+def conv_pixel_currents(x: torch.Tensor, weight: torch.Tensor, conv: ConvShape) -> torch.Tensor:
+    """Currents [samples, B, H * W * C_out] (channel-last) of a convolutional first layer:
+    images x [B, C_in * H * W] (channel-major) under each weight sample [samples, C_in * 9,
+    C_out], in the weight's float dtype (exact for integer pixels in float64).  One
+    convolution for all samples: their kernels are stacked as output channels."""
+    samples, _, c_out = weight.shape
+    kernels = weight.transpose(1, 2).reshape(samples * c_out, conv.in_channels, KERNEL, KERNEL)
+    images = x.to(weight.dtype).view(-1, conv.in_channels, conv.height, conv.width)
+    out = F.conv2d(images, kernels, padding=PADDING)  # [B, samples * C_out, H, W]
+    out = out.view(len(images), samples, c_out, conv.height, conv.width)
+    return out.permute(1, 0, 3, 4, 2).reshape(samples, len(images), conv.neurons)
+
+
+def conv_product(
+    inputs: torch.Tensor, weight: torch.Tensor, conv: ConvShape, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Currents [..., H * W * C_out] of a convolution of spikes [..., H * W * C_in] (both
+    channel-last) under one weight sample [C_in * 9, C_out], exactly as `product` computes a
+    dense layer's: every pixel's 3x3 x C_in window (zeros outside the image) is unfolded into
+    a row, column ``c * 9 + ky * 3 + kx``, the weights' kernel index.  `out`: as for
+    `product`."""
+    lead = inputs.shape[:-1]
+    height, width, channels = conv.height, conv.width, conv.in_channels
+    images = inputs.reshape(-1, height, width, channels)
+    dtype = torch.int8 if weight.dtype == torch.int8 else weight.dtype
+    if images.dtype == torch.bool and dtype == torch.int8:
+        images = images.view(torch.int8)
+    padded = images.new_zeros(
+        (len(images), height + 2 * PADDING, width + 2 * PADDING, channels), dtype=dtype
+    )
+    padded[:, PADDING : PADDING + height, PADDING : PADDING + width] = images
+    windows = torch.stack(
+        [
+            padded[:, ky : ky + height, kx : kx + width]
+            for ky in range(KERNEL)
+            for kx in range(KERNEL)
+        ],
+        dim=-1,
+    )  # [N, H, W, C_in, 9]: row (n, y, x), column c * 9 + ky * 3 + kx
+    rows = windows.view(len(images) * height * width, channels * KERNEL * KERNEL)
+    target = None if out is None else out.view(-1, weight.shape[-1])
+    result = product(rows, weight, out=target)
+    return result.view(*lead, height * width * weight.shape[-1])
+
+
+def or_pool(train: torch.Tensor, conv: ConvShape) -> torch.Tensor:
+    """2x2, stride-2 pooling of a channel-last spike train [..., H * W * C] (an odd last row
+    or column dropped): a pooled neuron spikes in a timestep when any of its four did."""
+    lead = train.shape[:-1]
+    rows, cols = conv.out_height, conv.out_width
+    grid = train.view(-1, conv.height, conv.width, conv.channels)
+    grid = grid[:, : rows * POOL, : cols * POOL]
+    pooled = grid.reshape(-1, rows, POOL, cols, POOL, conv.channels).any(dim=4).any(dim=2)
+    return pooled.reshape(*lead, rows * cols * conv.channels)
+
+
+def channel_major(train: torch.Tensor, conv: ConvShape) -> torch.Tensor:
+    """A block's output train [..., H' * W' * C] (channel-last, after its pooling) in the
+    dense layers' channel-major order [..., C * H' * W'] (the flatten)."""
+    lead = train.shape[:-1]
+    grid = train.view(-1, conv.out_height, conv.out_width, conv.channels)
+    return grid.permute(0, 3, 1, 2).reshape(*lead, conv.outputs)
+
+
+def channel_last(train: torch.Tensor, conv: ConvShape) -> torch.Tensor:
+    """An input image train [..., C * H * W] (channel-major) channel-last [..., H * W * C]."""
+    lead = train.shape[:-1]
+    grid = train.reshape(-1, conv.in_channels, conv.height, conv.width)
+    return grid.permute(0, 2, 3, 1).reshape(*lead, conv.height * conv.width * conv.in_channels)
+
+
+Multiply = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+def _multiplier(conv: ConvShape | None) -> Multiply:
+    """`product` for a dense layer, `conv_product` for a convolution."""
+    if conv is None:
+        return product
+    return lambda inputs, weight, out=None: conv_product(inputs, weight, conv, out)
+
+
 def _spike_currents(
     arithmetic: Arithmetic,
     index: int,
     train: torch.Tensor,
     weight: torch.Tensor,
     schedule: Schedule,
+    conv: ConvShape | None = None,
 ) -> torch.Tensor:
-    """Scaled currents plus bias [runs, T, B, n_out] of a spike train [runs, T, B, n_in].
+    """Scaled currents plus bias [runs, T, B, n_out] of a spike train [runs, T, B, n_in]
+    (a convolution's n_out = H * W * C_out neurons, channel-last).
 
     One product per block, written straight into the result when the product's dtype is the
     membrane's, else into one reused block buffer and converted from there: a whole second
     [runs, T, B, n_out] tensor would double the memory and its page faults.
     """
     runs, steps, batch, _ = train.shape
-    shape = (runs, steps, batch, weight.shape[-1])
+    multiply = _multiplier(conv)
+    neurons = weight.shape[-1] if conv is None else conv.neurons
+    shape = (runs, steps, batch, neurons)
     out = torch.empty(shape, dtype=arithmetic.dtype(index), device=train.device)
     dtype = torch.int32 if weight.dtype == torch.int8 else weight.dtype
     longest = max(t1 - t0 for _, _, t0, t1 in schedule.blocks)
     buffer = None if dtype == out.dtype else out.new_empty((longest, *shape[2:]), dtype=dtype)
     for sample, run, t0, t1 in schedule.blocks:
         target = out[run, t0:t1] if buffer is None else buffer[: t1 - t0]
-        product(train[run, t0:t1], weight[sample], out=target)
+        multiply(train[run, t0:t1], weight[sample], target)
         if buffer is not None:
             out[run, t0:t1].copy_(target)
     return arithmetic.driven(index, out)
@@ -254,17 +364,22 @@ def _current_source(
     weight: torch.Tensor,
     schedule: Schedule,
     offset: torch.Tensor | None,
+    conv: ConvShape | None = None,
 ) -> Callable[[int], torch.Tensor]:
     """t -> the scaled current plus bias of layer `index` at step t.
 
     Pixels (train None, direct encoding): the current of each weight sample, computed once
-    and reused at every step (`pixel_currents`); spikes: one product per block for all its
-    steps.
+    and reused at every step (`pixel_currents`, `conv_pixel_currents`); spikes: one product
+    per block for all its steps.
     """
     if train is not None:
-        driven = _spike_currents(arithmetic, index, train, weight, schedule)
+        driven = _spike_currents(arithmetic, index, train, weight, schedule, conv)
         return lambda t: driven[:, t]
-    first = arithmetic.driven(index, pixel_currents(x, weight, offset))
+    if conv is None:
+        currents = pixel_currents(x, weight, offset)
+    else:
+        currents = conv_pixel_currents(x, weight, conv)
+    first = arithmetic.driven(index, currents)
     if schedule.ensemble == "repeat":
         return lambda t: first
     return lambda t: first[schedule.sample_at(t)]
@@ -307,24 +422,36 @@ def run_layers(
     train: torch.Tensor | None = None,
     observe: Observer | None = None,
     offset: torch.Tensor | None = None,
+    convs: Sequence[ConvShape | None] | None = None,
 ) -> torch.Tensor:
     """Final output membranes [runs, B, C] of the network on one batch.
 
     `weights[l]` is [samples, n_in, n_out]; `x` [B, n0] drives the first layer directly
     unless `train` (rate encoding: bool [runs, T, B, n0]) gives its input spikes.  Every
     layer but the last spikes.  `offset`: `pixel_offset(weights[0])` for int8 first-layer
-    weights, drawn once (computed here otherwise).
+    weights of a dense first layer, drawn once (computed here otherwise).  `convs[l]`: the
+    geometry of weight layer l when it is a convolution (they come first; inputs are then
+    images flattened channel-major).  `observe(l, train)` sees each layer's input spikes
+    after the previous block's pooling (channel-last within the convolutional front).
     """
     batch = x.shape[0]
     last = len(weights) - 1
-    for index, weight in enumerate(weights):
+    convs = list(convs) if convs is not None else [None] * len(weights)
+    if train is not None and convs[0] is not None:
+        train = channel_last(train, convs[0])
+    for index, (weight, conv) in enumerate(zip(weights, convs, strict=True)):
         if train is not None and observe is not None:
             observe(index, train)
         if index == last and arithmetic.summable(index):
             summed = arithmetic.scaled(index, _summed_current(x, train, weight, schedule))
             bias = arithmetic.bias(index) * schedule.timesteps
             return summed.add_(bias).add_(arithmetic.initial(index))
-        current_at = _current_source(arithmetic, index, x, train, weight, schedule, offset)
-        shape = (schedule.runs, batch, weight.shape[-1])
+        current_at = _current_source(arithmetic, index, x, train, weight, schedule, offset, conv)
+        neurons = weight.shape[-1] if conv is None else conv.neurons
+        shape = (schedule.runs, batch, neurons)
         v, train = _integrate(arithmetic, index, current_at, shape, schedule, index < last)
+        if conv is not None and conv.pool:
+            train = or_pool(train, conv)
+        if conv is not None and convs[index + 1] is None:
+            train = channel_major(train, conv)
     return v

@@ -21,7 +21,8 @@ by T turns the accumulated output membrane into a per-timestep rate, which is wh
 logits convert to, and `output_scale` is the temperature fitted on the validation split.
 
 The simulation itself is `models.snn_core.run_layers` (shared with the integer model) with
-float32 membranes that never saturate.
+float32 membranes that never saturate.  Convolutional networks (`models.snn_spec`) take images
+flattened channel-major, [B, C * H * W]; their convolutions run through the same runner.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from hwmodel.template import Ensemble
+from hwmodel.template import Ensemble, NetworkGeometry
 from models.errors import ModelInputError
-from models.snn_core import Schedule, images_per_chunk, run_layers, spike_counts
+from models.snn_core import Schedule, images_per_chunk, per_neuron, run_layers, spike_counts
 from models.snn_spec import ConvertedSNN
 from models.temperature import mc_probs
 
@@ -58,7 +59,8 @@ def default_device() -> torch.device:
 
 @dataclass
 class SampledWeights:
-    """`samples` draws of every weight layer, each [samples, n_in, n_out] (for ``x @ W``).
+    """`samples` draws of every weight layer, each [samples, n_in, n_out] (for ``x @ W``; a
+    convolution's n_in is C_in * 9, its kernel index).
 
     Layers whose input is binary spikes and whose output spikes are int8 on CPU (for the
     exact int8 product); the others are float32.  Weights depend only on (seed, sample,
@@ -122,19 +124,28 @@ def sample_weights(
 
 
 def synaptic_operations(
-    widths: tuple[int, ...], events: torch.Tensor, samples: int, encoding: Encoding
+    network: tuple[int, ...] | NetworkGeometry,
+    events: torch.Tensor,
+    samples: int,
+    encoding: Encoding,
 ) -> torch.Tensor:
     """Add/subtract operations per image [B] from input events per weight layer [B, L].
 
-    Every input event of weight layer l drives its n_{l+1} synapses once.  The direct-encoded
-    first layer is dense and its current is computed once per weight sample and reused over
-    time, so it costs ``samples * n0 * n1`` whatever the input (this is also what the
-    hardware executes; zero pixels are not skipped).
+    `network`: the widths of a dense network, or the geometry of any
+    (`hwmodel.template.NetworkGeometry`).  Every input event of weight layer l drives its
+    fan-out once: n_{l+1} synapses, or C_out x 9 for a convolution (an upper bound: a window
+    at the image border leaves it).  The direct-encoded first layer is dense and its current
+    is computed once per weight sample and reused over time, so it costs ``samples * n0 *
+    n1`` whatever the input (this is also what the hardware executes; zero pixels are not
+    skipped), for a convolution ``samples * C_out * H * W * C_in * 9`` (every window whole,
+    the zero padding included).
     """
-    fan_out = torch.tensor(widths[1:], dtype=torch.float64)
+    if not isinstance(network, NetworkGeometry):
+        network = NetworkGeometry.dense(tuple(network))
+    fan_out = torch.tensor(network.fan_outs, dtype=torch.float64)
     ops = events.double() * fan_out
     if encoding == "direct":
-        ops[:, 0] = float(samples * widths[0] * widths[1])
+        ops[:, 0] = float(samples * network.macs[0])
     return ops.sum(dim=1)
 
 
@@ -182,7 +193,7 @@ def _check_inputs(snn: ConvertedSNN, x: torch.Tensor, timesteps: int, samples: i
             f"samples: {samples} exceeds timesteps {timesteps}; the 'time' ensemble spreads "
             "samples over timesteps, so use samples <= timesteps or ensemble 'repeat'"
         )
-    n0 = snn.widths[0]
+    n0 = snn.input_size
     if x.dim() != 2 or x.shape[1] != n0:
         raise ModelInputError(f"x: shape {tuple(x.shape)} must be [batch, {n0}]")
     if x.numel() and (x.min() < 0 or x.max() > 1):
@@ -198,9 +209,12 @@ class _FloatArithmetic:
         def param(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values, dtype=torch.float32, device=device)
 
-        self._bias = [param(layer.bias) for layer in snn.layers]
-        self._threshold = [param(layer.threshold) for layer in snn.layers]
-        self._initial = [param(layer.initial) for layer in snn.layers]
+        def params(name: str) -> list[torch.Tensor]:
+            return [param(per_neuron(getattr(lay, name), lay.conv)) for lay in snn.layers]
+
+        self._bias = params("bias")
+        self._threshold = params("threshold")
+        self._initial = params("initial")
         self._strict = [layer.strict for layer in snn.layers]
 
     def dtype(self, index: int) -> torch.dtype:
@@ -272,7 +286,9 @@ def simulate(
         events[:, 0] = float(n0 * schedule.runs * timesteps)
 
     arithmetic = _FloatArithmetic(snn, device)
-    chunk = images_per_chunk(schedule, snn.widths) if device.type == "cpu" else max(batch, 1)
+    geometry = snn.geometry
+    neurons = geometry.neurons
+    chunk = images_per_chunk(schedule, neurons) if device.type == "cpu" else max(batch, 1)
     parts = []
     for start in range(0, batch, chunk) if batch else [0]:
         stop = start + chunk
@@ -284,9 +300,17 @@ def simulate(
 
         inputs = None if train is None else train[:, :, start:stop].contiguous()
         parts.append(
-            run_layers(arithmetic, weights.layers, x[start:stop], schedule, inputs, observe)
+            run_layers(
+                arithmetic,
+                weights.layers,
+                x[start:stop],
+                schedule,
+                inputs,
+                observe,
+                convs=geometry.convs,
+            )
         )
     scores = torch.cat(parts, dim=1)
     events = events.cpu()
-    synops = synaptic_operations(snn.widths, events, samples, encoding)
+    synops = synaptic_operations(geometry, events, samples, encoding)
     return SimulationResult(scores=scores, events=events, synops=synops, timesteps=timesteps)

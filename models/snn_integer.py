@@ -13,6 +13,23 @@ The quantization (units, the per-layer shift, when b bits are infeasible) is
 `models.quantize`; the simulation is `models.snn_core.run_layers`, shared with the float
 model, with the saturating integer arithmetic of `_IntegerArithmetic`.  Runs on the CPU
 (exact int8 products).
+
+Convolutional networks (`hwmodel.template.NetworkGeometry`) take images flattened
+channel-major, [B, C * H * W]; a convolution's current is the exact integer sum over each
+neuron's 3x3 x C_in window (zeros outside the image) of weight times input (pixels in the
+first layer, computed once per weight sample in float64, which holds such sums exactly;
+spikes after, in the int8 product), then the same shift, bias, saturation, threshold and
+reset as a dense layer, with the layer's per-channel parameters; a pooled block hands on the
+OR of each 2x2 group of its spikes per timestep.  Weight layers are numbered globally,
+convolutions first, and so are their PRNG keys (seed, sample, layer) and the events.
+
+What `IntegerResult` counts (the cycle model, `hwmodel.cycles`, reads `events`):
+``events[b, r, t, l]`` is the number of input values of weight layer l at timestep t of round
+r that spiked in any lane: for l = 0 every input value (C x H x W pixels, or n0: the first
+layer is dense), for a layer after a convolutional block the block's spikes *after* its
+pooling (for the first dense layer, the flattened pooled spikes), and for other layers the
+previous layer's spikes; ``spikes[b, l]`` is the same for hidden layer l's output (the input
+of layer l + 1), summed over runs, timesteps and lanes.
 """
 
 from __future__ import annotations
@@ -22,22 +39,30 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hwmodel.cycles import cycle_breakdown_from_events
 from hwmodel.template import (
     AcceleratorConfig,
     IntegerNetwork,
-    cycle_breakdown_from_events,
     random_codes,
     sample_signs,
 )
 from models.errors import ModelInputError
 from models.quantize import (
+    current_bits,
     input_scale,
     numerics_reason,
     quantize_input,
     quantize_network,
     score_divisor,
 )
-from models.snn_core import Schedule, images_per_chunk, pixel_offset, run_layers, spike_counts
+from models.snn_core import (
+    Schedule,
+    images_per_chunk,
+    per_neuron,
+    pixel_offset,
+    run_layers,
+    spike_counts,
+)
 
 __all__ = [
     "IntegerResult",
@@ -59,10 +84,12 @@ class IntegerResult:
     """Outputs of one integer run over a batch (all int64)."""
 
     scores: np.ndarray  # [runs, B, C]: final output membranes, one vector per run
-    spikes: np.ndarray  # [B, hidden layers]: spikes summed over runs, timesteps and neurons
+    spikes: np.ndarray  # [B, hidden layers]: spikes handed on (after pooling), over runs etc.
     events: np.ndarray  # [B, rounds, T, layers]: input events per weight layer (index 0: n0)
-    cycles: np.ndarray  # [B]: cycles of one inference (hwmodel.template schedule)
-    cycles_per_layer: np.ndarray  # [B, layers]: the part of `cycles` spent in each layer
+    # [B]: cycles of one inference (hwmodel.template schedule); None for a convolutional
+    # network on a design whose plan does not describe its convolutions (`_plan_prices`)
+    cycles: np.ndarray | None
+    cycles_per_layer: np.ndarray | None  # [B, layers]: the part of `cycles` in each layer
 
 
 def class_probabilities(
@@ -110,13 +137,18 @@ class IntegerWeights:
     pixel_offset: torch.Tensor | None = None
 
 
-def _weight_dtype(config: AcceleratorConfig, index: int) -> torch.dtype:
-    """int8 for layers fed by spikes and for a first layer of pixels of up to 8 bits (exact
-    int8 x int8 -> int32 products, `models.snn_core.pixel_currents`); for wider pixels
-    float32 while the first layer's currents stay below 2**24 (exact), float64 beyond."""
-    if index > 0 or config.input_bits <= 8:
+def _weight_dtype(net: IntegerNetwork, config: AcceleratorConfig, index: int) -> torch.dtype:
+    """int8 for layers fed by spikes and for a dense first layer of pixels of up to 8 bits
+    (exact int8 x int8 -> int32 products, `models.snn_core.pixel_currents`); for wider pixels
+    float32 while the first layer's currents stay below 2**24 (exact), float64 beyond; a
+    convolutional first layer float64 (`models.snn_core.conv_pixel_currents`: exact)."""
+    if index > 0:
         return torch.int8
-    return torch.float32 if config.current_bits(0) <= 24 else torch.float64
+    if net.layers[0].conv is not None:
+        return torch.float64
+    if config.input_bits <= 8:
+        return torch.int8
+    return torch.float32 if current_bits(net, 0) <= 24 else torch.float64
 
 
 def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeights:
@@ -124,11 +156,12 @@ def draw_weights(net: IntegerNetwork, config: AcceleratorConfig) -> IntegerWeigh
     per_sample = [sampled_weights(net, config, s) for s in range(config.samples)]
     layers = [
         torch.from_numpy(np.stack([draw[index] for draw in per_sample])).to(
-            _weight_dtype(config, index)
+            _weight_dtype(net, config, index)
         )
         for index in range(len(net.layers))
     ]
-    offset = pixel_offset(layers[0]) if layers[0].dtype == torch.int8 else None
+    dense_pixels = layers[0].dtype == torch.int8 and net.layers[0].conv is None
+    offset = pixel_offset(layers[0]) if dense_pixels else None
     return IntegerWeights(layers=layers, network=net, key=_draw_key(config), pixel_offset=offset)
 
 
@@ -141,9 +174,9 @@ def _check_inputs(net: IntegerNetwork, x_int: np.ndarray, config: AcceleratorCon
         )
     x = np.asarray(x_int)
     top = (1 << config.input_bits) - 1
-    if x.ndim != 2 or x.shape[1] != config.widths[0]:
+    if x.ndim != 2 or x.shape[1] != net.input_size:
         raise ModelInputError(
-            f"x_int: shape {x.shape} must be [batch, {config.widths[0]}]; flatten the inputs"
+            f"x_int: shape {x.shape} must be [batch, {net.input_size}]; flatten the inputs"
         )
     if x.size and (x.min() < 0 or x.max() > top):
         raise ModelInputError(
@@ -179,7 +212,8 @@ class _IntegerArithmetic:
         self.dtypes = [self._membrane_dtype(index) for index in range(len(net.layers))]
 
     def _peak(self, index: int) -> int:
-        """Largest |scaled current| of layer `index` (rounded up)."""
+        """Largest |scaled current| of layer `index` (rounded up; a convolution's fan-in is its
+        window, C_in x 9)."""
         layer = self.net.layers[index]
         peak = layer.codes.shape[1] * input_scale(index, self.config.input_bits)
         return peak << layer.shift if layer.shift >= 0 else -(-peak >> -layer.shift)
@@ -220,7 +254,10 @@ class _IntegerArithmetic:
         return torch.add(self.bias(index), current, alpha=1 << shift, out=current)
 
     def _param(self, index: int, name: str) -> torch.Tensor:
-        return torch.as_tensor(getattr(self.net.layers[index], name), dtype=self.dtypes[index])
+        layer = self.net.layers[index]
+        return torch.as_tensor(
+            per_neuron(getattr(layer, name), layer.conv), dtype=self.dtypes[index]
+        )
 
     def bias(self, index: int) -> torch.Tensor:
         return self._param(index, "bias")
@@ -259,11 +296,11 @@ def _run_chunk(
     arithmetic: _IntegerArithmetic, weights: IntegerWeights, x_np: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores, spikes and events of one chunk of images (see `IntegerResult`)."""
-    cfg = arithmetic.config
-    n_layers, batch = len(cfg.widths) - 1, x_np.shape[0]
+    cfg, net = arithmetic.config, arithmetic.net
+    n_layers, batch = len(net.layers), x_np.shape[0]
     rounds = -(-cfg.samples // cfg.sample_lanes) if cfg.ensemble == "repeat" else 1
     events = torch.zeros((batch, rounds, cfg.timesteps, n_layers), dtype=torch.int64)
-    events[..., 0] = cfg.widths[0]
+    events[..., 0] = net.input_size
     spikes = torch.zeros((batch, n_layers - 1), dtype=torch.int64)
 
     def observe(index: int, train: torch.Tensor) -> None:
@@ -274,7 +311,13 @@ def _run_chunk(
     schedule = Schedule(cfg.ensemble, cfg.timesteps, cfg.samples)
     x = torch.from_numpy(x_np)
     scores = run_layers(
-        arithmetic, weights.layers, x, schedule, observe=observe, offset=weights.pixel_offset
+        arithmetic,
+        weights.layers,
+        x,
+        schedule,
+        observe=observe,
+        offset=weights.pixel_offset,
+        convs=[layer.conv for layer in net.layers],
     )
     return scores.to(torch.int64).numpy(), spikes.numpy(), events.numpy()
 
@@ -296,12 +339,14 @@ def run_integer(
     arithmetic = _IntegerArithmetic(net, config)
     schedule = Schedule(config.ensemble, config.timesteps, config.samples)
     itemsize = max(dtype.itemsize for dtype in arithmetic.dtypes)
-    chunk = images_per_chunk(schedule, config.widths, itemsize)
+    chunk = images_per_chunk(schedule, net.geometry.neurons, itemsize)
     starts = range(0, len(x), chunk) if len(x) else [0]
     parts = [_run_chunk(arithmetic, weights, x[start : start + chunk]) for start in starts]
     scores = np.concatenate([p[0] for p in parts], axis=1)
     spikes = np.concatenate([p[1] for p in parts], axis=0)
     events = np.concatenate([p[2] for p in parts], axis=0)
+    if not _plan_prices(net, config):
+        return IntegerResult(scores, spikes, events, cycles=None, cycles_per_layer=None)
     cycles = cycle_breakdown_from_events(config, events)
     return IntegerResult(
         scores=scores,
@@ -310,3 +355,12 @@ def run_integer(
         cycles=np.rint(cycles["total"]).astype(np.int64),
         cycles_per_layer=np.rint(cycles["per_layer"]).astype(np.int64),
     )
+
+
+def _plan_prices(net: IntegerNetwork, config: AcceleratorConfig) -> bool:
+    """Whether the design's plan has every weight layer of `net`: always for a dense network;
+    for a convolutional one only where the design describes its convolutions (its weight
+    layers counted globally, and its `conv_shapes` the network's)."""
+    if not net.conv_shapes:
+        return True
+    return config.n_layers == len(net.layers) and config.conv_shapes == net.conv_shapes

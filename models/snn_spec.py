@@ -8,6 +8,16 @@ and fires when the membrane reaches ``threshold`` (reset by subtraction).  A `st
 fires only above its threshold, as NIR's and snnTorch's neurons do (an imported network's,
 `models.nir_import`); the hardware compares with ``>=`` and gets the same spikes by starting
 such a layer's integer membranes one unit lower (`models.quantize`).
+
+Convolutional layers come first and are stored like dense ones
+(`hwmodel.template.NetworkGeometry`): `prob` is [C_out, C_in * 9], kernel index
+``(c_in * 3 + ky) * 3 + kx`` (ky = 0 the row above, kx = 0 the column to the left), the same
+weights at every pixel; threshold, bias and initial are per output channel [C_out], and
+`conv` holds the geometry.  A neuron at (c, y, x) integrates the sum over its 3x3 x C_in
+window (zeros outside the image); with `conv.pool` the layer hands on, per timestep, the OR
+of each 2x2 group of its spikes.  The last block's output is flattened channel-major,
+``(c * H + y) * W + x``, into the first dense layer, and the network's input is an image
+(C, H, W) flattened the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from hwmodel.architecture import ConvShape
+from hwmodel.template import NetworkGeometry
 
 __all__ = ["ConvertedLayer", "ConvertedSNN"]
 
@@ -28,6 +41,7 @@ class ConvertedLayer:
     bias: np.ndarray  # float [n_out]: added every timestep
     initial: np.ndarray  # float [n_out]: membrane at the start of a run (e.g. threshold / 2)
     spiking: bool = True
+    conv: ConvShape | None = None  # a 3x3 convolution: n_out = channels, n_in = C_in x 9
     strict: bool = False  # fires when v > threshold (NIR's rule) instead of v >= threshold
 
 
@@ -39,6 +53,30 @@ class ConvertedSNN:
     output_scale: float = 1.0  # probabilities are softmax(output_scale * scores / timesteps)
 
     @property
+    def geometry(self) -> NetworkGeometry:
+        """The network's shape (validated): convolutions, neurons, fan-outs."""
+        return NetworkGeometry(
+            tuple(tuple(int(n) for n in layer.prob.shape) for layer in self.layers),
+            tuple(layer.conv for layer in self.layers),
+        )
+
+    @property
     def widths(self) -> tuple[int, ...]:
-        """(inputs, ..., classes)."""
-        return (self.layers[0].prob.shape[1], *(lay.prob.shape[0] for lay in self.layers))
+        """(inputs, ..., classes) of the dense layers; after a convolutional front the inputs
+        are its flattened outputs."""
+        return self.geometry.widths
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutional layers' geometry (empty for a dense network)."""
+        return self.geometry.conv_shapes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        return self.geometry.input_shape
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image (C x H x W, or the dense network's first width)."""
+        return self.geometry.input_size

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 
 import torch
 
+from hwmodel.template import NetworkGeometry
+
 __all__ = ["SMALL_WORK", "evaluation_threads", "free_cores", "synaptic_work", "threads_for"]
 
 #: Multiply-adds per simulator call below which one thread is used, however idle the cores.
@@ -31,7 +33,7 @@ SMALL_WORK = 500_000_000
 
 
 def synaptic_work(
-    widths: tuple[int, ...],
+    widths: tuple[int, ...] | NetworkGeometry,
     samples: int,
     timesteps: int,
     batch: int,
@@ -40,12 +42,16 @@ def synaptic_work(
 ) -> int:
     """Multiply-adds of one simulator call on `batch` images.
 
+    `widths`: of a dense network, or the geometry of any (`NetworkGeometry.macs`).
     `runs`: T-step runs (S by default, the `repeat` ensemble).  The dense first layer is
     computed once per weight sample (direct encoding; at every step of every run when
     `dense_first` is False), the other layers at every step of every run.
     """
     runs = samples if runs is None else runs
-    pairs = [n_in * n_out for n_in, n_out in zip(widths[:-1], widths[1:], strict=False)]
+    if isinstance(widths, NetworkGeometry):
+        pairs = list(widths.macs)
+    else:
+        pairs = [n_in * n_out for n_in, n_out in zip(widths[:-1], widths[1:], strict=False)]
     steps = runs * timesteps * batch
     first = samples * batch * pairs[0] if dense_first else steps * pairs[0]
     return first + steps * sum(pairs[1:])

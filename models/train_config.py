@@ -8,6 +8,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from hwmodel.architecture import parse_blocks
+from hwmodel.errors import HardwareInputError
 from models.errors import ModelInputError
 
 #: Training methods: BayesBiNN, and the straight-through estimator (`models.baselines`).
@@ -45,6 +47,9 @@ class TrainConfig:
 
     method: str = "bayesbinn"  # bayesbinn (Bernoulli posterior) or ste (deterministic binary)
     widths: tuple[int, ...] = (256, 256)  # hidden widths; inputs and classes come from data
+    # Convolutional blocks before the dense layers (hwmodel.architecture), e.g. "8p,16p";
+    # "" = none (an MLP).  The image shape comes from the data.
+    conv: str = ""
     levels: int = 4  # quantized-ReLU values, 0 included
     clip: float = 1.0  # quantized-ReLU clip value (one spike per timestep)
     epochs: int = 40
@@ -71,12 +76,13 @@ class TrainConfig:
                 f"method: {self.method!r} is not allowed; use {' or '.join(METHODS)} (the "
                 "posterior mode is an evaluation of a bayesbinn model: weights 'mode')"
             )
-        if not self.widths or min(self.widths) < 1:
+        self._check_conv()
+        if (not self.widths and not self.conv) or min(self.widths, default=1) < 1:
             raise ModelInputError(
                 f"widths: {list(self.widths)} must be one or more positive hidden widths, "
                 "e.g. 256,256"
             )
-        if max(self.widths) > LIMITS["width"] or len(self.widths) > LIMITS["depth"]:
+        if max(self.widths, default=1) > LIMITS["width"] or len(self.widths) > LIMITS["depth"]:
             raise ModelInputError(
                 f"widths: {_shown(list(self.widths))} must be at most {LIMITS['depth']:g} hidden "
                 f"widths of at most {LIMITS['width']:,g} each, e.g. 256,256"
@@ -107,6 +113,20 @@ class TrainConfig:
         if self.seed < 0:
             raise ModelInputError(f"seed: {self.seed!r} must be >= 0")
         self._check_limits()
+
+    def _check_conv(self) -> None:
+        """`conv` parses as blocks (`hwmodel.architecture.parse_blocks`), each at most the
+        width limit, at most the depth limit of them; kept in its canonical spelling."""
+        try:
+            blocks = parse_blocks(self.conv)
+        except HardwareInputError as exc:
+            raise ModelInputError(str(exc)) from None
+        if len(blocks) > LIMITS["depth"] or any(b.channels > LIMITS["width"] for b in blocks):
+            raise ModelInputError(
+                f"conv: {_shown(self.conv)} must be at most {LIMITS['depth']:g} blocks of at "
+                f"most {LIMITS['width']:,g} channels each, e.g. 8p,16p"
+            )
+        self.conv = ",".join(str(block) for block in blocks)
 
     def _check_limits(self) -> None:
         """Every setting at most its `LIMITS` bound (prior_lam in absolute value)."""
@@ -147,9 +167,12 @@ class TrainConfig:
         return self.epochs // 2 if self.stage1_epochs is None else self.stage1_epochs
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (tuples become lists)."""
+        """JSON-ready settings (tuples become lists).  An MLP's has no `conv` entry, as before
+        the setting existed, so that the model caches of existing studies stay valid."""
         data = asdict(self)
         data["widths"] = list(self.widths)
+        if not data["conv"]:
+            del data["conv"]
         return data
 
     @classmethod

@@ -1,10 +1,13 @@
-"""Two-stage BayesBiNN training of the Bayesian binary MLP (the seed paper's recipe).
+"""Two-stage BayesBiNN training of the Bayesian binary network (the seed paper's recipe).
 
 Stage 1 trains the binary posterior with a plain ReLU; stage 2 continues with the ReLU
 quantized to `levels` values, so that activations map onto spike counts.  Afterwards the
 batch-norm statistics are recomputed with *sampled* hard weights (the network the hardware
 runs), and one output scale is fitted on the validation split (``models.temperature``).
 See docs/bayesian.md for why the defaults are what they are.
+
+The network is an MLP, or with ``TrainConfig.conv`` a convolutional front before it
+(`models.network`), over images whose shape (C, H, W) comes from the data (`image_shape`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hwmodel.architecture import flat_size, parse_blocks
+from hwmodel.errors import HardwareInputError
 from models.bayes_layers import WeightMode
 from models.bayesbinn import BayesBiNN
 from models.errors import ModelInputError
-from models.network import BayesBinaryMLP
+from models.network import BayesBinaryNet
 from models.temperature import fit_output_scale, mc_probs
 from models.train_config import TrainConfig
 
@@ -33,6 +38,8 @@ __all__ = [
     "TrainedModel",
     "TrainingDivergedError",
     "batches",
+    "build_network",
+    "image_shape",
     "recalibrate_batchnorm",
     "resolve_device",
     "train_model",
@@ -51,7 +58,7 @@ class TrainingDivergedError(RuntimeError):
 class TrainedModel:
     """A trained network with the settings and validation figures that produced it."""
 
-    network: BayesBinaryMLP
+    network: BayesBinaryNet
     config: TrainConfig
     output_scale: float = 1.0  # logit multiplier fitted on validation for sampled weights
     output_scale_mode: float = 1.0  # the same for the mode (frequentist binary) network
@@ -86,6 +93,50 @@ def seeded_device(cfg: TrainConfig) -> Iterator[torch.device]:
         yield device
 
 
+def image_shape(splits: Any, input_shape: tuple[int, ...] | None = None) -> tuple[int, int, int]:
+    """(C, H, W) of the data's images: `input_shape` when given, else the splits'
+    ``image_shape``, else a square one-channel image of ``input_dim`` pixels (8x8 digits,
+    28x28 MNIST)."""
+    shape = input_shape if input_shape is not None else getattr(splits, "image_shape", None)
+    if shape is None:
+        side = math.isqrt(int(splits.input_dim))
+        if side * side != splits.input_dim:
+            raise ModelInputError(
+                f"input_shape: {splits.input_dim} inputs are not a square image; give the "
+                "image shape (channels, height, width) for a convolutional network"
+            )
+        return (1, side, side)
+    shape = tuple(int(v) for v in shape)
+    if len(shape) != 3 or math.prod(shape) != splits.input_dim:
+        raise ModelInputError(
+            f"input_shape: {shape} must be (channels, height, width) of {splits.input_dim} inputs"
+        )
+    return shape  # type: ignore[return-value]
+
+
+def build_network(
+    cfg: TrainConfig,
+    splits: Any,
+    lam_init: float | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> BayesBinaryNet:
+    """The untrained network `cfg` describes for `splits` (its inputs and classes; with
+    ``cfg.conv`` its image shape, `image_shape`)."""
+    lam_init = cfg.lam_init if lam_init is None else lam_init
+    if not cfg.conv:
+        widths = (splits.input_dim, *cfg.widths, splits.num_classes)
+        return BayesBinaryNet(widths, cfg.levels, cfg.clip, cfg.tau, lam_init)
+    shape = image_shape(splits, input_shape)
+    try:
+        flat = flat_size(shape, parse_blocks(cfg.conv))
+    except HardwareInputError as exc:
+        raise ModelInputError(str(exc)) from None
+    widths = (flat, *cfg.widths, splits.num_classes)
+    return BayesBinaryNet(
+        widths, cfg.levels, cfg.clip, cfg.tau, lam_init, input_shape=shape, blocks=cfg.conv
+    )
+
+
 def batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
     """Index batches of `n` examples; a last batch of one joins the one before it, since
     batch norm cannot normalise a single example in training mode (n % batch_size == 1)."""
@@ -98,7 +149,7 @@ def batches(n: int, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def recalibrate_batchnorm(
-    net: BayesBinaryMLP,
+    net: BayesBinaryNet,
     x: torch.Tensor,
     passes: int = 4,
     batch_size: int = 256,
@@ -126,7 +177,7 @@ def recalibrate_batchnorm(
 
 
 def _validation_metrics(
-    net: BayesBinaryMLP, x: torch.Tensor, y: torch.Tensor, samples: int
+    net: BayesBinaryNet, x: torch.Tensor, y: torch.Tensor, samples: int
 ) -> tuple[float, float, dict[str, Any]]:
     """Fit output scales on validation (sampled ensemble and mode); their val metrics."""
     from models.metrics import classification_metrics
@@ -145,7 +196,7 @@ def _validation_metrics(
     return scales[0], scales[1], metrics
 
 
-def posterior_uncertainty(net: BayesBinaryMLP, threshold: float = 0.9) -> float:
+def posterior_uncertainty(net: BayesBinaryNet, threshold: float = 0.9) -> float:
     """Fraction of weights whose posterior mean |mu| is below `threshold` (not near-certain)."""
     with torch.no_grad():
         total = sum(layer.lam.numel() for layer in net.layers)
@@ -154,7 +205,7 @@ def posterior_uncertainty(net: BayesBinaryMLP, threshold: float = 0.9) -> float:
 
 
 def _run_stage(
-    net: BayesBinaryMLP,
+    net: BayesBinaryNet,
     cfg: TrainConfig,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -213,27 +264,24 @@ def train_model(
     splits: Any,
     progress: bool = True,
     on_epoch: EpochCallback | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> TrainedModel:
-    """Train a BayesBinaryMLP on `splits` (models.datasets.DatasetSplits) with `cfg`.
+    """Train a BayesBinaryNet on `splits` (models.datasets.DatasetSplits) with `cfg`.
 
     ``cfg.method == "ste"`` trains the deterministic baseline instead (`models.baselines`), so
     that every caller gets the model its settings describe.  `on_epoch(done, total)` is
-    called after every epoch (a study's progress bar shows it)."""
+    called after every epoch (a study's progress bar shows it).  `input_shape` (C, H, W):
+    the images' shape for a convolutional network, when the splits do not say
+    (`image_shape`)."""
     if cfg.method == "ste":
         from models.baselines import train_ste  # it builds on this module
 
-        return train_ste(cfg, splits, on_epoch=on_epoch)
+        return train_ste(cfg, splits, on_epoch=on_epoch, input_shape=input_shape)
     start = time.perf_counter()
     with seeded_device(cfg) as device:
         x, y = (t.to(device) for t in splits.train)
         xv, yv = (t.to(device) for t in splits.val)
-        net = BayesBinaryMLP(
-            (splits.input_dim, *cfg.widths, splits.num_classes),
-            levels=cfg.levels,
-            clip=cfg.clip,
-            tau=cfg.tau,
-            lam_init=cfg.lam_init,
-        ).to(device)
+        net = build_network(cfg, splits, input_shape=input_shape).to(device)
         with tqdm(total=cfg.epochs, desc="train", unit="epoch", disable=not progress) as bar:
             net.quantized = False
             _run_stage(net, cfg, x, y, cfg.stage1, bar, 0, on_epoch)

@@ -56,8 +56,8 @@ def calibrate(
 
     Resumable: designs already measured in --out are read back, not rebuilt.
     """
-    from hls.calibrate import calibrate as run
-    from hls.calibrate import design_frame, summary_frame
+    from hls.tools.calibrate import calibrate as run
+    from hls.tools.calibrate import design_frame, summary_frame
 
     command = (
         f"dse calibrate --out {shlex.quote(str(out))} --designs {designs} --seed {seed} "

@@ -35,6 +35,11 @@ if TYPE_CHECKING:  # numpy and pandas load when the command runs, not for --help
     from hwmodel.template import AcceleratorConfig
 
 _RATE_HELP = "Fraction of hidden inputs firing per timestep (default 0.1)."
+_CONV_HELP = (
+    "Convolutional blocks before the dense layers: output channels each, p for 2x2 pooling, "
+    "e.g. 8p,16p (needs --input-shape; --layers then starts with their flattened outputs)."
+)
+_SHAPE_HELP = "Image shape channels x height x width, e.g. 1x28x28 (needed by --conv)."
 _ACTIVITY_HELP = "JSON list of mean events per weight layer (index 0 = n0), or an object with one."
 _BOARD_HELP = "Board for energy_board_uj (hwmodel/data/boards.json), e.g. pynq-z2."
 _CALIBRATION_HELP = (
@@ -68,6 +73,12 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
     part = get_part(config.part)
     board = get_board(result["board"])
     res = Table(title=f"Resources on {config.part} (fits: {result['fits']}; profile {calibration})")
+    if config.conv:
+        out.print(
+            f"note: calibrated: {result['calibrated']}; the convolutional front "
+            f"({','.join(map(str, config.conv))}) is priced with first-principles coefficients, "
+            "which no synthesized convolution has calibrated yet"
+        )
     for col in ("resource", "used", "available", "util %"):
         res.add_column(col, justify="right" if col != "resource" else "left")
     for key, avail in (("lut", part.lut), ("ff", part.ff), ("bram36", part.bram36)):
@@ -84,6 +95,8 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
     for col in ("component", "LUT", "FF", "BRAM18", "DSP"):
         comp.add_column(col, justify="right" if col != "component" else "left")
     for name, figures in result["components"].items():
+        if name.startswith("conv_") and not config.conv:
+            continue  # a dense design builds none of the convolutional front
         comp.add_row(name, *(f"{figures[r]:g}" for r in ("lut", "ff", "bram18", "dsp")))
     out.print(comp)
 
@@ -154,6 +167,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Layer sizes, inputs to classes, e.g. 784,512,512,10 (required)."),
         ] = None,
+        conv: Annotated[str | None, typer.Option(help=_CONV_HELP)] = None,
+        input_shape: Annotated[str | None, typer.Option(help=_SHAPE_HELP)] = None,
         part: Part = HW_DEFAULTS["part"],
         pe: Pe = HW_DEFAULTS["pe"],
         clock_mhz: ClockMhz = HW_DEFAULTS["clock_mhz"],

@@ -39,7 +39,7 @@ from dse.units import percent
 if TYPE_CHECKING:  # numpy and optuna load when a command runs, not for --help
     import optuna
 
-    from hls.rtl_sim import Activity, RtlSimSummary
+    from hls.rtl.sim import Activity, RtlSimSummary
     from hwmodel.template import AcceleratorConfig
 
 
@@ -192,7 +192,7 @@ def csim(
     project: Annotated[Path, typer.Argument(help="An exported project directory.")],
 ) -> None:
     """Build the kernel with g++, run the testbench, compare with the golden vectors."""
-    from hls.csim import CsimError, run_csim
+    from hls.vitis.csim import CsimError, run_csim
 
     out = console()
     try:
@@ -298,8 +298,8 @@ def sim(
     """Build the core with Verilator, clock the golden images through it, and compare scores,
     spike counts and every image's measured cycles with the integer model and the plan; an
     export of a study's trial records its cycles on the study (`dse show` prints them)."""
-    from hls.csim import CsimError
-    from hls.rtl_sim import run_rtl_sim
+    from hls.checks import CsimError
+    from hls.rtl.sim import run_rtl_sim
 
     out = console()
     try:

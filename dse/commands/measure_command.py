@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Parse Vitis HLS / Vivado reports into measured.json (or read the one `dse synth`
         wrote), compare with the estimates and record the figures on the study."""
-        from hls.measure import (
+        from hls.tools.measure import (
             MEASURED_FILE,
             comparison,
             load_design,
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             predicted_fmax,
             record_on_study,
         )
-        from hls.timing import verdict
+        from hls.tools.timing import verdict
 
         out = console()
         measured = measure(project, report, force=force)

@@ -70,7 +70,9 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
 
 def train(
     out: Annotated[Path, typer.Option("--out", help="Directory for weights.pt + settings.json.")],
-    dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist.")] = "digits",
+    dataset: Annotated[
+        str, typer.Option(help="digits, mnist, fashion-mnist or npz (--data-root FILE).")
+    ] = "digits",
     widths: Annotated[str, typer.Option(help="Hidden-layer widths, e.g. 256,256.")] = "256,256",
     levels: Annotated[int, typer.Option(help="Quantized-ReLU levels (0 included).")] = 4,
     method: Annotated[

@@ -5,8 +5,9 @@ Choices made (docs/study.md lists them):
 * `--widths` is always the hidden-layer widths (as in the study's `width` knob);
   `dse estimate` takes the full layer list, inputs to classes, as `--layers`.
 * Lists are one comma-separated value: `--widths 256,256`, `--threshold-scales 1.0,0.9`.
-* `--data-root` names the IDX dataset folder in every command that loads a dataset by itself;
-  a study names it in the study file (`dataset.root`).
+* `--data-root` names the IDX dataset folder (the .npz file of `--dataset npz`) in every
+  command that loads a dataset by itself; a study names it in the study file (`dataset.root`,
+  `dataset.path`).
 * `--jobs` is how much of a command's work runs at once (worker processes of `dse run`,
   compile jobs of `dse sim`, designs of `dse calibrate`); `--n-jobs` is a hidden deprecated
   spelling of `dse run --jobs`.
@@ -89,7 +90,8 @@ HwSeed = Annotated[
     ),
 ]
 DataRoot = Annotated[
-    Path | None, typer.Option("--data-root", help="Folder of the IDX dataset files.")
+    Path | None,
+    typer.Option("--data-root", help="Folder of the IDX dataset files; the .npz file for npz."),
 ]
 ThresholdScales = Annotated[
     str | None,

@@ -29,8 +29,8 @@ def synth(
 ) -> None:
     """Map the RTL to xc7 cells with Yosys (synth_xilinx -abc9), count LUT/FF/BRAM/DSP,
     estimate the clock against the design's target, and write measured.json for `dse measure`."""
-    from hls.synth import DEFAULT_TOP, SynthFailed, synthesize
-    from hls.timing import verdict
+    from hls.tools.synth import DEFAULT_TOP, SynthFailed, synthesize
+    from hls.tools.timing import verdict
 
     top = top or DEFAULT_TOP
     out = console()

@@ -63,7 +63,9 @@ def test_hardware_flag_defaults_are_the_study_files() -> None:
     from dse.space import KNOBS
     from hwmodel.template import AcceleratorConfig
 
-    knobs = {f.name for f in dataclasses.fields(AcceleratorConfig)} - {"widths", "extra"}
+    # The network's shape (widths, a convolutional front over an input shape) is no knob.
+    network = {"widths", "input_shape", "conv", "extra"}
+    knobs = {f.name for f in dataclasses.fields(AcceleratorConfig)} - network
     assert set(HW_DEFAULTS) == knobs
     expected = {name: KNOBS[name].default for name in knobs - {"seed"}}
     expected["seed"] = EvaluationConfig().seed  # a study's hardware PRNG seed

@@ -1,5 +1,5 @@
 """Toggles split by power class: every bit counted once, in the class of the cells that
-drive it (hls.activity), read from a hand-written VCD and core."""
+drive it (hls.rtl.activity), read from a hand-written VCD and core."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hls.activity import classify_signal, memory_nets, read_class_activity
+from hls.rtl.activity import classify_signal, memory_nets, read_class_activity
 from hwmodel.power import POWER_CLASSES
 
 CORE = """\

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import hls.calibrate as calibrate_module
+import hls.tools.calibrate as calibrate_module
 from dse.cli import main
-from hls.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
+from hls.tools.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
 from hwmodel.calibration import load_calibration
 from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan

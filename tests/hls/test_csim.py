@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from dse.cli import app, main
-from hls.csim import CsimError, run_csim
-from hls.design_spread import random_design
 from hls.export import export_project
+from hls.tools.design_spread import random_design
+from hls.vitis.csim import CsimError, run_csim
 from hwmodel.template import AcceleratorConfig
 from models.snn_spec import ConvertedSNN
 

@@ -1,6 +1,6 @@
 """The calibration spread covers every knob and storage kind, and is reproducible."""
 
-from hls.design_spread import calibration_designs
+from hls.tools.design_spread import calibration_designs
 from hwmodel.plan import build_plan
 
 

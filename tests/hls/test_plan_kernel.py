@@ -13,10 +13,10 @@ import re
 import numpy as np
 import pytest
 
-from hls.context import template_context
-from hls.design_spread import random_snn
 from hls.project import render
-from hls.rtl_context import memory_files
+from hls.rtl.context import memory_files
+from hls.tools.design_spread import random_snn
+from hls.vitis.context import template_context
 from hwmodel.estimate import estimate
 from hwmodel.plan import Array, build_plan
 from hwmodel.resources import array_cost

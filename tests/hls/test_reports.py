@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hls.reports import (
+from hls.tools.reports import (
     ReportError,
     normalize_part,
     parse_csynth_rpt,

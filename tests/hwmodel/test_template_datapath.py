@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwmodel.cycles import cycle_breakdown_from_events
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import (
     AcceleratorConfig,
-    cycle_breakdown_from_events,
     layer_key,
     prng_word,
     quantize_probability,

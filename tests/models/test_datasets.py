@@ -129,7 +129,7 @@ def test_read_idx_rejects_corrupt_gzip(tmp_path: Path) -> None:
 def test_idx_dataset_from_explicit_root(tmp_path: Path) -> None:
     root = _fake_idx_dataset(tmp_path / "fake")
     d = load_dataset("mnist", root=root, seed=2)
-    assert (d.input_dim, d.num_classes) == (784, 10)
+    assert (d.input_dim, d.num_classes, d.image_shape) == (784, 10, (1, 28, 28))
     assert [len(s[0]) for s in (d.train, d.val, d.test)] == [180, 20, 50]
     raw_test = read_idx(root / "t10k-images-idx3-ubyte").reshape(50, -1)
     assert torch.equal(d.test[0], torch.from_numpy(raw_test.astype(np.float32) / 255))
@@ -226,6 +226,20 @@ def test_real_fashion_mnist_as_ood_for_mnist() -> None:
     ood = load_ood("fashion-mnist", mnist, root=FASHION_DIR, n=150, seed=0)
     assert ood.shape == (150, 784)
     assert torch.bincount(fashion.test[1], minlength=10).tolist() == [10] * 10
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_fashion_mnist_is_found_where_debian_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a root, `$DSE_DATA_ROOT` or a shared copy, Debian's package is the dataset."""
+    monkeypatch.delenv("DSE_DATA_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    found = resolve_root("fashion-mnist")
+    if not (MNIST_DIR.parent / "fashion-mnist").is_dir():  # a shared copy comes first
+        assert found == FASHION_DIR
+    d = load_dataset("fashion-mnist", max_train=300, max_test=50)
+    assert (d.num_classes, d.input_dim, d.image_shape) == (10, 784, (1, 28, 28))
 
 
 def test_selection_split_is_disjoint_seeded_and_leaves_the_rest_alone() -> None:

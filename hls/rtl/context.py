@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hls.context import code_words, row_words
+from hls.words import code_words, row_words
 from hwmodel.errors import HardwareInputError
 from hwmodel.pipeline import popcount_levels, popcount_tree
 from hwmodel.plan import AXI_LATENCY, READ_LATENCY, HardwarePlan, Loop, build_plan

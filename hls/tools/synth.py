@@ -12,7 +12,7 @@ out-of-context synthesis of a block for a block design. `-flatten` as Vivado's d
 Counts are the cells as Vivado's utilization report sums them: Slice LUTs are logic LUTs
 (LUT1-LUT6; INV is a LUT1) plus LUTs used as memory (distributed RAM by its LUT cost, and SRL
 shift registers); registers are every FD*/LD* cell; `bram18k` counts 18 Kb blocks (a RAMB36E1
-is two). The clock is an estimate from the mapped netlist (`hls.timing`), judged against the
+is two). The clock is an estimate from the mapped netlist (`hls.tools.timing`), judged against the
 design's target clock (design.json `config.clock_mhz`): `fmax_mhz`, `clock_mhz` and `slack_ns`
 say whether it is met.
 """
@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls.measure import DESIGN_FILE, MEASURED_FILE, load_design
-from hls.reports import BRAM_UNITS, ReportError, normalize_part
-from hls.timing import FF_CELLS, estimate_clock, slack_ns
+from hls.tools.measure import DESIGN_FILE, MEASURED_FILE, load_design
+from hls.tools.reports import BRAM_UNITS, ReportError, normalize_part
+from hls.tools.timing import FF_CELLS, estimate_clock, slack_ns
 
 __all__ = [
     "LUTRAM_LUTS",

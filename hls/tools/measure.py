@@ -27,7 +27,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import optuna
 
-from hls.reports import BRAM_UNITS, ReportError, normalize_part, parse_report
+from hls.tools.reports import BRAM_UNITS, ReportError, normalize_part, parse_report
 
 __all__ = [
     "DESIGN_FILE",

@@ -1,15 +1,16 @@
 """The values the templates need: the hardware plan of the design plus the network's numbers.
 
 Every size, width, storage pragma and loop constant comes from `hwmodel.plan.build_plan`;
-this module only lays the integer network out in the plan's row-wise words and spells the
-plan's arrays as Vitis HLS declarations and pragmas.
+this module only spells the integer network's row words (`hls.words`) as ROM initialisers
+and the plan's arrays as Vitis HLS declarations and pragmas.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hls.ap_types import ap_types_dir
+from hls.vitis.ap_types import ap_types_dir
+from hls.words import code_words, row_words
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import (
@@ -31,10 +32,8 @@ from hwmodel.template import (
 __all__ = [
     "MAX_IMAGES",
     "array_declaration",
-    "code_words",
     "packed_words",
     "rom_chunks",
-    "row_words",
     "storage_pragmas",
     "template_context",
 ]
@@ -83,25 +82,6 @@ def _c_chunks(words: np.ndarray, chunk: int) -> str:
 
 def _rom(values: np.ndarray, bits: int) -> str:
     return _c_chunks(packed_words(values, bits), rom_chunks(bits * values.shape[1])[0])
-
-
-def row_words(values: np.ndarray, npc: int, pad: int) -> np.ndarray:
-    """Per-neuron values [n] as row words [rows, npc], padded with `pad`."""
-    n = len(values)
-    rows = -(-n // npc)
-    out = np.full(rows * npc, pad, dtype=np.int64)
-    out[:n] = values
-    return out.reshape(rows, npc)
-
-
-def code_words(codes: np.ndarray, npc: int) -> np.ndarray:
-    """Codes [n_out, n_in] as words [n_in * rows, npc]: address i * rows + row holds the codes
-    of neurons row * npc + p for input i; padding neurons get code 0 (always -1)."""
-    n_out, n_in = codes.shape
-    rows = -(-n_out // npc)
-    padded = np.zeros((n_in, rows * npc), dtype=np.int64)
-    padded[:, :n_out] = codes.T
-    return padded.reshape(n_in * rows, npc)
 
 
 def c_type(bits: int, signed: bool) -> str:

@@ -1,9 +1,9 @@
 """Fit the cost model to what Yosys builds from the RTL backend (`dse calibrate`).
 
-For every design of `hls.design_spread.calibration_designs`: export the RTL project, simulate
+For every design of `hls.tools.design_spread.calibration_designs`: export the RTL project, simulate
 it with Verilator against the golden vectors (it must be bit-exact; the simulated cycles are
 kept beside the plan's), synthesize it with Yosys for 7-series cells: the core inside its
-AXI4-Lite wrapper (`hls.synth.DEFAULT_TOP`), so that the profile prices what a board builds,
+AXI4-Lite wrapper (`hls.tools.synth.DEFAULT_TOP`), so that the profile prices what a board builds,
 the wrapper's `axi` component included.  Designs run in
 parallel (joblib, loky processes), each in `DIR/designs/<name>/`, and each ends by writing
 `result.json` there atomically: a design whose result (and measured.json) exists, for the
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hls.design_spread import calibration_designs
+from hls.tools.design_spread import calibration_designs
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -56,7 +56,7 @@ PROFILE_FILE = "profile.json"
 TABLE_FILE = "calibration.csv"
 MEASURED = ("lut", "ff", "bram18k", "dsp", "lutram")
 STAGES = ("export", "sim", "synth")
-_GENERATOR = ("templates/rtl", "rtl_context.py", "export.py")  # what shapes the RTL
+_GENERATOR = ("templates/rtl", "rtl/context.py", "words.py", "export.py")  # what shapes the RTL
 
 
 def check_tools() -> None:
@@ -71,7 +71,7 @@ def check_tools() -> None:
 
 def generator_digest() -> str:
     """Digest of the RTL generator's sources: a cached design of another generator is stale."""
-    root = Path(__file__).parent
+    root = Path(__file__).parents[1]  # hls/
     digest = hashlib.sha256()
     for entry in _GENERATOR:
         path = root / entry
@@ -108,7 +108,7 @@ def _export(snn: ConvertedSNN, config: AcceleratorConfig, project: Path, images:
 def _simulate(project: Path) -> dict:
     """The clocked simulation with toggle coverage: exactness, cycles, and the switching
     activity per power class beside the duty the estimate predicted it from."""
-    from hls.rtl_sim import run_rtl_sim
+    from hls.rtl.sim import run_rtl_sim
 
     summary = run_rtl_sim(project, jobs=1, activity=True)  # designs run in parallel already
     design = json.loads((project / "design.json").read_text())
@@ -122,7 +122,7 @@ def _simulate(project: Path) -> dict:
 
 
 def _synthesize(project: Path) -> dict:
-    from hls.synth import synthesize
+    from hls.tools.synth import synthesize
 
     synthesize(project)
     return json.loads((project / "measured.json").read_text())
@@ -389,7 +389,7 @@ def calibrate(
     named = [(f"s{seed}-d{i:02d}", snn, config) for i, (snn, config) in enumerate(spread)]
     results = run_designs(named, out, jobs=jobs, images=images, progress=progress)
     start = time.perf_counter()
-    command = command or f"hls.calibrate.calibrate({str(out)!r}, {designs}, {seed})"
+    command = command or f"hls.tools.calibrate.calibrate({str(out)!r}, {designs}, {seed})"
     profile, table, loo = fit_profile(results, name, command)
     fit_seconds = time.perf_counter() - start
     profile_path = save_calibration(profile, out / PROFILE_FILE)

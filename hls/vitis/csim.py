@@ -3,7 +3,6 @@ class score, spike count and cycle count with the golden vectors, bit for bit.""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -11,24 +10,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from hls.ap_types import ap_types_dir
+from hls.checks import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.files import content_digest, stamp_matches, write_stamp
-from hls.golden import GoldenVectors, mismatches, read_golden, read_outputs
+from hls.golden import mismatches, read_golden, read_outputs
+from hls.vitis.ap_types import ap_types_dir
 from hwmodel.errors import HardwareInputError
-from models.snn_integer import class_probabilities
 
-__all__ = [
-    "CsimError",
-    "CsimSummary",
-    "PROJECT_FILES",
-    "accuracy_of",
-    "check_golden",
-    "check_project",
-    "design_settings",
-    "run_csim",
-]
+__all__ = ["CsimError", "CsimSummary", "PROJECT_FILES", "run_csim"]
 
 # What makes a folder an exported project.
 PROJECT_FILES = ("design.json", "Makefile", "src/snn_kernel.cpp", "tb/snn_tb.cpp", "tb/golden.txt")
@@ -38,10 +26,6 @@ BUILD_DIR = "build/csim"
 BUILT = ("snn_kernel.o", "snn_tb.o", "snn_csim")
 STAMP = "sources.sha256"
 _INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
-
-
-class CsimError(RuntimeError):
-    """The kernel or testbench did not build or crashed (not a user-input problem)."""
 
 
 @dataclass
@@ -69,17 +53,6 @@ class CsimSummary:
     def exact(self) -> bool:
         """True when the C-simulation reproduced the integer model bit for bit."""
         return self.mismatches == 0
-
-
-def check_project(root: Path, files: tuple[str, ...] = PROJECT_FILES, kind: str = "") -> None:
-    """`root` holds every file of an exported project of this kind, else a one-line error."""
-    missing = [name for name in files if not (root / name).is_file()]
-    if missing:
-        flag = " --backend rtl" if kind == "RTL" else ""
-        raise HardwareInputError(
-            f"project: {root} is not an exported {kind + ' ' if kind else ''}project (missing "
-            f"{', '.join(missing)}); create one with `dse export{flag}`"
-        )
 
 
 def _sources(root: Path) -> list[Path]:
@@ -123,47 +96,10 @@ def _check_tools(cxx: str) -> None:
             )
 
 
-def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
-    """From design.json: the score-to-probability settings, the cost model's estimates and
-    the golden vectors' (images, inputs) that the testbench must hold."""
-    try:
-        design = json.loads(path.read_text(encoding="utf-8"))
-        scoring = {
-            "output_scale": float(design["quantization"]["output_scale"]),
-            "divisor": float(design["quantization"]["score_divisor"]),
-            "timesteps": int(design["config"]["timesteps"]),
-        }
-        shape = (int(design["golden"]["images"]), int(design["config"]["widths"][0]))
-    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
-        raise HardwareInputError(
-            f"{path}: not the design.json of `dse export` (needs quantization, config and "
-            "golden); re-run `dse export`"
-        ) from None
-    return scoring, design.get("estimates") or {}, shape
-
-
-def check_golden(path: Path, golden: GoldenVectors, shape: tuple[int, int]) -> None:
-    """The golden file holds the images and inputs design.json says: a truncated or
-    replaced file must not pass as "bit-exact" over fewer (or no) images."""
-    got = (len(golden.labels), golden.inputs.shape[1])
-    if got != shape or shape[0] < 1:
-        raise HardwareInputError(
-            f"{path}: holds {got[0]} images of {got[1]} inputs, design.json says {shape[0]} of "
-            f"{shape[1]}; re-run `dse export` to rewrite the golden vectors"
-        )
-
-
-def accuracy_of(scores: np.ndarray, labels: np.ndarray, scoring: dict) -> float:
-    if not len(labels):
-        return float("nan")
-    probs = class_probabilities(scores, **scoring)
-    return float((probs.argmax(axis=1) == labels).mean())
-
-
 def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     """Build with the project's Makefile (g++ -O2 -Wall -Wextra -Werror), run, compare."""
     root = Path(project_dir)
-    check_project(root)
+    check_project(root, PROJECT_FILES)
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
     ap = ap_types_dir()

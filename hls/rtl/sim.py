@@ -9,7 +9,7 @@ reference, so a difference is a fault of the schedule, not of the measurement.
 
 With `activity=True` the core is built with VCD tracing: every signal bit's transitions
 between clock edges are counted over the golden images and split by power class
-(`hls.activity`); their mean per bit and cycle is the measured switching activity of each
+(`hls.rtl.activity`); their mean per bit and cycle is the measured switching activity of each
 class.  The dynamic power of the design at that activity stands beside the estimate's at its
 predicted activity (`sim/activity.json`): the check of the activity model.
 """
@@ -27,10 +27,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hls.activity import read_class_activity
-from hls.csim import CsimError, accuracy_of, check_golden, check_project, design_settings
+from hls.checks import CsimError, accuracy_of, check_golden, check_project, design_settings
 from hls.files import content_digest, stamp_matches, write_stamp
 from hls.golden import mismatches, read_golden, read_outputs
+from hls.rtl.activity import read_class_activity
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import AXI_LATENCY
 
@@ -58,7 +58,7 @@ STAMP = "sources.sha256"
 @dataclass
 class Activity:
     """Switching activity measured over a whole simulation (a VCD of every edge), per power
-    class (`hwmodel.power.POWER_CLASSES`, `hls.activity`), and the dynamic power the cost
+    class (`hwmodel.power.POWER_CLASSES`, `hls.rtl.activity`), and the dynamic power the cost
     model gives at its predicted activity and at this measured one."""
 
     toggle_rate: float  # transitions per signal bit per cycle, every class together
