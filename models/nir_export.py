@@ -19,6 +19,9 @@ The graph is one chain (docs/interop.md, "Export"):
 * The input is the image's pixels scaled to [0, 1], applied as a constant current at every
   timestep (direct encoding); the hardware quantizes it to ``input_bits`` bits.
 
+Convolutional designs are refused (`CONV_UNSUPPORTED`): their NIR form (Conv2d, IF, and the
+OR pooling as a SumPool2d followed by a spiking threshold) is not written yet.
+
 NIR has no weight sampling and no ensembles, so a Bayesian design is exported as one set of
 ±1 weights: weight sample ``s`` of the float model (`models.snn_float.sample_weights`, keyed
 by the design's seed, as every evaluation draws it) or the posterior's mode; the graph's
@@ -51,7 +54,21 @@ from models.snn_spec import ConvertedSNN
 if TYPE_CHECKING:
     from hwmodel.template import AcceleratorConfig
 
-__all__ = ["NirExport", "deterministic", "export_nir", "one_weight_set", "to_graph", "write_graph"]
+__all__ = [
+    "CONV_UNSUPPORTED",
+    "NirExport",
+    "deterministic",
+    "export_nir",
+    "one_weight_set",
+    "to_graph",
+    "write_graph",
+]
+
+#: The one-line refusal of a convolutional design.
+CONV_UNSUPPORTED = (
+    "conv: NIR export of convolutional layers is not supported yet; export a dense design "
+    "(no conv blocks) to NIR, or this one with --backend rtl or hls"
+)
 
 
 def deterministic(snn: ConvertedSNN) -> bool:
@@ -104,6 +121,8 @@ def _producer() -> str:
 def to_graph(snn: ConvertedSNN, *, timesteps: int, metadata: dict[str, Any] | None = None) -> Any:
     """The `nir.NIRGraph` of a deterministic SNN (module doc); `metadata` joins the graph's."""
     nir = require_nir()
+    if any(layer.conv is not None for layer in snn.layers):
+        raise ModelInputError(CONV_UNSUPPORTED)
     if not deterministic(snn):
         raise ModelInputError(
             "weights: NIR has no weight sampling; fix one set of weights first (one_weight_set)"

@@ -6,7 +6,8 @@ What maps (docs/interop.md, "Import"): one chain
           -> [IF | LIF | I | LI] -> Output
 
 Every other node, a branch, a recurrent edge or a subgraph is refused with one line naming
-the node.  Convolutions and pooling map once dse has convolutional layers.
+the node.  Conv2d and pooling nodes are refused too: importing dse's convolutional layers
+from NIR is not supported yet.
 
 The rules, per weight layer (a dense node and the neuron after it):
 
@@ -403,8 +404,8 @@ def _layers(chain: list[tuple[str, Any]], ctx: _Context) -> list[tuple[_Dense, _
             continue
         if kind in _CONV:
             problem = (
-                "convolutions and pooling map once dse has convolutional layers "
-                "(docs/interop.md); this version imports Linear/Affine layers"
+                "conv: NIR import of convolutions and pooling is not supported yet "
+                "(docs/interop.md); import Linear/Affine layers"
             )
         elif kind in ("CubaLIF", "CubaLI"):
             problem = (

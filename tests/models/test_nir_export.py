@@ -15,7 +15,7 @@ from dse.cli import main  # noqa: E402
 from models.conversion import convert  # noqa: E402
 from models.datasets import load_dataset  # noqa: E402
 from models.io import load_model, save_model  # noqa: E402
-from models.network import BayesBinaryMLP  # noqa: E402
+from models.network import BayesBinaryMLP, BayesBinaryNet  # noqa: E402
 from models.nir_export import one_weight_set, to_graph, write_graph  # noqa: E402
 from models.nir_import import import_graph  # noqa: E402
 from models.snn_float import simulate  # noqa: E402
@@ -157,3 +157,14 @@ def test_export_refuses_what_it_cannot_write(trained: Path, tmp_path: Path, caps
     rtl = ["--backend", "rtl", "--out", str(tmp_path / "r"), "--weight-sample", "0"]
     assert main(["export", "--model", str(trained), *rtl]) == 2
     assert "only --backend nir" in capsys.readouterr().err
+
+
+def test_a_convolutional_design_is_refused_in_one_line(tmp_path: Path, capsys):
+    net = BayesBinaryNet((64, 16, 10), input_shape=(1, 8, 8), blocks="4p").eval()
+    config = TrainConfig(conv="4p", widths=(16,))
+    model = save_model(TrainedModel(network=net, config=config, dataset="digits"), tmp_path / "m")
+    out = tmp_path / "c.nir"
+    assert main(["export", "--model", str(model), "--backend", "nir", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: conv:") and "not supported yet" in err and "\n" not in err
+    assert not out.exists()
