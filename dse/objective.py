@@ -453,7 +453,8 @@ class TrialObjective:
             "train_seconds": train_s,
             "eval_seconds": eval_s,
             "method": design["method"],
-            "train_config": train_cfg.to_dict(),
+            # a saved model was not trained with these settings: no training settings to show
+            "train_config": None if self.cfg.model is not None else train_cfg.to_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,
             "refined": refine,

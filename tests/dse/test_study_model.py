@@ -61,6 +61,7 @@ def test_a_study_of_an_imported_model_searches_hardware_only(tmp_path: Path) -> 
         attrs = trial_metrics(trial)
         assert attrs["model_dir"] == str(model) and attrs["method"] == "imported"
         assert attrs["train_seconds"] < 1 and attrs["cache_hit"]
+        assert attrs["train_config"] is None  # no BayesBiNN defaults posing as its training
         assert attrs["accelerator"]["widths"] == [64, 12, 10]
         for knob, value in DETERMINISTIC_DESIGN.items():  # no weight sampling hardware
             assert attrs["accelerator"][knob] == value
