@@ -5,6 +5,10 @@ The graph is one chain (docs/interop.md, "Export"):
 
     input -> fc0 (Affine) -> if0 (IF) -> ... -> fcL (Affine) -> output
 
+or, with a convolutional front (last bullet),
+
+    input -> conv0 -> if0 [-> pool0 -> or0] -> ... -> flatten -> fcK -> ifK -> ... -> output
+
 * ``fcN``: `nir.Affine` whose ``weight`` is the layer's binary weights as int8 (+1/-1: what
   the hardware stores, one bit each) and ``bias`` the per-timestep bias (float64).
 * ``ifN``: `nir.IF` with ``r = 1``, per-neuron ``v_threshold``, ``v_reset = 0`` and the
@@ -18,9 +22,14 @@ The graph is one chain (docs/interop.md, "Export"):
   ``softmax(output_scale * scores / timesteps)``.
 * The input is the image's pixels scaled to [0, 1], applied as a constant current at every
   timestep (direct encoding); the hardware quantizes it to ``input_bits`` bits.
-
-Convolutional designs are refused (`CONV_UNSUPPORTED`): their NIR form (Conv2d, IF, and the
-OR pooling as a SumPool2d followed by a spiking threshold) is not written yet.
+* A convolutional front comes first: per block ``convN`` (`nir.Conv2d`, the 3x3 kernel's
+  signs as int8 [C_out, C_in, 3, 3], zero padding 1, a bias per channel) and ``ifN`` (`nir.IF`
+  over the block's (C, H, W) neurons, the per-channel parameters broadcast); a pooled block
+  adds ``poolN`` (`nir.SumPool2d`, 2x2, stride 2) and ``orN``: `nir.IF` neurons of threshold
+  1/2 that reset to 0 (metadata ``reset: zero``), so that each spikes in a timestep exactly
+  when any of its four inputs did - dse's OR pooling.  ``flatten`` (`nir.Flatten` from
+  dimension 0 of (C, H, W): channel-major, dse's order) leads into the dense layers, and the
+  input is the image (C, H, W).
 
 NIR has no weight sampling and no ensembles, so a Bayesian design is exported as one set of
 ±1 weights: weight sample ``s`` of the float model (`models.snn_float.sample_weights`, keyed
@@ -38,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hwmodel.architecture import KERNEL, POOL
 from models.errors import ModelInputError
 from models.nir_format import (
     FIRE_ABOVE,
@@ -47,15 +57,15 @@ from models.nir_format import (
     KEY_INITIAL,
     KEY_RESET,
     RESET_SUBTRACT,
+    RESET_ZERO,
     require_nir,
 )
-from models.snn_spec import ConvertedSNN
+from models.snn_spec import ConvertedLayer, ConvertedSNN
 
 if TYPE_CHECKING:
     from hwmodel.template import AcceleratorConfig
 
 __all__ = [
-    "CONV_UNSUPPORTED",
     "NirExport",
     "deterministic",
     "export_nir",
@@ -63,12 +73,6 @@ __all__ = [
     "to_graph",
     "write_graph",
 ]
-
-#: The one-line refusal of a convolutional design.
-CONV_UNSUPPORTED = (
-    "conv: NIR export of convolutional layers is not supported yet; export a dense design "
-    "(no conv blocks) to NIR, or this one with --backend rtl or hls"
-)
 
 
 def deterministic(snn: ConvertedSNN) -> bool:
@@ -118,42 +122,102 @@ def _producer() -> str:
         return "dse"
 
 
+def _neuron(nir: Any, layer: ConvertedLayer, shape: tuple[int, ...]) -> Any:
+    """The IF node of a spiking layer, its per-neuron (or per-channel, broadcast over the
+    image) parameters shaped `shape`."""
+
+    def per_neuron(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        return np.broadcast_to(values.reshape(-1, *[1] * (len(shape) - 1)), shape).copy()
+
+    return nir.IF(
+        r=np.ones(shape),
+        v_threshold=per_neuron(layer.threshold),
+        v_reset=np.zeros(shape),
+        metadata={
+            KEY_RESET: RESET_SUBTRACT,
+            KEY_FIRE: FIRE_ABOVE if layer.strict else FIRE_AT,
+            KEY_INITIAL: per_neuron(layer.initial),
+        },
+    )
+
+
+def _conv_nodes(nir: Any, index: int, layer: ConvertedLayer) -> list[tuple[str, Any]]:
+    """A convolutional block as NIR nodes: the 3x3 convolution (zero padding 1) and its IF
+    neurons; with pooling, the per-timestep OR of each 2x2 group as a SumPool2d into IF
+    neurons of threshold 1/2 that reset to 0 (one spike when any of the four fired)."""
+    conv = layer.conv
+    assert conv is not None
+    kernel = np.where(layer.prob >= 0.5, 1, -1).astype(np.int8)
+    nodes = [
+        (
+            f"conv{index}",
+            nir.Conv2d(
+                input_shape=(conv.height, conv.width),
+                weight=kernel.reshape(conv.channels, conv.in_channels, KERNEL, KERNEL),
+                stride=1,
+                padding=KERNEL // 2,
+                dilation=1,
+                groups=1,
+                bias=np.asarray(layer.bias, dtype=np.float64),
+            ),
+        ),
+        (f"if{index}", _neuron(nir, layer, (conv.channels, conv.height, conv.width))),
+    ]
+    if conv.pool:
+        shape = (conv.channels, conv.out_height, conv.out_width)
+        window = np.array([POOL, POOL])
+        pool = nir.SumPool2d(kernel_size=window, stride=window, padding=np.array([0, 0]))
+        gate = nir.IF(
+            r=np.ones(shape),
+            v_threshold=np.full(shape, 0.5),
+            v_reset=np.zeros(shape),
+            metadata={KEY_RESET: RESET_ZERO, KEY_FIRE: FIRE_ABOVE, KEY_INITIAL: np.zeros(shape)},
+        )
+        nodes += [(f"pool{index}", pool), (f"or{index}", gate)]
+    return nodes
+
+
 def to_graph(snn: ConvertedSNN, *, timesteps: int, metadata: dict[str, Any] | None = None) -> Any:
     """The `nir.NIRGraph` of a deterministic SNN (module doc); `metadata` joins the graph's."""
     nir = require_nir()
-    if any(layer.conv is not None for layer in snn.layers):
-        raise ModelInputError(CONV_UNSUPPORTED)
     if not deterministic(snn):
         raise ModelInputError(
             "weights: NIR has no weight sampling; fix one set of weights first (one_weight_set)"
         )
-    nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([snn.widths[0]]))}
-    edges, previous = [], "input"
+    image = snn.input_shape
+    chain: list[tuple[str, Any]] = [
+        ("input", nir.Input(input_type=np.array(image or [snn.widths[0]])))
+    ]
     last = len(snn.layers) - 1
     for index, layer in enumerate(snn.layers):
-        n_out = layer.prob.shape[0]
+        if layer.conv is not None:
+            chain += _conv_nodes(nir, index, layer)
+            following = snn.layers[index + 1].conv
+            if following is None:  # into the dense layers: channel-major, C-order flatten
+                shape = (layer.conv.channels, layer.conv.out_height, layer.conv.out_width)
+                flat = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
+                chain.append(("flatten", flat))
+            continue
         signs = np.where(layer.prob >= 0.5, 1, -1).astype(np.int8)
         bias = np.asarray(layer.bias, dtype=np.float64)
-        dense, neuron = f"fc{index}", f"if{index}"
-        initial = np.asarray(layer.initial, dtype=np.float64)
         if index == last:
-            nodes[dense] = nir.Affine(weight=signs, bias=bias, metadata={KEY_INITIAL: initial})
-            edges += [(previous, dense), (dense, "output")]
+            initial = np.asarray(layer.initial, dtype=np.float64)
+            chain.append((f"fc{index}", nir.Affine(signs, bias, metadata={KEY_INITIAL: initial})))
             continue
-        nodes[dense] = nir.Affine(weight=signs, bias=bias)
-        nodes[neuron] = nir.IF(
-            r=np.ones(n_out),
-            v_threshold=np.asarray(layer.threshold, dtype=np.float64),
-            v_reset=np.zeros(n_out),
-            metadata={
-                KEY_RESET: RESET_SUBTRACT,
-                KEY_FIRE: FIRE_ABOVE if layer.strict else FIRE_AT,
-                KEY_INITIAL: initial,
-            },
+        chain.append((f"fc{index}", nir.Affine(weight=signs, bias=bias)))
+        chain.append((f"if{index}", _neuron(nir, layer, (layer.prob.shape[0],))))
+    chain.append(("output", nir.Output(output_type=np.array([snn.widths[-1]]))))
+    neurons = (
+        "IF nodes subtract v_threshold when they fire (metadata reset: subtract; NIR's text "
+        "resets to v_reset, a reader must subtract instead), fire as their metadata fire "
+        "says and start at their metadata v_initial (NIR's text: 0)"
+    )
+    if any(layer.conv is not None and layer.conv.pool for layer in snn.layers):
+        neurons += (
+            "; the orN nodes after a SumPool2d are the 2x2 OR pooling of each timestep's "
+            "spikes: threshold 1/2, reset to v_reset = 0 (metadata reset: zero), as NIR says"
         )
-        edges += [(previous, dense), (dense, neuron)]
-        previous = neuron
-    nodes["output"] = nir.Output(output_type=np.array([snn.widths[-1]]))
     meta = {
         "format": FORMAT,
         "producer": _producer(),
@@ -162,18 +226,17 @@ def to_graph(snn: ConvertedSNN, *, timesteps: int, metadata: dict[str, Any] | No
         "input": (
             "the image's pixels scaled to [0, 1], applied as a constant input current at every "
             "timestep (direct encoding)"
+            + (f"; an image (C, H, W) = {tuple(image)}, channel first" if image else "")
         ),
         "output": (
             f"class scores: the outputs of fc{last} summed over the timesteps, plus its "
             "v_initial; probabilities softmax(output_scale * scores / timesteps)"
         ),
-        "neurons": (
-            "IF nodes subtract v_threshold when they fire (metadata reset: subtract; NIR's text "
-            "resets to v_reset, a reader must subtract instead), fire as their metadata fire "
-            "says and start at their metadata v_initial (NIR's text: 0)"
-        ),
+        "neurons": neurons,
         **(metadata or {}),
     }
+    nodes = dict(chain)
+    edges = [(a, b) for (a, _), (b, _) in zip(chain[:-1], chain[1:], strict=True)]
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 

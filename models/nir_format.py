@@ -5,7 +5,8 @@ node metadata, and its importer honours them in any file:
 
 * ``reset``: ``"subtract"`` - the neuron subtracts its threshold when it fires.  NIR's IF and
   LIF text resets the membrane *to* ``v_reset``; a reader that does that computes another
-  network whenever a membrane overshoots its threshold.
+  network whenever a membrane overshoots its threshold.  ``"zero"`` (the OR gate after a
+  pooled convolution) resets to ``v_reset = 0``, as NIR's text says.
 * ``fire``: ``"v >= v_threshold"`` or ``"v > v_threshold"`` - when the neuron fires.  NIR's
   text (and snnTorch) fire above the threshold; dse's converted networks fire at it.
 * ``v_initial``: the membrane at the start of a run (dse's conversion starts it at half the
@@ -31,6 +32,7 @@ __all__ = [
     "KEY_INITIAL",
     "KEY_RESET",
     "RESET_SUBTRACT",
+    "RESET_ZERO",
     "require_nir",
 ]
 
@@ -39,6 +41,7 @@ KEY_RESET = "reset"
 KEY_FIRE = "fire"
 KEY_INITIAL = "v_initial"
 RESET_SUBTRACT = "subtract"
+RESET_ZERO = "zero"  # to v_reset = 0, NIR's own rule: the OR gates of a pooled block
 FIRE_AT = "v >= v_threshold"
 FIRE_ABOVE = "v > v_threshold"
 

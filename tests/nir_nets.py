@@ -111,6 +111,13 @@ def snntorch_from_nir(graph: nir.NIRGraph, honour_metadata: bool = True) -> torc
     node_map = {
         nir.Affine: _nir_to_snntorch_module,
         nir.Linear: _nir_to_snntorch_module,
+        nir.Conv2d: _nir_to_snntorch_module,
+        # NIR's dimensions exclude the batch; torch's include it
+        nir.Flatten: lambda node: torch.nn.Flatten(node.start_dim + 1, node.end_dim),
+        # a sum over each window (spikes are >= 0): LP pooling with p = 1
+        nir.SumPool2d: lambda node: torch.nn.LPPool2d(
+            1, tuple(int(k) for k in node.kernel_size), tuple(int(k) for k in node.stride)
+        ),
         nir.IF: lambda node: _if_neuron(node, honour_metadata),
     }
     return nirtorch.nir_to_torch(graph, node_map)
@@ -118,14 +125,15 @@ def snntorch_from_nir(graph: nir.NIRGraph, honour_metadata: bool = True) -> torc
 
 @torch.no_grad()
 def run_graph_module(module: torch.nn.Module, x: torch.Tensor, timesteps: int):
-    """Spike counts of every IF layer [B, n] (graph order) and the output summed over the
-    timesteps [B, C], each IF layer starting from its dse metadata's initial membrane."""
+    """Spike counts of every IF layer [B, n] (graph order; a convolution's neurons flattened)
+    and the output summed over the timesteps [B, C], each IF layer starting from its dse
+    metadata's initial membrane."""
     leaky = [m for m in module.modules() if isinstance(m, snn.Leaky)]
     for neuron in leaky:
         start = neuron.dse_initial
-        shape = (x.shape[0], neuron.threshold.shape[0])
+        shape = (x.shape[0], *neuron.threshold.shape)
         neuron.mem = torch.zeros(shape) if start is None else start.expand(shape).clone()
-    counts = [torch.zeros(x.shape[0], n.threshold.shape[0]) for n in leaky]
+    counts = [torch.zeros(x.shape[0], *n.threshold.shape) for n in leaky]
 
     def counter(k: int):
         def hook(_module, _inputs, spikes) -> None:  # returns None: the output stays as it is
@@ -142,7 +150,7 @@ def run_graph_module(module: torch.nn.Module, x: torch.Tensor, timesteps: int):
     finally:
         for hook in hooks:
             hook.remove()
-    return counts, total
+    return [c.reshape(x.shape[0], -1) for c in counts], total
 
 
 def grid_images(n: int, width: int, seed: int) -> torch.Tensor:

@@ -60,6 +60,10 @@ def write_nir(
         source={k: v for k, v in source.items() if v is not None},
     )
     widths = "-".join(map(str, result.snn.widths))
+    if result.snn.conv_shapes:  # the image and the blocks, as `conv:` spells them
+        blocks = ",".join(f"{s.channels}{'p' if s.pool else ''}" for s in result.snn.conv_shapes)
+        image = "x".join(map(str, result.snn.input_shape or ()))
+        widths = f"{image} image, conv {blocks}, dense {widths}"
     console().print(
         f"wrote {result.path} (NIR: {widths}, T = {config.timesteps}; weights: "
         f"{result.weights}); load it with nir.read, see docs/interop.md",

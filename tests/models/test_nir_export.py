@@ -12,6 +12,7 @@ import torch
 nir = pytest.importorskip("nir", reason="needs nir (the [test] extra)")
 
 from dse.cli import main  # noqa: E402
+from hwmodel.architecture import ConvShape  # noqa: E402
 from models.conversion import convert  # noqa: E402
 from models.datasets import load_dataset  # noqa: E402
 from models.io import load_model, save_model  # noqa: E402
@@ -159,12 +160,72 @@ def test_export_refuses_what_it_cannot_write(trained: Path, tmp_path: Path, caps
     assert "only --backend nir" in capsys.readouterr().err
 
 
-def test_a_convolutional_design_is_refused_in_one_line(tmp_path: Path, capsys):
+def conv_snn(seed: int = 0) -> ConvertedSNN:
+    """A Bayesian 8x8 network "4p,6" (a pooled and a plain 3x3 block) -> 16 -> 10, thresholds
+    set so that every layer spikes."""
+    rng = np.random.default_rng(seed)
+
+    def layer(n_out: int, n_in: int, low: float, conv: ConvShape | None = None) -> ConvertedLayer:
+        spiking = low > 0
+        threshold = rng.uniform(low, 3 * low, n_out) if spiking else np.ones(n_out)
+        return ConvertedLayer(
+            prob=rng.uniform(0, 1, (n_out, n_in)),
+            threshold=threshold,
+            bias=rng.normal(0, 0.3, n_out),
+            initial=threshold / 2 if spiking else np.zeros(n_out),
+            spiking=spiking,
+            conv=conv,
+        )
+
+    layers = [
+        layer(4, 9, 0.7, ConvShape(1, 8, 8, 4, pool=True)),
+        layer(6, 36, 1.0, ConvShape(4, 4, 4, 6, pool=False)),
+        layer(16, 96, 2.0),
+        layer(10, 16, 0.0),
+    ]
+    return ConvertedSNN(layers=layers, output_scale=1.3)
+
+
+def test_a_convolutional_design_reads_into_snntorch_spike_for_spike(tmp_path: Path):
+    """Conv2d + IF per block, the OR pooling as SumPool2d into threshold-1/2 IF neurons that
+    reset to 0, a channel-major Flatten: snnTorch computes dse's float SNN of the sample."""
+    from nir_nets import run_graph_module, snntorch_from_nir
+
+    fixed, _ = one_weight_set(conv_snn(), 0, seed=3)
+    graph = nir.read(write_graph(to_graph(fixed, timesteps=6), tmp_path / "c.nir"))
+    chain = ["conv0", "if0", "pool0", "or0", "conv1", "if1", "flatten", "fc2", "if2", "fc3"]
+    kinds = ["Conv2d", "IF", "SumPool2d", "IF", "Conv2d", "IF", "Flatten", "Affine", "IF"]
+    assert [type(graph.nodes[n]).__name__ for n in chain] == [*kinds, "Affine"]
+    conv0 = graph.nodes["conv0"]
+    assert conv0.weight.dtype == np.int8 and conv0.weight.shape == (4, 1, 3, 3)
+    np.testing.assert_array_equal(conv0.weight.reshape(4, 9) == 1, fixed.layers[0].prob == 1)
+    assert graph.nodes["or0"].metadata["reset"] == "zero"
+    assert graph.nodes["if1"].v_threshold.shape == (6, 4, 4)
+
+    x = load_dataset("digits").test[0]
+    dse_run = simulate(fixed, x, 6, 1, device="cpu")
+    counts, scores = run_graph_module(snntorch_from_nir(graph), x.reshape(-1, 1, 8, 8), 6)
+    outputs = torch.stack(
+        [counts[k].sum(dim=1) for k in (1, 2, 3)], dim=1
+    ).double()  # or0, if1, if2
+    assert (dse_run.events[:, 1:].mean(dim=0) > 10).all()  # every layer spikes
+    assert torch.equal(outputs.double(), dse_run.events[:, 1:])
+    assert torch.equal(scores.argmax(dim=1), dse_run.scores[0].argmax(dim=1))
+    assert torch.allclose(scores, dse_run.scores[0], atol=1e-4)
+
+
+def test_dse_export_writes_a_convolutional_model(tmp_path: Path, capsys):
     net = BayesBinaryNet((64, 16, 10), input_shape=(1, 8, 8), blocks="4p").eval()
     config = TrainConfig(conv="4p", widths=(16,))
     model = save_model(TrainedModel(network=net, config=config, dataset="digits"), tmp_path / "m")
     out = tmp_path / "c.nir"
-    assert main(["export", "--model", str(model), "--backend", "nir", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: conv:") and "not supported yet" in err and "\n" not in err
-    assert not out.exists()
+    assert main(["export", "--model", str(model), "--backend", "nir", "--out", str(out)]) == 0
+    assert "NIR: 1x8x8 image, conv 4p, dense 64-16-10" in capsys.readouterr().out
+    graph = nir.read(out)
+    assert [type(graph.nodes[n]).__name__ for n in ("conv0", "pool0", "flatten", "fc1")] == [
+        "Conv2d",
+        "SumPool2d",
+        "Flatten",
+        "Affine",
+    ]
+    assert "(1, 8, 8)" in graph.metadata["input"]
