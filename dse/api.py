@@ -261,19 +261,29 @@ def import_nir(
     dataset: str,
     dt: float = 1e-4,
     force: bool = False,
+    data_root: str | os.PathLike[str] | None = None,
 ) -> ImportedModel:
     """Import a NIR file (a feed-forward graph of Linear/Affine layers with +-1 weights and IF
     or leak-free LIF neurons) into the model directory `out`, like `dse import`; `dataset` is
-    what the network classifies.  The model goes into a study as ``model: out`` and into
-    `dse export --model out` (docs/interop.md)."""
+    what the network classifies (``npz``: the .npz file `data_root`).  The model goes into a
+    study as ``model: out`` and into `dse export --model out` (docs/interop.md)."""
     for name, value in (("file", file), ("out", out)):
         if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
             raise StudyInputError(f"{name}: {_shown(value)} is not allowed; pass a path")
-    return imported_model(Path(file), Path(out), dataset, dt=dt, force=force, flag="out")
+    return imported_model(
+        Path(file), Path(out), dataset, dt=dt, force=force, flag="out", data_root=data_root
+    )
 
 
 def imported_model(
-    file: Path, out: Path, dataset: str, *, dt: float, force: bool, flag: str
+    file: Path,
+    out: Path,
+    dataset: str,
+    *,
+    dt: float,
+    force: bool,
+    flag: str,
+    data_root: str | os.PathLike[str] | None = None,
 ) -> ImportedModel:
     """`import_nir`'s body, shared with `dse import`; `flag` names `out` in error lines."""
     from models.imported import save_imported
@@ -284,6 +294,6 @@ def imported_model(
     if out.is_dir() and any(out.iterdir()) and not force:
         fix = "--force" if flag.startswith("--") else "force=True"
         raise StudyInputError(f"{flag}: {out} is not empty; choose an empty directory or {fix}")
-    model = import_nir_file(file, dataset, dt=dt)
+    model = import_nir_file(file, dataset, dt=dt, data_root=data_root)
     save_imported(model, out)
     return model

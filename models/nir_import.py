@@ -510,6 +510,21 @@ def _report(
     }
 
 
+def _dataset_shape(dataset: str, data_root: str | Path | None) -> tuple[int, int]:
+    """(inputs, classes) of `dataset`: known for the named ones (nothing loaded), read from
+    the file for ``npz``, the user's own images."""
+    from models.datasets import KINDS, NPZ, SHAPES, load_dataset
+
+    if dataset not in KINDS:
+        raise ModelInputError(f"--dataset: {dataset!r} is not one of {', '.join(KINDS)}")
+    if dataset != NPZ:
+        return SHAPES[dataset]
+    if data_root is None:
+        raise ModelInputError("--data-root: missing; npz needs its file, e.g. --data-root x.npz")
+    splits = load_dataset(NPZ, root=data_root, root_hint="pass --data-root FILE.npz")
+    return splits.input_dim, splits.num_classes
+
+
 def import_graph(
     graph: Any,
     dataset: str,
@@ -518,13 +533,12 @@ def import_graph(
     dt: float = DEFAULT_DT,
     max_leak: float = MAX_LEAK,
     source: dict[str, Any] | None = None,
+    data_root: str | Path | None = None,
 ) -> ImportedModel:
-    """The dse model of a NIR graph (module doc) for `dataset`'s images; one ModelInputError
-    line, naming the node, for anything that does not map."""
-    from models.datasets import DATASETS, SHAPES
-
-    if dataset not in DATASETS:
-        raise ModelInputError(f"--dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
+    """The dse model of a NIR graph (module doc) for `dataset`'s images (`data_root`: the
+    file of ``npz``); one ModelInputError line, naming the node, for anything that does not
+    map."""
+    inputs, classes = _dataset_shape(dataset, data_root)
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise ModelInputError(f"--dt: {dt!r} must be a positive number of seconds, e.g. 1e-4")
     ctx = _Context(label=label, dt=float(dt), max_leak=float(max_leak))
@@ -548,7 +562,6 @@ def import_graph(
             "simulator wherever a membrane overshoots its threshold"
         )
     snn = ConvertedSNN(layers=layers, output_scale=scale)
-    inputs, classes = SHAPES[dataset]
     if snn.widths[0] != inputs or snn.widths[-1] != classes:
         raise ModelInputError(
             f"--dataset: {dataset} has {inputs} inputs and {classes} classes, but the network "
@@ -566,7 +579,12 @@ def import_graph(
 
 
 def import_nir_file(
-    path: str | Path, dataset: str, *, dt: float = DEFAULT_DT, max_leak: float = MAX_LEAK
+    path: str | Path,
+    dataset: str,
+    *,
+    dt: float = DEFAULT_DT,
+    max_leak: float = MAX_LEAK,
+    data_root: str | Path | None = None,
 ) -> ImportedModel:
     """`import_graph` of the NIR file at `path`, its provenance recorded in the model."""
     nir = require_nir()
@@ -580,4 +598,12 @@ def import_nir_file(
         "producer": _text(meta.get("producer", "unknown")),
         "dt": dt,
     }
-    return import_graph(graph, dataset, label=path.name, dt=dt, max_leak=max_leak, source=source)
+    return import_graph(
+        graph,
+        dataset,
+        label=path.name,
+        dt=dt,
+        max_leak=max_leak,
+        source=source,
+        data_root=data_root,
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from dse.commands.options import switch
+from dse.commands.options import DataRoot, switch
 from dse.errors import StudyInputError
 from dse.terminal import console, flagged
 
@@ -118,8 +118,9 @@ def import_command(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="What the network classifies: digits, mnist or fashion-mnist."),
+        typer.Option(help="digits, mnist, fashion-mnist or npz (--data-root FILE)."),
     ] = None,
+    data_root: DataRoot = None,
     dt: Annotated[
         float,
         typer.Option(help="The file's time step in s (LIF: leak dt/tau, gain r*dt/tau).", min=0),
@@ -133,11 +134,14 @@ def import_command(
         raise StudyInputError("--out: missing; name the model directory, e.g. --out runs/m")
     if dataset is None:
         raise StudyInputError(
-            "--dataset: missing; name what the network classifies (digits, mnist or fashion-mnist)"
+            "--dataset: missing; name what the network classifies (digits, mnist, "
+            "fashion-mnist or npz with --data-root FILE)"
         )
     from dse.api import imported_model
 
-    model = imported_model(file, out, dataset, dt=dt, force=force, flag="--out")
+    model = imported_model(
+        file, out, dataset, dt=dt, force=force, flag="--out", data_root=data_root
+    )
     _report(model, file, out)
 
 

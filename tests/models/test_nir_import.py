@@ -262,3 +262,28 @@ def test_every_refusal_is_one_line_with_the_node_and_the_fix(tmp_path: Path, cap
     for missing, word in ((["--dataset", "digits"], "--out"), (["--out", "o"], "--dataset")):
         assert main(["import", str(tmp_path / "good.nir"), *missing]) == 2
         assert word in capsys.readouterr().err
+
+
+def test_an_npz_dataset_imports_with_its_file_and_evaluates(tmp_path: Path, capsys):
+    """The user's own images: `--dataset npz --data-root FILE` reads the file's shape (8x8 RGB,
+    192 inputs, 3 classes) to check the network against, and evaluation reads the same file."""
+    from npz_data import write_npz
+
+    data = write_npz(tmp_path / "own.npz")
+    graph = chain(nir.Affine(signs(8, 192, 0), np.zeros(8)), if_node(3.0, 8),
+                  nir.Affine(signs(3, 8, 1), np.zeros(3)), inputs=192)  # fmt: skip
+    path = tmp_path / "g.nir"
+    nir.write(path, graph)
+    base = ["import", str(path), "--dataset", "npz"]
+    assert main([*base, "--out", str(tmp_path / "m"), "--data-root", str(data)]) == 0
+    assert load_model(tmp_path / "m").dataset == "npz"
+    design = ["--samples", "1", "--k-bits", "1", "--data-root", str(data)]
+    assert main(["evaluate", str(tmp_path / "m"), "--integer", *design]) == 0
+    capsys.readouterr()
+
+    assert main([*base, "--out", str(tmp_path / "n")]) == 2
+    assert "--data-root: missing" in capsys.readouterr().err
+    two = write_npz(tmp_path / "other.npz", classes=2)
+    assert main([*base, "--out", str(tmp_path / "n"), "--data-root", str(two)]) == 2
+    err = capsys.readouterr().err
+    assert "--dataset: npz has 192 inputs and 2 classes" in err and "\n" not in err.strip()
