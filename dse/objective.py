@@ -2,9 +2,11 @@
 
 Only `method`, `levels`, `depth`, the per-layer widths, the convolutional front `conv` and the
 fixed `training:` settings change the trained weights; they form the training key, and trials
-that share it reuse one cached model (`dse.cache`).  A `mode` model is derived from the cached
-BayesBiNN model of the same settings (its own cache entry), so BayesBiNN trains once for both.
-Everything else only changes evaluation (`models.evaluation`) or the hardware estimate
+that share it reuse one cached model (`dse.cache`).  A study of a saved model (`model:`, e.g.
+one `dse import` wrote) trains nothing: every trial evaluates that model, and only the
+evaluation and hardware knobs vary.  A `mode` model is derived from the cached BayesBiNN model
+of the same settings (its own cache entry), so BayesBiNN trains once for both.  Everything
+else only changes evaluation (`models.evaluation`) or the hardware estimate
 (`hwmodel.estimate`).  The metrics go into two JSON user attributes, `model` and `hardware`
 (`dse.metrics`: two storage writes per trial, not one per metric; read them with
 `dse.metrics.trial_metrics`); constraints go in with `trial.set_constraint` (values <= 0 are
@@ -104,8 +106,10 @@ def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
 def build_configs(
     cfg: StudyConfig, design: dict[str, Any], splits: DatasetSplits
 ) -> tuple[TrainConfig, EvalConfig, AcceleratorConfig]:
-    """The training, evaluation and hardware settings of one design."""
-    hidden = tuple(int(w) for w in design["width"])
+    """The training, evaluation and hardware settings of one design (the hidden widths of a
+    saved model's, in a study of one)."""
+    saved = cfg.saved_model
+    hidden = tuple(saved.widths[1:-1] if saved is not None else map(int, design["width"]))
     method = "ste" if design["method"] == "ste" else "bayesbinn"  # mode: of a BayesBiNN model
     conv = design["conv"]
     train_cfg = TrainConfig(
@@ -157,6 +161,9 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
     BayesBiNN key has no `method` entry, as before the knob existed, so the caches of existing
     studies stay valid.
     """
+    if cfg.saved_model is not None:  # nothing is trained: the key names the saved model
+        saved = cfg.saved_model
+        return {"format": CACHE_FORMAT, "saved_model": str(saved.path), "digest": saved.digest}
     settings = train_cfg.to_dict()
     settings.pop("device")
     if settings["method"] == "bayesbinn":
@@ -210,6 +217,8 @@ def trial_configuration(
     recorded = trial_metrics(trial).get("model_dir")  # the model the trial was scored with
     if recorded is not None:
         return train_cfg, eval_cfg, accel, Path(recorded)
+    if cfg.model is not None:
+        return train_cfg, eval_cfg, accel, Path(cfg.model)
     key = training_key(cfg, train_cfg, mode=design["method"] == "mode")
     return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(key)
 
@@ -424,12 +433,15 @@ class TrialObjective:
             base, _ = self.cache.get_or_train(training_key(self.cfg, train_cfg), train)
             save_model(mode_network(self._model(base), self.splits), directory)
 
-        if self.cache.lookup(key) is None:
-            verb = "deriving (posterior mode)" if mode else "training"
-            label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
-            self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
         start = time.perf_counter()
-        model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
+        if self.cfg.model is not None:  # a saved model: nothing to train
+            model_dir, hit = Path(self.cfg.model), True
+        else:
+            if self.cache.lookup(key) is None:
+                verb = "deriving (posterior mode)" if mode else "training"
+                label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
+                self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
+            model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start
         self._phase("evaluating")
         start = time.perf_counter()
@@ -451,7 +463,8 @@ class TrialObjective:
             "eval_seconds": eval_s,
             "method": design["method"],
             **({"conv": train_cfg.conv} if train_cfg.conv else {}),  # dense: as before conv
-            "train_config": train_cfg.to_dict(),
+            # a saved model was not trained with these settings: no training settings to show
+            "train_config": None if self.cfg.model is not None else train_cfg.to_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,
             "refined": refine,

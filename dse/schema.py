@@ -316,12 +316,19 @@ SearchSpace = create_model(
 )
 
 
+#: Knobs that decide the trained weights: a study of a saved model (`model:`) takes them from it.
+MODEL_KNOBS = ("method", "levels", "depth", "width")
+
+
 class StudyConfig(_Section):
     """A whole study file, validated; `search` holds one `Knob` per design knob."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
     output_dir: Annotated[Path, Strict(False), BeforeValidator(_path_text)] | None = None
     storage: str | None = Field(None, max_length=MAX_TEXT)
+    # a saved model (`dse train`, `dse import`): trials train nothing and search only the
+    # evaluation and hardware knobs of this one network
+    model: _existing("directory") | None = None
     dataset: DatasetConfig = DatasetConfig()
     training: dict[str, Any] = {}
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -335,6 +342,7 @@ class StudyConfig(_Section):
     hardware_search: HardwareSearchConfig = HardwareSearchConfig()
 
     _source: Path | None = PrivateAttr(default=None)
+    _saved: Any = PrivateAttr(default=None)  # models.imported.ModelSummary of `model`
 
     @field_validator("output_dir")
     @classmethod
@@ -386,6 +394,8 @@ class StudyConfig(_Section):
             _check_hardware_grid(self.knobs, self.hardware_search.clock_step_mhz)
         _check_conv(self.knobs["conv"], self.dataset.name)
         _check_training(self.training)
+        if self.model is not None:
+            self._saved = _check_saved_model(self)
         if self.storage is not None:
             try:
                 _check_shared_storage(self.storage, self.n_jobs, "n_jobs")
@@ -396,8 +406,19 @@ class StudyConfig(_Section):
     # Resolved settings (defaults that depend on other fields).
     @property
     def knobs(self) -> dict[str, Knob]:
-        """The search space as {knob name: Knob}."""
-        return {name: getattr(self.search, name) for name in KNOBS}
+        """The search space as {knob name: Knob}; a study of a saved model fixes `method` (the
+        model's: bayesbinn, ste or imported) and `depth` (its hidden layers)."""
+        knobs = {name: getattr(self.search, name) for name in KNOBS}
+        if self._saved is not None:
+            knobs["method"] = Knob("method", "choice", fixed=self._saved.method)
+            knobs["depth"] = Knob("depth", "int", fixed=len(self._saved.widths) - 2)
+        return knobs
+
+    @property
+    def saved_model(self) -> Any:
+        """What `model:` names (`models.imported.ModelSummary`: widths, dataset, method), or
+        None for a study that trains its models."""
+        return self._saved
 
     @property
     def out_dir(self) -> Path:
@@ -601,6 +622,38 @@ def check_writable(cfg: StudyConfig) -> Path:
             "choose a directory you can write to"
         ) from None
     return out
+
+
+def _check_saved_model(cfg: StudyConfig) -> Any:
+    """`model:` is a readable model directory for the study's dataset, and nothing else in the
+    study asks to train: the model knobs and `training` are the model's."""
+    from models.errors import ModelInputError
+    from models.imported import read_summary
+
+    try:
+        summary = read_summary(cfg.model)
+    except ModelInputError as exc:
+        text = f"model: {str(exc).removeprefix('model directory: ')}"
+        raise PydanticCustomError("line", "model", {"text": text}) from None
+    where = f"model: {cfg.model}"
+    for name in MODEL_KNOBS:
+        if name in cfg.search.model_fields_set:
+            text = (
+                f"search.{name}: a study of a saved model ({where}) takes {name} from the "
+                f"model and trains nothing; remove search.{name}"
+            )
+            raise PydanticCustomError("line", "model", {"text": text})
+    if cfg.training:
+        text = f"training: a study of a saved model ({where}) trains nothing; remove training"
+        raise PydanticCustomError("line", "model", {"text": text})
+    if summary.dataset != cfg.dataset.name:
+        text = (
+            f"dataset.name: {cfg.dataset.name} is not the dataset of the model in "
+            f"{cfg.model} ({summary.dataset or 'none recorded'}); set dataset.name: "
+            f"{summary.dataset or 'the dataset it classifies'}"
+        )
+        raise PydanticCustomError("line", "model", {"text": text})
+    return summary
 
 
 def _check_training(training: dict[str, Any]) -> None:

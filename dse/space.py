@@ -130,8 +130,9 @@ KNOBS: dict[str, KnobRule] = {
 }
 
 
-#: Methods whose network is deterministic binary (no weight sampling).
-DETERMINISTIC_METHODS = ("ste", "mode")
+#: Methods whose network is deterministic binary (no weight sampling); `imported` is the method
+#: of a study of an imported model (`model:`), never drawn.
+DETERMINISTIC_METHODS = ("ste", "mode", "imported")
 #: What the hardware builds for a deterministic network: the code is the weight's sign, one
 #: run of T steps, no random numbers; these knobs are not drawn for such a trial.
 DETERMINISTIC_DESIGN: dict[str, Any] = {
