@@ -181,7 +181,6 @@ def trial_export_inputs(
     from dse.metrics import trial_metrics
     from dse.objective import load_splits, trial_configuration
     from dse.selection import select_trial
-    from hls.support import refuse_conv
 
     trial = select_trial(study, spec)
     number = trial.number
@@ -191,7 +190,6 @@ def trial_export_inputs(
             f"{cfg.name!r}, not a completed one; try --trial knee (see `dse report`)"
         )
     _, eval_cfg, accel, model_dir = trial_configuration(cfg, trial)
-    refuse_conv(accel.conv, f"--trial: trial {number}")  # before asking for its model
     if not Path(model_dir).is_dir():
         raise StudyInputError(
             f"--trial: the model of trial {number} is not in the cache ({model_dir}); "

@@ -317,7 +317,7 @@ SearchSpace = create_model(
 
 
 #: Knobs that decide the trained weights: a study of a saved model (`model:`) takes them from it.
-MODEL_KNOBS = ("method", "levels", "depth", "width")
+MODEL_KNOBS = ("method", "levels", "depth", "width", "conv")
 
 
 class StudyConfig(_Section):
@@ -645,6 +645,13 @@ def _check_saved_model(cfg: StudyConfig) -> Any:
             raise PydanticCustomError("line", "model", {"text": text})
     if cfg.training:
         text = f"training: a study of a saved model ({where}) trains nothing; remove training"
+        raise PydanticCustomError("line", "model", {"text": text})
+    if summary.conv:  # the trials would price a dense design, evaluate a convolutional one
+        text = (
+            f"model: {cfg.model} has a convolutional front (conv {summary.conv}), and a study "
+            "of a saved model takes dense models only for now; search the front with "
+            f"search.conv: {summary.conv!r} and no model:"
+        )
         raise PydanticCustomError("line", "model", {"text": text})
     if summary.dataset != cfg.dataset.name:
         text = (

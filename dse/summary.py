@@ -161,8 +161,8 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     return (
         f"Uncalibrated: {noun} {listed} price a convolutional front with first-principles "
         "coefficients (calibrated: false), which no synthesized convolution has calibrated "
-        "yet; read their resources, power and energy as rough, and note that `dse export` "
-        "builds dense designs only (issue 23)."
+        "yet; read their resources, power and energy as rough, and note that the HLS and RTL "
+        "backends build dense designs only (issue 23)."
     )
 
 

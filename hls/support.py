@@ -16,5 +16,6 @@ def refuse_conv(conv: str | Iterable[object] | None, where: str) -> None:
     if text:
         raise HardwareInputError(
             f"{where}: conv {text!r} is a convolutional design, and the HLS and RTL backends "
-            'do not build convolutional layers yet (issue 23); choose a dense design (conv "")'
+            'do not build convolutional layers yet (issue 23); choose a dense design (conv ""), '
+            "or write this one as a NIR file (dse export --backend nir)"
         )

@@ -93,6 +93,7 @@ class ModelSummary:
     dataset: str
     method: str  # bayesbinn or ste for a trained model, "imported" for an imported one
     digest: str  # SHA-256 of its weights file, as recorded ("" for a format-1 trained model)
+    conv: str = ""  # a trained model's convolutional front, e.g. "8p,16p" ("" for an MLP)
 
 
 def _sha256(path: Path) -> str:
@@ -101,8 +102,9 @@ def _sha256(path: Path) -> str:
 
 
 def read_summary(directory: str | Path) -> ModelSummary:
-    """The kind, widths, dataset and method of the model in `directory` (trained or imported)
-    from its settings.json alone; a missing or unreadable one is one ModelInputError line."""
+    """The kind, widths, dataset, method and conv front of the model in `directory` (trained
+    or imported) from its settings.json alone; a missing or unreadable one is one
+    ModelInputError line."""
     path = Path(directory)
     settings_path = path / SETTINGS_FILE
     if not settings_path.is_file():
@@ -122,12 +124,13 @@ def read_summary(directory: str | Path) -> ModelSummary:
             method = str(settings.get("config", {}).get("method", "bayesbinn"))
             digest = str(settings.get("weights_sha256", ""))
         dataset = str(settings.get("dataset", ""))
+        conv = str(settings.get("conv", ""))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelInputError(
             f"model directory: {path} has an unreadable {SETTINGS_FILE} "
             f"({type(exc).__name__}); retrain or re-import it"
         ) from None
-    return ModelSummary(path, kind, widths, dataset, method, digest)
+    return ModelSummary(path, kind, widths, dataset, method, digest, conv)
 
 
 def save_imported(model: ImportedModel, directory: str | Path) -> Path:

@@ -166,6 +166,25 @@ def test_a_conv_design_is_refused_by_export_in_one_line(
     text = str(info.value)
     assert "is a convolutional design" in text and "(issue 23)" in text and "\n" not in text
     assert not (tmp_path / "knee").exists()
+    pytest.importorskip("nir")
+    written = dse.export(conv_study, trial="knee", out=tmp_path / "knee.nir", backend="nir")
+    assert (tmp_path / "knee.nir").is_file() and written is not None  # NIR takes convolutions
+
+
+def test_a_study_of_a_saved_conv_model_is_refused_in_one_line(
+    conv_study: optuna.Study, tmp_path: Path
+) -> None:
+    """A `model:` study prices the design its knobs describe: a dense one, for now."""
+    model_dir = trial_metrics(conv_study.trials[0])["model_dir"]
+    spec = {"name": "saved", "model": model_dir, "objectives": tiny()["objectives"]}
+    with pytest.raises(StudyInputError) as info:
+        parse_study(spec, "s.yaml")
+    conv = conv_study.trials[0].params["conv"]
+    assert str(info.value) == (
+        f"s.yaml: model: {model_dir} has a convolutional front (conv {conv}), and a study of a "
+        f"saved model takes dense models only for now; search the front with search.conv: "
+        f"'{conv}' and no model:"
+    )
 
 
 def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_refuses_export(
