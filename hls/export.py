@@ -20,6 +20,7 @@ from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hls.rtl.context import memory_files, rtl_context
 from hls.support import refuse_conv
 from hls.vitis.context import template_context
+from hwmodel.architecture import ConvBlock
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -261,13 +262,13 @@ def export_design(
         raise HardwareInputError(f"--images: {n_images} must be at least 1")
     refuse_conv(config.conv, "export")
     model = load_model(model_dir)
-    refuse_conv(model.network.blocks, "export")
     if tuple(model.widths) != tuple(config.widths):
         raise HardwareInputError(
             f"widths: the design has {list(config.widths)} but the model in {model_dir} has "
             f"{list(model.widths)}; take the widths from the model"
         )
     snn = convert(model, threshold_scales, weights=weights)
+    refuse_conv([ConvBlock(s.channels, s.pool) for s in snn.conv_shapes], "export")  # --model
     if splits is None:
         splits = load_dataset(model.dataset, root=dataset_root)
     x, y = splits.test

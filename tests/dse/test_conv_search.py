@@ -159,13 +159,19 @@ def test_a_conv_study_trains_plans_and_prices_the_front(conv_study: optuna.Study
 
 
 def test_a_conv_design_is_refused_by_export_in_one_line(
-    conv_study: optuna.Study, tmp_path: Path
+    conv_study: optuna.Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(HardwareInputError) as info:
         dse.export(conv_study, trial="knee", out=tmp_path / "knee", images=2)
     text = str(info.value)
     assert "is a convolutional design" in text and "(issue 23)" in text and "\n" not in text
     assert not (tmp_path / "knee").exists()
+    # A saved conv model named by --model, whose flags describe no front, is refused too.
+    model_dir = trial_metrics(conv_study.trials[0])["model_dir"]
+    assert main(["export", "--model", model_dir, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a convolutional design" in err
+    assert not (tmp_path / "m").exists()
     pytest.importorskip("nir")
     written = dse.export(conv_study, trial="knee", out=tmp_path / "knee.nir", backend="nir")
     assert (tmp_path / "knee.nir").is_file() and written is not None  # NIR takes convolutions
