@@ -68,6 +68,18 @@ def test_bad_conv_values_are_one_line_naming_the_field(search: dict, message: st
     assert "\n" not in str(info.value)
 
 
+def test_dse_run_refuses_a_bad_conv_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(tiny(search={"conv": ["4p", "3p,3p,3p,3p"]})))
+    assert main(["run", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: bad.yaml: search.conv.1: '3p,3p,3p,3p' is not allowed; on the 1x8x8 images of "
+        "digits block 4 (3p) pools a 1x1 map to nothing: use fewer pooled blocks"
+    )
+
+
 def test_conv_in_training_points_to_the_search_section() -> None:
     with pytest.raises(StudyInputError) as info:
         parse_study(tiny(training={"conv": "8p"}), "s.yaml")
