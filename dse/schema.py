@@ -278,6 +278,9 @@ class SamplerConfig(_Section):
     seed: Seed = 0
     population_size: int = Field(20, ge=2, le=10_000)  # NSGA-II generation size
     n_startup_trials: int = Field(10, ge=1, le=100_000)  # TPE/GP random start
+    # TPE/GP learn from the inner search's hardware variants too; None: as measured for each
+    # (dse.sampling.VARIANTS_IN_HISTORY: TPE yes, GP no)
+    variants_in_history: bool | None = None
 
 
 class HardwareSearchConfig(_Section):
