@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hls.vitis.ap_types import ap_types_dir
-from hls.words import code_words, row_words
+from hls.words import code_words, row_words, tap_words
 from hwmodel.devices import get_part
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import (
@@ -40,8 +40,22 @@ __all__ = [
 
 MAX_IMAGES = 1 << 16  # images per kernel call; bounds the image loop for the HLS tool
 _LINE = 96  # characters per line of a ROM initialiser
-# Arrays whose word is a row of NPC elements (the others hold one element per word).
-_ROW_WORDS = ("codes", "membrane", "current", "threshold", "bias", "initial")
+# Arrays whose word is a row of elements (NPC neurons; a convolution's channels, or its
+# window's taps): declared with an element dimension even when it holds one element.
+_ROW_WORDS = (
+    "codes",
+    "membrane",
+    "current",
+    "threshold",
+    "bias",
+    "initial",
+    "lines",
+    "window",
+    "word",
+    "pair",
+    "pool",
+    "fmap",
+)
 _BIND_IMPL = {"lutram": "lutram", "bram": "bram"}
 _CHUNK_BITS = (64, 32, 16, 8)  # the plain unsigned integers a ROM word is stored in
 
@@ -89,18 +103,22 @@ def c_type(bits: int, signed: bool) -> str:
     return f"ap_int<{bits}>" if signed else f"ap_uint<{bits}>"
 
 
+def _banked(array: Array) -> bool:
+    """Whether the array's first dimension is its banks: per lane (even one lane), or several
+    banks of one array (a convolution's taps, channels or timesteps)."""
+    return array.per_lane or array.banks > 1
+
+
 def array_declaration(array: Array) -> tuple[str, str]:
-    """(element type, dimensions) of a plan array: [lanes] when per lane, [depth], then
-    [elements] for row words (NPC elements, even when NPC is 1).  A ROM is stored packed:
+    """(element type, dimensions) of a plan array: [banks] when per lane or banked, [depth],
+    then [elements] for row words (even when they hold one element).  A ROM is stored packed:
     [depth][chunks] plain unsigned integers holding its `width`-bit words (`rom_chunks`),
     which g++ and Vitis HLS initialise from integer literals at no cost per element."""
+    banks = f"[{array.banks}]" if _banked(array) else ""
     if array.rom:
         chunk, chunks = rom_chunks(array.width)
-        return f"uint{chunk}_t", f"[{array.depth}][{chunks}]"
-    dims = ""
-    if array.per_lane:
-        dims += f"[{array.banks}]"
-    dims += f"[{array.depth}]"
+        return f"uint{chunk}_t", f"{banks}[{array.depth}][{chunks}]"
+    dims = banks + f"[{array.depth}]"
     if array.name.split("_")[0] in _ROW_WORDS:
         dims += f"[{array.elements}]"
     return c_type(array.element_bits, array.signed), dims
@@ -109,7 +127,7 @@ def array_declaration(array: Array) -> tuple[str, str]:
 def storage_pragmas(array: Array) -> list[str]:
     """The ARRAY_PARTITION / ARRAY_RESHAPE / BIND_STORAGE / DEPENDENCE lines of a plan array.
 
-    Lanes are banks (complete partition of the lane dimension); the elements of a word (the
+    Lanes and banks are a complete partition of the first dimension; the elements of a word (the
     chunks of a packed ROM word) are reshaped into one wide word; a register array is
     completely partitioned along its depth, a RAM array is bound to the plan's kind with the
     ports it needs.
@@ -117,7 +135,7 @@ def storage_pragmas(array: Array) -> list[str]:
     name = array.name
     lines = []
     dim = 1
-    if array.per_lane:
+    if _banked(array):
         lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} type=complete dim=1")
         dim = 2
     if (rom_chunks(array.width)[1] if array.rom else array.elements) > 1:
@@ -153,14 +171,17 @@ def _check(config: AcceleratorConfig) -> None:
 
 
 def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
+    """The dense layers (a convolutional design's head): ROMs, widths, loops, and for an
+    event loop the queue it walks (`_source`)."""
     npc = plan.npc
-    w = plan.config.widths
+    sizes = plan.config.layer_sizes
+    b = plan.config.membrane_bits
+    top = (1 << (b - 1)) - 1
     layers = []
-    for index, layer in enumerate(net.layers):
+    for index in range(plan.config.n_conv, len(net.layers)):
+        layer = net.layers[index]
         n_out, n_in = layer.codes.shape
         rows = plan.rows[index]
-        b = plan.config.membrane_bits
-        top = (1 << (b - 1)) - 1
         entry = {
             "index": index,
             "n_in": n_in,
@@ -176,15 +197,80 @@ def _layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "current_bits": plan.type(f"current_{index}").bits,
             "update_bits": plan.type(f"update_{index}").bits,
             "events": plan.loop(f"events_{index}") if index > 0 else None,
+            "source": _source(plan, index) if index > 0 else None,
             "fire": plan.loop(f"fire_{index}"),
             "reset": plan.loop(f"reset_{index}"),
             "sample": plan.loop(f"sample_{index}") if plan.sampling == "memory" else None,
         }
         if layer.spiking:
-            entry["n_next"] = w[index + 2]
+            entry["n_next"] = sizes[index + 2]
             entry["rows_next"] = plan.rows[index + 1]
         layers.append(entry)
     return layers
+
+
+def _source(plan: HardwarePlan, index: int) -> dict:
+    """The queue the event loop of dense layer `index` walks and what one mask bit steps: a
+    dense layer's rows (a bit is the next neuron: `rows` code words, `n_out` weights), or the
+    last convolutional block's bank of the timestep (a bit is the next channel, H' x W' inputs
+    on: channel-major)."""
+    config = plan.config
+    stride = 1
+    if index == config.n_conv:
+        shape = config.conv_shapes[-1]
+        stride = shape.out_height * shape.out_width
+    rows, n_out = plan.rows[index], config.layer_sizes[index + 1]
+    return {
+        "layer": index - 1,
+        "conv": index == config.n_conv,
+        "step_addr": stride * rows,
+        "step_index": stride * n_out,
+    }
+
+
+def _banked_rom(words: np.ndarray, bits: int) -> str:
+    """The initialiser of a ROM with a bank per leading index of `words` [banks, depth, n]."""
+    return ",\n".join("{\n" + _rom(bank, bits) + "\n}" for bank in words)
+
+
+def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
+    """The convolutional blocks: geometry, the plan's slots per timestep, ROMs (the codes a
+    bank per tap) and loops; the last block also the head's queue steps."""
+    config = plan.config
+    npc, b = plan.npc, config.membrane_bits
+    top = (1 << (b - 1)) - 1
+    out = []
+    for index, shape in enumerate(config.conv_shapes):
+        layer = net.layers[index]
+        rows = plan.rows[index]
+        entry = {
+            "index": index,
+            "c_in": shape.in_channels,
+            "height": shape.height,
+            "width": shape.width,
+            "channels": shape.channels,
+            "pool": shape.pool,
+            "positions": shape.height * shape.width,  # of the input map
+            "first_col": (shape.width + 1) % shape.width,  # of the position W + 1 ahead
+            "rows": rows,
+            "last_row": shape.channels - (rows - 1) * npc,
+            "slots": plan.slots[index],
+            "busy": rows * shape.in_channels,  # the slots of a timestep that do work
+            "shift": layer.shift,
+            "codes": _banked_rom(tap_words(layer.codes, shape.in_channels, npc), config.k_bits),
+            "threshold": _rom(row_words(layer.threshold, npc, top), b),
+            "bias": _rom(row_words(layer.bias, npc, 0), b),
+            "initial": _rom(row_words(layer.initial, npc, 0), b),
+            "fill": plan.loop(f"fill_{index}"),
+            "conv": plan.loop(f"conv_{index}"),
+            "sample": plan.loop(f"sample_{index}") if plan.sampling != "none" else None,
+            "last": index == config.n_conv - 1,
+        }
+        if entry["last"]:
+            entry["rows_next"] = plan.rows[index + 1]
+            entry["n_next"] = config.layer_sizes[index + 2]
+        out.append(entry)
+    return out
 
 
 def template_context(
@@ -194,6 +280,7 @@ def template_context(
     _check(config)
     plan = build_plan(config)
     widths = config.widths
+    n_inputs = config.layer_sizes[0]  # the image's C x H x W pixels, or the first width
     images = max(n_images, 1)
     arrays = {}
     for array in plan.arrays:
@@ -204,18 +291,28 @@ def template_context(
             "dims": dims,
             "word": c_type(array.width, False),  # a packed ROM word as the kernel reads it
             "pragmas": storage_pragmas(array),
+            "banked": _banked(array),  # its first dimension is its banks (maybe one)
         }
     try:
         ap_types = str(ap_types_dir())
     except HardwareInputError:
         ap_types = ""  # `dse csim` names the fix; the Vitis flow brings its own headers
-    starts = [t0 for t0, _ in time_segments(config.timesteps, config.samples)]
+    segments = time_segments(config.timesteps, config.samples)
+    starts = [t0 for t0, _ in segments]
+    keys = [a.depth for a in plan.arrays if a.name == "keys"]
     return {
         "design_name": design_name,
         "ap_types": ap_types,
         "config": config,
         "plan": plan,
         "widths": list(widths),
+        "n_inputs": n_inputs,
+        "n_conv": config.n_conv,
+        "conv_layers": _conv_layers(net, plan),
+        # Weight samples whose layer keys are held at once (all S under a convolutional
+        # `time` ensemble: a pixel's timesteps span every segment), and each timestep's.
+        "key_sets": keys[0] // config.n_layers if keys else 0,
+        "t_samples": [s for s, (t0, t1) in enumerate(segments) for _ in range(t0, t1)],
         "n_layers": config.n_layers,
         "n_hidden": config.n_layers - 1,
         "runs": config.runs,
@@ -241,7 +338,7 @@ def template_context(
         "regenerate": plan.sampling == "regenerate",
         "layers": _layers(net, plan),
         "depth": {
-            "images": images * widths[0],
+            "images": images * n_inputs,
             "scores": images * config.runs * widths[-1],
             "spikes": images * max(config.n_layers - 1, 1),
             "cycles": images,

@@ -86,7 +86,7 @@ template <int STEP, typename WORD>
 inline int onehot_times(WORD onehot) {
 #pragma HLS INLINE
     int out = 0;
-    for (int q = 0; q < NPC; ++q) {
+    for (int q = 0; q < WORD::width; ++q) {
 #pragma HLS UNROLL
         if (onehot[q]) out |= q * STEP;
     }
