@@ -170,20 +170,23 @@ def test_a_conv_study_trains_plans_and_prices_the_front(conv_study: optuna.Study
     assert set(frame["params_conv"]) <= {"2p", "4p"}
 
 
-def test_a_conv_design_is_refused_by_export_in_one_line(
+def test_a_conv_trial_and_a_saved_conv_model_export_with_their_front(
     conv_study: optuna.Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(HardwareInputError) as info:
-        dse.export(conv_study, trial="knee", out=tmp_path / "knee", images=2)
-    text = str(info.value)
-    assert "is a convolutional design" in text and "(issue 23)" in text and "\n" not in text
-    assert not (tmp_path / "knee").exists()
-    # A saved conv model named by --model, whose flags describe no front, is refused too.
+    """The HLS export of a conv trial carries its front (tests/hls/test_csim_conv.py runs such
+    projects); `--model` takes a saved model's front from the model."""
+    dse.export(conv_study, trial="knee", out=tmp_path / "knee", images=2)
+    design = json.loads((tmp_path / "knee" / "design.json").read_text())
+    assert design["config"]["conv"] in ("2p", "4p") and design["backend"] == "hls"
+    assert design["config"]["input_shape"] == [1, 8, 8]
     model_dir = trial_metrics(conv_study.trials[0])["model_dir"]
-    assert main(["export", "--model", model_dir, "--out", str(tmp_path / "m")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "is a convolutional design" in err
-    assert not (tmp_path / "m").exists()
+    assert main(["export", "--model", model_dir, "--out", str(tmp_path / "m")]) == 0
+    saved = json.loads((tmp_path / "m" / "design.json").read_text())
+    assert saved["config"]["conv"] == conv_study.trials[0].params["conv"]
+    with pytest.raises(HardwareInputError) as info:  # the RTL core builds dense designs only
+        dse.export(conv_study, trial="knee", out=tmp_path / "rtl", images=2, backend="rtl")
+    assert "is a convolutional design" in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "rtl").exists()
     pytest.importorskip("nir")
     written = dse.export(conv_study, trial="knee", out=tmp_path / "knee.nir", backend="nir")
     assert (tmp_path / "knee.nir").is_file() and written is not None  # NIR takes convolutions
@@ -205,7 +208,7 @@ def test_a_study_of_a_saved_conv_model_is_refused_in_one_line(
     )
 
 
-def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_refuses_export(
+def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_exports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tiny(name="convcli", output_dir=str(tmp_path / "out"), n_trials=2)
@@ -220,26 +223,23 @@ def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_refuses_export(
     assert "Uncalibrated: trial" in html
     capsys.readouterr()
     args = ["export", str(path), "--trial", "knee", "--out", str(tmp_path / "t")]
-    assert main(args) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "conv '2p' is a convolutional design" in err
-    assert "issue 23" in err
+    assert main(args) == 0
+    assert json.loads((tmp_path / "t" / "design.json").read_text())["config"]["conv"] == "2p"
 
 
-@pytest.mark.parametrize("command", ["csim", "sim", "synth"])
-def test_project_commands_refuse_a_conv_design_json(
+@pytest.mark.parametrize("command", ["sim", "synth"])
+def test_rtl_project_commands_refuse_a_conv_design_json(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A project can only hold a conv design if written by hand; it is refused, not built."""
+    """An RTL project can only hold a conv design if written by hand; it is refused, not built
+    (`dse csim` builds conv designs: tests/hls/test_csim_conv.py)."""
     config = AcceleratorConfig(widths=(64, 8, 10), conv="4p", input_shape=(1, 8, 8))
     design = {
         "config": config.as_dict(),
         "quantization": {"output_scale": 1.0, "score_divisor": 1.0},
         "golden": {"images": 1},
     }
-    for name in ("design.json", "Makefile", "src/snn_kernel.cpp", "tb/snn_tb.cpp", "tb/golden.txt"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(json.dumps(design) if name == "design.json" else "")
+    (tmp_path / "design.json").write_text(json.dumps(design))
     for name in ("rtl/snn_core.v", "sim/snn_sim.cpp", "sim/golden.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")

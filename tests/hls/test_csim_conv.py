@@ -1,0 +1,151 @@
+"""The convolutional front of the Vitis HLS kernel, C-simulated with g++: every random design's
+scores, spike counts and cycle counts bit-exact with the integer model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dse.cli import main
+from hls.export import export_project
+from hls.golden import format_golden, read_golden
+from hls.tools.design_spread import random_conv_snn
+from hls.vitis.csim import run_csim
+from hwmodel.architecture import flat_size, parse_blocks
+from hwmodel.template import AcceleratorConfig
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+
+N_DESIGNS = 8
+SHAPES = ((1, 8, 8), (2, 6, 6), (1, 4, 4), (3, 5, 5), (1, 6, 6))
+
+
+def random_conv_design(seed: int) -> AcceleratorConfig:
+    """A small convolutional design: the seed walks ensemble x sampling, one or two blocks
+    (every third seed two) and the image shapes; seeds 4 and 7 are deterministic (k = 1)."""
+    rng = np.random.default_rng(seed + 2300)
+    ensemble = ("repeat", "time")[seed % 2]
+    shape = SHAPES[seed % len(SHAPES)]
+    blocks = [f"{int(rng.integers(1, 17))}{'p' if rng.random() < 0.6 else ''}"]
+    if seed % 3 == 1:
+        blocks.insert(0, f"{int(rng.integers(1, 9))}p")
+    conv = ",".join(blocks)
+    hidden = [int(rng.integers(3, 11))] if rng.random() < 0.5 else []
+    timesteps = int(rng.integers(1, 5))
+    return AcceleratorConfig(
+        widths=(flat_size(shape, parse_blocks(conv)), *hidden, int(rng.integers(2, 6))),
+        input_shape=shape,
+        conv=conv,
+        pe=int(rng.integers(1, 5)),
+        synapses_per_cycle=int(rng.integers(1, 3)),
+        sample_lanes=1 + seed % 3,
+        k_bits=1 if seed in (4, 7) else int(rng.integers(2, 9)),
+        membrane_bits=int(rng.integers(6, 17)),
+        reuse=int(2 ** rng.integers(0, 4)),
+        sampling=("memory", "regenerate")[(seed // 2) % 2],
+        ensemble=ensemble,
+        timesteps=timesteps,
+        samples=int(rng.integers(1, (timesteps if ensemble == "time" else 3) + 1)),
+        input_bits=int(rng.integers(1, 9)),
+        seed=int(rng.integers(0, 2**32)),
+    )
+
+
+def export_conv(seed: int, out: Path, n_images: int = 3) -> AcceleratorConfig:
+    config = random_conv_design(seed)
+    rng = np.random.default_rng(seed + 3300)
+    snn = random_conv_snn(config, rng)
+    images = rng.uniform(0, 1, (n_images, config.layer_sizes[0]))
+    labels = rng.integers(0, config.widths[-1], n_images)
+    export_project(snn, config, images, labels, out, design_name=f"conv{seed}")
+    return config
+
+
+def test_random_conv_designs_cover_every_mode_and_front():
+    configs = [random_conv_design(seed) for seed in range(N_DESIGNS)]
+    drawn = [c for c in configs if not c.deterministic]
+    assert {(c.ensemble, c.sampling) for c in drawn} == {
+        (e, s) for e in ("repeat", "time") for s in ("memory", "regenerate")
+    }
+    assert sum(c.deterministic for c in configs) == 2
+    assert {c.n_conv for c in configs} == {1, 2}
+    assert {s.pool for c in configs for s in c.conv_shapes} == {True, False}
+    assert {c.input_shape[0] for c in configs} >= {1, 2, 3}
+    assert any(c.samples > 1 and c.ensemble == "time" for c in configs)  # every set's keys
+    assert any(min(c.sample_lanes, c.samples) > 1 for c in configs if c.ensemble == "repeat")
+    assert any(s.channels > c.neurons_per_cycle for c in configs for s in c.conv_shapes)
+    assert any(s.width % 2 for c in configs for s in c.conv_shapes if s.pool)  # a dropped column
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_conv_csim_is_bit_exact_with_the_integer_model(tmp_path: Path):
+    """All designs in one test (each build takes seconds): every one bit-exact in scores, spike
+    counts and cycles, and the fronts do spike into the head, so the comparison means
+    something."""
+    failed, front_spikes, head_events = [], 0, 0
+    for seed in range(N_DESIGNS):
+        config = export_conv(seed, tmp_path / f"d{seed}")
+        summary = run_csim(tmp_path / f"d{seed}")
+        golden = read_golden(tmp_path / f"d{seed}" / "tb" / "golden.txt")
+        front_spikes += int(golden.spikes[:, : config.n_conv].sum())
+        head_events += int((golden.spikes[:, config.n_conv - 1] > 0).sum())
+        if not (summary.exact and summary.images == 3):
+            failed.append((seed, config, summary.log[-2000:]))
+    assert not failed, failed
+    assert front_spikes > 0 and head_events >= N_DESIGNS
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("conv") / "p"
+    export_conv(1, out)  # two blocks, regenerate, three lanes
+    return out
+
+
+def test_dse_csim_reports_a_changed_golden_value_of_a_conv_design(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`dse csim` of a conv design: exit 0 when exact; one changed score and one changed spike
+    count of the front in the golden file are reported as mismatches (exit 1)."""
+    assert main(["csim", str(project)]) == 0
+    assert "bit-exact" in capsys.readouterr().out
+    corrupted = shutil.copytree(project, tmp_path / "corrupted")  # the build is reused
+    path = corrupted / "tb" / "golden.txt"
+    golden = read_golden(path)
+    golden.scores[0, 1, 0] += 1
+    golden.spikes[2, 0] += 1
+    path.write_text(format_golden(golden))
+    summary = run_csim(corrupted)
+    assert (summary.score_mismatches, summary.spike_mismatches, summary.cycle_mismatches) == (
+        1,
+        1,
+        0,
+    )
+    assert main(["csim", str(corrupted)]) != 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dse_export_and_csim_of_a_saved_conv_model(tmp_path: Path):
+    """`dse export --model` takes a convolutional model's front into the design, and its HLS
+    project C-simulates bit-exact."""
+    torch = pytest.importorskip("torch")
+    from models.io import save_model
+    from models.network import BayesBinaryNet
+    from models.training import TrainConfig, TrainedModel
+
+    torch.manual_seed(0)
+    net = BayesBinaryNet((64, 10), input_shape=(1, 8, 8), blocks="4p", lam_init=2.0).eval()
+    config = TrainConfig(widths=(), conv="4p")
+    model = save_model(TrainedModel(network=net, config=config, dataset="digits"), tmp_path / "m")
+    args = ["export", "--model", str(model), "--images", "2", "--timesteps", "2"]
+    args += ["--samples", "1", "--pe", "2", "--k-bits", "4", "--out", str(tmp_path / "h")]
+    assert main(args) == 0
+    design = json.loads((tmp_path / "h" / "design.json").read_text())
+    assert (design["config"]["conv"], design["config"]["input_shape"]) == ("4p", [1, 8, 8])
+    assert main(["csim", str(tmp_path / "h")]) == 0
