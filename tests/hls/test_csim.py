@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conv_designs import export_conv
 
 from dse.cli import app, main
 from hls.export import export_project
@@ -180,7 +181,16 @@ def _function_bodies(source: str) -> dict[str, str]:
     return bodies
 
 
-def test_kernel_is_synthesizable_c(project: Path):
+@pytest.fixture(scope="module")
+def conv_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("conv") / "p"
+    export_conv(1, out)  # two blocks, drawing its weights (tests/hls/test_csim_conv.py)
+    return out
+
+
+@pytest.mark.parametrize("which", ["dense", "conv"])
+def test_kernel_is_synthesizable_c(which: str, request: pytest.FixtureRequest):
+    project = request.getfixturevalue("project" if which == "dense" else "conv_project")
     sources = [project / "src" / name for name in ("snn_kernel.cpp", "snn_datapath.h")]
     kernel = "\n".join(path.read_text() for path in sources)
     code = re.sub(r"//[^\n]*", "", kernel)
@@ -189,10 +199,11 @@ def test_kernel_is_synthesizable_c(project: Path):
     bounds = re.findall(r"for \(\w+ \w+ = 0; \w+ < ([^;]+);", code)
     assert len(bounds) >= 10
     for bound in bounds:  # constants from the headers, or the image count with its pragma
-        assert re.fullmatch(r"[A-Z_0-9]+|\d+|total|store|count", bound), bound
+        assert re.fullmatch(r"[A-Z_0-9]+|\d+|WORD::width|total|store|count", bound), bound
     assert "LOOP_TRIPCOUNT" in code
     bodies = _function_bodies(code)
-    assert {"run_image", "fire_0", "first_current", "snn_top", "prng_word"} <= set(bodies)
+    first = {"dense": {"fire_0", "first_current"}, "conv": {"fill_0", "conv_0", "conv_1"}}
+    assert {"run_image", "snn_top", "prng_word", *first[which]} <= set(bodies)
     for name, body in bodies.items():
         assert not re.search(rf"\b{name}\s*[<(]", body), f"{name} is recursive"
 

@@ -15,8 +15,9 @@ import pytest
 
 from hls.project import render
 from hls.rtl.context import memory_files
-from hls.tools.design_spread import random_snn
+from hls.tools.design_spread import random_conv_snn, random_snn
 from hls.vitis.context import template_context
+from hwmodel.architecture import flat_size, parse_blocks
 from hwmodel.estimate import estimate
 from hwmodel.plan import Array, build_plan
 from hwmodel.resources import array_cost
@@ -24,7 +25,8 @@ from hwmodel.template import AcceleratorConfig
 from models.snn_integer import quantize_network
 
 N_DESIGNS = 60
-_MEMORIES = ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers")
+N_CONV = 20  # convolutional designs after the dense ones
+_MEMORIES = ("weight_memory", "sample_memory", "neuron_memory", "spike_buffers", "conv_buffers")
 
 
 def random_config(seed: int) -> AcceleratorConfig:
@@ -51,8 +53,32 @@ def random_config(seed: int) -> AcceleratorConfig:
     )
 
 
+def random_conv_config(seed: int) -> AcceleratorConfig:
+    """A random design with a convolutional front of one to three blocks over an image of up
+    to 3 x 28 x 28, and every knob as `random_config` draws it (rendering only)."""
+    rng = np.random.default_rng(seed + 500)
+    side = int(rng.choice([3, 5, 8, 12, 28]))
+    shape = (int(rng.integers(1, 4)), side, side)
+    blocks = []
+    for _ in range(int(rng.integers(1, 4))):
+        pool = side >= 2 and rng.random() < 0.6
+        side = side // 2 if pool else side
+        blocks.append(f"{int(rng.integers(1, 33))}{'p' if pool else ''}")
+    conv = ",".join(blocks)
+    knobs = random_config(seed).as_dict()
+    head = (flat_size(shape, parse_blocks(conv)), *knobs["widths"][1:])
+    return AcceleratorConfig(**{**knobs, "widths": head, "input_shape": shape, "conv": conv})
+
+
+def config_of(seed: int) -> AcceleratorConfig:
+    """Seeds 0 .. N_DESIGNS - 1: dense designs; the next N_CONV: convolutional ones."""
+    return random_config(seed) if seed < N_DESIGNS else random_conv_config(seed)
+
+
 def rendered(config: AcceleratorConfig, seed: int) -> dict[str, str]:
-    net = quantize_network(random_snn(config.widths, np.random.default_rng(seed)), config)
+    rng = np.random.default_rng(seed)
+    snn = random_conv_snn(config, rng) if config.conv else random_snn(config.widths, rng)
+    net = quantize_network(snn, config)
     context = template_context(net, config, 4, "plan")
     context["design"] = {"quantization": {"output_scale": 1.0, "score_divisor": 1.0}}
     names = ("snn_kernel.cpp", "snn_config.h", "snn_types.h", "snn_params.h")
@@ -75,11 +101,13 @@ def _ap_type(source: str, name: str) -> tuple[bool, int]:
 
 
 def _packed_rom(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
-    """(signed, element bits, dims as [depth][elements]) of a packed ROM: its chunks hold one
-    word of its word type, which the kernel unpacks into elements of one datapath type."""
-    match = re.search(rf"static const uint(\d+)_t {name}\[(\d+)\]\[(\d+)\] = ", source)
+    """(signed, element bits, dims as [banks][depth][elements], banks only when declared) of a
+    packed ROM: its chunks hold one word of its word type, which the kernel unpacks into
+    elements of one datapath type."""
+    match = re.search(rf"static const uint(\d+)_t {name}((?:\[\d+\]){{2,3}}) = ", source)
     assert match, f"{name} is not declared as a packed ROM"
-    chunk, depth, chunks = (int(g) for g in match.groups())
+    chunk = int(match.group(1))
+    *banks, depth, chunks = (int(d) for d in re.findall(r"\d+", match.group(2)))
     signed, width = _ap_type(source, f"{name}_word_t")
     assert not signed and (chunks - 1) * chunk < width <= chunks * chunk, name
     # The word is assembled from its own chunks, and every use unpacks one element type.
@@ -87,7 +115,7 @@ def _packed_rom(source: str, name: str) -> tuple[bool, int, tuple[int, ...]]:
     (element,) = set(re.findall(rf"element<(\w+)>\({name}_word, p\)", source))
     signed, bits = _ap_type(source, element)
     assert width % bits == 0, (name, width, bits)
-    return signed, bits, (depth, width // bits)
+    return signed, bits, (*banks, depth, width // bits)
 
 
 def _pragmas(source: str, name: str) -> list[str]:
@@ -100,7 +128,8 @@ def _source_array(source: str, plan_array: Array) -> Array:
     rom = re.search(rf"static const uint\d+_t {name}\[", source) is not None
     signed, bits, dims = (_packed_rom if rom else _declaration)(source, name)
     pragmas = _pragmas(source, name)
-    lane_split = plan_array.per_lane  # then the source must split its first dimension
+    # Lanes or several banks: the source must split its first dimension.
+    lane_split = plan_array.per_lane or plan_array.banks > 1
     if lane_split:
         assert f"ARRAY_PARTITION variable={name} type=complete dim=1" in pragmas
     banks = dims[0] if lane_split else 1
@@ -109,7 +138,7 @@ def _source_array(source: str, plan_array: Array) -> Array:
     depth_dim = 2 if lane_split else 1
     reshaped = f"ARRAY_RESHAPE variable={name} type=complete dim={depth_dim + 1}" in pragmas
     if rom:  # the chunks of a packed word are reshaped into one word
-        chunks = int(re.search(rf" {name}\[\d+\]\[(\d+)\]", source).group(1))
+        chunks = int(re.search(rf" {name}(?:\[\d+\])*\[(\d+)\] = ", source).group(1))
         assert reshaped == (chunks > 1), name
     elif elements > 1:
         assert reshaped, name
@@ -133,7 +162,7 @@ def _source_array(source: str, plan_array: Array) -> Array:
         writes=plan_array.writes,
         signed=signed,
         rom=rom,
-        per_lane=lane_split,
+        per_lane=plan_array.per_lane,
         read_modify_write=plan_array.read_modify_write,
         async_read=plan_array.async_read,
         padding=plan_array.padding,  # the params header fills these slots with constants
@@ -146,9 +175,9 @@ def _code(source: str) -> str:
     return re.sub(r"//[^\n]*", "", source)
 
 
-@pytest.mark.parametrize("seed", range(N_DESIGNS))
+@pytest.mark.parametrize("seed", range(N_DESIGNS + N_CONV))
 def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
-    config = random_config(seed)
+    config = config_of(seed)
     plan = build_plan(config)
     src = rendered(config, seed)
     kernel, params = src["snn_kernel.cpp"], src["snn_params.h"]
@@ -181,7 +210,7 @@ def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
         spelled = f"ap_{'' if dtype.signed else 'u'}int<{dtype.bits}>"
         if dtype.name in ("pixel", "code", "membrane", "word", "random"):
             assert f"typedef {spelled} {dtype.name}_t;" in header, dtype.name
-        elif dtype.name.startswith(("current_", "update_", "events_", "trips_")):
+        elif dtype.name.startswith(("current_", "update_", "events_", "trips_", "taps_")):
             kind, layer = dtype.name.split("_")
             assert f"typedef {spelled} {kind}{layer}_t;" in header, dtype.name
 
@@ -199,13 +228,14 @@ def test_rendered_kernel_is_the_plan_and_the_priced_design(seed: int):
             assert f"n_events * trips{loop.event_layer}_t({loop.trip})" in kernel
         elif loop.total_trip is None and label != "STORE_COUNTS":
             bound = re.search(r"< ([^;]+);", head).group(1)
-            named = {"N_INPUTS": config.widths[0], "N_LAYERS": config.n_layers}
+            named = {"N_INPUTS": config.layer_sizes[0], "N_LAYERS": config.n_layers}
             assert named.get(bound) == loop.trip or bound == str(loop.trip), (label, bound)
 
     # No dividers and no modulo in the datapath; the one variable product is bound to fabric.
     code = _code(kernel)
     assert not re.search(r"[^/*]/[^/*]", code) and "%" not in code
-    assert code.count("op=mul impl=fabric") == config.n_layers - 1
+    events = [loop for loop in plan.loops if loop.event_layer is not None]
+    assert code.count("op=mul impl=fabric") == len(events)
 
     # The cost model prices exactly the arrays the source builds.
     priced = estimate(config)["components"]

@@ -1,0 +1,56 @@
+"""Small random convolutional designs exported as HLS projects, for the C-simulation tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hls.export import export_project
+from hls.tools.design_spread import random_conv_snn
+from hwmodel.architecture import flat_size, parse_blocks
+from hwmodel.template import AcceleratorConfig
+
+N_DESIGNS = 8
+SHAPES = ((1, 8, 8), (2, 6, 6), (1, 4, 4), (3, 5, 5), (1, 6, 6))
+
+
+def random_conv_design(seed: int) -> AcceleratorConfig:
+    """A small convolutional design: the seed walks ensemble x sampling, one or two blocks
+    (every third seed two) and the image shapes; seeds 4 and 7 are deterministic (k = 1)."""
+    rng = np.random.default_rng(seed + 2300)
+    ensemble = ("repeat", "time")[seed % 2]
+    shape = SHAPES[seed % len(SHAPES)]
+    blocks = [f"{int(rng.integers(1, 17))}{'p' if rng.random() < 0.6 else ''}"]
+    if seed % 3 == 1:
+        blocks.insert(0, f"{int(rng.integers(1, 9))}p")
+    conv = ",".join(blocks)
+    hidden = [int(rng.integers(3, 11))] if rng.random() < 0.5 else []
+    timesteps = int(rng.integers(1, 5))
+    return AcceleratorConfig(
+        widths=(flat_size(shape, parse_blocks(conv)), *hidden, int(rng.integers(2, 6))),
+        input_shape=shape,
+        conv=conv,
+        pe=int(rng.integers(1, 5)),
+        synapses_per_cycle=int(rng.integers(1, 3)),
+        sample_lanes=1 + seed % 3,
+        k_bits=1 if seed in (4, 7) else int(rng.integers(2, 9)),
+        membrane_bits=int(rng.integers(6, 17)),
+        reuse=int(2 ** rng.integers(0, 4)),
+        sampling=("memory", "regenerate")[(seed // 2) % 2],
+        ensemble=ensemble,
+        timesteps=timesteps,
+        samples=int(rng.integers(1, (timesteps if ensemble == "time" else 3) + 1)),
+        input_bits=int(rng.integers(1, 9)),
+        seed=int(rng.integers(0, 2**32)),
+    )
+
+
+def export_conv(seed: int, out: Path, n_images: int = 3) -> AcceleratorConfig:
+    config = random_conv_design(seed)
+    rng = np.random.default_rng(seed + 3300)
+    snn = random_conv_snn(config, rng)
+    images = rng.uniform(0, 1, (n_images, config.layer_sizes[0]))
+    labels = rng.integers(0, config.widths[-1], n_images)
+    export_project(snn, config, images, labels, out, design_name=f"conv{seed}")
+    return config
