@@ -251,7 +251,8 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "channels": shape.channels,
             "pool": shape.pool,
             "positions": shape.height * shape.width,  # of the input map
-            "first_col": (shape.width + 1) % shape.width,  # of the position W + 1 ahead
+            # the column of the input position after the fill's (a pixel reads W + 1 ahead)
+            "first_col": plan.loop(f"fill_{index}").trip % shape.width,
             "rows": rows,
             "last_row": shape.channels - (rows - 1) * npc,
             "slots": plan.slots[index],
