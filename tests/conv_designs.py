@@ -46,11 +46,36 @@ def random_conv_design(seed: int) -> AcceleratorConfig:
     )
 
 
-def export_conv(seed: int, out: Path, n_images: int = 3) -> AcceleratorConfig:
-    config = random_conv_design(seed)
-    rng = np.random.default_rng(seed + 3300)
+def export_random_network(
+    config: AcceleratorConfig, out: Path, rng: np.random.Generator, n_images: int, backend: str
+) -> None:
+    """Export `config` with a random network (`random_conv_snn`) and `n_images` random images
+    from `rng` as a `backend` project."""
     snn = random_conv_snn(config, rng)
     images = rng.uniform(0, 1, (n_images, config.layer_sizes[0]))
     labels = rng.integers(0, config.widths[-1], n_images)
-    export_project(snn, config, images, labels, out, design_name=f"conv{seed}")
+    export_project(snn, config, images, labels, out, design_name=out.name, backend=backend)
+
+
+def export_conv(seed: int, out: Path, n_images: int = 3) -> AcceleratorConfig:
+    """`random_conv_design(seed)` as an HLS project in `out`."""
+    config = random_conv_design(seed)
+    export_random_network(config, out, np.random.default_rng(seed + 3300), n_images, "hls")
     return config
+
+
+def save_conv_model(out: Path) -> list[str]:
+    """An untrained saved model with a convolutional front (1 x 8 x 8, `4p`, head 64-10) in
+    `out`, and the `dse export --model` arguments of a small design of it (no --out)."""
+    import torch
+
+    from models.io import save_model
+    from models.network import BayesBinaryNet
+    from models.training import TrainConfig, TrainedModel
+
+    torch.manual_seed(0)
+    net = BayesBinaryNet((64, 10), input_shape=(1, 8, 8), blocks="4p", lam_init=2.0).eval()
+    config = TrainConfig(widths=(), conv="4p")
+    model = save_model(TrainedModel(network=net, config=config, dataset="digits"), out)
+    args = ["export", "--model", str(model), "--images", "2", "--timesteps", "2"]
+    return [*args, "--samples", "1", "--pe", "2", "--k-bits", "4"]

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conv_designs import N_DESIGNS, export_conv, random_conv_design
+from conv_designs import N_DESIGNS, export_conv, random_conv_design, save_conv_model
 
 from dse.cli import main
 from hls.golden import format_golden, read_golden
@@ -86,18 +86,9 @@ def test_dse_csim_reports_a_changed_golden_value_of_a_conv_design(
 def test_dse_export_and_csim_of_a_saved_conv_model(tmp_path: Path):
     """`dse export --model` takes a convolutional model's front into the design, and its HLS
     project C-simulates bit-exact."""
-    torch = pytest.importorskip("torch")
-    from models.io import save_model
-    from models.network import BayesBinaryNet
-    from models.training import TrainConfig, TrainedModel
-
-    torch.manual_seed(0)
-    net = BayesBinaryNet((64, 10), input_shape=(1, 8, 8), blocks="4p", lam_init=2.0).eval()
-    config = TrainConfig(widths=(), conv="4p")
-    model = save_model(TrainedModel(network=net, config=config, dataset="digits"), tmp_path / "m")
-    args = ["export", "--model", str(model), "--images", "2", "--timesteps", "2"]
-    args += ["--samples", "1", "--pe", "2", "--k-bits", "4", "--out", str(tmp_path / "h")]
-    assert main(args) == 0
+    pytest.importorskip("torch")
+    args = save_conv_model(tmp_path / "m")
+    assert main([*args, "--out", str(tmp_path / "h")]) == 0
     design = json.loads((tmp_path / "h" / "design.json").read_text())
     assert (design["config"]["conv"], design["config"]["input_shape"]) == ("4p", [1, 8, 8])
     assert main(["csim", str(tmp_path / "h")]) == 0
