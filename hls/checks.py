@@ -5,6 +5,7 @@ accuracy of a run's class scores; `CsimError` when a build or run fails."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
             "divisor": float(design["quantization"]["score_divisor"]),
             "timesteps": int(design["config"]["timesteps"]),
         }
-        shape = (int(design["golden"]["images"]), int(design["config"]["widths"][0]))
+        image = design["config"].get("input_shape")  # a convolutional front's C x H x W
+        inputs = math.prod(image) if image else design["config"]["widths"][0]
+        shape = (int(design["golden"]["images"]), int(inputs))
     except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         raise HardwareInputError(
             f"{path}: not the design.json of `dse export` (needs quantization, config and "
