@@ -164,6 +164,11 @@ def export_project(
         raise HardwareInputError(
             f"--backend: {backend!r} is not a backend; use one of {', '.join(BACKENDS)}"
         )
+    if backend == "hls" and config.conv:
+        raise HardwareInputError(
+            f"--backend hls: the HLS kernel builds dense designs only, and this design has a "
+            f"convolutional front ({','.join(map(str, config.conv))}); use --backend rtl"
+        )
     writer = ProjectWriter(out_dir, force=force)
     net = quantize_network(snn, config)
     x_int = quantize_input(images, config.input_bits)
@@ -263,6 +268,14 @@ def export_design(
         raise HardwareInputError(
             f"widths: the design has {list(config.widths)} but the model in {model_dir} has "
             f"{list(model.widths)}; take the widths from the model"
+        )
+    front = model.network
+    if front.conv_shapes != config.conv_shapes:
+        raise HardwareInputError(
+            f"conv: the design's front ({','.join(map(str, config.conv)) or 'none'}) is not the "
+            f"model's ({','.join(map(str, front.blocks)) or 'none'} over "
+            f"{'x'.join(map(str, front.input_shape or ())) or 'no image shape'}); take them "
+            "from the model"
         )
     snn = convert(model, threshold_scales, weights=weights)
     if splits is None:

@@ -149,8 +149,10 @@ def export(
     if model is not None:
         from models.io import load_model
 
-        widths = load_model(model).widths
-        config = design_from_flags(widths, locals())
+        network = load_model(model).network
+        # A convolutional model's front is the design's: its blocks and image shape.
+        front = {"conv": network.blocks, "input_shape": network.input_shape}
+        config = design_from_flags(network.widths, {**locals(), **front})
         kwargs = {"threshold_scales": scales, "dataset_root": data_root}
         model_dir = model
     else:
