@@ -71,12 +71,14 @@ def _queue_source(plan: HardwarePlan, index: int) -> dict:
             "ev_bits": plan.type(f"events_{index}").bits,
             "mask": shape.channels,
             "stride": positions,
+            "read": "bank",  # the walker's view of its timestep's bank
         }
     return {
         "aw": _bits(plan.rows[index - 1] - 1),
         "ev_bits": plan.type(f"events_{index}").bits,
         "mask": plan.npc,
         "stride": 1,
+        "read": "rdata",
     }
 
 
@@ -158,7 +160,6 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
         positions = shape.out_height * shape.out_width
         entry = {
             "index": index,
-            "shape": shape,
             "c_in": shape.in_channels,
             "height": shape.height,
             "width": shape.width,
@@ -173,7 +174,6 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
             "shift": layer.shift,
             "cb": plan.type(f"current_{index}").bits,
             "ub": plan.type(f"update_{index}").bits,
-            "tb": plan.type(f"taps_{index}").bits,
             "aw_rows": _bits(rows - 1),
             "aw_pos": _bits(shape.height * shape.width + shape.width),  # reads run W + 1 ahead
             "aw_out": _bits(positions - 1),
@@ -234,10 +234,9 @@ def _prng_users(plan: HardwarePlan) -> list[dict]:
         users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}") for i in layers]
     else:
         users = [(f"SAMPLE_{i}", i, f"sp{i}_base", f"sample_{i}") for i in range(nc)]
-        if not nc:
-            users.append(("FIRST", 0, "fc_base", "first_current"))
-        users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}") for i in layers if i > nc]
-        users += [(f"EVENTS_{nc}", nc, f"ev{nc}_base", f"events_{nc}")] if nc else []
+        users += [] if nc else [("FIRST", 0, "fc_base", "first_current")]
+        first = max(nc, 1)  # the event loops: every dense layer but a dense first one
+        users += [(f"EVENTS_{i}", i, f"ev{i}_base", f"events_{i}") for i in layers if i >= first]
     return [
         {
             "state": state,
