@@ -780,12 +780,21 @@ def _conv_stages(
     ]
     last = layer == config.n_conv - 1
     pooled = (Logic("or", 3),) if shape.pool else ()  # with the pair's and the pool row's bits
-    queued = (Logic("or", lanes),) if last else ()  # any lane: the queue's events
     counts = popcount_stages(lanes * min(npc, shape.channels))
+    # The slot's (row, timestep) bits of the word are selected by a one-hot decoded in the
+    # fire stage.  The last block's queue entry is the longest path (Yosys, on the clocked
+    # RTL): the new word, its timestep's channels in every lane, whether any fired (the
+    # bank's write enable); elsewhere the slot's pooled spikes into the popcount.
+    slot_bits = Logic("or", rows * config.timesteps)  # a neuron's bit of the slot's (row, t)
+    entry = (Logic("mux", 2), Logic("mux", config.timesteps), Logic("or", lanes * shape.channels))
     for i, piece in enumerate(counts):
         if i == 0:
-            what = "pool into the word (a block's last pixel: write it on, or queue it); popcount"
-            stages.append(Stage(c + 5, "pool", (*pooled, *queued, piece), what))
+            path = (*pooled, *entry) if last else (*pooled, slot_bits, piece)
+            what = (
+                "pool into the word (a block's last pixel: write it on, or queue the position: "
+                "its timestep's channel mask, any fired); popcount"
+            )
+            stages.append(Stage(c + 5, "pool", path, what))
         else:
             stages.append(Stage(c + 5 + i, f"popcount{i}", (piece,), "popcount"))
     what = "spike count + popcount (the last block: its timestep's events too)"
