@@ -4,14 +4,13 @@ for random search, TPE, NSGA-II, Optuna's GPSampler, and each of TPE and GP with
 hardware optimisation (every evaluated model's hardware front recorded).
 
     OMP_NUM_THREADS=1 python benchmarks/search_quality.py [--seeds 5] [--trials 40] [--out DIR]
-        [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner,gp,gp-inner] [--reuse]
-        [--target 0.9]
+        [--spaces quickstart,three] [--strategies random,tpe,nsga2,inner,gp,gp-inner,...]
+        [--reuse] [--target 0.9]
 
-Two more strategies compare what TPE learns from under `inner` (`dse.sampling`):
-`inner-all` every trial, the recorded hardware variants included, and `inner-sampled` the
-trials it sampled only (`--strategies inner-all,inner-sampled`); `inner` is whichever
-`dse.sampling.VARIANTS_IN_HISTORY` chooses; `gp-inner-sampled` is GP with the inner search
-that does not learn from the variants (GP's cost grows with the trials it models).
+What the sampler learns from under the inner search (`sampler.variants_in_history`,
+`dse.sampling`): `inner-all` and `gp-inner` every trial, the recorded hardware variants
+included, `inner-sampled` and `gp-inner-sampled` the trials it sampled only; `inner` is TPE's
+measured default (with the variants; GP's default is without them, `gp-inner-sampled`).
 
 Which strategy is best depends on what an evaluation costs.  For cheap evaluations (digits,
 well under a second) the study's time is the sampler's and the storage's as much as the
@@ -55,7 +54,6 @@ import yaml
 from optuna._hypervolume import compute_hypervolume  # what optuna's own HV plots call
 from optuna.trial import FrozenTrial, TrialState
 
-import dse.sampling
 from dse.inner import INNER_ATTR
 from dse.metrics import metric
 from dse.objective import TrialObjective
@@ -70,24 +68,24 @@ STRATEGIES = {
     "nsga2": {"sampler": {"name": "nsga2", "population_size": 10}},
     "inner": {"sampler": {"name": "tpe"}, "hardware_search": {"exact": True}},
     "inner-all": {
-        "sampler": {"name": "tpe"},
+        "sampler": {"name": "tpe", "variants_in_history": True},
         "hardware_search": {"exact": True},
-        "variants_in_history": True,
     },
     "inner-sampled": {
-        "sampler": {"name": "tpe"},
+        "sampler": {"name": "tpe", "variants_in_history": False},
         "hardware_search": {"exact": True},
-        "variants_in_history": False,
     },
     "gp": {"sampler": {"name": "gp"}},
-    "gp-inner": {"sampler": {"name": "gp"}, "hardware_search": {"exact": True}},
-    "gp-inner-sampled": {
-        "sampler": {"name": "gp"},
+    "gp-inner": {
+        "sampler": {"name": "gp", "variants_in_history": True},
         "hardware_search": {"exact": True},
-        "variants_in_history": False,
+    },
+    "gp-inner-sampled": {
+        "sampler": {"name": "gp", "variants_in_history": False},
+        "hardware_search": {"exact": True},
     },
 }
-DEFAULT_STRATEGIES = ("random", "tpe", "nsga2", "inner", "gp", "gp-inner")
+DEFAULT_STRATEGIES = ("random", "tpe", "nsga2", "inner", "gp", "gp-inner", "gp-inner-sampled")
 SPACES = {
     "quickstart": None,  # the shipped objectives
     "three": [
@@ -183,18 +181,13 @@ def run_once(cfg: StudyConfig, space: str, strategy: str, seed: int, reuse: bool
     first trial).  The CPU clock is kept beside the study's journal file."""
     clock_file = Path(cfg.storage_url().removeprefix("journal:///")).with_suffix(".cpu.json")
     start, cpu0 = time.time(), time.process_time()
-    history = STRATEGIES[strategy].get("variants_in_history", dse.sampling.VARIANTS_IN_HISTORY)
-    default, dse.sampling.VARIANTS_IN_HISTORY = dse.sampling.VARIANTS_IN_HISTORY, history
-    try:
-        if reuse:
-            study = open_study(cfg, create=False)
-        else:
-            marks = _Clock()
-            study = run_study(cfg, progress=False, callbacks=[marks])
-            clock = {"start": start, "cpu0": cpu0, "marks": marks.marks}
-            clock_file.write_text(json.dumps(clock))
-    finally:
-        dse.sampling.VARIANTS_IN_HISTORY = default
+    if reuse:
+        study = open_study(cfg, create=False)
+    else:
+        marks = _Clock()
+        study = run_study(cfg, progress=False, callbacks=[marks])
+        clock = {"start": start, "cpu0": cpu0, "marks": marks.marks}
+        clock_file.write_text(json.dumps(clock))
     clock = json.loads(clock_file.read_text()) if clock_file.exists() else {}
     if reuse:
         start = clock.get("start", min(t.datetime_start for t in study.trials).timestamp())
@@ -362,7 +355,11 @@ def main() -> None:
         "--target", type=float, default=0.9, help="fraction of the reference hypervolume"
     )
     parser.add_argument("--out", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument("--reuse", action="store_true", help="analyse the finished runs in --out")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="analyse the finished runs in --out (give the --trials they ran with)",
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="dse-search-quality-"))

@@ -1,7 +1,7 @@
 """dse: design-space exploration of Bayesian binary spiking networks for Zynq-7000.
 
-The Python API (`dse.run`, `dse.load`, `dse.trials`, `dse.export`) lives in `dse.api` and is
-imported on first use, so that ``import dse`` (and ``dse --help``) stays fast.
+The Python API (`dse.run`, `dse.load`, `dse.trials`, `dse.export`, `dse.import_nir`) lives in
+`dse.api` and is imported on first use, so that ``import dse`` (and ``dse --help``) stays fast.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,7 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+local"
 
-_API = ("run", "load", "trials", "export")
+_API = ("run", "load", "trials", "export", "import_nir")
 __all__ = ["__version__", *_API]
 
 

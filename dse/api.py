@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from hls.export import ExportResult
     from hwmodel.template import AcceleratorConfig
+    from models.imported import ImportedModel
+    from models.nir_export import NirExport
 
 #: The study file or mapping behind each Study that `run` and `load` returned.
 _SOURCES: weakref.WeakKeyDictionary[Any, tuple[StudyConfig, Path | None]] = (
@@ -216,16 +218,82 @@ def export(
     images: int = 16,
     force: bool = False,
     storage: str | None = None,
-) -> ExportResult:
+    backend: str = "hls",
+    weight_sample: str | int = 0,
+) -> ExportResult | NirExport:
     """Write the Vitis HLS project of one trial (a number, best, knee or front:N), like
-    `dse export`; returns where it went and the golden-vector summary."""
+    `dse export`; returns where it went and the golden-vector summary.  `backend` "rtl" writes
+    the Verilog project, "nir" the NIR file `out` (`weight_sample`: which weights of a
+    Bayesian design, a sample index or "mode"; NIR has no weight sampling)."""
     from hls.export import export_design
 
+    if backend not in ("hls", "rtl", "nir"):
+        raise StudyInputError(f"backend: {backend!r} is not a backend; use hls, rtl or nir")
     target = Path(out)
-    if target.is_dir() and any(target.iterdir()) and not force:
+    if backend != "nir" and target.is_dir() and any(target.iterdir()) and not force:
         raise StudyInputError(
             f"out: {target} is not empty; choose an empty directory or pass force=True"
         )
     cfg, path, opened = _opened(study, storage)
     model_dir, accel, kwargs = trial_export_inputs(cfg, opened, trial, path)
-    return export_design(model_dir, accel, Path(out), force=force, n_images=images, **kwargs)
+    if backend == "nir":
+        from models.nir_export import export_nir
+
+        return export_nir(
+            model_dir,
+            accel,
+            target,
+            threshold_scales=kwargs["threshold_scales"],
+            weights=kwargs["weights"],
+            weight_sample=weight_sample,
+            force=force,
+            source={"trial": kwargs["source"]["trial"], "study": cfg.name},
+        )
+    return export_design(
+        model_dir, accel, target, force=force, n_images=images, backend=backend, **kwargs
+    )
+
+
+def import_nir(
+    file: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    dataset: str,
+    dt: float = 1e-4,
+    force: bool = False,
+    data_root: str | os.PathLike[str] | None = None,
+) -> ImportedModel:
+    """Import a NIR file (a feed-forward graph of Linear/Affine layers with +-1 weights and IF
+    or leak-free LIF neurons) into the model directory `out`, like `dse import`; `dataset` is
+    what the network classifies (``npz``: the .npz file `data_root`).  The model goes into a
+    study as ``model: out`` and into `dse export --model out` (docs/interop.md)."""
+    for name, value in (("file", file), ("out", out)):
+        if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
+            raise StudyInputError(f"{name}: {_shown(value)} is not allowed; pass a path")
+    return imported_model(
+        Path(file), Path(out), dataset, dt=dt, force=force, flag="out", data_root=data_root
+    )
+
+
+def imported_model(
+    file: Path,
+    out: Path,
+    dataset: str,
+    *,
+    dt: float,
+    force: bool,
+    flag: str,
+    data_root: str | os.PathLike[str] | None = None,
+) -> ImportedModel:
+    """`import_nir`'s body, shared with `dse import`; `flag` names `out` in error lines."""
+    from models.imported import save_imported
+    from models.nir_import import import_nir_file
+
+    if out.exists() and not out.is_dir():
+        raise StudyInputError(f"{flag}: {out} is a file; name a directory for the model")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        fix = "--force" if flag.startswith("--") else "force=True"
+        raise StudyInputError(f"{flag}: {out} is not empty; choose an empty directory or {fix}")
+    model = import_nir_file(file, dataset, dt=dt, data_root=data_root)
+    save_imported(model, out)
+    return model

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "dse.commands.study_commands",  # run, report, show
     "dse.commands.worker_command",  # worker
     "dse.commands.hardware_commands",  # export, csim, sim
+    "dse.commands.interop_commands",  # import
     "dse.commands.synth_command",  # synth
     "dse.commands.measure_command",  # measure
     "dse.commands.calibrate_command",  # calibrate

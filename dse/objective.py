@@ -1,15 +1,17 @@
 """One trial: draw a design, train (or reuse) its model, score it, cost it, report it.
 
-Only `method`, `levels`, `depth`, the per-layer widths and the fixed `training:` settings
-change the trained weights; they form the training key, and trials that share it reuse one
-cached model (`dse.cache`).  A `mode` model is derived from the cached BayesBiNN model of the
-same settings (its own cache entry), so BayesBiNN trains once for both.  Everything else
-only changes evaluation (`models.evaluation`) or the hardware estimate (`hwmodel.estimate`).
-The metrics go into two JSON user attributes, `model` and `hardware` (`dse.metrics`: two
-storage writes per trial, not one per metric; read them with `dse.metrics.trial_metrics`);
-constraints go in with `trial.set_constraint` (values <= 0 are feasible), so infeasible
-trials stay in the study, marked.  A hardware variant is one `study.add_trial` of a finished
-trial with all its attributes (one transaction).
+Only `method`, `levels`, `depth`, the per-layer widths, the convolutional front `conv` and the
+fixed `training:` settings change the trained weights; they form the training key, and trials
+that share it reuse one cached model (`dse.cache`).  A study of a saved model (`model:`, e.g.
+one `dse import` wrote) trains nothing: every trial evaluates that model, and only the
+evaluation and hardware knobs vary.  A `mode` model is derived from the cached BayesBiNN model
+of the same settings (its own cache entry), so BayesBiNN trains once for both.  Everything
+else only changes evaluation (`models.evaluation`) or the hardware estimate
+(`hwmodel.estimate`).  The metrics go into two JSON user attributes, `model` and `hardware`
+(`dse.metrics`: two storage writes per trial, not one per metric; read them with
+`dse.metrics.trial_metrics`); constraints go in with `trial.set_constraint` (values <= 0 are
+feasible), so infeasible trials stay in the study, marked.  A hardware variant is one
+`study.add_trial` of a finished trial with all its attributes (one transaction).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dse.schema import StudyConfig
 from dse.selection import RunningFront
 from dse.space import DETERMINISTIC_METHODS, suggest_design
 from dse.watch import FinishedTrials, at_start, shared_read
+from hwmodel.architecture import flat_size, parse_blocks
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 from models.baselines import mode_network
@@ -103,10 +106,15 @@ def load_study_ood(dataset: Any, splits: DatasetSplits, split: str) -> Any:
 def build_configs(
     cfg: StudyConfig, design: dict[str, Any], splits: DatasetSplits
 ) -> tuple[TrainConfig, EvalConfig, AcceleratorConfig]:
-    """The training, evaluation and hardware settings of one design."""
-    hidden = tuple(int(w) for w in design["width"])
+    """The training, evaluation and hardware settings of one design (the hidden widths of a
+    saved model's, in a study of one)."""
+    saved = cfg.saved_model
+    hidden = tuple(saved.widths[1:-1] if saved is not None else map(int, design["width"]))
     method = "ste" if design["method"] == "ste" else "bayesbinn"  # mode: of a BayesBiNN model
-    train_cfg = TrainConfig(widths=hidden, levels=design["levels"], method=method, **cfg.training)
+    conv = design["conv"]
+    train_cfg = TrainConfig(
+        widths=hidden, conv=conv, levels=design["levels"], method=method, **cfg.training
+    )
     eval_cfg = EvalConfig(
         timesteps=design["timesteps"],
         samples=design["samples"],
@@ -120,8 +128,13 @@ def build_configs(
         threshold_scales=tuple(design["threshold_scale"]),
         seed=cfg.evaluation.seed,
     )
+    # A convolutional front is planned and priced over the images; its dense head takes the
+    # last block's pooled outputs.  A dense design has no image shape, as before `conv`.
+    shape = splits.image_shape
     accel = AcceleratorConfig(
-        widths=(splits.input_dim, *hidden, splits.num_classes),
+        widths=(flat_size(shape, parse_blocks(conv)), *hidden, splits.num_classes),
+        input_shape=shape if conv else None,
+        conv=conv,
         pe=design["pe"],
         synapses_per_cycle=design["synapses_per_cycle"],
         sample_lanes=design["sample_lanes"],
@@ -148,6 +161,9 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
     BayesBiNN key has no `method` entry, as before the knob existed, so the caches of existing
     studies stay valid.
     """
+    if cfg.saved_model is not None:  # nothing is trained: the key names the saved model
+        saved = cfg.saved_model
+        return {"format": CACHE_FORMAT, "saved_model": str(saved.path), "digest": saved.digest}
     settings = train_cfg.to_dict()
     settings.pop("device")
     if settings["method"] == "bayesbinn":
@@ -168,8 +184,8 @@ def training_key(cfg: StudyConfig, train_cfg: TrainConfig, mode: bool = False) -
 
 def count_models(cfg: StudyConfig) -> int:
     """Distinct models the search space caches: levels x widths per hidden layer, per depth,
-    per method; `mode` adds its BayesBiNN model when `bayesbinn` is not searched (a mode
-    model itself is derived, not trained)."""
+    per convolutional front, per method; `mode` adds its BayesBiNN model when `bayesbinn` is
+    not searched (a mode model itself is derived, not trained)."""
     knobs = cfg.knobs
     methods = set(knobs["method"].grid_values())
     if "mode" in methods:
@@ -177,7 +193,7 @@ def count_models(cfg: StudyConfig) -> int:
     widths = len(knobs["width"].grid_values())
     depths = knobs["depth"].grid_values()
     settings = len(knobs["levels"].grid_values()) * sum(widths ** int(d) for d in depths)
-    return len(methods) * settings
+    return len(methods) * len(knobs["conv"].grid_values()) * settings
 
 
 def model_cache(cfg: StudyConfig) -> ModelCache:
@@ -201,6 +217,8 @@ def trial_configuration(
     recorded = trial_metrics(trial).get("model_dir")  # the model the trial was scored with
     if recorded is not None:
         return train_cfg, eval_cfg, accel, Path(recorded)
+    if cfg.model is not None:
+        return train_cfg, eval_cfg, accel, Path(cfg.model)
     key = training_key(cfg, train_cfg, mode=design["method"] == "mode")
     return train_cfg, eval_cfg, accel, model_cache(cfg).path_for(key)
 
@@ -415,12 +433,15 @@ class TrialObjective:
             base, _ = self.cache.get_or_train(training_key(self.cfg, train_cfg), train)
             save_model(mode_network(self._model(base), self.splits), directory)
 
-        if self.cache.lookup(key) is None:
-            verb = "deriving (posterior mode)" if mode else "training"
-            label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
-            self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
         start = time.perf_counter()
-        model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
+        if self.cfg.model is not None:  # a saved model: nothing to train
+            model_dir, hit = Path(self.cfg.model), True
+        else:
+            if self.cache.lookup(key) is None:
+                verb = "deriving (posterior mode)" if mode else "training"
+                label = f"{verb} model {self.cache.count() + 1}/{self._n_models}"
+                self._phase(label if mode else f"{label}, epoch 0/{train_cfg.epochs}")
+            model_dir, hit = self.cache.get_or_train(key, derive_mode if mode else train)
         train_s = time.perf_counter() - start
         self._phase("evaluating")
         start = time.perf_counter()
@@ -441,7 +462,9 @@ class TrialObjective:
             "train_seconds": train_s,
             "eval_seconds": eval_s,
             "method": design["method"],
-            "train_config": train_cfg.to_dict(),
+            **({"conv": train_cfg.conv} if train_cfg.conv else {}),  # dense: as before conv
+            # a saved model was not trained with these settings: no training settings to show
+            "train_config": None if self.cfg.model is not None else train_cfg.to_dict(),
             "threshold_scales": list(eval_cfg.threshold_scales),
             "evaluation": self.cfg.evaluation.mode,
             "refined": refine,

@@ -5,16 +5,32 @@ calibration only after each trial's training."""
 from __future__ import annotations
 
 from dse.errors import StudyInputError
-from dse.schema import StudyConfig
-from dse.space import short_repr
+from dse.schema import StudyConfig, conv_problem
+from dse.space import default_knob, short_repr
 
 
 def check_resources(cfg: StudyConfig) -> None:
-    """Raise StudyInputError (one line, naming the field) for an unusable profile or device."""
+    """Raise StudyInputError (one line, naming the field) for an unusable profile or device,
+    or a `conv` front that an npz file's images cannot hold."""
     check_calibration(str(cfg.evaluation.calibration), "evaluation.calibration")
+    if cfg.model is not None:
+        _check_saved_model(cfg)
     device = cfg.training.get("device")
     if device is not None:
         _check_device(device)
+    if cfg.dataset.name == "npz" and cfg.knobs["conv"] != default_knob("conv"):
+        _check_npz_conv(cfg)
+
+
+def _check_npz_conv(cfg: StudyConfig) -> None:
+    """The study file cannot know an npz file's image shape (`dse.schema.IMAGE_SHAPES`):
+    read the file (the search reads it next anyway, from the same cache) and check."""
+    from dse.objective import load_splits
+
+    shape = load_splits(cfg.dataset).image_shape
+    problem = conv_problem(cfg.knobs["conv"], shape, str(cfg.dataset.path.name))
+    if problem is not None:
+        raise StudyInputError(problem)
 
 
 def check_calibration(path: str, field: str) -> None:
@@ -36,6 +52,24 @@ def check_calibration(path: str, field: str) -> None:
             f"hwmodel.calibration.save_calibration, or one of {', '.join(NAMES)}); "
             "fix the path or name a packaged profile"
         ) from None
+
+
+def _check_saved_model(cfg: StudyConfig) -> None:
+    """The study's saved model loads (its digest holds) and fits the dataset's images."""
+    from models.datasets import SHAPES
+    from models.errors import ModelInputError
+    from models.io import load_model
+
+    try:
+        widths = load_model(cfg.model).widths
+    except ModelInputError as exc:
+        raise StudyInputError(f"model: {str(exc).removeprefix('model directory: ')}") from None
+    inputs, classes = SHAPES[cfg.dataset.name]
+    if widths[0] != inputs or widths[-1] != classes:
+        raise StudyInputError(
+            f"model: {cfg.model} is {'-'.join(map(str, widths))}, but {cfg.dataset.name} has "
+            f"{inputs} inputs and {classes} classes; set dataset.name to its dataset"
+        )
 
 
 def _check_device(device: str) -> None:

@@ -46,7 +46,7 @@ from dse.plots import (
     pareto_figures,
 )
 from dse.selection import front_trials, paired, roles, tie_table
-from dse.summary import clock_note, selection_note
+from dse.summary import clock_note, conv_note, selection_note
 
 _TEMPLATE = jinja2.Template(
     """<!DOCTYPE html>
@@ -276,7 +276,12 @@ def _group_note(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> s
 def _notes(study: optuna.Study, front: list[optuna.trial.FrozenTrial]) -> list[str]:
     """Caveats a reader needs: how many selection images the accuracy-like metrics rest on,
     whether they tell the front's accuracies apart, which designs run close to their fmax."""
-    notes = (selection_note(study, front), _group_note(study, front), clock_note(front))
+    notes = (
+        selection_note(study, front),
+        _group_note(study, front),
+        clock_note(front),
+        conv_note(front),
+    )
     ties = [html.escape(n) for n in notes if n]
     recorded = [trial_metrics(t) for t in completed(study)]
     counts = [m["selection_images"] for m in recorded if "selection_images" in m]

@@ -29,7 +29,7 @@ from dse.objective import (
 )
 from dse.parallel import optimize_to_total
 from dse.progress import StudyProgress, count_done
-from dse.sampling import TrialHistory
+from dse.sampling import VARIANTS_IN_HISTORY, TrialHistory
 from dse.schema import StudyConfig
 from dse.space import grid_search_space
 from dse.storage import creation_lock, open_storage, redact_url
@@ -44,15 +44,20 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
 
     `worker` offsets the seed so that parallel workers on one storage draw different trials.
     TPE and GP read the study's trials once per trial, not once per parameter, and learn from
-    the hardware variants or not as `dse.sampling.VARIANTS_IN_HISTORY` says (`TrialHistory`).
+    the hardware variants or not as `sampler.variants_in_history` says, by default as
+    measured for each (`dse.sampling.VARIANTS_IN_HISTORY`; `TrialHistory`).
     """
     seed = cfg.sampler.seed + worker
     name = cfg.sampler_name
+    variants = cfg.sampler.variants_in_history
+    if variants is None:
+        variants = VARIANTS_IN_HISTORY.get(name, True)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=cfg.sampler.population_size, seed=seed)
     if name == "tpe":
         return TrialHistory(
-            optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials)
+            optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.sampler.n_startup_trials),
+            variants,
         )
     if name == "gp":
         return TrialHistory(
@@ -62,7 +67,8 @@ def build_sampler(cfg: StudyConfig, worker: int = 0) -> optuna.samplers.BaseSamp
                 seed=seed,
                 n_startup_trials=cfg.sampler.n_startup_trials,
                 warn_independent_sampling=False,
-            )
+            ),
+            variants,
         )
     if name == "grid":
         return optuna.samplers.GridSampler(grid_search_space(cfg.knobs), seed=seed)

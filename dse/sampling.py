@@ -12,8 +12,9 @@ the running trials of other workers are still seen, as of that moment.
 With `variants=False` the view also leaves out the hardware variants that the inner
 optimisation records (`dse.inner`, user attribute `inner_of`): the sampler then learns from
 the designs it sampled only.  Which of the two finds the front faster on the quickstart is
-measured in docs/measurements.md ("Hardware variants in TPE's history");
-`VARIANTS_IN_HISTORY` holds the choice.
+measured in docs/measurements.md ("Hardware variants in TPE's history" and "Search
+quality"): TPE finds it faster with them, GP without; `VARIANTS_IN_HISTORY` holds that
+default per sampler and a study's `sampler.variants_in_history` overrides it.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from optuna.trial import FrozenTrial, TrialState
 from dse.inner import INNER_ATTR
 from dse.watch import at_start, shared_read
 
-#: Whether TPE learns from the recorded hardware variants too (docs/measurements.md).
-VARIANTS_IN_HISTORY = True
+#: Whether each sampler learns from the recorded hardware variants too, as measured
+#: (docs/measurements.md): TPE reaches the front sooner with them, GP sooner without them
+#: (and its cost grows with the trials it reads).
+VARIANTS_IN_HISTORY = {"tpe": True, "gp": False}
 
 
 class _StudyView:
@@ -68,11 +71,11 @@ class _StudyView:
 
 class TrialHistory(BaseSampler):
     """`sampler`, reading the study's trials once per trial; without the hardware variants
-    when `variants` is False (None: `VARIANTS_IN_HISTORY`)."""
+    when `variants` is False."""
 
-    def __init__(self, sampler: BaseSampler, variants: bool | None = None) -> None:
+    def __init__(self, sampler: BaseSampler, variants: bool) -> None:
         self.sampler = sampler
-        self.variants = VARIANTS_IN_HISTORY if variants is None else variants
+        self.variants = variants
         self._read: tuple[int, int, list[FrozenTrial]] | None = None
 
     def __str__(self) -> str:

@@ -47,6 +47,8 @@ from dse.space import (
     short_repr,
 )
 from dse.terminal import printable
+from hwmodel.architecture import conv_shapes, parse_blocks
+from hwmodel.errors import HardwareInputError
 from hwmodel.profiles import DEFAULT_PROFILE, NAMES
 
 #: Limits on a study file, far above any real one (the shipped ones are < 2 kB, depth < 6):
@@ -179,6 +181,10 @@ def _profile() -> Any:
 #: images give 359 (as many as its 360 test images), MNIST's 60,000 give 5,000, and so do
 #: CIFAR-10's 50,000 as an npz file.
 SELECTION_FRACTION = {"digits": 0.25, "mnist": 1 / 12, "fashion-mnist": 1 / 12, "npz": 0.1}
+#: (channels, height, width) of the named datasets' images (`DatasetSplits.image_shape`,
+#: which needs torch), so that a `conv` front is checked against them at load; an npz file's
+#: shape is known once it is read, and checked then.
+IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28)}
 
 
 class DatasetConfig(_Section):
@@ -272,6 +278,9 @@ class SamplerConfig(_Section):
     seed: Seed = 0
     population_size: int = Field(20, ge=2, le=10_000)  # NSGA-II generation size
     n_startup_trials: int = Field(10, ge=1, le=100_000)  # TPE/GP random start
+    # TPE/GP learn from the inner search's hardware variants too; None: as measured for each
+    # (dse.sampling.VARIANTS_IN_HISTORY: TPE yes, GP no)
+    variants_in_history: bool | None = None
 
 
 class HardwareSearchConfig(_Section):
@@ -310,12 +319,19 @@ SearchSpace = create_model(
 )
 
 
+#: Knobs that decide the trained weights: a study of a saved model (`model:`) takes them from it.
+MODEL_KNOBS = ("method", "levels", "depth", "width", "conv")
+
+
 class StudyConfig(_Section):
     """A whole study file, validated; `search` holds one `Knob` per design knob."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
     output_dir: Annotated[Path, Strict(False), BeforeValidator(_path_text)] | None = None
     storage: str | None = Field(None, max_length=MAX_TEXT)
+    # a saved model (`dse train`, `dse import`): trials train nothing and search only the
+    # evaluation and hardware knobs of this one network
+    model: _existing("directory") | None = None
     dataset: DatasetConfig = DatasetConfig()
     training: dict[str, Any] = {}
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -329,6 +345,7 @@ class StudyConfig(_Section):
     hardware_search: HardwareSearchConfig = HardwareSearchConfig()
 
     _source: Path | None = PrivateAttr(default=None)
+    _saved: Any = PrivateAttr(default=None)  # models.imported.ModelSummary of `model`
 
     @field_validator("output_dir")
     @classmethod
@@ -378,7 +395,10 @@ class StudyConfig(_Section):
                 raise PydanticCustomError("line", "grid", {"text": str(exc)}) from None
         if self.hardware_search.exact:
             _check_hardware_grid(self.knobs, self.hardware_search.clock_step_mhz)
+        _check_conv(self.knobs["conv"], self.dataset.name)
         _check_training(self.training)
+        if self.model is not None:
+            self._saved = _check_saved_model(self)
         if self.storage is not None:
             try:
                 _check_shared_storage(self.storage, self.n_jobs, "n_jobs")
@@ -389,8 +409,19 @@ class StudyConfig(_Section):
     # Resolved settings (defaults that depend on other fields).
     @property
     def knobs(self) -> dict[str, Knob]:
-        """The search space as {knob name: Knob}."""
-        return {name: getattr(self.search, name) for name in KNOBS}
+        """The search space as {knob name: Knob}; a study of a saved model fixes `method` (the
+        model's: bayesbinn, ste or imported) and `depth` (its hidden layers)."""
+        knobs = {name: getattr(self.search, name) for name in KNOBS}
+        if self._saved is not None:
+            knobs["method"] = Knob("method", "choice", fixed=self._saved.method)
+            knobs["depth"] = Knob("depth", "int", fixed=len(self._saved.widths) - 2)
+        return knobs
+
+    @property
+    def saved_model(self) -> Any:
+        """What `model:` names (`models.imported.ModelSummary`: widths, dataset, method), or
+        None for a study that trains its models."""
+        return self._saved
 
     @property
     def out_dir(self) -> Path:
@@ -470,6 +501,33 @@ def _check_hardware_grid(knobs: dict[str, Knob], clock_step_mhz: float) -> None:
             "or hardware_search.exact: false"
         )
     raise PydanticCustomError("line", "grid", {"text": text})
+
+
+def _check_conv(knob: Knob, dataset: str) -> None:
+    """Every `conv` front leaves at least one pixel of the dataset's images (where known):
+    a pooling stage too many for 8x8 digits fails at load, not in the first trial."""
+    shape = IMAGE_SHAPES.get(dataset)
+    problem = None if shape is None else conv_problem(knob, shape, dataset)
+    if problem is not None:
+        raise PydanticCustomError("line", "conv", {"text": problem})
+
+
+def conv_problem(knob: Knob, shape: tuple[int, int, int], images: str) -> str | None:
+    """The error line for the first `conv` value that pools `images` of `shape` (C, H, W)
+    to nothing, else None."""
+    values = enumerate(knob.choices) if knob.choices else [(None, knob.fixed)]
+    for index, value in values:
+        try:
+            conv_shapes(shape, parse_blocks(value))
+        except HardwareInputError as exc:
+            where = "search.conv" if index is None else f"search.conv.{index}"
+            image = "x".join(map(str, shape))
+            problem = str(exc).split(": ", 1)[-1].split("; ")[0]
+            return (
+                f"{where}: {short_repr(value)} is not allowed; on the {image} images of "
+                f"{images} {problem}: use fewer pooled blocks"
+            )
+    return None
 
 
 def _check_directory_path(path: Path) -> None:
@@ -569,14 +627,58 @@ def check_writable(cfg: StudyConfig) -> Path:
     return out
 
 
+def _check_saved_model(cfg: StudyConfig) -> Any:
+    """`model:` is a readable model directory for the study's dataset, and nothing else in the
+    study asks to train: the model knobs and `training` are the model's."""
+    from models.errors import ModelInputError
+    from models.imported import read_summary
+
+    try:
+        summary = read_summary(cfg.model)
+    except ModelInputError as exc:
+        text = f"model: {str(exc).removeprefix('model directory: ')}"
+        raise PydanticCustomError("line", "model", {"text": text}) from None
+    where = f"model: {cfg.model}"
+    for name in MODEL_KNOBS:
+        if name in cfg.search.model_fields_set:
+            text = (
+                f"search.{name}: a study of a saved model ({where}) takes {name} from the "
+                f"model and trains nothing; remove search.{name}"
+            )
+            raise PydanticCustomError("line", "model", {"text": text})
+    if cfg.training:
+        text = f"training: a study of a saved model ({where}) trains nothing; remove training"
+        raise PydanticCustomError("line", "model", {"text": text})
+    if summary.conv:  # the trials would price a dense design, evaluate a convolutional one
+        text = (
+            f"model: {cfg.model} has a convolutional front (conv {summary.conv}), and a study "
+            "of a saved model takes dense models only for now; search the front with "
+            f"search.conv: {summary.conv!r} and no model:"
+        )
+        raise PydanticCustomError("line", "model", {"text": text})
+    if summary.dataset != cfg.dataset.name:
+        text = (
+            f"dataset.name: {cfg.dataset.name} is not the dataset of the model in "
+            f"{cfg.model} ({summary.dataset or 'none recorded'}); set dataset.name: "
+            f"{summary.dataset or 'the dataset it classifies'}"
+        )
+        raise PydanticCustomError("line", "model", {"text": text})
+    return summary
+
+
 def _check_training(training: dict[str, Any]) -> None:
     """Fixed training settings must be valid TrainConfig fields that the search does not own."""
     from models.errors import ModelInputError
     from models.train_config import TrainConfig
 
-    searched = ("widths", "levels", "method")  # the knobs width, levels and method
+    searched = {"widths": "width", "levels": "levels", "method": "method", "conv": "conv"}
     allowed = [f.name for f in fields(TrainConfig) if f.name not in searched]
     for key in training:
+        if key in searched:
+            fix = f"the search sets it; write it as search.{searched[key]}"
+            raise PydanticCustomError(
+                "knob", "training", {"where": f"training.{key}", "value": key, "fix": fix}
+            )
         if key not in allowed:
             ctx = {"where": f"training.{key}", "value": key, "fix": "known: " + ", ".join(allowed)}
             raise PydanticCustomError("knob", "training", ctx)

@@ -6,6 +6,10 @@ not searched), a list of choices (`levels: [2, 4, 8]`), or a range
 (`clock_mhz: {low: 100, high: 200, step: 25}`, `threshold_scale: {low: 0.5, high: 2, log:
 true}`).  `width` and `threshold_scale` are per hidden layer: a trial draws `width_0` ...
 `width_{depth-1}` (and the same for the scale), so they are conditional on `depth`.
+`conv` is a convolutional front written as blocks (`hwmodel.architecture`: `conv: "8p,16p"`,
+or choices `conv: ["", "8p", "8p,16p"]`; "" is none, the MLP), kept in canonical spelling.
+Its blocks are hidden layers of the SNN too, so a threshold scale is drawn for each of them
+before the dense ones: `threshold_scale_0` .. `threshold_scale_{blocks+depth-1}`.
 
 The same `suggest_design` runs on a live `optuna.Trial` and on a `FrozenTrial`, which
 returns its recorded values; that is how `dse export` rebuilds a finished trial.
@@ -19,17 +23,20 @@ import reprlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from hwmodel.architecture import parse_blocks
 from hwmodel.devices import get_part, known_parts
 from hwmodel.errors import HardwareInputError
 
 if TYPE_CHECKING:  # the schema (and so `dse --help`) needs the knobs, not optuna
     import optuna
 
-Kind = Literal["int", "float", "choice", "part"]
+Kind = Literal["int", "float", "choice", "part", "blocks"]
 PER_LAYER = ("width", "threshold_scale")
 #: Most points the grid sampler may visit: Optuna's GridSampler builds them all at once (a
 #: million take half a second and hundreds of MB), and each is a trained model.
 MAX_GRID_POINTS = 100_000
+#: Most convolutional blocks of a `conv` knob value (the depth knob's bound on dense layers).
+MAX_CONV_BLOCKS = 8
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class KnobRule:
         """The fix part of an error message: what the knob accepts."""
         if self.kind == "part":
             return f"use a Zynq-7000 part such as xc7z020clg400-1 (dies: {known_parts()})"
+        if self.kind == "blocks":
+            return (
+                f"use at most {MAX_CONV_BLOCKS} comma-separated blocks of at most "
+                f'{self.maximum:g} channels, p for 2x2 pooling, e.g. "8p,16p" ("" for none)'
+            )
         if self.kind == "choice":
             return "use one of " + ", ".join(self.choices)
         noun = "an integer" if self.kind == "int" else "a number"
@@ -64,6 +76,9 @@ class KnobRule:
             return isinstance(value, str) and value in self.choices
         if self.kind == "part":
             return isinstance(value, str) and _is_part(value)
+        if self.kind == "blocks":  # YAML reads `conv: 16` (one unpooled block) as a number
+            text = value if isinstance(value, str) else _whole(value)
+            return text is not None and _is_front(text, self.maximum)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if self.kind == "int" and not isinstance(value, int):
@@ -94,6 +109,12 @@ KNOBS: dict[str, KnobRule] = {
     "ensemble": KnobRule("choice", "repeat", choices=("time", "repeat"), doc="ensemble mode"),
     "depth": KnobRule("int", 1, 1, 8, doc="hidden layers (changes training)"),
     "width": KnobRule("int", 64, 1, 4096, doc="neurons per hidden layer (changes training)"),
+    "conv": KnobRule(
+        "blocks",
+        "",
+        maximum=4096,
+        doc='convolutional blocks before the dense layers, e.g. "8p,16p" (changes training)',
+    ),
     "k_bits": KnobRule("int", 8, 1, 16, doc="bits of the stored Bernoulli parameter"),
     "membrane_bits": KnobRule("int", 16, 4, 32, doc="membrane register bits"),
     "input_bits": KnobRule("int", 8, 1, 16, doc="bits of the direct-encoded input"),
@@ -109,8 +130,9 @@ KNOBS: dict[str, KnobRule] = {
 }
 
 
-#: Methods whose network is deterministic binary (no weight sampling).
-DETERMINISTIC_METHODS = ("ste", "mode")
+#: Methods whose network is deterministic binary (no weight sampling); `imported` is the method
+#: of a study of an imported model (`model:`), never drawn.
+DETERMINISTIC_METHODS = ("ste", "mode", "imported")
 #: What the hardware builds for a deterministic network: the code is the weight's sign, one
 #: run of T steps, no random numbers; these knobs are not drawn for such a trial.
 DETERMINISTIC_DESIGN: dict[str, Any] = {
@@ -129,6 +151,26 @@ def _is_part(name: str) -> bool:
     except HardwareInputError:
         return False
     return True
+
+
+def _is_front(text: str, max_channels: float | None) -> bool:
+    try:
+        blocks = parse_blocks(text)
+    except HardwareInputError:
+        return False
+    wide = max_channels is not None and any(b.channels > max_channels for b in blocks)
+    return len(blocks) <= MAX_CONV_BLOCKS and not wide
+
+
+def _whole(value: Any) -> str | None:
+    """A whole number (not a bool) as text, else None."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def canonical_blocks(value: str | int) -> str:
+    """A front in the spelling models and plans print ("8P, 16p" -> "8p,16p", 16 -> "16"), so
+    that two spellings of one front are one choice, one trained model and one parameter value."""
+    return ",".join(str(block) for block in parse_blocks(str(value)))
 
 
 class _ShortRepr(reprlib.Repr):
@@ -233,6 +275,8 @@ def parse_knob(name: str, raw: Any, rule: KnobRule) -> Knob:
         for i, value in enumerate(raw):
             if not rule.check(value):
                 raise KnobError(str(i), value, rule.allowed())
+        if rule.kind == "blocks":
+            raw = [canonical_blocks(value) for value in raw]
         if len(set(raw)) != len(raw):
             raise KnobError("choices", raw, "list each choice once")
         return Knob(name, rule.kind, choices=tuple(raw))
@@ -240,11 +284,13 @@ def parse_knob(name: str, raw: Any, rule: KnobRule) -> Knob:
         return _parse_range(name, raw, rule)
     if not rule.check(raw):
         raise KnobError("value", raw, rule.allowed())
+    if rule.kind == "blocks":
+        return Knob(name, rule.kind, fixed=canonical_blocks(raw))
     return Knob(name, rule.kind, fixed=float(raw) if rule.kind == "float" else raw)
 
 
 def _parse_range(name: str, raw: dict, rule: KnobRule) -> Knob:
-    if rule.kind in ("choice", "part"):
+    if rule.kind in ("choice", "part", "blocks"):
         raise KnobError("range", raw, f"{name} takes a value or a list; {rule.allowed()}")
     unknown = set(raw) - {"low", "high", "step", "log"}
     if unknown:
@@ -312,24 +358,38 @@ def suggest_design(trial: optuna.trial.BaseTrial, space: dict[str, Knob]) -> dic
             if design["ensemble"] == "time"
             else space["sample_lanes"].suggest(trial, "sample_lanes")
         )
+    layers = {"width": design["depth"], "threshold_scale": _hidden_layers(design)}
     for name in PER_LAYER:
-        design[name] = [space[name].suggest(trial, f"{name}_{i}") for i in range(design["depth"])]
+        design[name] = [space[name].suggest(trial, f"{name}_{i}") for i in range(layers[name])]
     if design["ensemble"] == "time":
         design["samples"] = min(design["samples"], design["timesteps"])
     return design
 
 
+def _hidden_layers(design: dict[str, Any]) -> int:
+    """Hidden layers of the SNN: the convolutional blocks, then the dense ones."""
+    return len(parse_blocks(design["conv"])) + design["depth"]
+
+
+def _max_layers(space: dict[str, Knob]) -> dict[str, int]:
+    """{per-layer knob: its most layers in the space} (the deepest network, the longest
+    convolutional front)."""
+    depth = space["depth"]
+    max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
+    blocks = max(len(parse_blocks(front)) for front in space["conv"].grid_values())
+    return {"width": max_depth, "threshold_scale": blocks + max_depth}
+
+
 def grid_dimensions(space: dict[str, Knob]) -> dict[str, float]:
     """{grid parameter: number of values} of `grid_search_space`, computed without building
     a value (per-layer knobs once per layer of the deepest network)."""
-    depth = space["depth"]
-    max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
+    layers = _max_layers(space)
     dims: dict[str, float] = {}
     for name, knob in space.items():
         if not knob.searched:
             continue
         if name in PER_LAYER:
-            dims.update({f"{name}_{i}": knob.grid_count() for i in range(max_depth)})
+            dims.update({f"{name}_{i}": knob.grid_count() for i in range(layers[name])})
         else:
             dims[name] = knob.grid_count()
     return dims
@@ -375,14 +435,13 @@ def count_text(count: float) -> str:
 def grid_search_space(space: dict[str, Knob]) -> dict[str, list[Any]]:
     """The grid for optuna's GridSampler: searched knobs only, per-layer ones for max depth."""
     check_grid_size(space)
-    depth = space["depth"]
-    max_depth = int(depth.high if depth.low is not None else max(depth.grid_values()))
+    layers = _max_layers(space)
     grid: dict[str, list[Any]] = {}
     for name, knob in space.items():
         if not knob.searched:
             continue
         if name in PER_LAYER:
-            grid.update({f"{name}_{i}": knob.grid_values() for i in range(max_depth)})
+            grid.update({f"{name}_{i}": knob.grid_values() for i in range(layers[name])})
         else:
             grid[name] = knob.grid_values()
     return grid

@@ -148,6 +148,24 @@ def clock_note(front: list[FrozenTrial]) -> str | None:
     )
 
 
+def conv_note(front: list[FrozenTrial]) -> str | None:
+    """One sentence naming the front designs with a convolutional front priced uncalibrated
+    (the estimate's `calibrated` false): no synthesized convolution has fitted its components
+    yet, so its resources, power and energy are first-principles figures, rougher than a
+    calibrated dense design's, and no backend exports it yet."""
+    rough = [t for t in front if metric(t, "conv") and metric(t, "calibrated") is False]
+    if not rough:
+        return None
+    listed = ", ".join(f"{t.number} (conv {metric(t, 'conv')})" for t in rough)
+    noun = "trial" if len(rough) == 1 else "trials"
+    return (
+        f"Uncalibrated: {noun} {listed} price a convolutional front with first-principles "
+        "coefficients (calibrated: false), which no synthesized convolution has calibrated "
+        "yet; read their resources, power and energy as rough, and note that the HLS and RTL "
+        "backends build dense designs only (issue 23)."
+    )
+
+
 def ties_line(study: optuna.Study, trial: FrozenTrial) -> str | None:
     """For `dse show`: which front designs `trial` is indistinguishable from in accuracy."""
     images = metric(trial, IMAGES_ATTR)

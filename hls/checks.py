@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hls.golden import GoldenVectors
+from hls.support import refuse_conv
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 
@@ -50,6 +51,7 @@ def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
             f"{path}: not the design.json of `dse export` (needs quantization, config and "
             "golden); re-run `dse export`"
         ) from None
+    refuse_conv(design["config"].get("conv"), str(path))
     return scoring, design.get("estimates") or {}, shape
 
 

@@ -18,7 +18,9 @@ import numpy as np
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hls.rtl.context import memory_files, rtl_context
+from hls.support import refuse_conv
 from hls.vitis.context import template_context
+from hwmodel.architecture import ConvBlock
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -263,6 +265,7 @@ def export_design(
 
     if n_images < 1:
         raise HardwareInputError(f"--images: {n_images} must be at least 1")
+    refuse_conv(config.conv, "export")
     model = load_model(model_dir)
     if tuple(model.widths) != tuple(config.widths):
         raise HardwareInputError(
@@ -278,6 +281,7 @@ def export_design(
             "from the model"
         )
     snn = convert(model, threshold_scales, weights=weights)
+    refuse_conv([ConvBlock(s.channels, s.pool) for s in snn.conv_shapes], "export")  # --model
     if splits is None:
         splits = load_dataset(model.dataset, root=dataset_root)
     x, y = splits.test

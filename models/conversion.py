@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from models.errors import ModelInputError
+from models.imported import ImportedModel
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 from models.training import TrainedModel
 
@@ -69,15 +70,19 @@ def _threshold_scales(scales: Sequence[float] | None, n_hidden: int) -> np.ndarr
 
 @torch.no_grad()
 def convert(
-    model: TrainedModel,
+    model: TrainedModel | ImportedModel,
     threshold_scales: Sequence[float] | None = None,
     weights: WeightSource = "sample",
 ) -> ConvertedSNN:
     """The converted SNN of `model`; `threshold_scales` multiply each hidden threshold.
 
     ``weights="mode"`` gives the deterministic binary SNN (probabilities 0/1) with the output
-    scale fitted for the mode network; ``"sample"`` keeps the Bernoulli posterior.
+    scale fitted for the mode network; ``"sample"`` keeps the Bernoulli posterior.  An
+    imported model is already a (deterministic) SNN: it is handed on, thresholds scaled.
     """
+    if isinstance(model, ImportedModel):
+        _probabilities(torch.zeros(0), weights)  # the same check of `weights`
+        return model.converted(threshold_scales)
     net = model.network
     n_hidden = len(net.norms)
     scales = _threshold_scales(threshold_scales, n_hidden)

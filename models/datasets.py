@@ -61,6 +61,9 @@ Split = tuple[torch.Tensor, torch.Tensor]
 
 #: Datasets known by name (also usable as another dataset's out-of-distribution set).
 DATASETS = ("digits", "mnist", "fashion-mnist")
+#: (inputs, classes) of each dataset's flattened images, known without loading them (an
+#: imported network is checked against them; a test holds them equal to the loaded data).
+SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
 #: The user's own images in one .npz file; ``root`` names the file.
 NPZ = "npz"
 KINDS = (*DATASETS, NPZ)

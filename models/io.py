@@ -6,7 +6,9 @@ directory from elsewhere cannot execute code; everything needed to rebuild the n
 and the image's ``input_shape`` [C, H, W]) is in ``settings.json``, with the SHA-256 of
 ``weights.pt``
 (format 2): flipped bytes in a tensor still load as a state dict, so only the digest tells a
-damaged model from a trained one.  Format-1 directories (no digest) still load.
+damaged model from a trained one.  Format-1 directories (no digest) still load.  A directory
+written by `dse import` (``"kind": "imported"`` in settings.json) loads as the
+`models.imported.ImportedModel` it holds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from models.errors import ModelInputError
+from models.imported import IMPORTED_KIND, ImportedModel, load_imported
 from models.network import BayesBinaryNet
 from models.training import TrainConfig, TrainedModel
 
@@ -81,10 +84,14 @@ def _check_weights_digest(path: Path, settings: dict) -> None:
         )
 
 
-def load_model(directory: str | Path) -> TrainedModel:
-    """Rebuild a TrainedModel saved by `save_model`; bad or missing files are ModelInputError."""
+def load_model(directory: str | Path) -> TrainedModel | ImportedModel:
+    """Rebuild a TrainedModel saved by `save_model` (or the ImportedModel `dse import` wrote);
+    bad or missing files are ModelInputError."""
     path = Path(directory)
     settings_path, weights_path = path / SETTINGS_FILE, path / WEIGHTS_FILE
+    imported = _imported_settings(settings_path)
+    if imported is not None:
+        return load_imported(path, imported)
     if not settings_path.is_file() or not weights_path.is_file():
         raise ModelInputError(
             f"model directory: {path} has no {SETTINGS_FILE} and {WEIGHTS_FILE}; "
@@ -135,6 +142,18 @@ def load_model(directory: str | Path) -> TrainedModel:
         ) from None
     net.eval()
     return model
+
+
+def _imported_settings(settings_path: Path) -> dict | None:
+    """The settings of an imported model's directory, or None for anything else (a trained
+    model's, or one unreadable: `load_model` then reports it as it always has)."""
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(settings, dict) and settings.get("kind") == IMPORTED_KIND:
+        return settings
+    return None
 
 
 def _check_settings(settings: Any) -> None:

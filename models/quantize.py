@@ -22,6 +22,11 @@ output layer the shift is the largest one >= 0 under which T timesteps of the wo
 current plus bias and initial value cannot saturate the membrane; scores saturate rather
 than lose resolution when b is too small for that.
 
+Strict layers.  An imported network's neurons fire when ``v > threshold`` (NIR's and
+snnTorch's rule, `ConvertedLayer.strict`); the hardware compares ``v >= threshold``.  On
+integers ``v > t`` is ``v - 1 >= t``, so a strict layer's integer membranes start one unit
+below its rounded initial value: the same spikes, with no change to the datapath.
+
 Feasibility.  Scaling down trades resolution for range: every timestep, the scaled current
 and the bias are each rounded by under one unit, so over a T-step run a neuron's membrane
 can drift by up to about T units from the float model's.  While the smallest threshold of
@@ -208,12 +213,13 @@ def quantize_network(snn: ConvertedSNN, config: AcceleratorConfig) -> IntegerNet
             threshold = _to_membrane(_round(units.threshold * 2.0**shift), bits, lowest=1)
         else:
             threshold = np.ones(layer.prob.shape[0], dtype=np.int64)
+        initial = _round(units.initial * 2.0**shift) - (1 if units.spiking and layer.strict else 0)
         layers.append(
             IntegerLayer(
                 codes=quantize_probability(layer.prob, config.k_bits),
                 threshold=threshold,
                 bias=_to_membrane(units.bias_at(shift), bits),
-                initial=_to_membrane(_round(units.initial * 2.0**shift), bits),
+                initial=_to_membrane(initial, bits),
                 shift=shift,
                 spiking=units.spiking,
                 conv=layer.conv,

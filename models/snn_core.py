@@ -126,7 +126,9 @@ class Arithmetic(Protocol):
     bias (one pass where the arithmetic can); `bias`, `threshold` and `initial` are tensors
     in that dtype; `saturate(v)` clamps in place (or does nothing);
     `summable(l)` says whether layer l's final membrane may be computed from its current
-    summed over time, i.e. whether the scaling is linear and the membrane cannot saturate.
+    summed over time, i.e. whether the scaling is linear and the membrane cannot saturate;
+    `strict(l)` whether layer l fires only above its threshold (``v > threshold``, NIR's rule)
+    rather than at it.
     """
 
     def dtype(self, index: int) -> torch.dtype: ...
@@ -137,6 +139,7 @@ class Arithmetic(Protocol):
     def initial(self, index: int) -> torch.Tensor: ...
     def saturate(self, v: torch.Tensor) -> None: ...
     def summable(self, index: int) -> bool: ...
+    def strict(self, index: int) -> bool: ...
 
 
 #: Called with (weight layer, its input spike train [runs, T, B, n_in]) for every layer whose
@@ -397,6 +400,7 @@ def _integrate(
     """
     v = arithmetic.initial(index).expand(shape).clone()
     threshold = arithmetic.threshold(index)
+    fires = torch.gt if arithmetic.strict(index) else torch.ge
     steps = schedule.timesteps if spiking else 0
     train = torch.empty((shape[0], steps, *shape[1:]), dtype=torch.bool, device=v.device)
     fired = torch.empty_like(v)  # membrane dtype: addcmul_ would convert a bool every step
@@ -404,7 +408,7 @@ def _integrate(
         v.add_(current_at(t))
         arithmetic.saturate(v)
         if spiking:
-            torch.ge(v, threshold, out=fired)
+            fires(v, threshold, out=fired)
             v.addcmul_(fired, threshold, value=-1)
             train[:, t].copy_(fired)
     return v, train

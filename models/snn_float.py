@@ -215,6 +215,7 @@ class _FloatArithmetic:
         self._bias = params("bias")
         self._threshold = params("threshold")
         self._initial = params("initial")
+        self._strict = [layer.strict for layer in snn.layers]
 
     def dtype(self, index: int) -> torch.dtype:
         return torch.float32
@@ -239,6 +240,9 @@ class _FloatArithmetic:
 
     def summable(self, index: int) -> bool:
         return True
+
+    def strict(self, index: int) -> bool:
+        return self._strict[index]
 
 
 @torch.inference_mode()

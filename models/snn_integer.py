@@ -271,6 +271,11 @@ class _IntegerArithmetic:
     def saturate(self, v: torch.Tensor) -> None:
         v.clamp_(self.lo, self.hi)
 
+    def strict(self, index: int) -> bool:
+        """Never: the hardware compares with >=; a strict layer's integer membranes start one
+        unit lower instead (`models.quantize`), which is the same test on integers."""
+        return False
+
 
 def _events(config: AcceleratorConfig, train: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """[B, rounds, T]: inputs that spiked in any lane of a round, per timestep.

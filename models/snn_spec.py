@@ -4,7 +4,10 @@ Plain numpy (no torch), so that the quantization (`models.quantize`) and the HLS
 read it as arrays.  Units: the synaptic current of weight layer l is ``sum_i w_ji x_i`` with
 w in {-1, +1} and x the layer's input (first layer: the input in [0, 1]; later layers:
 spikes in {0, 1}).  A hidden neuron adds ``current + bias`` to its membrane every timestep
-and fires when the membrane reaches ``threshold`` (reset by subtraction).
+and fires when the membrane reaches ``threshold`` (reset by subtraction).  A `strict` layer
+fires only above its threshold, as NIR's and snnTorch's neurons do (an imported network's,
+`models.nir_import`); the hardware compares with ``>=`` and gets the same spikes by starting
+such a layer's integer membranes one unit lower (`models.quantize`).
 
 Convolutional layers come first and are stored like dense ones
 (`hwmodel.template.NetworkGeometry`): `prob` is [C_out, C_in * 9], kernel index
@@ -39,6 +42,7 @@ class ConvertedLayer:
     initial: np.ndarray  # float [n_out]: membrane at the start of a run (e.g. threshold / 2)
     spiking: bool = True
     conv: ConvShape | None = None  # a 3x3 convolution: n_out = channels, n_in = C_in x 9
+    strict: bool = False  # fires when v > threshold (NIR's rule) instead of v >= threshold
 
 
 @dataclass

@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Layer sizes, inputs to classes, e.g. 784,512,512,10 (required)."),
         ] = None,
-        conv: Annotated[str | None, typer.Option(help=_CONV_HELP)] = None,
+        conv: Annotated[str, typer.Option(help=_CONV_HELP)] = "",
         input_shape: Annotated[str | None, typer.Option(help=_SHAPE_HELP)] = None,
         part: Part = HW_DEFAULTS["part"],
         pe: Pe = HW_DEFAULTS["pe"],

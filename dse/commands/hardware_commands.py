@@ -1,6 +1,6 @@
-"""`dse export` (a Vitis HLS or Verilog project from a trial or a saved model), `dse csim` (g++
-C-simulation of an HLS project) and `dse sim` (Verilator simulation of an RTL project), both
-bit-exact against the integer model."""
+"""`dse export` (a Vitis HLS or Verilog project from a trial or a saved model, or a NIR file:
+`dse.commands.interop_commands`), `dse csim` (g++ C-simulation of an HLS project) and `dse sim`
+(Verilator simulation of an RTL project), both bit-exact against the integer model."""
 
 from __future__ import annotations
 
@@ -94,10 +94,18 @@ def export(
         str,
         typer.Option(
             "--backend",
-            help="hls (Vitis HLS C++, the default) or rtl (Verilog for Verilator, "
-            "Yosys and Vivado).",
+            help="hls (Vitis HLS C++, the default), rtl (Verilog for Verilator, "
+            "Yosys and Vivado) or nir (a NIR file for snnTorch, Norse...: --out design.nir).",
         ),
     ] = "hls",
+    weight_sample: Annotated[
+        str | None,
+        typer.Option(
+            "--weight-sample",
+            help="--backend nir, Bayesian design: the weight sample to write (default 0) or "
+            "mode; NIR has no weight sampling.",
+        ),
+    ] = None,
     images: Annotated[
         int, typer.Option("--images", help="Golden test images (at most the test split).", min=1)
     ] = 16,
@@ -159,8 +167,16 @@ def export(
         if trial is None:
             raise StudyInputError("--trial: missing; name the trial to export, e.g. --trial knee")
         model_dir, config, kwargs = _from_study(study_file, trial, storage)
-    if backend not in ("hls", "rtl"):
-        raise StudyInputError(f"--backend: {backend!r} is not a backend; use hls or rtl")
+    if backend not in ("hls", "rtl", "nir"):
+        raise StudyInputError(f"--backend: {backend!r} is not a backend; use hls, rtl or nir")
+    if backend == "nir":
+        from dse.commands.interop_commands import parse_weight_sample, write_nir
+
+        sample = parse_weight_sample(weight_sample)
+        write_nir(model_dir, config, out, weight_sample=sample, force=force, kwargs=kwargs)
+        return
+    if weight_sample is not None:
+        raise StudyInputError("--weight-sample: only --backend nir takes it; remove it")
     result = export_design(
         model_dir, config, out, force=force, n_images=images, backend=backend, **kwargs
     )

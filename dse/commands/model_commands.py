@@ -144,7 +144,9 @@ def evaluation_filename(timesteps: int, samples: int, ensemble: str, **flags: An
 
 
 def evaluate(
-    model_dir: Annotated[Path, typer.Argument(help="Directory written by `dse train`.")],
+    model_dir: Annotated[
+        Path, typer.Argument(help="Directory written by `dse train` or `dse import`.")
+    ],
     timesteps: Timesteps = HW_DEFAULTS["timesteps"],
     samples: Samples = HW_DEFAULTS["samples"],
     ensemble: Ensemble = HW_DEFAULTS["ensemble"],
@@ -168,14 +170,17 @@ def evaluate(
         int, typer.Option(help="Seed of weight sampling (a study's evaluation.seed).")
     ] = 0,
 ) -> None:
-    """Convert a trained model to an SNN, score it on the test split, write JSON into DIR."""
+    """Convert a trained model to an SNN (an imported one is one already), score it on the
+    test split, write JSON into DIR."""
     from models.datasets import load_dataset, load_ood
     from models.evaluation import EvalConfig
     from models.evaluation import evaluate as run_evaluation
+    from models.imported import ImportedModel
     from models.io import load_model
 
     scales = parse_float_list(threshold_scales, "--threshold-scales")  # flags before files
     model = load_model(model_dir)
+    imported = isinstance(model, ImportedModel)  # deterministic, split like a study's (seed 0)
     cfg = EvalConfig(
         timesteps=timesteps,
         samples=samples,
@@ -183,7 +188,7 @@ def evaluate(
         encoding=encoding,
         evaluation="integer" if integer else "float",
         # An STE model has no posterior: its latent weights are not probabilities.
-        weights="mode" if mode_weights or model.config.method == "ste" else "sample",
+        weights="mode" if mode_weights or imported or model.config.method == "ste" else "sample",
         k_bits=k_bits,
         membrane_bits=membrane_bits,
         reuse=reuse,
@@ -192,7 +197,7 @@ def evaluate(
         seed=seed,
     )
     # The training seed fixes the validation split the output scale is fitted on.
-    splits = load_dataset(model.dataset, root=data_root, seed=model.config.seed)
+    splits = load_dataset(model.dataset, root=data_root, seed=0 if imported else model.config.seed)
     ood_x = None
     if ood:
         ood_x = load_ood(

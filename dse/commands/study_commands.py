@@ -102,13 +102,14 @@ def _print_front(study: optuna.Study) -> int:
     accuracy differences; returns the front's size."""
     from dse.holdout import gap_summary
     from dse.selection import front_trials
-    from dse.summary import clock_note, front_tables, selection_note
+    from dse.summary import clock_note, conv_note, front_tables, selection_note
 
     out = console()
     front = front_trials(study)
     for table in front_tables(study, width=out.width):
         out.print(table)
-    for line in (gap_summary(study), selection_note(study, front), clock_note(front)):
+    notes = (gap_summary(study), selection_note(study, front), clock_note(front), conv_note(front))
+    for line in notes:
         if line is not None:
             typer.echo(line)
     return len(front)

@@ -106,7 +106,7 @@ def test_count_models_counts_each_cache_entry(methods, models: int) -> None:
     [
         ({"method": "sampled"}, {}, "search.method: 'sampled' is not allowed; use one of"),
         ({"method": ["ste", "bnn"]}, {}, "search.method.1: 'bnn' is not allowed"),
-        ({}, {"method": "ste"}, "training.method: 'method' is not allowed; known:"),
+        ({}, {"method": "ste"}, "training.method: 'method' is not allowed; the search sets it"),
     ],
 )
 def test_the_schema_refuses_bad_methods(search, training, needle: str) -> None:

@@ -164,7 +164,10 @@ def test_grid_space_lists_every_value() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["quickstart", "mnist", "mnist98", "fashion_mnist", "paper"])
+SHIPPED = ("quickstart", "mnist", "mnist98", "fashion_mnist", "paper", "mnist_conv", "fashion_conv")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_studies_are_valid(name: str) -> None:
     cfg = load_study_file(STUDIES / f"{name}.yaml")
     assert cfg.name
@@ -219,3 +222,19 @@ def test_mnist98_trains_once_and_searches_hardware_exact_designs_at_t_8_or_less(
     )
     profile = cfg.evaluation.calibration  # as the study prices it (by default yosys-rtl)
     assert estimate(largest, util_cap=cfg.constraints.util_cap, calibration=profile)["fits"] == 1
+
+
+def test_every_shipped_study_is_checked() -> None:
+    """A study added to studies/ joins SHIPPED, so that the loader checks it."""
+    assert {path.stem for path in STUDIES.glob("*.yaml")} == set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", ["mnist_conv", "fashion_conv"])
+def test_conv_studies_search_fronts_on_the_xc7z020_at_t_8_or_less(name: str) -> None:
+    cfg = load_study_file(STUDIES / f"{name}.yaml")
+    knobs = cfg.knobs
+    assert set(knobs["conv"].choices) == {"8p,16p", "16p,32p"}
+    assert max(knobs["timesteps"].grid_values()) <= 8
+    assert knobs["part"].fixed == "xc7z020clg400-1"
+    assert cfg.evaluation.mode == "integer"
+    assert cfg.dataset.max_selection is None  # designs compared on the whole selection split

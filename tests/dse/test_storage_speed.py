@@ -242,3 +242,26 @@ def test_tpe_can_learn_from_the_sampled_trials_only() -> None:
     study.sampler = TrialHistory(Recording(seed=0, n_startup_trials=2), variants=True)
     study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1)
     assert seen[-1] == 14
+
+
+@pytest.mark.parametrize(
+    ("sampler", "expected"),
+    [
+        ({"name": "tpe"}, True),
+        ({"name": "gp"}, False),
+        ({"name": "gp", "variants_in_history": True}, True),
+        ({"name": "tpe", "variants_in_history": False}, False),
+    ],
+)
+def test_each_sampler_learns_from_the_variants_as_measured_unless_the_study_says(
+    sampler: dict, expected: bool
+) -> None:
+    """TPE keeps the hardware variants in its history, GP leaves them out (docs/measurements.md,
+    "Search quality"); `sampler.variants_in_history` overrides either."""
+    raw = {
+        "name": "s",
+        "objectives": [{"metric": "accuracy", "direction": "maximize"}],
+        "sampler": sampler,
+    }
+    built = dse.runner.build_sampler(parse_study(raw, "s.yaml"))
+    assert isinstance(built, TrialHistory) and built.variants is expected
