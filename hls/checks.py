@@ -33,9 +33,10 @@ def check_project(root: Path, files: tuple[str, ...], kind: str = "") -> None:
         )
 
 
-def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
+def design_settings(path: Path, backend: str) -> tuple[dict, dict, tuple[int, int]]:
     """From design.json: the score-to-probability settings, the cost model's estimates and
-    the golden vectors' (images, inputs) that the testbench must hold."""
+    the golden vectors' (images, inputs) that the testbench must hold.  The `backend` reading
+    it ("hls" refuses a convolutional design: its kernel builds dense networks only)."""
     try:
         design = json.loads(path.read_text(encoding="utf-8"))
         scoring = {
@@ -51,7 +52,8 @@ def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
             f"{path}: not the design.json of `dse export` (needs quantization, config and "
             "golden); re-run `dse export`"
         ) from None
-    refuse_conv(design["config"].get("conv"), str(path))
+    if backend == "hls":
+        refuse_conv(design["config"].get("conv"), str(path))
     return scoring, design.get("estimates") or {}, shape
 
 
