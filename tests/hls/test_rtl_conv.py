@@ -139,7 +139,7 @@ def test_hls_export_refuses_a_conv_design_in_one_line(tmp_path: Path):
     config = random_conv_design(4)
     snn = random_conv_snn(config, np.random.default_rng(0))
     images = np.zeros((1, config.layer_sizes[0]))
-    with pytest.raises(HardwareInputError, match="--backend hls: .* use --backend rtl"):
+    with pytest.raises(HardwareInputError, match="--backend hls: .* export it with --backend rtl"):
         export_project(snn, config, images, np.zeros(1, int), tmp_path / "p", backend="hls")
 
 
@@ -163,7 +163,7 @@ def test_dse_export_and_sim_of_a_saved_conv_model(tmp_path: Path, capsys):
     args = ["export", "--model", str(model), "--images", "2", "--timesteps", "2"]
     args += ["--samples", "1", "--pe", "2", "--k-bits", "4"]
     assert main([*args, "--backend", "hls", "--out", str(tmp_path / "h")]) == 2
-    assert "use --backend rtl" in capsys.readouterr().err
+    assert "export it with --backend rtl" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()
     assert main([*args, "--backend", "rtl", "--out", str(tmp_path / "r")]) == 0
     design = json.loads((tmp_path / "r" / "design.json").read_text())
