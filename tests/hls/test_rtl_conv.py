@@ -26,7 +26,8 @@ CONV_ARRAYS = ("image", "lines_", "fmap_", "membrane_", "signs_", "pool_", "queu
 
 def random_conv_design(seed: int) -> AcceleratorConfig:
     """A small convolutional design.  The seed walks ensemble x sampling, one or two blocks and
-    1-3 lanes; seeds 4 and 9 are deterministic (k = 1); seed 0 has a 9 x 9 image and an
+    1-3 lanes and spreads the membrane width over 4..32; seeds 4 and 9 are deterministic
+    (k = 1), the others draw k = 2..16; seed 0 has a 9 x 9 image and an
     unpooled first block, so that the image and its feature map are block RAM and its line
     buffer LUTRAM, and seed 3 has 16 channels at one neuron per row (LUTRAM membranes)."""
     rng = np.random.default_rng(seed + 900)
@@ -52,8 +53,8 @@ def random_conv_design(seed: int) -> AcceleratorConfig:
         pe=1 if wide else int(rng.integers(1, 5)),
         synapses_per_cycle=1 if wide else int(rng.integers(1, 3)),
         sample_lanes=1 + seed % 3,
-        k_bits=1 if seed % 5 == 4 else int(rng.integers(2, 9)),
-        membrane_bits=int(rng.integers(6, 25)),
+        k_bits=1 if seed % 5 == 4 else int(rng.integers(2, 17)),
+        membrane_bits=4 + (28 * seed) // (N_DESIGNS - 1),
         reuse=int(2 ** rng.integers(0, 4)),
         sampling=("memory", "regenerate")[(seed // 2) % 2],
         ensemble=ensemble,
