@@ -10,7 +10,7 @@ converted float SNN and the integer datapath (`--k-bits`, 16-bit membranes) at e
 `--timesteps` T, with the time ensemble (S = T weight samples in one run; an STE network's
 mode weights), as benchmarks/mnist_accuracy.py does.
 Prints one row per network: weights, seconds per training epoch, accuracies.  MNIST comes
-from ``../shared/datasets/mnist`` (`--root`).
+from ``../shared/datasets/mnist``, Fashion-MNIST from where the loader finds it (`--root`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _ann_accuracy(model, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--root", type=Path, default=MNIST_ROOT)
+    parser.add_argument("--root", type=Path, default=None, help="default: the loader's search")
     parser.add_argument("--conv", default="8p,16p")
     parser.add_argument("--widths", type=_ints, default=(64,))
     parser.add_argument("--mlp", type=_ints, default=(128,))
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    root = args.root if args.dataset != "digits" else None
+    root = args.root or (MNIST_ROOT if args.dataset == "mnist" else None)
     splits = load_dataset(
         args.dataset, root=root, seed=0, max_train=args.max_train, max_test=args.max_test
     )

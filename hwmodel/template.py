@@ -66,6 +66,7 @@ __all__ = [
     "AcceleratorConfig",
     "IntegerLayer",
     "IntegerNetwork",
+    "GeometryView",
     "NetworkGeometry",
     "KEY_CONSTANTS",
     "MASK32",
@@ -379,6 +380,34 @@ class NetworkGeometry:
         )
 
 
+class GeometryView:
+    """The shape facts of a network that has a `geometry` (`IntegerNetwork` and
+    `models.snn_spec.ConvertedSNN`), read through it so that the two cannot differ."""
+
+    geometry: NetworkGeometry
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, ..., classes) of the dense layers, after a convolutional front the inputs
+        are its flattened outputs."""
+        return self.geometry.widths
+
+    @property
+    def conv_shapes(self) -> tuple[ConvShape, ...]:
+        """The convolutional layers' geometry (empty for a dense network)."""
+        return self.geometry.conv_shapes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
+        return self.geometry.input_shape
+
+    @property
+    def input_size(self) -> int:
+        """Input values per image (C x H x W, or the dense network's first width)."""
+        return self.geometry.input_size
+
+
 def parse_shape(value: object) -> tuple[int, int, int] | None:
     """An input shape (channels, height, width) from ``"1x28x28"``, ``"1,28,28"`` or a
     sequence of three positive integers; None (or "") is none."""
@@ -417,7 +446,7 @@ class IntegerLayer:
 
 
 @dataclass
-class IntegerNetwork:
+class IntegerNetwork(GeometryView):
     """A converted network quantized for the template: what goes into the parameter header.
 
     Weight layers are numbered globally, convolutions first (`NetworkGeometry`); the PRNG key
@@ -434,27 +463,6 @@ class IntegerNetwork:
             tuple(tuple(int(n) for n in layer.codes.shape) for layer in self.layers),
             tuple(layer.conv for layer in self.layers),
         )
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """(inputs, ..., classes) of the dense layers, derived from the code matrices (after a
-        convolutional front, the inputs are its flattened outputs)."""
-        return self.geometry.widths
-
-    @property
-    def conv_shapes(self) -> tuple[ConvShape, ...]:
-        """The convolutional layers' geometry (empty for a dense network)."""
-        return self.geometry.conv_shapes
-
-    @property
-    def input_shape(self) -> tuple[int, int, int] | None:
-        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
-        return self.geometry.input_shape
-
-    @property
-    def input_size(self) -> int:
-        """Input values per image (C x H x W, or the dense network's first width)."""
-        return self.geometry.input_size
 
 
 def xorshift32(x: np.ndarray) -> np.ndarray:

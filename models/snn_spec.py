@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwmodel.architecture import ConvShape
-from hwmodel.template import NetworkGeometry
+from hwmodel.template import GeometryView, NetworkGeometry
 
 __all__ = ["ConvertedLayer", "ConvertedSNN"]
 
@@ -46,7 +46,7 @@ class ConvertedLayer:
 
 
 @dataclass
-class ConvertedSNN:
+class ConvertedSNN(GeometryView):
     """A whole converted network plus the output scale fitted on the validation split."""
 
     layers: list[ConvertedLayer]
@@ -59,24 +59,3 @@ class ConvertedSNN:
             tuple(tuple(int(n) for n in layer.prob.shape) for layer in self.layers),
             tuple(layer.conv for layer in self.layers),
         )
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """(inputs, ..., classes) of the dense layers; after a convolutional front the inputs
-        are its flattened outputs."""
-        return self.geometry.widths
-
-    @property
-    def conv_shapes(self) -> tuple[ConvShape, ...]:
-        """The convolutional layers' geometry (empty for a dense network)."""
-        return self.geometry.conv_shapes
-
-    @property
-    def input_shape(self) -> tuple[int, int, int] | None:
-        """(C, H, W) of the input image of a convolutional network; None for a dense one."""
-        return self.geometry.input_shape
-
-    @property
-    def input_size(self) -> int:
-        """Input values per image (C x H x W, or the dense network's first width)."""
-        return self.geometry.input_size

@@ -10,7 +10,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from test_pricing_cache import PARTS, bits, profile_with_everything, random_designs, reference
+from test_pricing_cache import (
+    bits,
+    plan_knobs,
+    profile_with_everything,
+    random_designs,
+    reference,
+)
 
 from dse.cli import main
 from hwmodel.architecture import ConvBlock, flat_size
@@ -53,37 +59,12 @@ def random_conv_designs(n: int, seed: int) -> pd.DataFrame:
         shape, blocks = random_front(rng)
         hidden = [(), (16,), (40, 12), (7,)][rng.integers(4)]
         widths = (flat_size(shape, blocks), *hidden, int(rng.choice([4, 10])))
-        timesteps = int(rng.choice([1, 2, 4, 8]))
-        ensemble = str(rng.choice(["repeat", "time"]))
-        samples = int(rng.integers(1, 9))
-        samples = min(samples, timesteps) if ensemble == "time" else samples
         conv = ",".join(map(str, blocks))
         input_shape = "x".join(map(str, shape))
         sizes = AcceleratorConfig(widths, conv=conv, input_shape=input_shape).layer_sizes
         events = rng.uniform(0, 1, len(sizes) - 2) * np.array(sizes[1:-1])
-        rows.append(
-            {
-                "widths": widths,
-                "conv": conv,
-                "input_shape": input_shape,
-                "pe": int(rng.choice([1, 2, 4, 8, 16, 64])),
-                "synapses_per_cycle": int(rng.choice([1, 2, 4])),
-                "sample_lanes": int(rng.choice([1, 2, 3, 8])),
-                "k_bits": int(rng.choice([1, 1, 3, 8, 12])),
-                "membrane_bits": int(rng.integers(6, 25)),
-                "reuse": int(rng.choice([1, 2, 4, 16])),
-                "input_bits": int(rng.choice([1, 8])),
-                "sampling": str(rng.choice(["memory", "regenerate"])),
-                "clock_mhz": float(rng.uniform(50, 250)),
-                "part": str(rng.choice(PARTS)),
-                "ensemble": ensemble,
-                "timesteps": timesteps,
-                "samples": samples,
-                "seed": int(rng.integers(0, 3)),
-                "activity": np.array([sizes[0], *events]),
-                "loop_events": np.array([sizes[0], *(events * rng.uniform(1, 2))]),
-            }
-        )
+        knobs = plan_knobs(rng, sizes[0], events)
+        rows.append({"widths": widths, "conv": conv, "input_shape": input_shape, **knobs})
     return pd.DataFrame(rows)
 
 

@@ -62,33 +62,35 @@ def random_designs(n: int, seed: int) -> pd.DataFrame:
     rows = []
     for _ in range(n):
         widths = WIDTHS[rng.integers(len(WIDTHS))]
-        timesteps = int(rng.choice([1, 2, 4, 8]))
-        ensemble = str(rng.choice(["repeat", "time"]))
-        samples = int(rng.integers(1, 9))
-        samples = min(samples, timesteps) if ensemble == "time" else samples
         hidden = rng.uniform(0, 1, len(widths) - 2) * np.array(widths[1:-1])
-        rows.append(
-            {
-                "widths": widths,
-                "pe": int(rng.choice([1, 2, 4, 8, 16, 64])),
-                "synapses_per_cycle": int(rng.choice([1, 2, 4])),
-                "sample_lanes": int(rng.choice([1, 2, 3, 8])),
-                "k_bits": int(rng.choice([1, 1, 3, 8, 12])),
-                "membrane_bits": int(rng.integers(6, 25)),
-                "reuse": int(rng.choice([1, 2, 4, 16])),
-                "input_bits": int(rng.choice([1, 8])),
-                "sampling": str(rng.choice(["memory", "regenerate"])),
-                "clock_mhz": float(rng.uniform(50, 250)),
-                "part": str(rng.choice(PARTS)),
-                "ensemble": ensemble,
-                "timesteps": timesteps,
-                "samples": samples,
-                "seed": int(rng.integers(0, 3)),
-                "activity": np.array([widths[0], *hidden]),
-                "loop_events": np.array([widths[0], *(hidden * rng.uniform(1, 2))]),
-            }
-        )
+        rows.append({"widths": widths, **plan_knobs(rng, widths[0], hidden)})
     return pd.DataFrame(rows)
+
+
+def plan_knobs(rng: np.random.Generator, inputs: int, events: np.ndarray) -> dict:
+    """Every plan knob but the network drawn at random, and the activity of a network with
+    `inputs` input values and `events` mean events per hidden layer."""
+    timesteps = int(rng.choice([1, 2, 4, 8]))
+    ensemble = str(rng.choice(["repeat", "time"]))
+    samples = int(rng.integers(1, 9))
+    return {
+        "pe": int(rng.choice([1, 2, 4, 8, 16, 64])),
+        "synapses_per_cycle": int(rng.choice([1, 2, 4])),
+        "sample_lanes": int(rng.choice([1, 2, 3, 8])),
+        "k_bits": int(rng.choice([1, 1, 3, 8, 12])),
+        "membrane_bits": int(rng.integers(6, 25)),
+        "reuse": int(rng.choice([1, 2, 4, 16])),
+        "input_bits": int(rng.choice([1, 8])),
+        "sampling": str(rng.choice(["memory", "regenerate"])),
+        "clock_mhz": float(rng.uniform(50, 250)),
+        "part": str(rng.choice(PARTS)),
+        "ensemble": ensemble,
+        "timesteps": timesteps,
+        "samples": min(samples, timesteps) if ensemble == "time" else samples,
+        "seed": int(rng.integers(0, 3)),
+        "activity": np.array([inputs, *events]),
+        "loop_events": np.array([inputs, *(events * rng.uniform(1, 2))]),
+    }
 
 
 def reference(row: dict, cal: Calibration | None, backend: str, cap: float) -> dict:

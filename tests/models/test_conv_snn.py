@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_snn_integer import template_signs
 
 from hwmodel.architecture import conv_shapes, parse_blocks
 from hwmodel.errors import HardwareInputError
-from hwmodel.template import AcceleratorConfig, NetworkGeometry, random_codes, sample_signs
+from hwmodel.template import AcceleratorConfig, NetworkGeometry
 from models.conversion import convert
 from models.datasets import load_dataset
 from models.evaluation import EvalConfig, evaluate
@@ -97,14 +98,6 @@ def reference_run(net, x, cfg):
     lo, hi = -(1 << (cfg.membrane_bits - 1)), (1 << (cfg.membrane_bits - 1)) - 1
     n_layers = len(net.layers)
 
-    def weights(sample):
-        out = []
-        for index, layer in enumerate(net.layers):
-            n_out, n_in = layer.codes.shape
-            r = random_codes(cfg.seed, sample, index, n_in, n_out, cfg.reuse, cfg.k_bits)
-            out.append(sample_signs(layer.codes, r).astype(np.int64))
-        return out
-
     def update(v, current, layer, channel):
         shifted = current << layer.shift if layer.shift >= 0 else current >> -layer.shift
         v = min(max(v + shifted + int(layer.bias[channel]), lo), hi)
@@ -124,7 +117,7 @@ def reference_run(net, x, cfg):
                     state.append([int(v) for v in np.repeat(layer.initial, size)])
             for t in range(cfg.timesteps):
                 sample = run if cfg.ensemble == "repeat" else t * cfg.samples // cfg.timesteps
-                w = weights(sample)
+                w = template_signs(net, cfg, sample)
                 inputs = pixels.reshape(net.input_shape) if net.input_shape else pixels
                 for index, layer in enumerate(net.layers):
                     conv = layer.conv

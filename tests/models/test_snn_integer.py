@@ -47,18 +47,21 @@ def random_snn(widths, rng, threshold=3.0):
     return ConvertedSNN(layers=layers, output_scale=1.5)
 
 
+def template_signs(net: IntegerNetwork, cfg: AcceleratorConfig, sample: int) -> list:
+    """Each layer's +-1 weights of `sample` [n_out, n_in] from the template's own primitives
+    (`random_codes`, `sample_signs`), not from the model's vectorised draw."""
+    out = []
+    for index, layer in enumerate(net.layers):
+        n_out, n_in = layer.codes.shape
+        r = random_codes(cfg.seed, sample, index, n_in, n_out, cfg.reuse, cfg.k_bits)
+        out.append(sample_signs(layer.codes, r).astype(np.int64))
+    return out
+
+
 def reference_run(net: IntegerNetwork, x: np.ndarray, cfg: AcceleratorConfig):
     """Image by image, sample by sample, neuron by neuron: the template's prose, literally."""
     n_layers = len(net.layers)
     lo, hi = -(1 << (cfg.membrane_bits - 1)), (1 << (cfg.membrane_bits - 1)) - 1
-
-    def weights(sample):
-        out = []
-        for index, layer in enumerate(net.layers):
-            n_out, n_in = layer.codes.shape
-            r = random_codes(cfg.seed, sample, index, n_in, n_out, cfg.reuse, cfg.k_bits)
-            out.append(sample_signs(layer.codes, r).astype(np.int64))
-        return out
 
     def step(state, w, inputs, index):
         layer = net.layers[index]
@@ -80,7 +83,7 @@ def reference_run(net: IntegerNetwork, x: np.ndarray, cfg: AcceleratorConfig):
             state = [[int(v) for v in layer.initial] for layer in net.layers]
             for t in range(cfg.timesteps):
                 sample = run if cfg.ensemble == "repeat" else t * cfg.samples // cfg.timesteps
-                w = weights(sample)
+                w = template_signs(net, cfg, sample)
                 inputs = image
                 for index in range(n_layers):
                     inputs = step(state[index], w[index], inputs, index)
