@@ -152,6 +152,8 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
         conv = plan.loop(f"conv_{index}")
         named = {stage.name: stage.index for stage in conv.stages}
         taps = [s.index for s in conv.stages if s.name.startswith("taps")]
+        if index and len(taps) != 1:  # the template counts 9 spiking taps in one stage
+            raise ValueError(f"conv_{index}: {len(taps)} tap stages; the RTL builds one")
         real = min(plan.npc, shape.channels)
         levels = popcount_levels(plan.lanes * real)
         last = index == config.n_conv - 1
