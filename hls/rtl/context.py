@@ -286,11 +286,20 @@ def _states(plan: HardwarePlan) -> list[str]:
 
 
 def _check(plan: HardwarePlan) -> None:
-    if plan.prng_units and plan.array("keys").kind != "registers":
+    """The RTL backend keeps the layer keys in registers (at most 8 words)."""
+    if not plan.prng_units or plan.array("keys").kind == "registers":
+        return
+    config = plan.config
+    if plan.array("keys").depth > config.n_layers:  # a conv front under `time`: every sample's
         raise HardwareInputError(
-            f"widths: {plan.config.n_layers} weight layers; the RTL backend keeps the layer keys "
-            "in registers (at most 8 layers), so use fewer layers or the HLS backend"
+            f"samples: {config.samples} weight samples x {config.n_layers} weight layers of "
+            "keys, held at once by a convolutional front under the time ensemble; the RTL "
+            "backend keeps at most 8 in registers, so use fewer samples"
         )
+    raise HardwareInputError(
+        f"widths: {config.n_layers} weight layers; the RTL backend keeps the layer keys "
+        "in registers (at most 8 layers), so use fewer layers or the HLS backend"
+    )
 
 
 def rtl_context(net: IntegerNetwork, config: AcceleratorConfig, design_name: str) -> dict:

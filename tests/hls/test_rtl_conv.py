@@ -170,3 +170,21 @@ def test_dse_export_and_sim_of_a_saved_conv_model(tmp_path: Path, capsys):
     design = json.loads((tmp_path / "r" / "design.json").read_text())
     assert (design["config"]["conv"], design["config"]["input_shape"]) == ("4p", [1, 8, 8])
     assert main(["sim", str(tmp_path / "r")]) == 0
+
+
+def test_rtl_refuses_more_time_samples_than_its_key_registers_hold(tmp_path: Path):
+    """A conv front under `time` holds every sample's layer keys: at most 8 registers."""
+    config = AcceleratorConfig(
+        widths=(2, 2, 3),
+        conv="2p,2p",
+        input_shape=(1, 4, 4),
+        pe=1,
+        k_bits=3,
+        ensemble="time",
+        timesteps=3,
+        samples=3,
+    )
+    snn = random_conv_snn(config, np.random.default_rng(0))
+    images = np.zeros((1, 16))
+    with pytest.raises(HardwareInputError, match="samples: 3 weight samples x 4 weight layers"):
+        export_project(snn, config, images, np.zeros(1, int), tmp_path / "p", backend="rtl")
