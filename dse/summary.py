@@ -152,7 +152,7 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     """One sentence naming the front designs with a convolutional front priced uncalibrated
     (the estimate's `calibrated` false): no synthesized convolution has fitted its components
     yet, so its resources, power and energy are first-principles figures, rougher than a
-    calibrated dense design's, and no backend exports it yet."""
+    calibrated dense design's, and the HLS backend does not export it."""
     rough = [t for t in front if metric(t, "conv") and metric(t, "calibrated") is False]
     if not rough:
         return None
@@ -161,8 +161,8 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     return (
         f"Uncalibrated: {noun} {listed} price a convolutional front with first-principles "
         "coefficients (calibrated: false), which no synthesized convolution has calibrated "
-        "yet; read their resources, power and energy as rough, and note that the HLS and RTL "
-        "backends build dense designs only (issue 23)."
+        "yet; read their resources, power and energy as rough, and note that the HLS "
+        "backend builds dense designs only (export them with --backend rtl)."
     )
 
 

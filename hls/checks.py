@@ -5,6 +5,7 @@ accuracy of a run's class scores; `CsimError` when a build or run fails."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,10 @@ def check_project(root: Path, files: tuple[str, ...], kind: str = "") -> None:
         )
 
 
-def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
+def design_settings(path: Path, backend: str) -> tuple[dict, dict, tuple[int, int]]:
     """From design.json: the score-to-probability settings, the cost model's estimates and
-    the golden vectors' (images, inputs) that the testbench must hold."""
+    the golden vectors' (images, inputs) that the testbench must hold.  The `backend` reading
+    it ("hls" refuses a convolutional design: its kernel builds dense networks only)."""
     try:
         design = json.loads(path.read_text(encoding="utf-8"))
         scoring = {
@@ -42,13 +44,16 @@ def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
             "divisor": float(design["quantization"]["score_divisor"]),
             "timesteps": int(design["config"]["timesteps"]),
         }
-        shape = (int(design["golden"]["images"]), int(design["config"]["widths"][0]))
+        image = design["config"].get("input_shape")  # a convolutional front's C x H x W
+        inputs = math.prod(image) if image else design["config"]["widths"][0]
+        shape = (int(design["golden"]["images"]), int(inputs))
     except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         raise HardwareInputError(
             f"{path}: not the design.json of `dse export` (needs quantization, config and "
             "golden); re-run `dse export`"
         ) from None
-    refuse_conv(design["config"].get("conv"), str(path))
+    if backend == "hls":
+        refuse_conv(design["config"].get("conv"), str(path))
     return scoring, design.get("estimates") or {}, shape
 
 

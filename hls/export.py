@@ -166,6 +166,8 @@ def export_project(
         raise HardwareInputError(
             f"--backend: {backend!r} is not a backend; use one of {', '.join(BACKENDS)}"
         )
+    if backend == "hls":
+        refuse_conv(config.conv, "--backend hls")
     writer = ProjectWriter(out_dir, force=force)
     net = quantize_network(snn, config)
     x_int = quantize_input(images, config.input_bits)
@@ -260,7 +262,8 @@ def export_design(
 
     if n_images < 1:
         raise HardwareInputError(f"--images: {n_images} must be at least 1")
-    refuse_conv(config.conv, "export")
+    if backend == "hls":
+        refuse_conv(config.conv, "export")
     model = load_model(model_dir)
     if tuple(model.widths) != tuple(config.widths):
         raise HardwareInputError(
@@ -268,7 +271,13 @@ def export_design(
             f"{list(model.widths)}; take the widths from the model"
         )
     snn = convert(model, threshold_scales, weights=weights)
-    refuse_conv([ConvBlock(s.channels, s.pool) for s in snn.conv_shapes], "export")  # --model
+    if snn.conv_shapes != config.conv_shapes:  # a trained or an imported model's front
+        blocks = ",".join(str(ConvBlock(s.channels, s.pool)) for s in snn.conv_shapes)
+        image = "x".join(map(str, snn.input_shape or ()))
+        raise HardwareInputError(
+            f"conv: the design's front ({','.join(map(str, config.conv)) or 'none'}) is not the "
+            f"model's ({f'{blocks} over {image}' if blocks else 'none'}); take it from the model"
+        )
     if splits is None:
         splits = load_dataset(model.dataset, root=dataset_root)
     x, y = splits.test

@@ -156,9 +156,15 @@ def export(
         )
     if model is not None:
         from models.io import load_model
+        from models.training import TrainedModel
 
-        widths = load_model(model).widths
-        config = design_from_flags(widths, locals())
+        loaded = load_model(model)
+        # A trained convolutional model's front is the design's: its blocks and image shape
+        # (an imported model is dense: `dse import` refuses convolutions).
+        front = {}
+        if isinstance(loaded, TrainedModel):
+            front = {"conv": loaded.network.blocks, "input_shape": loaded.network.input_shape}
+        config = design_from_flags(loaded.widths, {**locals(), **front})
         kwargs = {"threshold_scales": scales, "dataset_root": data_root}
         model_dir = model
     else:

@@ -12,10 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from hwmodel.architecture import ConvShape
 from hwmodel.template import AcceleratorConfig
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 
-__all__ = ["calibration_designs", "random_design", "random_snn", "stratum"]
+__all__ = ["calibration_designs", "random_conv_snn", "random_design", "random_snn", "stratum"]
 
 Design = tuple[ConvertedSNN, AcceleratorConfig]
 MAX_DATAPATHS = 16
@@ -23,20 +24,43 @@ MAX_DATAPATHS = 16
 
 def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
     """Random posteriors, thresholds near sqrt(fan-in) so that neurons do fire."""
-    layers = []
     last = len(widths) - 2
-    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
-        layers.append(
-            ConvertedLayer(
-                prob=rng.beta(0.5, 0.5, (n_out, n_in)),
-                threshold=np.ones(n_out) if index == last else threshold,
-                bias=rng.normal(0.0, 0.5, n_out),
-                initial=rng.uniform(0.0, 0.5, n_out) * threshold,
-                spiking=index != last,
-            )
-        )
+    layers = [
+        _random_layer(n_in, n_out, index == last, rng)
+        for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
+    ]
     return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3)))
+
+
+def random_conv_snn(config: AcceleratorConfig, rng: np.random.Generator) -> ConvertedSNN:
+    """`random_snn` of a design with a convolutional front: its blocks' kernels (fan-in 9 x
+    input channels, one threshold per output channel), then the dense head."""
+    n = config.n_layers
+    layers = [
+        _random_layer(
+            config.fan_in(index),
+            config.layer_outputs(index),
+            index == n - 1,
+            rng,
+            config.conv_shapes[index] if index < config.n_conv else None,
+        )
+        for index in range(n)
+    ]
+    return ConvertedSNN(layers=layers, output_scale=float(rng.uniform(0.5, 3)))
+
+
+def _random_layer(
+    n_in: int, n_out: int, last: bool, rng: np.random.Generator, conv: ConvShape | None = None
+) -> ConvertedLayer:
+    threshold = rng.uniform(0.2, 1.5, n_out) * np.sqrt(n_in)
+    return ConvertedLayer(
+        prob=rng.beta(0.5, 0.5, (n_out, n_in)),
+        threshold=np.ones(n_out) if last else threshold,
+        bias=rng.normal(0.0, 0.5, n_out),
+        initial=rng.uniform(0.0, 0.5, n_out) * threshold,
+        spiking=not last,
+        conv=conv,
+    )
 
 
 def stratum(index: int) -> dict:

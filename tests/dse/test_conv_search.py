@@ -170,15 +170,18 @@ def test_a_conv_study_trains_plans_and_prices_the_front(conv_study: optuna.Study
     assert set(frame["params_conv"]) <= {"2p", "4p"}
 
 
-def test_a_conv_design_is_refused_by_export_in_one_line(
+def test_a_conv_design_exports_as_rtl_and_the_hls_backend_refuses_it_in_one_line(
     conv_study: optuna.Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(HardwareInputError) as info:
         dse.export(conv_study, trial="knee", out=tmp_path / "knee", images=2)
     text = str(info.value)
-    assert "is a convolutional design" in text and "(issue 23)" in text and "\n" not in text
+    assert "is a convolutional design" in text and "--backend rtl" in text and "\n" not in text
     assert not (tmp_path / "knee").exists()
-    # A saved conv model named by --model, whose flags describe no front, is refused too.
+    dse.export(conv_study, trial="knee", out=tmp_path / "rtl", images=2, backend="rtl")
+    design = json.loads((tmp_path / "rtl" / "design.json").read_text())
+    assert design["config"]["conv"] in ("2p", "4p") and design["backend"] == "rtl"
+    # A saved conv model named by --model brings its front into the design: HLS refuses it.
     model_dir = trial_metrics(conv_study.trials[0])["model_dir"]
     assert main(["export", "--model", model_dir, "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip()
@@ -223,14 +226,14 @@ def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_refuses_export(
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "conv '2p' is a convolutional design" in err
-    assert "issue 23" in err
+    assert "--backend rtl" in err
 
 
-@pytest.mark.parametrize("command", ["csim", "sim", "synth"])
-def test_project_commands_refuse_a_conv_design_json(
-    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_csim_refuses_a_conv_design_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A project can only hold a conv design if written by hand; it is refused, not built."""
+    """An HLS project can only hold a conv design if written by hand; it is refused, not built
+    (`dse sim` and `dse synth` build conv designs: tests/hls/test_rtl_conv.py)."""
     config = AcceleratorConfig(widths=(64, 8, 10), conv="4p", input_shape=(1, 8, 8))
     design = {
         "config": config.as_dict(),
@@ -243,7 +246,7 @@ def test_project_commands_refuse_a_conv_design_json(
     for name in ("rtl/snn_core.v", "sim/snn_sim.cpp", "sim/golden.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
-    assert main([command, str(tmp_path)]) == 2
+    assert main(["csim", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "conv '4p' is a convolutional design" in err
 
