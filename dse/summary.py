@@ -152,7 +152,7 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     """One sentence naming the front designs with a convolutional front priced uncalibrated
     (the estimate's `calibrated` false): no synthesized convolution has fitted its components
     yet, so its resources, power and energy are first-principles figures, rougher than a
-    calibrated dense design's, and only the HLS backend exports it yet."""
+    calibrated dense design's."""
     rough = [t for t in front if metric(t, "conv") and metric(t, "calibrated") is False]
     if not rough:
         return None
@@ -161,8 +161,7 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     return (
         f"Uncalibrated: {noun} {listed} price a convolutional front with first-principles "
         "coefficients (calibrated: false), which no synthesized convolution has calibrated "
-        "yet; read their resources, power and energy as rough, and note that the RTL "
-        "backend builds dense designs only (export them with --backend hls)."
+        "yet; read their resources, power and energy as rough."
     )
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from hls.golden import GoldenVectors
-from hls.support import refuse_conv
 from hwmodel.errors import HardwareInputError
 from models.snn_integer import class_probabilities
 
@@ -33,10 +32,9 @@ def check_project(root: Path, files: tuple[str, ...], kind: str = "") -> None:
         )
 
 
-def design_settings(path: Path, backend: str) -> tuple[dict, dict, tuple[int, int]]:
+def design_settings(path: Path) -> tuple[dict, dict, tuple[int, int]]:
     """From design.json: the score-to-probability settings, the cost model's estimates and
-    the golden vectors' (images, inputs) that the testbench must hold.  The `backend` reading
-    it ("rtl" refuses a convolutional design: its core builds dense networks only)."""
+    the golden vectors' (images, inputs) that the testbench must hold."""
     try:
         design = json.loads(path.read_text(encoding="utf-8"))
         scoring = {
@@ -52,8 +50,6 @@ def design_settings(path: Path, backend: str) -> tuple[dict, dict, tuple[int, in
             f"{path}: not the design.json of `dse export` (needs quantization, config and "
             "golden); re-run `dse export`"
         ) from None
-    if backend == "rtl":
-        refuse_conv(design["config"].get("conv"), str(path))
     return scoring, design.get("estimates") or {}, shape
 
 

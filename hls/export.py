@@ -18,7 +18,6 @@ import numpy as np
 from hls.golden import GoldenVectors, format_golden
 from hls.project import TEMPLATE_DIR, ProjectWriter, render
 from hls.rtl.context import memory_files, rtl_context
-from hls.support import refuse_conv
 from hls.vitis.context import template_context
 from hwmodel.architecture import ConvBlock
 from hwmodel.errors import HardwareInputError
@@ -166,8 +165,6 @@ def export_project(
         raise HardwareInputError(
             f"--backend: {backend!r} is not a backend; use one of {', '.join(BACKENDS)}"
         )
-    if backend == "rtl":
-        refuse_conv(config.conv, "--backend rtl")
     writer = ProjectWriter(out_dir, force=force)
     net = quantize_network(snn, config)
     x_int = quantize_input(images, config.input_bits)
@@ -262,8 +259,6 @@ def export_design(
 
     if n_images < 1:
         raise HardwareInputError(f"--images: {n_images} must be at least 1")
-    if backend == "rtl":
-        refuse_conv(config.conv, "export")
     model = load_model(model_dir)
     if tuple(model.widths) != tuple(config.widths):
         raise HardwareInputError(

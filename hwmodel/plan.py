@@ -778,14 +778,23 @@ def _conv_stages(
             registers=1,
         ),
     ]
-    last = layer == config.n_conv - 1
     pooled = (Logic("or", 3),) if shape.pool else ()  # with the pair's and the pool row's bits
-    queued = (Logic("or", lanes),) if last else ()  # any lane: the queue's events
     counts = popcount_stages(lanes * min(npc, shape.channels))
+    # The slot's (row, timestep) bits of the word are selected by a one-hot decoded in the
+    # fire stage; a neuron's pooled spike is the OR of its row x timestep bits, into the
+    # popcount.  The last block registers the timestep's channel mask here and queues the
+    # position a stage later (its OR over lanes x channels beside that stage's own logic):
+    # in one stage the entry was the critical path of the netlist (Yosys, docs/rtl.md).
+    slot_bits = Logic("or", rows * config.timesteps)
+    counted = Logic("mux", 2)  # only an output pixel's spikes are counted
     for i, piece in enumerate(counts):
         if i == 0:
-            what = "pool into the word (a block's last pixel: write it on, or queue it); popcount"
-            stages.append(Stage(c + 5, "pool", (*pooled, *queued, piece), what))
+            path = (*pooled, slot_bits, counted, piece)
+            what = (
+                "pool into the word (a block's last pixel: write it on, or register the "
+                "timestep's channel mask, queued in the next stage); popcount"
+            )
+            stages.append(Stage(c + 5, "pool", path, what))
         else:
             stages.append(Stage(c + 5 + i, f"popcount{i}", (piece,), "popcount"))
     what = "spike count + popcount (the last block: its timestep's events too)"

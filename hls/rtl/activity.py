@@ -13,10 +13,12 @@ Each bit of the core (`hls/templates/rtl`) belongs to one power class of
   Verilog; the memory instances themselves are seen through these nets only (a memory's
   stored bits change only through its ports);
 * the current, event, fire and reset loops are the datapath (``fc_``, ``ev<l>``, ``fi<l>``,
-  ``rs<l>`` and their generate blocks); the hash rounds of the sign generator ``u_signs``
-  are the PRNG, the rest of it, the sampling pass and the PRNG inputs the sampler (``sp<l>``,
-  ``prng_``); the image load and the score and count stores are I/O (``pix_``, ``img_``,
-  ``ld_``, ``load_``, ``out_``, ``sc_``, ``ct_``); the sequencer and layer keys are control.
+  ``rs<l>`` and their generate blocks), and so are a convolution's fill and conv loops
+  (``fl<l>``, ``cv<l>``, ``pl<l>``, ``taps<l>``); the hash rounds of the sign generator
+  ``u_signs`` are the PRNG, the rest of it, the sampling pass and the PRNG inputs the sampler
+  (``sp<l>``, ``prng_``); the image load and the score and count stores are I/O (``pix_``,
+  ``img_``, ``ld_``, ``load_``, ``out_``, ``sc_``, ``ct_``); the sequencer, the layer keys and
+  a convolution's window and queue counters are control.
 
 A bit that several scopes name (a port and the net it connects) is one VCD code: counted
 once.  The clock is no data and is left out.
@@ -40,7 +42,13 @@ _STYLE_KIND = ("registers", "lutram", "bram")  # snn_mem.v's STYLE parameter
 _INSTANCE = re.compile(r"snn_r[ao]m #\(.*\.STYLE\((\d)\)")
 _CONNECTION = re.compile(r"\.(?:raddr|rdata|waddr|wdata|we)\((\w+)")
 _CORE_CLASSES = (
-    ("datapath", re.compile(r"^(fc_|g_fc_|ev\d|g_ev\d|fi\d|g_fi\d|rs\d|row\d|spike_count\d)")),
+    (
+        "datapath",
+        re.compile(
+            r"^(fc_|g_fc_|ev\d|g_ev\d|fi\d|g_fi\d|rs\d|row\d|spike_count\d"
+            r"|fl\d|cv\d|g_cv\d|pl\d|taps\d|g_real\d)"
+        ),
+    ),
     ("sampler", re.compile(r"^(sp\d|prng_)")),
     ("io", re.compile(r"^(pix_|img_|ld_|load_|out_|sc_|ct_|start$|done$)")),
 )

@@ -263,7 +263,7 @@ def run_rtl_sim(project_dir: str | Path, jobs: int = 2, activity: bool = False) 
     """Build, run every golden image, compare (see the module doc)."""
     root = Path(project_dir).resolve()
     check_project(root, RTL_PROJECT_FILES, "RTL")
-    scoring, _, shape = design_settings(root / "design.json", "rtl")
+    scoring, _, shape = design_settings(root / "design.json")
     golden_path = root / "sim" / "golden.txt"
     golden = read_golden(golden_path)
     check_golden(golden_path, golden, shape)

@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls.support import refuse_conv
 from hls.tools.measure import DESIGN_FILE, MEASURED_FILE, load_design
 from hls.tools.reports import BRAM_UNITS, ReportError, normalize_part
 from hls.tools.timing import FF_CELLS, estimate_clock, slack_ns
@@ -205,7 +204,6 @@ def synthesize(
     if not project_dir.is_dir():
         raise SynthError(f"{project_dir}: no such project folder; give the `dse export` folder")
     config = (load_design(project_dir) or {}).get("config") or {}
-    refuse_conv(config.get("conv"), str(project_dir / DESIGN_FILE))
     part, target_mhz = config.get("part"), config.get("clock_mhz")
     family = family_of(part)
     sources = _sources(project_dir, top)

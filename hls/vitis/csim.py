@@ -103,7 +103,7 @@ def run_csim(project_dir: str | Path, cxx: str | None = None) -> CsimSummary:
     cxx = cxx or os.environ.get("CXX", "g++")
     _check_tools(cxx)
     ap = ap_types_dir()
-    scoring, estimate, shape = design_settings(root / "design.json", "hls")
+    scoring, estimate, shape = design_settings(root / "design.json")
     golden = read_golden(root / "tb" / "golden.txt")
     check_golden(root / "tb" / "golden.txt", golden, shape)
     sources = _sources(root)

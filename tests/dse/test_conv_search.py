@@ -24,7 +24,6 @@ from dse.metrics import trial_metrics
 from dse.objective import build_configs, load_splits, training_key
 from dse.schema import IMAGE_SHAPES, parse_study
 from dse.space import grid_search_space, suggest_design
-from hwmodel.errors import HardwareInputError
 from hwmodel.estimate import estimate
 from hwmodel.profiles import DEFAULT_PROFILE
 from hwmodel.template import AcceleratorConfig
@@ -171,22 +170,21 @@ def test_a_conv_study_trains_plans_and_prices_the_front(conv_study: optuna.Study
 
 
 def test_a_conv_trial_and_a_saved_conv_model_export_with_their_front(
-    conv_study: optuna.Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    conv_study: optuna.Study, tmp_path: Path
 ) -> None:
-    """The HLS export of a conv trial carries its front (tests/hls/test_csim_conv.py runs such
-    projects); `--model` takes a saved model's front from the model."""
-    dse.export(conv_study, trial="knee", out=tmp_path / "knee", images=2)
-    design = json.loads((tmp_path / "knee" / "design.json").read_text())
-    assert design["config"]["conv"] in ("2p", "4p") and design["backend"] == "hls"
-    assert design["config"]["input_shape"] == [1, 8, 8]
+    """Both backends' exports of a conv trial carry its front (tests/hls/test_csim_conv.py and
+    tests/hls/test_rtl_conv.py run such projects); `--model` takes a saved model's front from
+    the model."""
+    for backend in ("hls", "rtl"):
+        out = tmp_path / backend
+        dse.export(conv_study, trial="knee", out=out, images=2, backend=backend)
+        design = json.loads((out / "design.json").read_text())
+        assert design["config"]["conv"] in ("2p", "4p") and design["backend"] == backend
+        assert design["config"]["input_shape"] == [1, 8, 8]
     model_dir = trial_metrics(conv_study.trials[0])["model_dir"]
     assert main(["export", "--model", model_dir, "--out", str(tmp_path / "m")]) == 0
     saved = json.loads((tmp_path / "m" / "design.json").read_text())
     assert saved["config"]["conv"] == conv_study.trials[0].params["conv"]
-    with pytest.raises(HardwareInputError) as info:  # the RTL core builds dense designs only
-        dse.export(conv_study, trial="knee", out=tmp_path / "rtl", images=2, backend="rtl")
-    assert "is a convolutional design" in str(info.value) and "\n" not in str(info.value)
-    assert not (tmp_path / "rtl").exists()
     pytest.importorskip("nir")
     written = dse.export(conv_study, trial="knee", out=tmp_path / "knee.nir", backend="nir")
     assert (tmp_path / "knee.nir").is_file() and written is not None  # NIR takes convolutions
@@ -225,27 +223,6 @@ def test_conv_study_from_the_cli_notes_uncalibrated_costs_and_exports(
     args = ["export", str(path), "--trial", "knee", "--out", str(tmp_path / "t")]
     assert main(args) == 0
     assert json.loads((tmp_path / "t" / "design.json").read_text())["config"]["conv"] == "2p"
-
-
-@pytest.mark.parametrize("command", ["sim", "synth"])
-def test_rtl_project_commands_refuse_a_conv_design_json(
-    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """An RTL project can only hold a conv design if written by hand; it is refused, not built
-    (`dse csim` builds conv designs: tests/hls/test_csim_conv.py)."""
-    config = AcceleratorConfig(widths=(64, 8, 10), conv="4p", input_shape=(1, 8, 8))
-    design = {
-        "config": config.as_dict(),
-        "quantization": {"output_scale": 1.0, "score_divisor": 1.0},
-        "golden": {"images": 1},
-    }
-    (tmp_path / "design.json").write_text(json.dumps(design))
-    for name in ("rtl/snn_core.v", "sim/snn_sim.cpp", "sim/golden.txt"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("")
-    assert main([command, str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "conv '4p' is a convolutional design" in err
 
 
 def test_an_npz_conv_study_is_checked_against_the_file_then_runs(
