@@ -1,6 +1,7 @@
 """How well the cost model and the plan predict what the RTL backend really builds.
 
-For the calibration spread (`hls.tools.design_spread.calibration_designs`, 24 designs by default),
+For the calibration spread (`hls.tools.design_spread.calibration_designs`, 24 designs by default,
+and `conv_calibration_designs`, 10 with a convolutional front),
 through `hls.tools.calibrate`'s pipeline and cache (a second run with the same --out reads every
 design back and only refits): each design exported as RTL, simulated with Verilator and
 synthesized with Yosys for 7-series cells.  Prints
@@ -9,11 +10,14 @@ synthesized with Yosys for 7-series cells.  Prints
   leave-one-out (the profile fitted on the other designs), and the plan's cycles per image
   against Verilator's;
 * per resource: median and worst relative error before, after (fitted on all) and
-  leave-one-out, and the designs whose BRAM / DSP count is exact;
+  leave-one-out, and the designs whose BRAM / DSP count is exact, over dense and conv
+  designs together and per kind (the conv components are fitted on the conv designs with
+  the dense multipliers held; `--base yosys-rtl --designs 0` keeps the shipped dense part);
 * the seconds each stage took (export, simulation, synthesis: sum and median per design,
   as measured when the design was built; the fit and leave-one-out now).
 
-    python benchmarks/fidelity.py [--out runs/calibration] [--designs 24] [--jobs 2]
+    python benchmarks/fidelity.py [--out runs/calibration] [--designs 24] [--conv-designs 10]
+                                  [--base PROFILE] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -74,12 +78,26 @@ def main() -> None:
     )
     parser.add_argument("--designs", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--conv-designs", type=int, default=10)
+    parser.add_argument("--base", help="profile whose dense part is kept (with --designs 0)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
 
     start = time.perf_counter()
-    command = f"python benchmarks/fidelity.py --out {args.out} --designs {args.designs}"
-    run = calibrate(args.out, args.designs, args.seed, args.jobs, "yosys-rtl", command=command)
+    command = (
+        f"python benchmarks/fidelity.py --out {args.out} --designs {args.designs} "
+        f"--conv-designs {args.conv_designs}" + (f" --base {args.base}" if args.base else "")
+    )
+    run = calibrate(
+        args.out,
+        args.designs,
+        args.seed,
+        args.jobs,
+        "yosys-rtl",
+        command=command,
+        conv_designs=args.conv_designs,
+        base=args.base,
+    )
     wall = time.perf_counter() - start
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
@@ -91,8 +109,11 @@ def main() -> None:
     )
     print("\nPlan vs Verilator, cycles per image (mean over the golden images)")
     print(cycles_frame(run.results).to_string(index=False, float_format="{:.1f}".format))
-    print(f"\nRelative error per resource over {len(run.table)} designs (%)")
-    print(summary_frame(run.loo).to_string(index=False, float_format="{:.1f}".format))
+    kinds = [("dense and conv", run.loo)] + list(run.loo.groupby("kind", sort=False))
+    for kind, loo in kinds:
+        designs = loo["design"].nunique()
+        print(f"\nRelative error per resource, {kind}, over {designs} designs (%)")
+        print(summary_frame(loo).to_string(index=False, float_format="{:.1f}".format))
     print("\nTime per stage")
     print(
         stage_frame(run.results, run.fit_seconds).to_string(

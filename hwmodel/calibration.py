@@ -25,7 +25,13 @@ from hwmodel.errors import HardwareInputError
 from hwmodel.plan import build_plan
 from hwmodel.power import POWER_CLASSES, POWER_KINDS, dynamic_power_by_kind
 from hwmodel.profiles import FIRST_PRINCIPLES, NAMES, profile_file
-from hwmodel.resources import COMPONENTS, RESOURCES, component_resources, load_coefficients
+from hwmodel.resources import (
+    COMPONENTS,
+    CONV_COMPONENTS,
+    RESOURCES,
+    component_resources,
+    load_coefficients,
+)
 from hwmodel.template import AcceleratorConfig
 
 __all__ = [
@@ -34,7 +40,10 @@ __all__ = [
     "MEASURED_COLUMNS",
     "apply_calibration",
     "config_from_row",
+    "conv_leave_one_out",
     "fit_calibration",
+    "fit_conv",
+    "is_conv",
     "leave_one_out",
     "loo_summary",
     "relative_error",
@@ -363,15 +372,96 @@ def leave_one_out(measured: pd.DataFrame) -> pd.DataFrame:
             others = everyone.copy()
             others[i] = False
             loo[i] = _predict(a[i : i + 1], *_fit_resource(a[others], y[others]))[0]
-        figures = {"before": a.sum(axis=1), "after": after, "loo": loo}
-        for i, design in enumerate(names):
-            row = {"design": design, "resource": res, "measured": y[i]}
-            row.update({k: float(v[i]) for k, v in figures.items()})
-            row.update({f"err_{k}": float(relative_error(v[i], y[i])) for k, v in figures.items()})
-            if res in COUNTED:
-                row.update({f"exact_{k}": bool(round(v[i]) == y[i]) for k, v in figures.items()})
-            rows.append(row)
+        rows.extend(_loo_rows(names, res, y, {"before": a.sum(axis=1), "after": after, "loo": loo}))
     return pd.DataFrame(rows)
+
+
+def is_conv(measured: pd.DataFrame) -> np.ndarray:
+    """Which rows of a measured table are designs with a convolutional front."""
+    if "conv" not in measured.columns:
+        return np.zeros(len(measured), dtype=bool)
+    return np.array([not _missing(v) and bool(v) for v in measured["conv"]])
+
+
+_CONV = np.array([c in CONV_COMPONENTS for c in COMPONENTS])
+
+
+def _fit_conv_resource(a: np.ndarray, y: np.ndarray, base: np.ndarray, offset: float) -> np.ndarray:
+    """Multipliers of every component with the dense ones held at `base`: the conv ones
+    fitted to what the dense components (and the offset) leave of the measured figure."""
+    m = base.copy()
+    conv = a[:, _CONV]
+    if np.any(conv > 0):
+        m[_CONV] = _nnls_towards_one(conv, y - a[:, ~_CONV] @ base[~_CONV] - offset)
+    return m
+
+
+def fit_conv(measured: pd.DataFrame, base: Calibration) -> Calibration:
+    """`base` with its conv components' multipliers (`CONV_COMPONENTS`) fitted to the conv
+    designs of `measured`; every other multiplier and offset stays bit-identical, so that no
+    dense estimate moves (dense designs build no conv component)."""
+    conv = measured[is_conv(measured)]
+    _check_columns(conv)
+    bases = _design_bases(conv, load_coefficients())
+    cal = Calibration(
+        multipliers={r: dict(c) for r, c in base.multipliers.items()},
+        offsets=dict(base.offsets),
+        power=dict(base.power),
+        name=base.name,
+        fit=dict(base.fit),
+        fmax=dict(base.fmax),
+        activity=dict(base.activity),
+    )
+    for res in RESOURCES:
+        y = conv[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
+        m = _fit_conv_resource(bases[res], y, _multipliers(base, res), base.offsets[res])
+        for comp in CONV_COMPONENTS:
+            cal.multipliers[res][comp] = float(m[COMPONENTS.index(comp)])
+    return cal
+
+
+def _multipliers(cal: Calibration, res: str) -> np.ndarray:
+    return np.array([cal.multipliers.get(res, {}).get(c, 1.0) for c in COMPONENTS])
+
+
+def conv_leave_one_out(measured: pd.DataFrame, base: Calibration) -> pd.DataFrame:
+    """`leave_one_out`'s table for the conv designs of `measured`: `after` is `fit_conv` on
+    every conv design, `loo` on every other one (the dense multipliers `base`'s throughout)."""
+    conv = measured[is_conv(measured)].reset_index(drop=True)
+    _check_columns(conv)
+    if len(conv) < 2:
+        raise HardwareInputError("measured: leave-one-out needs at least 2 conv designs")
+    bases = _design_bases(conv, load_coefficients())
+    names = conv["design"] if "design" in conv.columns else conv.index
+    everyone = np.ones(len(conv), dtype=bool)
+    rows = []
+    for res in RESOURCES:
+        y = conv[MEASURED_COLUMNS[res]].to_numpy(dtype=np.float64)
+        a, start, offset = bases[res], _multipliers(base, res), base.offsets[res]
+        after = a @ _fit_conv_resource(a, y, start, offset) + offset
+        loo = np.empty_like(y)
+        for i in range(len(y)):
+            others = everyone.copy()
+            others[i] = False
+            m = _fit_conv_resource(a[others], y[others], start, offset)
+            loo[i] = a[i] @ m + offset
+        rows.extend(_loo_rows(names, res, y, {"before": a.sum(axis=1), "after": after, "loo": loo}))
+    return pd.DataFrame(rows)
+
+
+def _loo_rows(
+    names: pd.Series | pd.Index, res: str, y: np.ndarray, figures: dict[str, np.ndarray]
+) -> list[dict]:
+    """One leave-one-out table row per design: figures, relative errors, exactness."""
+    rows = []
+    for i, design in enumerate(names):
+        row = {"design": design, "resource": res, "measured": y[i]}
+        row.update({k: float(v[i]) for k, v in figures.items()})
+        row.update({f"err_{k}": float(relative_error(v[i], y[i])) for k, v in figures.items()})
+        if res in COUNTED:
+            row.update({f"exact_{k}": bool(round(v[i]) == y[i]) for k, v in figures.items()})
+        rows.append(row)
+    return rows
 
 
 def loo_summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -378,9 +378,12 @@ def _price(
 
 def calibrated(cal: Calibration | None, config: AcceleratorConfig) -> bool:
     """Whether a design's figures come from a profile fitted to measured designs of its kind:
-    not with first-principles coefficients, and not for a convolutional front, whose
-    components (`hwmodel.resources.CONV_COMPONENTS`) no measured design has calibrated yet."""
-    return cal is not None and cal.name != FIRST_PRINCIPLES and not config.conv
+    not with first-principles coefficients, and for a convolutional front only with a
+    profile whose conv fit met its leave-one-out criteria (`fit.conv_calibrated`, set by
+    `hls.tools.calibrate.conv_criteria_met`)."""
+    if cal is None or cal.name == FIRST_PRINCIPLES:
+        return False
+    return not config.conv or cal.fit.get("conv_calibrated") is True
 
 
 def _plan_cycles_batch(priced: Sequence[_Priced], codes: np.ndarray, events: np.ndarray) -> dict:

@@ -41,7 +41,9 @@ def calibrate(
     out: Annotated[
         Path, typer.Option("--out", help="Folder of the designs, profile.json and the table.")
     ],
-    designs: Annotated[int, typer.Option("--designs", help="Designs to measure.", min=2)] = 24,
+    designs: Annotated[
+        int, typer.Option("--designs", help="Dense designs to measure (0 with --base).", min=0)
+    ] = 24,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the design spread.", min=0)] = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Designs built at once.", min=1)] = 2,
     name: Annotated[str, typer.Option("--name", help="Name of the fitted profile.")] = (
@@ -50,6 +52,19 @@ def calibrate(
     images: Annotated[
         int, typer.Option("--sim-images", help="Random images each design simulates.", min=1)
     ] = 4,
+    conv_designs: Annotated[
+        int,
+        typer.Option(
+            "--conv-designs", help="Designs with a convolutional front to measure.", min=0
+        ),
+    ] = 0,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Profile (name or file) whose dense part is kept; only conv designs are fitted.",
+        ),
+    ] = None,
 ) -> None:
     """Export, simulate (Verilator) and synthesize (Yosys) a spread of small RTL designs,
     fit the cost model's multipliers to the cells and save the profile.
@@ -62,8 +77,20 @@ def calibrate(
     command = (
         f"dse calibrate --out {shlex.quote(str(out))} --designs {designs} --seed {seed} "
         f"--jobs {jobs} --name {shlex.quote(name)} --sim-images {images}"
+        f" --conv-designs {conv_designs}"
+        + (f" --base {shlex.quote(base)}" if base is not None else "")
     )
-    result = run(out, designs, seed, jobs, name, images, command=command)
+    result = run(
+        out,
+        designs,
+        seed,
+        jobs,
+        name,
+        images,
+        command=command,
+        conv_designs=conv_designs,
+        base=base,
+    )
     out_console = console()
     # Wide tables at full width (a narrow terminal wraps the lines; no cell is cut).
     out_console.width = max(out_console.width, WIDE)

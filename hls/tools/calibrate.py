@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hls.tools.design_spread import calibration_designs
+from hls.tools.design_spread import calibration_designs, conv_calibration_designs
 from hwmodel.errors import HardwareInputError
 from hwmodel.template import AcceleratorConfig
 
@@ -98,7 +98,7 @@ def _export(snn: ConvertedSNN, config: AcceleratorConfig, project: Path, images:
     from hls.export import export_project
 
     rng = np.random.default_rng(config.seed % 2**32)
-    pixels = rng.uniform(0.0, 1.0, (images, config.widths[0]))
+    pixels = rng.uniform(0.0, 1.0, (images, config.layer_sizes[0]))  # a conv front's image
     labels = rng.integers(0, config.widths[-1], images)
     export_project(
         snn, config, pixels, labels, project, force=True, backend="rtl", design_name=project.name
@@ -227,18 +227,68 @@ def measured_frame(results: list[dict]) -> pd.DataFrame:
 
 
 def fit_profile(
-    results: list[dict], name: str, command: str
+    results: list[dict], name: str, command: str, base: Calibration | None = None
 ) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
     """The profile fitted on every finished design, with its leave-one-out errors in `fit`;
-    the measured table and the leave-one-out table (`hwmodel.calibration.leave_one_out`)."""
+    the measured table and the leave-one-out table (`hwmodel.calibration.leave_one_out`,
+    a `kind` column saying dense or conv).
+
+    The dense designs fit every dense component (and the clock and activity models); the
+    conv designs then fit only the conv components (`hwmodel.calibration.fit_conv`) on top,
+    so that adding conv designs moves no dense estimate.  With `base` (a profile) the dense
+    part is `base`'s, unchanged, and only conv designs are needed."""
+    import pandas as pd
+
+    from hwmodel.calibration import conv_leave_one_out, fit_conv, is_conv, loo_summary
+
+    table = measured_frame(results)
+    conv = is_conv(table) if len(table) else np.zeros(0, dtype=bool)
+    if base is None:
+        cal, loo = _fit_dense(results, table[~conv], name)
+        cal.fit.update(command=command)
+    else:
+        cal, loo = replace(base, name=name, fit=dict(base.fit)), pd.DataFrame()
+        cal.fit["conv_command"] = command
+    if conv.sum() >= 2:
+        cal = fit_conv(table, cal)
+        conv_loo = conv_leave_one_out(table, cal).assign(kind="conv")
+        loo = pd.concat([loo, conv_loo], ignore_index=True)
+        summary = loo_summary(conv_loo)
+        cal.fit.update(loo_conv=summary, conv_calibrated=conv_criteria_met(summary))
+    elif base is not None:
+        raise HardwareInputError(
+            f"calibrate: {int(conv.sum())} conv designs finished; a conv fit needs at least 2"
+        )
+    sources = {_source(r["synth"]) for r in results if "synth" in r}
+    cal.fit.update(measured_by=sorted(set(cal.fit.get("measured_by", [])) | sources))
+    return cal, table, loo
+
+
+#: Leave-one-out median LUT and FF error at or below which a conv fit counts as calibrated.
+CONV_MEDIAN_LIMIT = 0.10
+
+
+def conv_criteria_met(summary: dict[str, dict[str, float]]) -> bool:
+    """Whether the conv designs' leave-one-out errors let their estimates say calibrated:
+    median LUT and FF error at most `CONV_MEDIAN_LIMIT`, every BRAM and DSP count exact."""
+    return all(summary[r]["median_loo"] <= CONV_MEDIAN_LIMIT for r in ("lut", "ff")) and all(
+        summary[r]["exact_loo"] == summary[r]["designs"] for r in ("bram18", "dsp")
+    )
+
+
+def _fit_dense(
+    results: list[dict], table: pd.DataFrame, name: str
+) -> tuple[Calibration, pd.DataFrame]:
+    """Every dense component, the clock and the activity model fitted on the dense designs,
+    with their leave-one-out table."""
     import pandas as pd
 
     from hwmodel.calibration import fit_calibration, leave_one_out, loo_summary
 
-    table = measured_frame(results)
     if len(table) < 2:
         raise HardwareInputError(
-            f"calibrate: {len(table)} designs finished; a fit needs at least 2 (see the errors)"
+            f"calibrate: {len(table)} dense designs finished; a fit needs at least 2 (see the "
+            "errors), or a base profile for a conv-only fit"
         )
     cal = fit_calibration(table, name=name)
     loo = leave_one_out(table)
@@ -246,18 +296,17 @@ def fit_profile(
     if len(timed) > 2:  # the clock model, fitted to the netlist estimates
         cal.fmax, clock_rows = fmax_leave_one_out(timed)
         loo = pd.concat([loo, clock_rows], ignore_index=True)
-    simulated = [r for r in results if "error" not in r and "activity" in r.get("sim", {})]
+    dense = set(table["design"])
+    simulated = [
+        r
+        for r in results
+        if r["design"] in dense and "error" not in r and "activity" in r.get("sim", {})
+    ]
     if len(simulated) > 2:  # the activity model, fitted to the simulated toggles
         cal.activity, power_rows = activity_leave_one_out(simulated, cal)
         loo = pd.concat([loo, power_rows], ignore_index=True)
-    sources = {_source(r["synth"]) for r in results if "synth" in r}
-    cal.fit.update(
-        loo=loo_summary(loo),
-        command=command,
-        measured_by=sorted(sources),
-        backend="rtl",
-    )
-    return cal, table, loo
+    cal.fit.update(loo=loo_summary(loo), backend="rtl")
+    return cal, loo.assign(kind="dense")
 
 
 def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
@@ -374,12 +423,23 @@ def calibrate(
     images: int = 4,
     command: str | None = None,
     progress: bool = True,
+    conv_designs: int = 0,
+    base: str | None = None,
 ) -> CalibrationRun:
-    """Run (or resume) the calibration in `out` and write profile.json and calibration.csv."""
-    from hwmodel.calibration import save_calibration
+    """Run (or resume) the calibration in `out` and write profile.json and calibration.csv:
+    `designs` dense designs and `conv_designs` with a convolutional front
+    (`conv_calibration_designs`); with `base` (a profile) its dense part is kept and
+    `designs` may be 0."""
+    from hwmodel.calibration import load_calibration, save_calibration
 
-    if designs < 2:
+    if base is None and designs < 2:
         raise HardwareInputError(f"--designs: {designs} must be at least 2 to fit and score")
+    if base is not None and designs:
+        raise HardwareInputError(f"--base: keeps {base}'s dense part; give --designs 0")
+    if conv_designs == 1 or conv_designs < 0 or (base is not None and conv_designs < 2):
+        raise HardwareInputError(
+            f"--conv-designs: {conv_designs} must be 0 or at least 2 (at least 2 with --base)"
+        )
     if jobs < 1:
         raise HardwareInputError(f"--jobs: {jobs} must be at least 1")
     check_tools()
@@ -387,10 +447,16 @@ def calibrate(
     (out / "designs").mkdir(parents=True, exist_ok=True)
     spread = calibration_designs(designs, seed)
     named = [(f"s{seed}-d{i:02d}", snn, config) for i, (snn, config) in enumerate(spread)]
+    convs = enumerate(conv_calibration_designs(conv_designs, seed))
+    named += [(f"s{seed}-c{i:02d}", snn, config) for i, (snn, config) in convs]
     results = run_designs(named, out, jobs=jobs, images=images, progress=progress)
     start = time.perf_counter()
-    command = command or f"hls.tools.calibrate.calibrate({str(out)!r}, {designs}, {seed})"
-    profile, table, loo = fit_profile(results, name, command)
+    command = command or (
+        f"hls.tools.calibrate.calibrate({str(out)!r}, {designs}, {seed}, "
+        f"conv_designs={conv_designs}, base={base!r})"
+    )
+    start_profile = load_calibration(base) if base is not None else None
+    profile, table, loo = fit_profile(results, name, command, start_profile)
     fit_seconds = time.perf_counter() - start
     profile_path = save_calibration(profile, out / PROFILE_FILE)
     knobs = table.set_index("design").drop(columns=list(MEASURED), errors="ignore")

@@ -12,14 +12,23 @@ from dataclasses import replace
 
 import numpy as np
 
-from hwmodel.architecture import ConvShape
+from hwmodel.architecture import ConvShape, flat_size, parse_blocks
 from hwmodel.template import AcceleratorConfig
 from models.snn_spec import ConvertedLayer, ConvertedSNN
 
-__all__ = ["calibration_designs", "random_conv_snn", "random_design", "random_snn", "stratum"]
+__all__ = [
+    "calibration_designs",
+    "conv_calibration_designs",
+    "random_conv_snn",
+    "random_design",
+    "random_snn",
+    "stratum",
+]
 
 Design = tuple[ConvertedSNN, AcceleratorConfig]
 MAX_DATAPATHS = 16
+#: Images of the conv calibration designs: small, so that each synthesizes in well under a minute.
+CONV_SHAPES = ((1, 6, 6), (2, 4, 4), (1, 8, 8), (3, 4, 4))
 
 
 def random_snn(widths: tuple[int, ...], rng: np.random.Generator) -> ConvertedSNN:
@@ -150,4 +159,47 @@ def calibration_designs(n: int = 24, seed: int = 0) -> list[Design]:
         if index % 5 == 4:  # drawn like the others, so that they stay the same designs
             config = replace(config, k_bits=1, samples=1)
         designs.append((random_snn(widths, rng), config))
+    return designs
+
+
+def conv_calibration_designs(n: int = 8, seed: int = 0) -> list[Design]:
+    """`n` small designs with a convolutional front, to fit the conv components
+    (`conv_pe`, `conv_buffers`) that dense designs never build: images of `CONV_SHAPES`, one
+    or two blocks (every third design two) of 2..8 channels, pooled or not, a head of 0-1
+    hidden layers of 4..16 and 2..6 classes; the ensemble x sampling x lane walk of
+    `stratum`, PEs 1..4, the other knobs drawn as `calibration_designs` draws them.  Every
+    fifth design is deterministic (k = 1, one sample), as there; a time ensemble draws at
+    most 8 samples x weight layers (what the RTL backend holds in registers)."""
+    rng = np.random.default_rng(seed + 7919)  # not the dense spread's draws
+    designs = []
+    for index in range(n):
+        walk = stratum(index)
+        shape = CONV_SHAPES[index % len(CONV_SHAPES)]
+        blocks = [f"{int(rng.integers(2, 9))}{'p' if rng.random() < 0.5 else ''}"]
+        if index % 3 == 1:
+            blocks.insert(0, f"{int(rng.integers(2, 5))}p")
+        conv = ",".join(blocks)
+        hidden = rng.integers(4, 17, size=int(rng.integers(0, 2))).tolist()
+        timesteps = int(rng.integers(2, 5))
+        low, high = (1, timesteps) if walk["ensemble"] == "time" else (walk["sample_lanes"], 3)
+        config = AcceleratorConfig(
+            widths=(flat_size(shape, parse_blocks(conv)), *hidden, int(rng.integers(2, 7))),
+            input_shape=shape,
+            conv=conv,
+            pe=int(rng.choice([1, 2, 4])),
+            synapses_per_cycle=int(rng.choice([1, 2])),
+            k_bits=int(rng.integers(2, 9)),
+            membrane_bits=int(rng.integers(6, 17)),
+            reuse=int(2 ** rng.integers(0, 4)),
+            timesteps=timesteps,
+            samples=int(rng.integers(low, high + 1)),
+            input_bits=int(rng.integers(4, 9)),
+            seed=int(rng.integers(0, 2**32)),
+            **walk,
+        )
+        if index % 5 == 4:
+            config = replace(config, k_bits=1, samples=1)
+        elif walk["ensemble"] == "time":  # the RTL holds at most 8 samples x layers of keys
+            config = replace(config, samples=min(config.samples, 8 // config.n_layers))
+        designs.append((random_conv_snn(config, rng), config))
     return designs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,8 @@ from hwmodel.power import POWER_CLASSES
 from hwmodel.resources import component_resources, load_coefficients
 
 # The wrapper's distributed RAM packs tighter than the model's two LUTs per bit (axi < 1).
-LUT_FACTOR = {"pe": 1.3, "control": 1.6, "axi": 0.7}
+# The conv components (none in a dense design) build fewer and more LUTs than priced.
+LUT_FACTOR = {"pe": 1.3, "control": 1.6, "axi": 0.7, "conv_pe": 0.8, "conv_buffers": 1.4}
 # Toggle rate = a + b x duty per power class (control works always: no slope to find).
 TOGGLE = {cls: (0.01 * (i + 1), 0.05 * i) for i, cls in enumerate(POWER_CLASSES)}
 TOGGLE["control"] = (0.02, 0.0)
@@ -114,6 +116,48 @@ def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> 
     assert tools.calls == {"export": 10, "sim": 10, "synth": 10}  # only the two new ones
     assert sum(r["cached"] for r in again.results) == 8
     assert again.profile.fit["rows"] == 10
+
+
+def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: Path) -> None:
+    """Conv designs fit conv_pe and conv_buffers and leave every dense multiplier, offset and
+    the dense leave-one-out as a dense-only run fits them; with --base a conv-only run keeps
+    the base's dense part bit for bit, and a conv estimate then says calibrated."""
+    from hls.tools.design_spread import conv_calibration_designs
+
+    dense = calibrate(tmp_path / "dense", designs=8, jobs=1, progress=False).profile
+    both = calibrate(tmp_path / "both", designs=8, conv_designs=4, jobs=1, progress=False)
+    onto = calibrate(
+        tmp_path / "onto",
+        designs=0,
+        conv_designs=4,
+        base=str(tmp_path / "dense" / "profile.json"),
+        jobs=1,
+        progress=False,
+    ).profile
+    for profile in (both.profile, onto):
+        for res, comps in dense.multipliers.items():
+            for comp, value in comps.items():
+                if comp in ("conv_pe", "conv_buffers"):
+                    continue
+                assert profile.multipliers[res][comp] == value, (res, comp)
+        assert profile.offsets == dense.offsets and profile.activity == dense.activity
+        assert profile.fit["loo"] == dense.fit["loo"]
+        # FF: the dense fit is exact, so the conv ones find their 1; LUT: they absorb what
+        # the 8 dense designs leave of the dense factors, so only their direction is sure.
+        for comp in ("conv_pe", "conv_buffers"):
+            assert profile.multipliers["ff"][comp] == pytest.approx(1.0, abs=1e-6)
+        assert (
+            profile.multipliers["lut"]["conv_pe"] < 1.0 < profile.multipliers["lut"]["conv_buffers"]
+        )
+        assert profile.fit["loo_conv"]["lut"]["median_after"] < 0.02
+        assert profile.fit["loo_conv"]["ff"]["worst_loo"] < 1e-6
+        assert profile.fit["conv_calibrated"] is True
+    assert set(both.loo["kind"]) == {"dense", "conv"}
+    assert both.loo.loc[both.loo["kind"] == "conv", "design"].nunique() == 4
+    config = conv_calibration_designs(1)[0][1]
+    assert estimate(config, calibration=onto)["calibrated"]
+    assert not estimate(config, calibration=replace(onto, fit={}))["calibrated"]
+    assert not estimate(config, calibration=dense)["calibrated"]  # no conv fit in it
 
 
 def test_a_stale_or_failed_design_is_redone(tools: FakeTools, tmp_path: Path) -> None:
