@@ -1,7 +1,7 @@
 """How well the cost model and the plan predict what the RTL backend really builds.
 
 For the calibration spread (`hls.tools.design_spread.calibration_designs`, 24 designs by default,
-and `conv_calibration_designs`, 10 with a convolutional front),
+and `conv_calibration_designs`, 12 with a convolutional front),
 through `hls.tools.calibrate`'s pipeline and cache (a second run with the same --out reads every
 design back and only refits): each design exported as RTL, simulated with Verilator and
 synthesized with Yosys for 7-series cells.  Prints
@@ -16,7 +16,7 @@ synthesized with Yosys for 7-series cells.  Prints
 * the seconds each stage took (export, simulation, synthesis: sum and median per design,
   as measured when the design was built; the fit and leave-one-out now).
 
-    python benchmarks/fidelity.py [--out runs/calibration] [--designs 24] [--conv-designs 10]
+    python benchmarks/fidelity.py [--out runs/calibration] [--designs 24] [--conv-designs 12]
                                   [--base PROFILE] [--jobs 2]
 """
 
@@ -78,7 +78,7 @@ def main() -> None:
     )
     parser.add_argument("--designs", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--conv-designs", type=int, default=10)
+    parser.add_argument("--conv-designs", type=int, default=12)
     parser.add_argument("--base", help="profile whose dense part is kept (with --designs 0)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
@@ -109,7 +109,9 @@ def main() -> None:
     )
     print("\nPlan vs Verilator, cycles per image (mean over the golden images)")
     print(cycles_frame(run.results).to_string(index=False, float_format="{:.1f}".format))
-    kinds = [("dense and conv", run.loo)] + list(run.loo.groupby("kind", sort=False))
+    kinds = list(run.loo.groupby("kind", sort=False))
+    if len(kinds) > 1:
+        kinds.insert(0, ("dense and conv", run.loo))
     for kind, loo in kinds:
         designs = loo["design"].nunique()
         print(f"\nRelative error per resource, {kind}, over {designs} designs (%)")

@@ -150,8 +150,8 @@ def clock_note(front: list[FrozenTrial]) -> str | None:
 
 def conv_note(front: list[FrozenTrial]) -> str | None:
     """One sentence naming the front designs with a convolutional front priced uncalibrated
-    (the estimate's `calibrated` false): no synthesized convolution has fitted its components
-    yet, so its resources, power and energy are first-principles figures, rougher than a
+    (the estimate's `calibrated` false): the profile's conv fit missed its leave-one-out
+    criteria (or it has none), so its resources, power and energy are rougher than a
     calibrated dense design's."""
     rough = [t for t in front if metric(t, "conv") and metric(t, "calibrated") is False]
     if not rough:
@@ -159,9 +159,9 @@ def conv_note(front: list[FrozenTrial]) -> str | None:
     listed = ", ".join(f"{t.number} (conv {metric(t, 'conv')})" for t in rough)
     noun = "trial" if len(rough) == 1 else "trials"
     return (
-        f"Uncalibrated: {noun} {listed} price a convolutional front with first-principles "
-        "coefficients (calibrated: false), which no synthesized convolution has calibrated "
-        "yet; read their resources, power and energy as rough."
+        f"Uncalibrated: {noun} {listed} price a convolutional front whose fit to "
+        "synthesized conv designs misses the calibration criteria (calibrated: false; "
+        "docs/rtl.md, Calibration); read their resources, power and energy as rough."
     )
 
 

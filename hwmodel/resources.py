@@ -46,8 +46,8 @@ COMPONENTS = (
     "conv_pe",
     "conv_buffers",
 )
-#: The components only a convolutional front builds: first-principles coefficients, which no
-#: measured design has calibrated yet (an estimate of such a design says `calibrated: false`).
+#: The components only a convolutional front builds: a profile fits their multipliers on conv
+#: designs alone (`hwmodel.calibration.fit_conv`), holding every other component's.
 CONV_COMPONENTS = ("conv_pe", "conv_buffers")
 RESOURCES = ("lut", "ff", "bram18", "dsp")
 #: What the estimate prices: the Verilog backend (what dse builds, simulates and synthesizes)
@@ -259,7 +259,8 @@ def _conv_datapaths(plan: HardwarePlan, coeffs: Mapping) -> dict[str, float]:
     stages' `registers`).  Per layer and lane that owns a window (the first layer's taps are
     the lanes' common pixels): the select of the slot's taps out of the window, a LUT6 per
     four inputs of each tap bit, and their registers; per layer its slot, pixel and border
-    counters (`lut_per_layer`, `ff_per_layer`).  First-principles figures, uncalibrated."""
+    counters (`lut_per_layer`, `ff_per_layer`).  First-principles figures (a profile scales
+    them by its conv multipliers)."""
     config = plan.config
     cv, b = coeffs["conv"], config.membrane_bits
     lut = ff = 0.0

@@ -57,7 +57,7 @@ def calibrate(
         typer.Option(
             "--conv-designs", help="Designs with a convolutional front to measure.", min=0
         ),
-    ] = 0,
+    ] = 12,
     base: Annotated[
         str | None,
         typer.Option(

@@ -73,11 +73,11 @@ def _print_report(result: dict, config: AcceleratorConfig, calibration: str) -> 
     part = get_part(config.part)
     board = get_board(result["board"])
     res = Table(title=f"Resources on {config.part} (fits: {result['fits']}; profile {calibration})")
-    if config.conv:
+    if config.conv and not result["calibrated"]:
         out.print(
-            f"note: calibrated: {result['calibrated']}; the convolutional front "
-            f"({','.join(map(str, config.conv))}) is priced with first-principles coefficients, "
-            "which no synthesized convolution has calibrated yet"
+            f"note: calibrated: False; the convolutional front "
+            f"({','.join(map(str, config.conv))}) is priced by a profile whose conv fit misses "
+            "the calibration criteria, or has none (docs/rtl.md, Calibration)"
         )
     for col in ("resource", "used", "available", "util %"):
         res.add_column(col, justify="right" if col != "resource" else "left")

@@ -423,7 +423,7 @@ def calibrate(
     images: int = 4,
     command: str | None = None,
     progress: bool = True,
-    conv_designs: int = 0,
+    conv_designs: int = 12,
     base: str | None = None,
 ) -> CalibrationRun:
     """Run (or resume) the calibration in `out` and write profile.json and calibration.csv:

@@ -91,7 +91,7 @@ def tools(monkeypatch: pytest.MonkeyPatch) -> FakeTools:
 
 
 def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> None:
-    run = calibrate(tmp_path, designs=8, jobs=1, name="fake", progress=False)
+    run = calibrate(tmp_path, designs=8, conv_designs=0, jobs=1, name="fake", progress=False)
     assert tools.calls == {"export": 8, "sim": 8, "synth": 8}
     assert not run.failed
     profile = load_calibration(tmp_path / "profile.json")
@@ -112,7 +112,7 @@ def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> 
     # lut, ff, bram18, dsp and power_dynamic_w per design (no clock estimate from the fake)
     assert len(table) == 8 * 5 and {"measured", "before", "after", "loo", "pe"} <= set(table)
 
-    again = calibrate(tmp_path, designs=10, jobs=1, name="fake", progress=False)
+    again = calibrate(tmp_path, designs=10, conv_designs=0, jobs=1, name="fake", progress=False)
     assert tools.calls == {"export": 10, "sim": 10, "synth": 10}  # only the two new ones
     assert sum(r["cached"] for r in again.results) == 8
     assert again.profile.fit["rows"] == 10
@@ -124,7 +124,7 @@ def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: P
     the base's dense part bit for bit, and a conv estimate then says calibrated."""
     from hls.tools.design_spread import conv_calibration_designs
 
-    dense = calibrate(tmp_path / "dense", designs=8, jobs=1, progress=False).profile
+    dense = calibrate(tmp_path / "dense", designs=8, conv_designs=0, jobs=1, progress=False).profile
     both = calibrate(tmp_path / "both", designs=8, conv_designs=4, jobs=1, progress=False)
     onto = calibrate(
         tmp_path / "onto",
@@ -162,7 +162,7 @@ def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: P
 
 def test_a_stale_or_failed_design_is_redone(tools: FakeTools, tmp_path: Path) -> None:
     tools.fail = {"s0-d01"}
-    run = calibrate(tmp_path, designs=3, jobs=1, progress=False)
+    run = calibrate(tmp_path, designs=3, conv_designs=0, jobs=1, progress=False)
     assert [r["design"] for r in run.failed] == ["s0-d01"]
     assert run.failed[0]["error"] == "synth: RuntimeError: yosys: out of memory"
     assert not (tmp_path / "designs" / "s0-d01" / RESULT_FILE).exists()
@@ -173,12 +173,12 @@ def test_a_stale_or_failed_design_is_redone(tools: FakeTools, tmp_path: Path) ->
     result_file.write_text(json.dumps({**result, "generator": "old"}))
     tools.fail = set()
     tools.calls.clear()
-    calibrate(tmp_path, designs=3, jobs=1, progress=False)
+    calibrate(tmp_path, designs=3, conv_designs=0, jobs=1, progress=False)
     assert tools.calls == {"export": 2, "sim": 2, "synth": 2}  # d00 (stale) and d01 (failed)
 
 
 def test_tables_name_each_design_and_resource(tools: FakeTools, tmp_path: Path) -> None:
-    run = calibrate(tmp_path, designs=4, jobs=1, progress=False)
+    run = calibrate(tmp_path, designs=4, conv_designs=0, jobs=1, progress=False)
     summary = summary_frame(run.loo).set_index("resource")
     assert summary.loc["bram18", "exact loo"] == "4/4"
     assert summary.loc["lut", "median before %"] > 10
@@ -191,7 +191,22 @@ def test_tables_name_each_design_and_resource(tools: FakeTools, tmp_path: Path) 
 
 
 def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: Path, capsys):
-    assert main(["calibrate", "--out", str(tmp_path), "--designs", "3", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--out",
+                str(tmp_path),
+                "--designs",
+                "3",
+                "--conv-designs",
+                "0",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Relative error of the model vs Yosys, 3 designs" in out
     assert "0 of 3 designs read back" in out
@@ -199,7 +214,22 @@ def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: P
     assert profile["fit"]["command"].startswith("dse calibrate --out ")
     tools.fail, tools.off_plan = {"s0-d03"}, {"s0-d00"}
     (tmp_path / "designs" / "s0-d00" / RESULT_FILE).unlink()  # redone, now off the plan
-    assert main(["calibrate", "--out", str(tmp_path), "--designs", "4", "--jobs", "1"]) == 1
+    assert (
+        main(
+            [
+                "calibrate",
+                "--out",
+                str(tmp_path),
+                "--designs",
+                "4",
+                "--conv-designs",
+                "0",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert "2 of 4 designs read back" in captured.out
     assert "failed: s0-d03: synth: RuntimeError" in captured.err
