@@ -82,3 +82,45 @@ def test_relative_error_of_zero_counts_is_absolute() -> None:
 def test_loo_needs_two_designs() -> None:
     with pytest.raises(HardwareInputError, match="at least 2"):
         leave_one_out(measured_table().iloc[:1])
+
+
+def conv_table() -> pd.DataFrame:
+    """Eight conv designs 'measured' as TRUTH times the model's components, the conv ones
+    at their own factors (conv_pe LUT 0.7, conv_buffers FF 1.8)."""
+    from hls.tools.design_spread import conv_calibration_designs
+
+    truth = {r: dict(m) for r, m in TRUTH.items()}
+    truth["lut"]["conv_pe"], truth["ff"]["conv_buffers"] = 0.7, 1.8
+    coeffs = load_coefficients()
+    rows = []
+    for index, (_, config) in enumerate(conv_calibration_designs(8)):
+        comps = component_resources(build_plan(config), coeffs)
+        row = {"design": f"c{index}", **config.as_dict()}
+        for res, mult in truth.items():
+            row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
+        row["bram18k"], row["dsp"] = row.pop("bram18"), 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_conv_fit_holds_the_dense_multipliers_and_finds_the_conv_ones() -> None:
+    from hwmodel.calibration import Calibration, conv_leave_one_out, fit_conv
+
+    base = Calibration(name="truth")
+    for res, mult in TRUTH.items():
+        base.multipliers[res].update(mult)
+    table = pd.concat([measured_table().iloc[:4], conv_table()], ignore_index=True)
+    cal = fit_conv(table, base)
+    assert cal.multipliers["lut"]["conv_pe"] == pytest.approx(0.7, rel=1e-4)
+    assert cal.multipliers["ff"]["conv_buffers"] == pytest.approx(1.8, rel=1e-4)
+    for res, mult in base.multipliers.items():  # every dense one bit for bit
+        assert {c: v for c, v in cal.multipliers[res].items() if not c.startswith("conv")} == {
+            c: v for c, v in mult.items() if not c.startswith("conv")
+        }
+    loo = conv_leave_one_out(table, base)
+    assert set(loo["design"]) == {f"c{i}" for i in range(8)}  # the dense rows left out
+    assert loo.loc[loo["resource"].isin(["lut", "ff"]), "err_loo"].max() < 1e-3
+    assert loo.loc[loo["resource"] == "lut", "err_before"].median() > 0.05
+    # A wrong dense multiplier shows in the conv designs' errors: the conv fit cannot hide it.
+    base.multipliers["lut"]["pe"] = 1.0
+    assert conv_leave_one_out(table, base).query("resource == 'lut'")["err_loo"].max() > 1e-3
