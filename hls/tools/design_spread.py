@@ -141,25 +141,33 @@ def calibration_designs(n: int = 24, seed: int = 0) -> list[Design]:
             n0 = int(rng.integers(16, 65))
         widths = (n0, *hidden, classes)
         timesteps = int(rng.integers(2, 5))
-        # repeat: at least as many samples as lanes, so that every lane is built and used
-        low, high = (1, timesteps) if walk["ensemble"] == "time" else (walk["sample_lanes"], 3)
         config = AcceleratorConfig(
             widths=widths,
             pe=pe,
             synapses_per_cycle=spc,
-            k_bits=int(rng.integers(2, 9)),
-            membrane_bits=int(rng.integers(6, 17)),
-            reuse=int(2 ** rng.integers(0, 4)),
-            timesteps=timesteps,
-            samples=int(rng.integers(low, high + 1)),
-            input_bits=int(rng.integers(4, 9)),
-            seed=int(rng.integers(0, 2**32)),
+            **_datapath_knobs(rng, walk, timesteps),
             **walk,
         )
         if index % 5 == 4:  # drawn like the others, so that they stay the same designs
             config = replace(config, k_bits=1, samples=1)
         designs.append((random_snn(widths, rng), config))
     return designs
+
+
+def _datapath_knobs(rng: np.random.Generator, walk: dict, timesteps: int) -> dict:
+    """The knobs both spreads draw alike, in one order (the designs depend on it): weight and
+    membrane bits, reuse, samples (repeat: at least as many as lanes, so that every lane is
+    built and used), input bits and the PRNG seed."""
+    low, high = (1, timesteps) if walk["ensemble"] == "time" else (walk["sample_lanes"], 3)
+    return {
+        "k_bits": int(rng.integers(2, 9)),
+        "membrane_bits": int(rng.integers(6, 17)),
+        "reuse": int(2 ** rng.integers(0, 4)),
+        "timesteps": timesteps,
+        "samples": int(rng.integers(low, high + 1)),
+        "input_bits": int(rng.integers(4, 9)),
+        "seed": int(rng.integers(0, 2**32)),
+    }
 
 
 def conv_calibration_designs(n: int = 8, seed: int = 0) -> list[Design]:
@@ -181,20 +189,13 @@ def conv_calibration_designs(n: int = 8, seed: int = 0) -> list[Design]:
         conv = ",".join(blocks)
         hidden = rng.integers(4, 17, size=int(rng.integers(0, 2))).tolist()
         timesteps = int(rng.integers(2, 5))
-        low, high = (1, timesteps) if walk["ensemble"] == "time" else (walk["sample_lanes"], 3)
         config = AcceleratorConfig(
             widths=(flat_size(shape, parse_blocks(conv)), *hidden, int(rng.integers(2, 7))),
             input_shape=shape,
             conv=conv,
             pe=int(rng.choice([1, 2, 4])),
             synapses_per_cycle=int(rng.choice([1, 2])),
-            k_bits=int(rng.integers(2, 9)),
-            membrane_bits=int(rng.integers(6, 17)),
-            reuse=int(2 ** rng.integers(0, 4)),
-            timesteps=timesteps,
-            samples=int(rng.integers(low, high + 1)),
-            input_bits=int(rng.integers(4, 9)),
-            seed=int(rng.integers(0, 2**32)),
+            **_datapath_knobs(rng, walk, timesteps),
             **walk,
         )
         if index % 5 == 4:

@@ -190,23 +190,14 @@ def test_tables_name_each_design_and_resource(tools: FakeTools, tmp_path: Path) 
     assert list(designs["BRAM18"]) == [f"{b}/{b}" for b in run.table["bram18k"].astype(int)]
 
 
+def _calibrate_dense(out: Path, designs: int) -> int:
+    """`dse calibrate` of `designs` dense designs only, one job."""
+    args = ["--out", str(out), "--designs", str(designs), "--conv-designs", "0", "--jobs", "1"]
+    return main(["calibrate", *args])
+
+
 def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: Path, capsys):
-    assert (
-        main(
-            [
-                "calibrate",
-                "--out",
-                str(tmp_path),
-                "--designs",
-                "3",
-                "--conv-designs",
-                "0",
-                "--jobs",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert _calibrate_dense(tmp_path, 3) == 0
     out = capsys.readouterr().out
     assert "Relative error of the model vs Yosys, 3 designs" in out
     assert "0 of 3 designs read back" in out
@@ -214,22 +205,7 @@ def test_cli_prints_and_exits_1_on_a_failed_design(tools: FakeTools, tmp_path: P
     assert profile["fit"]["command"].startswith("dse calibrate --out ")
     tools.fail, tools.off_plan = {"s0-d03"}, {"s0-d00"}
     (tmp_path / "designs" / "s0-d00" / RESULT_FILE).unlink()  # redone, now off the plan
-    assert (
-        main(
-            [
-                "calibrate",
-                "--out",
-                str(tmp_path),
-                "--designs",
-                "4",
-                "--conv-designs",
-                "0",
-                "--jobs",
-                "1",
-            ]
-        )
-        == 1
-    )
+    assert _calibrate_dense(tmp_path, 4) == 1
     captured = capsys.readouterr()
     assert "2 of 4 designs read back" in captured.out
     assert "failed: s0-d03: synth: RuntimeError" in captured.err
