@@ -89,6 +89,19 @@ def deferred() -> Iterator[None]:
         raise KeyboardInterrupt(_LAST_SIGNAL[0].name)
 
 
+def hold() -> None:
+    """Start a section in which a signal only sets the flag (`interrupted`) and raises nothing,
+    not even at its end: for code that must reach a place where the interruption can be
+    handled whole (a new trial's objective, which Optuna fails when it raises).  `release`
+    ends it."""
+    _DEFERRED[0] += 1
+
+
+def release() -> None:
+    """End a `hold` section; the caller checks `interrupted()` next."""
+    _DEFERRED[0] -= 1
+
+
 def _redeliver(previous: Callable[[Any], object]) -> Callable[[Any], object]:
     """An unraisable-exception hook: a KeyboardInterrupt that a callback swallowed is neither
     printed (a traceback on the terminal) nor lost: a helper thread sends its signal again a

@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Container, Sequence
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
@@ -31,7 +32,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from dse.errors import StudyInputError
 from dse.inner import INNER_ATTR
-from dse.interrupt import QUIET_ENV, deferred, interrupted
+from dse.interrupt import QUIET_ENV, deferred, hold, interrupted, release
 from dse.redaction import STORAGE_ENV
 from dse.schema import load_study_file
 from dse.storage import creation_lock, open_storage
@@ -120,26 +121,50 @@ def optimize_to_total(
 ) -> None:
     """Run trials in this process until the study (all workers) has `total` finished trials."""
     budget = TrialBudget(total)
+    ask = study.ask
+    asked = [False]
+
+    def ask_held(*args: Any, **kwargs: Any) -> Trial:
+        # Optuna fails a trial only when its objective raises: a signal between the new trial's
+        # row and its objective (the sampler's reads, the heartbeat) would leave it RUNNING.
+        # There it only sets the flag, and the objective raises it first thing.
+        hold()
+        asked[0] = True
+        try:
+            return ask(*args, **kwargs)
+        except BaseException:
+            asked[0] = False
+            release()
+            raise
 
     def admitted(trial: Trial) -> float | Sequence[float]:
-        budget.admit(trial)
+        if asked[0]:
+            asked[0] = False
+            release()
         try:
-            if interrupted():  # a signal whose KeyboardInterrupt was swallowed: start nothing
+            if interrupted():  # held since ask, or swallowed on its way: start nothing
                 raise KeyboardInterrupt(SIGNAL_POLLED)
+            budget.admit(trial)
             return objective(trial)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)  # Optuna then fails the trial
             raise
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    while budget.wait_for_slot(study, deadline, poll_s):
-        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        study.optimize(
-            admitted,
-            timeout=remaining,
-            callbacks=[budget, *callbacks],
-            catch=(SurplusTrial, *catch),
-        )
+    study.ask = ask_held  # type: ignore[method-assign]
+    try:
+        while budget.wait_for_slot(study, deadline, poll_s):
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            study.optimize(
+                admitted,
+                timeout=remaining,
+                callbacks=[budget, *callbacks],
+                catch=(SurplusTrial, *catch),
+            )
+    finally:
+        del study.ask  # the study's own again
+        if asked[0]:  # asked, but an error came before the objective
+            release()
 
 
 def worker_command(
