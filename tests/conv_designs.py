@@ -15,6 +15,18 @@ N_DESIGNS = 8
 SHAPES = ((1, 8, 8), (2, 6, 6), (1, 4, 4), (3, 5, 5), (1, 6, 6))
 
 
+def assert_modes_and_fronts_covered(configs: list[AcceleratorConfig]) -> None:
+    """What every random conv test set must hold: each ensemble x sampling mode with drawn
+    weights, two deterministic designs, one and two blocks, pooled and unpooled ones."""
+    drawn = [c for c in configs if not c.deterministic]
+    assert {(c.ensemble, c.sampling) for c in drawn} == {
+        (e, s) for e in ("repeat", "time") for s in ("memory", "regenerate")
+    }
+    assert sum(c.deterministic for c in configs) == 2
+    assert {c.n_conv for c in configs} == {1, 2}
+    assert {s.pool for c in configs for s in c.conv_shapes} == {True, False}
+
+
 def random_conv_design(seed: int) -> AcceleratorConfig:
     """A small convolutional design: the seed walks ensemble x sampling, one or two blocks
     (every third seed two) and the image shapes; seeds 4 and 7 are deterministic (k = 1)."""

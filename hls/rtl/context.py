@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hls.conv_facts import conv_block
 from hls.words import code_words, row_words, tap_words
 from hwmodel.architecture import KERNEL
 from hwmodel.errors import HardwareInputError
@@ -161,19 +162,9 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
         fill = plan.loop(f"fill_{index}")
         positions = shape.out_height * shape.out_width
         entry = {
-            "index": index,
-            "c_in": shape.in_channels,
-            "height": shape.height,
-            "width": shape.width,
-            "channels": shape.channels,
-            "pool": shape.pool,
+            **conv_block(plan, index, layer.shift),
             "positions": positions,
             "bits": config.input_bits if index == 0 else t,  # per channel of an input position
-            "rows": rows,
-            "last_row": shape.channels - (rows - 1) * plan.npc,
-            "slots": plan.slots[index],
-            "busy": rows * shape.in_channels,  # the slots of a timestep that do work
-            "shift": layer.shift,
             "cb": plan.type(f"current_{index}").bits,
             "ub": plan.type(f"update_{index}").bits,
             "aw_rows": _bits(rows - 1),

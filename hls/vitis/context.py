@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hls.conv_facts import conv_block
 from hls.vitis.ap_types import ap_types_dir
 from hls.words import code_words, row_words, tap_words
 from hwmodel.devices import get_part
@@ -242,22 +243,11 @@ def _conv_layers(net: IntegerNetwork, plan: HardwarePlan) -> list[dict]:
     out = []
     for index, shape in enumerate(config.conv_shapes):
         layer = net.layers[index]
-        rows = plan.rows[index]
         entry = {
-            "index": index,
-            "c_in": shape.in_channels,
-            "height": shape.height,
-            "width": shape.width,
-            "channels": shape.channels,
-            "pool": shape.pool,
+            **conv_block(plan, index, layer.shift),
             "positions": shape.height * shape.width,  # of the input map
             # the column of the input position after the fill's (a pixel reads W + 1 ahead)
             "first_col": plan.loop(f"fill_{index}").trip % shape.width,
-            "rows": rows,
-            "last_row": shape.channels - (rows - 1) * npc,
-            "slots": plan.slots[index],
-            "busy": rows * shape.in_channels,  # the slots of a timestep that do work
-            "shift": layer.shift,
             "codes": _banked_rom(tap_words(layer.codes, shape.in_channels, npc), config.k_bits),
             "threshold": _rom(row_words(layer.threshold, npc, top), b),
             "bias": _rom(row_words(layer.bias, npc, 0), b),

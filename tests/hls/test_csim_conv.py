@@ -8,7 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conv_designs import N_DESIGNS, export_conv, random_conv_design, save_conv_model
+from conv_designs import (
+    N_DESIGNS,
+    assert_modes_and_fronts_covered,
+    export_conv,
+    random_conv_design,
+    save_conv_model,
+)
 
 from dse.cli import main
 from hls.golden import format_golden, read_golden
@@ -19,13 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
 def test_random_conv_designs_cover_every_mode_and_front():
     configs = [random_conv_design(seed) for seed in range(N_DESIGNS)]
-    drawn = [c for c in configs if not c.deterministic]
-    assert {(c.ensemble, c.sampling) for c in drawn} == {
-        (e, s) for e in ("repeat", "time") for s in ("memory", "regenerate")
-    }
-    assert sum(c.deterministic for c in configs) == 2
-    assert {c.n_conv for c in configs} == {1, 2}
-    assert {s.pool for c in configs for s in c.conv_shapes} == {True, False}
+    assert_modes_and_fronts_covered(configs)
     assert {c.input_shape[0] for c in configs} >= {1, 2, 3}
     assert any(c.samples > 1 and c.ensemble == "time" for c in configs)  # every set's keys
     assert any(min(c.sample_lanes, c.samples) > 1 for c in configs if c.ensemble == "repeat")
