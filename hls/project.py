@@ -23,6 +23,16 @@ _ENV = jinja2.Environment(
 )
 
 
+def _times(expr: str, factor: int) -> str:
+    """Verilog for `expr * factor` (a constant) as a sum of shifts: the plan builds constant
+    products in fabric (`HardwarePlan.dsp` is 0), and Yosys maps some `x * 9` to a DSP48E1."""
+    bits = [b for b in range(int(factor).bit_length()) if factor >> b & 1]
+    return " + ".join(f"({expr} << {b})" if b else expr for b in bits) or "0"
+
+
+_ENV.filters["times"] = _times
+
+
 def render(template: str, context: dict) -> str:
     """Render one template (a path under hls/templates) with `context`."""
     return _ENV.get_template(template).render(**context)

@@ -25,9 +25,9 @@ __all__ = [
     "CONV_COMPONENTS",
     "RESOURCES",
     "array_cost",
+    "bram18",
     "coefficients",
     "component_resources",
-    "finn_bram18",
     "load_coefficients",
     "layer_datapaths",
 ]
@@ -87,20 +87,51 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def finn_bram18(depth: int, width: int) -> int:
-    """RAMB18 count of a depth x width memory, FINN's aspect-ratio rule."""
+#: The aspect ratios (depth, width) of a RAMB18E1 and of a RAMB36E1 (two RAMB18s' worth), the
+#: widest of each simple dual-port (one read and one write port, as every plan array has).
+_BLOCK_SHAPES = (
+    (1, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))),
+    (2, ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))),
+)
+
+
+def _column_bram18(depth: int, width: int, rows_per_word: bool) -> int:
+    """RAMB18s of one depth x width column in the cheapest block shape: a shape `width` or
+    wider, holding several rows per word when `rows_per_word` (a ROM, read through a mux)."""
+    return min(
+        halves * _ceil_div(depth, d * (w // width if rows_per_word else 1))
+        for halves, shapes in _BLOCK_SHAPES
+        for d, w in shapes
+        if w >= width
+    )
+
+
+def _lane_bram18(depth: int, width: int) -> int:
+    """RAMB18s of a written memory whose rows sit side by side in 9-bit byte lanes (the write
+    enables' grain) across up to 16 blocks of one shape: several rows per wide word."""
+    lanes = _ceil_div(width, 9)
+    return min(
+        halves * g * _ceil_div(depth, d * rows)
+        for halves, shapes in _BLOCK_SHAPES
+        for d, w in shapes
+        if w >= 9
+        for g in range(1, 17)
+        if (rows := g * (w // 9) // lanes)
+    )
+
+
+@cache
+def bram18(depth: int, width: int, rom: bool = False) -> int:
+    """RAMB18 count of a depth x width memory as Yosys's synth_xilinx maps it (measured on
+    ROMs and RAMs of many shapes, tests/hwmodel/test_bram_rule.py): the word split into equal
+    columns, each in its cheapest RAMB18 or RAMB36 shape.  A ROM also packs several rows into
+    one block word (a 2,304 x 5 ROM: three rows per 1K x 18 word, one RAMB18 where FINN's
+    aspect-ratio rule, which Vivado follows, counts two); a written memory packs them only at
+    byte lanes, possibly across several blocks (`_lane_bram18`).
+    """
     d, w = int(depth), int(width)
-    if w == 1:
-        return _ceil_div(d, 16384)
-    if w == 2:
-        return _ceil_div(d, 8192)
-    if w <= 4:
-        return _ceil_div(d, 4096) * _ceil_div(w, 4)
-    if w <= 9:
-        return _ceil_div(d, 2048) * _ceil_div(w, 9)
-    if w <= 18 or d > 512:
-        return _ceil_div(d, 1024) * _ceil_div(w, 18)
-    return _ceil_div(d, 512) * _ceil_div(w, 36)
+    columns = min(_ceil_div(w, cw) * _column_bram18(d, cw, rom) for cw in range(1, min(w, 72) + 1))
+    return columns if rom else min(columns, _lane_bram18(d, w))
 
 
 def array_cost(array: Array) -> dict[str, float]:
@@ -110,7 +141,7 @@ def array_cost(array: Array) -> dict[str, float]:
     none for a single word (a ROM in registers is constant logic: a LUT per bit, none for a
     single word, no flip-flop); lutram: a RAM64X1S LUT per bit and 64 words, a RAM64X1D (two)
     when the bank is also written, and a flip-flop per bit of each registered read port
-    (`hwmodel.plan.READ_LATENCY`: 1); bram: FINN's RAMB18 count.  Each is of the word's
+    (`hwmodel.plan.READ_LATENCY`: 1); bram: Yosys's RAMB18 count (`bram18`).  Each is of the word's
     bits that synthesis keeps (`Array.kept_width`: a ROM's padding elements are dropped).
     """
     w, d, banks = array.kept_width, array.depth, array.banks
@@ -125,7 +156,7 @@ def array_cost(array: Array) -> dict[str, float]:
         out["lut"] = out["lutram"] = luts
         out["ff"] = w * array.reads * banks
     else:
-        out["bram18"] = finn_bram18(d, w) * banks
+        out["bram18"] = bram18(d, w, array.rom) * banks
     return out
 
 

@@ -56,7 +56,7 @@ PROFILE_FILE = "profile.json"
 TABLE_FILE = "calibration.csv"
 MEASURED = ("lut", "ff", "bram18k", "dsp", "lutram")
 STAGES = ("export", "sim", "synth")
-_GENERATOR = ("templates/rtl", "rtl/context.py", "words.py", "export.py")  # what shapes the RTL
+_GENERATOR = ("templates/rtl", "rtl/context.py", "words.py", "export.py", "project.py")  # the RTL
 
 
 def check_tools() -> None:

@@ -1,20 +1,12 @@
-"""The plan's storage rule, per-array pricing (FINN's BRAM rule) and PRNG unit count."""
+"""The plan's storage rule, per-array pricing and PRNG unit count."""
 
 import numpy as np
 import pytest
 
 from hwmodel.errors import HardwareInputError
 from hwmodel.plan import Array, build_plan, storage_kind
-from hwmodel.resources import array_cost, component_resources, finn_bram18, load_coefficients
+from hwmodel.resources import array_cost, bram18, component_resources, load_coefficients
 from hwmodel.template import AcceleratorConfig, random_codes
-
-
-def test_finn_bram18_aspect_ratios() -> None:
-    depth = [16384, 16385, 8192, 5000, 3000, 1500, 600, 400, 400]
-    width = [1, 1, 2, 4, 8, 16, 20, 36, 72]
-    # w=1: d/16K; w=2: d/8K; w<=4: 2*1; w<=9: 2*1; w<=18: 2*1; d>512: 1*2; else 1*1, 1*2
-    got = [finn_bram18(d, w) for d, w in zip(depth, width, strict=True)]
-    assert got == [1, 2, 1, 2, 2, 2, 2, 1, 2]
 
 
 def test_one_storage_rule_by_bank_depth() -> None:
@@ -35,7 +27,7 @@ def test_array_cost_by_kind_and_ports() -> None:
     ram = array_cost(Array("c", "weight_memory", 8, 1, 64, banks=2))
     assert (ram["lut"], ram["lutram"], ram["bram18"]) == (32, 32, 0)  # RAM64X1D: 2 per bit
     block = array_cost(Array("d", "weight_memory", 8, 4, 1000, banks=2, writes=0, rom=True))
-    assert (block["lut"], block["bram18"]) == (0, 2 * finn_bram18(1000, 32))
+    assert (block["lut"], block["bram18"]) == (0, 2 * bram18(1000, 32, rom=True))
 
 
 def test_time_ensemble_builds_one_lane() -> None:
@@ -81,7 +73,7 @@ def test_rom_padding_of_a_one_row_layer_is_not_priced() -> None:
     plan = build_plan(config)
     codes = plan.array("codes_1")
     assert (codes.width, codes.padding, codes.kept_width) == (128, 22, 40)
-    assert array_cost(codes)["bram18"] == finn_bram18(128, 40) == 2
+    assert array_cost(codes)["bram18"] == bram18(128, 40, rom=True) == 2
     assert plan.array("codes_0").padding == 0 and array_cost(plan.array("codes_0"))["bram18"] == 4
     assert {a.name for a in plan.arrays if a.padding} == {"codes_1", "bias_1", "initial_1"}
     core = sum(array_cost(a)["bram18"] for a in plan.arrays)
