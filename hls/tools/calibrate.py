@@ -233,10 +233,11 @@ def fit_profile(
     the measured table and the leave-one-out table (`hwmodel.calibration.leave_one_out`,
     a `kind` column saying dense or conv).
 
-    The dense designs fit every dense component (and the clock and activity models); the
-    conv designs then fit only the conv components (`hwmodel.calibration.fit_conv`) on top,
-    so that adding conv designs moves no dense estimate.  With `base` (a profile) the dense
-    part is `base`'s, unchanged, and only conv designs are needed."""
+    The dense designs fit every dense component (and the activity model); the conv designs
+    then fit only the conv components (`hwmodel.calibration.fit_conv`) on top, so that adding
+    conv designs moves no dense resource estimate; the clock model is fitted on both kinds.
+    With `base` (a profile) the dense part and the clock model are `base`'s, unchanged, and
+    only conv designs are needed."""
     import pandas as pd
 
     from hwmodel.calibration import conv_leave_one_out, fit_conv, is_conv, loo_summary
@@ -244,7 +245,7 @@ def fit_profile(
     table = measured_frame(results)
     conv = is_conv(table) if len(table) else np.zeros(0, dtype=bool)
     if base is None:
-        cal, loo = _fit_dense(results, table[~conv], name)
+        cal, loo = _fit_dense(results, table[~conv], name, table)
         cal.fit.update(command=command)
     else:
         cal, loo = replace(base, name=name, fit=dict(base.fit)), pd.DataFrame()
@@ -277,13 +278,14 @@ def conv_criteria_met(summary: dict[str, dict[str, float]]) -> bool:
 
 
 def _fit_dense(
-    results: list[dict], table: pd.DataFrame, name: str
+    results: list[dict], table: pd.DataFrame, name: str, clocked: pd.DataFrame
 ) -> tuple[Calibration, pd.DataFrame]:
-    """Every dense component, the clock and the activity model fitted on the dense designs,
-    with their leave-one-out table."""
+    """Every dense component and the activity model fitted on the dense designs (`table`),
+    the clock model on `clocked` (dense and conv designs: one clock rule guards both), with
+    their leave-one-out table."""
     import pandas as pd
 
-    from hwmodel.calibration import fit_calibration, leave_one_out, loo_summary
+    from hwmodel.calibration import fit_calibration, is_conv, leave_one_out, loo_summary
 
     if len(table) < 2:
         raise HardwareInputError(
@@ -291,11 +293,12 @@ def _fit_dense(
             "errors), or a base profile for a conv-only fit"
         )
     cal = fit_calibration(table, name=name)
-    loo = leave_one_out(table)
-    timed = table[table["critical_path_ns"].notna()]
+    loo = leave_one_out(table).assign(kind="dense")
+    timed = clocked[clocked["critical_path_ns"].notna()]
     if len(timed) > 2:  # the clock model, fitted to the netlist estimates
         cal.fmax, clock_rows = fmax_leave_one_out(timed)
-        loo = pd.concat([loo, clock_rows], ignore_index=True)
+        kinds = np.where(is_conv(timed), "conv", "dense")
+        loo = pd.concat([loo, clock_rows.assign(kind=kinds)], ignore_index=True)
     dense = set(table["design"])
     simulated = [
         r
@@ -304,9 +307,9 @@ def _fit_dense(
     ]
     if len(simulated) > 2:  # the activity model, fitted to the simulated toggles
         cal.activity, power_rows = activity_leave_one_out(simulated, cal)
-        loo = pd.concat([loo, power_rows], ignore_index=True)
+        loo = pd.concat([loo, power_rows.assign(kind="dense")], ignore_index=True)
     cal.fit.update(loo=loo_summary(loo), backend="rtl")
-    return cal, loo.assign(kind="dense")
+    return cal, loo
 
 
 def fmax_leave_one_out(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:

@@ -21,6 +21,7 @@ from dse.cli import main
 from hls.tools.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
 from hwmodel.calibration import load_calibration
 from hwmodel.estimate import estimate
+from hwmodel.fmax import FmaxModel
 from hwmodel.plan import build_plan
 from hwmodel.power import POWER_CLASSES
 from hwmodel.resources import component_resources, load_coefficients
@@ -31,6 +32,8 @@ LUT_FACTOR = {"pe": 1.3, "control": 1.6, "axi": 0.7, "conv_pe": 0.8, "conv_buffe
 # Toggle rate = a + b x duty per power class (control works always: no slope to find).
 TOGGLE = {cls: (0.01 * (i + 1), 0.05 * i) for i, cls in enumerate(POWER_CLASSES)}
 TOGGLE["control"] = (0.02, 0.0)
+# The netlist's critical path: the clock model with other delays than its defaults.
+CLOCK = FmaxModel(base_ns=0.4, lut_ns=0.9, carry_ns=0.3, fanout_ns=0.15)
 
 
 class FakeTools:
@@ -67,7 +70,8 @@ class FakeTools:
         self.calls["synth"] += 1
         if project.name in self.fail:
             raise RuntimeError("yosys: out of\nmemory")
-        comps = component_resources(build_plan(self.configs[project.name]), load_coefficients())
+        plan = build_plan(self.configs[project.name])
+        comps = component_resources(plan, load_coefficients())
         measured = {
             "lut": sum(v["lut"] * LUT_FACTOR.get(c, 1.0) for c, v in comps.items()),
             "ff": sum(v["ff"] for v in comps.values()),
@@ -75,6 +79,7 @@ class FakeTools:
             "dsp": 0,
             "lutram": sum(v["lutram"] for v in comps.values()),
             "source": {"tool": "fake-yosys", "version": "0.0"},
+            "clock_estimate": {"critical_path_ns": CLOCK.path_ns(plan)},
         }
         (project / "measured.json").write_text(json.dumps(measured))
         return measured
@@ -109,8 +114,8 @@ def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> 
         if cls in profile.activity:
             assert profile.activity[cls] == pytest.approx([a, b], abs=1e-9)
     table = pd.read_csv(tmp_path / "calibration.csv")
-    # lut, ff, bram18, dsp and power_dynamic_w per design (no clock estimate from the fake)
-    assert len(table) == 8 * 5 and {"measured", "before", "after", "loo", "pe"} <= set(table)
+    # lut, ff, bram18, dsp, fmax_mhz and power_dynamic_w per design
+    assert len(table) == 8 * 6 and {"measured", "before", "after", "loo", "pe"} <= set(table)
 
     again = calibrate(tmp_path, designs=10, conv_designs=0, jobs=1, name="fake", progress=False)
     assert tools.calls == {"export": 10, "sim": 10, "synth": 10}  # only the two new ones
@@ -120,8 +125,9 @@ def test_calibrate_fits_writes_and_resumes(tools: FakeTools, tmp_path: Path) -> 
 
 def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: Path) -> None:
     """Conv designs fit conv_pe and conv_buffers and leave every dense multiplier, offset and
-    the dense leave-one-out as a dense-only run fits them; with --base a conv-only run keeps
-    the base's dense part bit for bit, and a conv estimate then says calibrated."""
+    the dense resources' leave-one-out as a dense-only run fits them; the clock model is
+    fitted on both kinds; with --base a conv-only run keeps the base's dense part and clock
+    bit for bit, and a conv estimate then says calibrated."""
     from hls.tools.design_spread import conv_calibration_designs
 
     dense = calibrate(tmp_path / "dense", designs=8, conv_designs=0, jobs=1, progress=False).profile
@@ -141,7 +147,8 @@ def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: P
                     continue
                 assert profile.multipliers[res][comp] == value, (res, comp)
         assert profile.offsets == dense.offsets and profile.activity == dense.activity
-        assert profile.fit["loo"] == dense.fit["loo"]
+        resources = {r: e for r, e in profile.fit["loo"].items() if r != "fmax_mhz"}
+        assert resources == {r: e for r, e in dense.fit["loo"].items() if r != "fmax_mhz"}
         # FF: the dense fit is exact, so the conv ones find their 1; LUT: they absorb what
         # the 8 dense designs leave of the dense factors, so only their direction is sure.
         for comp in ("conv_pe", "conv_buffers"):
@@ -154,6 +161,10 @@ def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: P
         assert profile.fit["conv_calibrated"] is True
     assert set(both.loo["kind"]) == {"dense", "conv"}
     assert both.loo.loc[both.loo["kind"] == "conv", "design"].nunique() == 4
+    clocks = both.loo[both.loo["resource"] == "fmax_mhz"]
+    assert clocks.groupby("kind")["design"].nunique().to_dict() == {"conv": 4, "dense": 8}
+    assert clocks["err_after"].max() < 1e-6  # the fake netlist's delays, found on both kinds
+    assert onto.fmax == dense.fmax and dense.fit["loo"]["fmax_mhz"]["designs"] == 8
     config = conv_calibration_designs(1)[0][1]
     assert estimate(config, calibration=onto)["calibrated"]
     assert not estimate(config, calibration=replace(onto, fit={}))["calibrated"]
