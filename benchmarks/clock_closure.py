@@ -7,9 +7,10 @@ mapped by Yosys; the netlist estimate must reach that clock.
 
 Designs: five of the calibration spread with a seed the fit never used (they draw their
 weights, k 2-8), the first three of them again at k = 1, S = 1 (deterministic, as a
-straight-through or posterior-mode network is built), and the quickstart's knee shape
-(64-128-10, 16 PEs x 2 synapses, k = 1).  Prints a Markdown table (docs/rtl.md carries it)
-and the CPU time beside the wall time.
+straight-through or posterior-mode network is built), the quickstart's knee shape
+(64-128-10, 16 PEs x 2 synapses, k = 1) and two designs with a convolutional front that the
+conv fit never saw (`conv_calibration_designs(2, seed=101)`, as tests/hls/test_synth.py).
+Prints a Markdown table (docs/rtl.md carries it) and the CPU time beside the wall time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hls.tools.calibrate import run_designs
-from hls.tools.design_spread import calibration_designs, random_snn
+from hls.tools.design_spread import calibration_designs, conv_calibration_designs, random_snn
 from hwmodel.estimate import estimate
 from hwmodel.template import AcceleratorConfig
 
@@ -48,7 +49,8 @@ def designs() -> list[tuple[str, object, AcceleratorConfig]]:
         for name, net, config in unseen[:3]
     ]
     knee = ("knee", random_snn(KNEE.widths, np.random.default_rng(7)), KNEE)
-    return [*unseen, *deterministic, knee]
+    conv = [(f"conv{i}", *d) for i, d in enumerate(conv_calibration_designs(2, seed=101))]
+    return [*unseen, *deterministic, knee, *conv]
 
 
 def _cells(model: float, built: float) -> str:
@@ -82,8 +84,9 @@ def main() -> None:
         est = cells["clock_estimate"]
         meets = "-" if clock is None else ("yes" if est["fmax_mhz"] >= clock else "**no**")
         lanes = min(config.sample_lanes, config.samples) if config.ensemble == "repeat" else 1
+        front = f"{config.as_dict()['conv']} + " if config.conv else ""
         print(
-            f"| {name} | {'-'.join(map(str, config.widths))} | "
+            f"| {name} | {front}{'-'.join(map(str, config.widths))} | "
             f"{config.pe * config.synapses_per_cycle} x {lanes} | {config.k_bits} | "
             f"{_cells(model['lut'], cells['lut'])} | {_cells(model['ff'], cells['ff'])} | "
             f"{cells['bram18k']} / {model['bram18']:.0f} | "
