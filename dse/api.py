@@ -198,6 +198,8 @@ def trial_export_inputs(
     study_ref = None  # measure finds the study again from here; a dict study has no file
     if source is not None:
         study_ref = {"study_file": str(source.resolve()), "study_name": cfg.name, "trial": number}
+        # The trial's start tells it from trial `number` of a re-created study of that name.
+        study_ref["trial_started"] = _started(trial)
     kwargs = {
         "threshold_scales": eval_cfg.threshold_scales,
         "weights": eval_cfg.weights,
@@ -208,6 +210,11 @@ def trial_export_inputs(
         "design_name": re.sub(r"[^A-Za-z0-9_]", "_", f"{cfg.name}_trial{number}")[:64],
     }
     return Path(model_dir), accel, kwargs
+
+
+def _started(trial: optuna.trial.FrozenTrial) -> str | None:
+    """When the trial started (ISO 8601), or None."""
+    return None if trial.datetime_start is None else trial.datetime_start.isoformat()
 
 
 def export(

@@ -64,7 +64,18 @@ def open_source_study(ref: object, project: Path, storage: str | None) -> tuple[
             "re-run `dse export`"
         )
     cfg = load_study_file(_study_file(str(ref["study_file"]), project))
-    return open_study(cfg, storage, create=False), ref["trial"]
+    study = open_study(cfg, storage, create=False)
+    number, started = ref["trial"], ref.get("trial_started")  # exports before it lack it
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if started is not None and trial is not None:
+        now = None if trial.datetime_start is None else trial.datetime_start.isoformat()
+        if now != started:
+            raise StudyInputError(
+                f"{project / 'design.json'}: study: trial {number} of study {cfg.name!r} "
+                f"started {now}, not {started} as the exported one did (the study was "
+                "re-created); re-export the design from this study"
+            )
+    return study, number
 
 
 def register(app: typer.Typer) -> None:
