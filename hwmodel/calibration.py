@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -403,11 +403,11 @@ def fit_conv(measured: pd.DataFrame, base: Calibration) -> Calibration:
     conv = measured[is_conv(measured)]
     _check_columns(conv)
     bases = _design_bases(conv, load_coefficients())
-    cal = Calibration(
+    cal = replace(
+        base,
         multipliers={r: dict(c) for r, c in base.multipliers.items()},
         offsets=dict(base.offsets),
         power=dict(base.power),
-        name=base.name,
         fit=dict(base.fit),
         fmax=dict(base.fmax),
         activity=dict(base.activity),

@@ -243,7 +243,7 @@ def fit_profile(
     from hwmodel.calibration import conv_leave_one_out, fit_conv, is_conv, loo_summary
 
     table = measured_frame(results)
-    conv = is_conv(table) if len(table) else np.zeros(0, dtype=bool)
+    conv = is_conv(table)
     if base is None:
         cal, loo = _fit_dense(results, table[~conv], name, table)
         cal.fit.update(command=command)
@@ -251,8 +251,8 @@ def fit_profile(
         cal, loo = replace(base, name=name, fit=dict(base.fit)), pd.DataFrame()
         cal.fit["conv_command"] = command
     if conv.sum() >= 2:
+        conv_loo = conv_leave_one_out(table, cal).assign(kind="conv")  # before the conv fit
         cal = fit_conv(table, cal)
-        conv_loo = conv_leave_one_out(table, cal).assign(kind="conv")
         loo = pd.concat([loo, conv_loo], ignore_index=True)
         summary = loo_summary(conv_loo)
         cal.fit.update(loo_conv=summary, conv_calibrated=conv_criteria_met(summary))

@@ -170,7 +170,7 @@ def _datapath_knobs(rng: np.random.Generator, walk: dict, timesteps: int) -> dic
     }
 
 
-def conv_calibration_designs(n: int = 8, seed: int = 0) -> list[Design]:
+def conv_calibration_designs(n: int = 12, seed: int = 0) -> list[Design]:
     """`n` small designs with a convolutional front, to fit the conv components
     (`conv_pe`, `conv_buffers`) that dense designs never build: images of `CONV_SHAPES`, one
     or two blocks (every third design two) of 2..8 channels, pooled or not, a head of 0-1

@@ -18,7 +18,14 @@ import pytest
 
 import hls.tools.calibrate as calibrate_module
 from dse.cli import main
-from hls.tools.calibrate import RESULT_FILE, calibrate, design_frame, summary_frame
+from hls.tools.calibrate import (
+    CONV_MEDIAN_LIMIT,
+    RESULT_FILE,
+    calibrate,
+    conv_criteria_met,
+    design_frame,
+    summary_frame,
+)
 from hwmodel.calibration import load_calibration
 from hwmodel.estimate import estimate
 from hwmodel.fmax import FmaxModel
@@ -169,6 +176,22 @@ def test_conv_designs_fit_only_the_conv_components(tools: FakeTools, tmp_path: P
     assert estimate(config, calibration=onto)["calibrated"]
     assert not estimate(config, calibration=replace(onto, fit={}))["calibrated"]
     assert not estimate(config, calibration=dense)["calibrated"]  # no conv fit in it
+
+
+def test_conv_criteria_need_both_medians_and_every_count_exact() -> None:
+    def summary(lut: float, ff: float, bram: int, dsp: int) -> dict:
+        return {
+            "lut": {"median_loo": lut},
+            "ff": {"median_loo": ff},
+            "bram18": {"exact_loo": bram, "designs": 12},
+            "dsp": {"exact_loo": dsp, "designs": 12},
+        }
+
+    assert conv_criteria_met(summary(0.035, CONV_MEDIAN_LIMIT, 12, 12))
+    assert not conv_criteria_met(summary(CONV_MEDIAN_LIMIT + 0.001, 0.05, 12, 12))
+    assert not conv_criteria_met(summary(0.035, CONV_MEDIAN_LIMIT + 0.001, 12, 12))
+    assert not conv_criteria_met(summary(0.035, 0.05, 11, 12))  # one BRAM count missed
+    assert not conv_criteria_met(summary(0.035, 0.05, 12, 11))
 
 
 def test_a_stale_or_failed_design_is_redone(tools: FakeTools, tmp_path: Path) -> None:

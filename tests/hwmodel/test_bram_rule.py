@@ -37,18 +37,3 @@ def test_a_rom_packs_rows_into_block_words_as_yosys_does(shape, count) -> None:
 @pytest.mark.parametrize(("shape", "count"), [*RAMS_FITTED.items(), *RAMS_UNSEEN.items()])
 def test_a_written_memory_takes_its_cheapest_block_shape(shape, count) -> None:
     assert bram18(*shape, rom=False) == count
-
-
-def _finn(depth: int, width: int) -> int:
-    """FINN's aspect-ratio rule (one block shape chosen by width), which Vivado follows."""
-    if width <= 9:
-        shape = {1: (16384, 1), 2: (8192, 2)}.get(width, (4096, 4) if width <= 4 else (2048, 9))
-    else:
-        shape = (1024, 18) if width <= 18 or depth > 512 else (512, 36)
-    return -(-depth // shape[0]) * -(-width // shape[1])
-
-
-def test_never_more_than_finns_aspect_rule() -> None:
-    for d in (65, 500, 513, 1025, 2049, 4097, 9000, 20000):
-        for w in (1, 2, 3, 4, 5, 9, 12, 19, 36, 40, 80, 300):
-            assert max(bram18(d, w, rom=True), bram18(d, w)) <= _finn(d, w), (d, w)

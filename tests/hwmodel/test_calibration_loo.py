@@ -18,6 +18,16 @@ TRUTH = {
 }
 
 
+def measured_row(name: str, config, truth: dict, coeffs: dict) -> dict:
+    """A design 'measured' as the model's components times `truth`'s multipliers, no DSP."""
+    comps = component_resources(build_plan(config), coeffs)
+    row = {"design": name, **config.as_dict()}
+    for res, mult in truth.items():
+        row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
+    row["bram18k"], row["dsp"] = row.pop("bram18"), 0.0
+    return row
+
+
 def measured_table(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """The calibration spread 'measured' as the model's components times TRUTH, LUT and FF
     times a log-normal noise of `noise` (sigma), no DSP."""
@@ -25,14 +35,9 @@ def measured_table(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
     coeffs = load_coefficients()
     rows = []
     for index, (_, config) in enumerate(calibration_designs(24)):
-        comps = component_resources(build_plan(config), coeffs)
-        row = {"design": f"d{index}", **config.as_dict()}
-        for res, mult in TRUTH.items():
-            row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
+        row = measured_row(f"d{index}", config, TRUTH, coeffs)
         row["lut"] *= float(np.exp(rng.normal(0, noise)))
         row["ff"] *= float(np.exp(rng.normal(0, noise)))
-        row["bram18k"] = row.pop("bram18")
-        row["dsp"] = 0.0
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -92,15 +97,8 @@ def conv_table() -> pd.DataFrame:
     truth = {r: dict(m) for r, m in TRUTH.items()}
     truth["lut"]["conv_pe"], truth["ff"]["conv_buffers"] = 0.7, 1.8
     coeffs = load_coefficients()
-    rows = []
-    for index, (_, config) in enumerate(conv_calibration_designs(8)):
-        comps = component_resources(build_plan(config), coeffs)
-        row = {"design": f"c{index}", **config.as_dict()}
-        for res, mult in truth.items():
-            row[res] = sum(float(comps[c][res]) * m for c, m in mult.items())
-        row["bram18k"], row["dsp"] = row.pop("bram18"), 0.0
-        rows.append(row)
-    return pd.DataFrame(rows)
+    configs = [config for _, config in conv_calibration_designs(8)]
+    return pd.DataFrame([measured_row(f"c{i}", c, truth, coeffs) for i, c in enumerate(configs)])
 
 
 def test_conv_fit_holds_the_dense_multipliers_and_finds_the_conv_ones() -> None:
