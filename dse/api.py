@@ -199,7 +199,7 @@ def trial_export_inputs(
     if source is not None:
         study_ref = {"study_file": str(source.resolve()), "study_name": cfg.name, "trial": number}
         # The trial's start tells it from trial `number` of a re-created study of that name.
-        study_ref["trial_started"] = _started(trial)
+        study_ref["trial_started"] = trial_started(trial)
     kwargs = {
         "threshold_scales": eval_cfg.threshold_scales,
         "weights": eval_cfg.weights,
@@ -212,7 +212,7 @@ def trial_export_inputs(
     return Path(model_dir), accel, kwargs
 
 
-def _started(trial: optuna.trial.FrozenTrial) -> str | None:
+def trial_started(trial: optuna.trial.FrozenTrial) -> str | None:
     """When the trial started (ISO 8601), or None."""
     return None if trial.datetime_start is None else trial.datetime_start.isoformat()
 

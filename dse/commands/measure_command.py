@@ -55,6 +55,7 @@ def _study_file(given: str, project: Path) -> Path:
 
 def open_source_study(ref: object, project: Path, storage: str | None) -> tuple[optuna.Study, int]:
     """The study and trial a design was exported from (design.json's `study` entry)."""
+    from dse.api import trial_started
     from dse.runner import open_study  # imports torch; only needed when there is a study
     from dse.schema import load_study_file
 
@@ -67,14 +68,13 @@ def open_source_study(ref: object, project: Path, storage: str | None) -> tuple[
     study = open_study(cfg, storage, create=False)
     number, started = ref["trial"], ref.get("trial_started")  # exports before it lack it
     trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
-    if started is not None and trial is not None:
-        now = None if trial.datetime_start is None else trial.datetime_start.isoformat()
-        if now != started:
-            raise StudyInputError(
-                f"{project / 'design.json'}: study: trial {number} of study {cfg.name!r} "
-                f"started {now}, not {started} as the exported one did (the study was "
-                "re-created); re-export the design from this study"
-            )
+    now = None if trial is None else trial_started(trial)
+    if started is not None and now != started:
+        raise StudyInputError(
+            f"{project / 'design.json'}: study: trial {number} of study {cfg.name!r} "
+            f"started {now or 'never'}, not {started} as the exported one did (the study was "
+            "re-created); re-export the design from this study"
+        )
     return study, number
 
 

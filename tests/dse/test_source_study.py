@@ -40,3 +40,5 @@ def test_a_recreated_study_of_the_same_name_is_refused(tmp_path: Path) -> None:
     line = str(info.value)
     assert "trial 0 of study 'again' started" in line and "re-export the design" in line
     assert "\n" not in line
+    with pytest.raises(StudyInputError, match="trial 5 of study 'again' started never"):
+        open_source_study({**ref, "trial": 5}, tmp_path, None)  # not there at all
