@@ -393,10 +393,12 @@ def test_a_run_past_its_timeout_fails_and_keeps_the_last_figures(
     assert (project / "measured.json").read_text() == before
 
 
-def _within_band(designs: list, band: dict, tmp_path: Path, clock: bool = True) -> None:
+def _within_band(designs: list, band: dict, tmp_path: Path, grid_clock: bool = False) -> None:
     """Each design through export, Verilator and Yosys: bit- and cycle-exact, its cells
     predicted by the shipped profile within `band`'s worst leave-one-out error (LUT, FF),
-    BRAM and DSP exactly, and (`clock`) a clock the netlist reaches."""
+    BRAM and DSP exactly, and a clock the netlist reaches: the model's fmax, or with
+    `grid_clock` the highest clock of the studies' grid (100-200 MHz, step 25) at or below
+    it, the clock a study would run the design at."""
     from hls.tools.calibrate import run_designs
     from hwmodel.calibration import relative_error
     from hwmodel.estimate import estimate
@@ -412,8 +414,10 @@ def _within_band(designs: list, band: dict, tmp_path: Path, clock: bool = True) 
         assert relative_error(model["ff"], cells["ff"]) <= band["ff"]["worst_loo"], name
         assert round(model["bram18"]) == cells["bram18k"], name
         assert round(model["dsp"]) == cells["dsp"] == 0, name
-        if clock:  # the clock the model vouches for (guard included) the netlist reaches
-            assert model["fmax_mhz"] <= cells["clock_estimate"]["fmax_mhz"], name
+        accepted = model["fmax_mhz"]  # the clock the model vouches for (guard included)
+        if grid_clock:
+            accepted = max(f for f in (100.0, 125.0, 150.0, 175.0, 200.0) if f <= accepted)
+        assert accepted <= cells["clock_estimate"]["fmax_mhz"], name
 
 
 def _shipped_fit() -> dict:
@@ -435,11 +439,11 @@ def test_unseen_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> N
 
 @needs_yosys
 def test_unseen_conv_designs_synthesize_within_the_profiles_band(tmp_path: Path) -> None:
-    """Two conv designs the shipped profile was not fitted on, within its conv band.  Not
-    the clock: the model predicts 123.6 MHz where the second design's netlist reaches 121.9
-    (1.4 % over; the studies' 100 MHz it accepts is met: benchmarks/clock_closure.py)."""
+    """Two conv designs the shipped profile was not fitted on, within its conv band, at the
+    grid clock a study accepts: the model's fmax itself is 1.4 % over the second design's
+    netlist (123.6 against 121.9 MHz; benchmarks/clock_closure.py)."""
     from hls.tools.design_spread import conv_calibration_designs
 
     spread = conv_calibration_designs(n=2, seed=101)
     designs = [(f"unseen-conv{i}", *d) for i, d in enumerate(spread)]
-    _within_band(designs, _shipped_fit()["loo_conv"], tmp_path, clock=False)
+    _within_band(designs, _shipped_fit()["loo_conv"], tmp_path, grid_clock=True)
