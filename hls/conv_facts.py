@@ -24,3 +24,14 @@ def conv_block(plan: HardwarePlan, index: int, shift: int) -> dict:
         "busy": rows * shape.in_channels,  # the slots of a timestep that do work
         "shift": shift,
     }
+
+
+def queue_stride(plan: HardwarePlan, index: int) -> int:
+    """Inputs that one mask bit of dense layer `index`'s event queue steps: the last
+    convolutional block's H' x W' positions for the head's first layer (a bit per channel,
+    channel-major inputs), else 1 (a bit per neuron)."""
+    config = plan.config
+    if index != config.n_conv or not config.conv:
+        return 1
+    shape = config.conv_shapes[-1]
+    return shape.out_height * shape.out_width

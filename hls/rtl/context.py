@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hls.conv_facts import conv_block
+from hls.conv_facts import conv_block, queue_stride
 from hls.words import code_words, row_words, tap_words
 from hwmodel.architecture import KERNEL
 from hwmodel.errors import HardwareInputError
@@ -65,12 +65,11 @@ def _queue_source(plan: HardwarePlan, index: int) -> dict:
     channel-major inputs: a bit steps H' x W' inputs)."""
     config = plan.config
     if index == config.n_conv:
-        shape = config.conv_shapes[-1]
-        positions = shape.out_height * shape.out_width
+        positions = queue_stride(plan, index)
         return {
             "aw": _bits(positions - 1),
             "ev_bits": plan.type(f"events_{index}").bits,
-            "mask": shape.channels,
+            "mask": config.conv_shapes[-1].channels,
             "stride": positions,
             "read": "bank",  # the walker's view of its timestep's bank
         }

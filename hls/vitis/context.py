@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hls.conv_facts import conv_block
+from hls.conv_facts import conv_block, queue_stride
 from hls.vitis.ap_types import ap_types_dir
 from hls.words import code_words, row_words, tap_words
 from hwmodel.devices import get_part
@@ -216,10 +216,7 @@ def _source(plan: HardwarePlan, index: int) -> dict:
     last convolutional block's bank of the timestep (a bit is the next channel, H' x W' inputs
     on: channel-major)."""
     config = plan.config
-    stride = 1
-    if index == config.n_conv:
-        shape = config.conv_shapes[-1]
-        stride = shape.out_height * shape.out_width
+    stride = queue_stride(plan, index)
     rows, n_out = plan.rows[index], config.layer_sizes[index + 1]
     return {
         "layer": index - 1,

