@@ -40,6 +40,7 @@ from sqlalchemy.pool import NullPool
 
 from dse.errors import StudyInputError
 from dse.redaction import redact_url
+from dse.sqlite_storage import SQLiteStorage, sqlite_storage_supported
 
 __all__ = ["count_trials", "heartbeat_settings", "open_storage", "redact_url"]
 
@@ -100,10 +101,12 @@ def open_storage(url: str) -> BaseStorage:
         _make_parent(_sqlite_path(url), url)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
 
+    kind = SQLiteStorage if scheme == "sqlite" and sqlite_storage_supported() else RDBStorage
+
     def connect() -> RDBStorage:
         with warnings.catch_warnings():  # heartbeats are "experimental", but needed
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(
+            return kind(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=interval,
