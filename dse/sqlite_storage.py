@@ -345,31 +345,31 @@ class SQLiteStorage(RDBStorage):
         trial_id_greater_than: int,
     ) -> list[FrozenTrial]:
         included = sorted(i for i in included_trial_ids if i <= trial_id_greater_than)
-        where, args = ["t.study_id = ?"], [study_id]
+        # "+t.study_id": an incremental read finds its trials by id (the primary key), not by
+        # scanning every trial of the study through the study index.
+        where, args = ["+t.study_id = ?"], [study_id]
         if states is not None:
             names = [s.name for s in TrialState if s in states]
             where.append(f"t.state IN ({', '.join('?' * len(names))})")
             args += names
-        if trial_id_greater_than > -1:
-            newer = "t.trial_id > ?"
-            if included:
-                # Running trials read again, unless there are too many to name (SQLite's
-                # limit on parameters): then every trial past the oldest of them.
-                if len(included) < 30_000:
-                    newer = f"(t.trial_id IN ({', '.join('?' * len(included))}) OR {newer})"
-                    args += included
-                else:
-                    newer = "t.trial_id >= ?"
-                    trial_id_greater_than = included[0]
-            where.append(newer)
-            args.append(trial_id_greater_than)
+        if len(included) >= 30_000:  # more than SQLite takes as parameters: read from the oldest
+            trial_id_greater_than, included = included[0] - 1, []
         with self._transaction() as db:
             if (
                 db.execute("SELECT 1 FROM studies WHERE study_id = ?", (study_id,)).fetchone()
                 is None
             ):
                 raise KeyError(models.NOT_FOUND_MSG)
-            return self._read(db, " AND ".join(where), tuple(args))
+            if trial_id_greater_than < 0:
+                return self._read(db, " AND ".join(where).lstrip("+"), tuple(args))
+            base = " AND ".join(where)
+            found = []
+            if included:  # the running trials of the last read, all older than the rest
+                marks = ", ".join("?" * len(included))
+                found = self._read(db, f"{base} AND t.trial_id IN ({marks})", (*args, *included))
+            return found + self._read(
+                db, f"{base} AND t.trial_id > ?", (*args, trial_id_greater_than)
+            )
 
     def _read(self, db: sqlite3.Connection, where: str, args: tuple) -> list[FrozenTrial]:
         """The trials matching `where` (over `trials t`), by trial id; each other table is

@@ -161,6 +161,26 @@ def test_each_reads_the_other_s_file(tmp_path: Path) -> None:
         ]
 
 
+def test_incremental_reads_match(tmp_path: Path) -> None:
+    """The reads Optuna's cache makes (all trials, some states, the running ones again plus
+    the newer ones; more running ones than SQLite takes as parameters) on one file."""
+    path = tmp_path / "r.db"
+    study_id = _drive(_open(SQLiteStorage, path), seed=3)._study_id
+    ours, optunas = _open(SQLiteStorage, path), _open(RDBStorage, path)
+    unfinished = {t._trial_id for t in ours.get_all_trials(study_id) if not t.state.is_finished()}
+    for states, included, newer_than in (
+        (None, set(), -1),
+        ((TrialState.COMPLETE, TrialState.WAITING), set(), -1),
+        (None, {3, 5, 40}, 12),
+        ((TrialState.RUNNING,), unfinished, 20),
+        (None, set(range(1, 30_001)), 30_000),
+    ):
+        mine = ours._get_trials(study_id, states, included, newer_than)
+        theirs = optunas._get_trials(study_id, states, included, newer_than)
+        assert mine, (states, newer_than)
+        assert [_comparable(t) for t in mine] == [_comparable(t) for t in theirs]
+
+
 def test_a_template_s_times_round_trip(tmp_path: Path) -> None:
     storage = _open(SQLiteStorage, tmp_path / "t.db")
     study = optuna.create_study(storage=storage, study_name="t")
