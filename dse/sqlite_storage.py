@@ -211,10 +211,10 @@ class SQLiteStorage(RDBStorage):
                 (
                     trial_id,
                     name,
-                    dist.to_internal_repr(template.params[name]),
-                    distributions.distribution_to_json(dist),
+                    template.distributions[name].to_internal_repr(value),
+                    distributions.distribution_to_json(template.distributions[name]),
                 )
-                for name, dist in template.distributions.items()
+                for name, value in template.params.items()  # RDBStorage's order
             ],
         )
         for table, attrs in zip(

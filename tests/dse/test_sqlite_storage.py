@@ -79,10 +79,10 @@ def _drive(storage: RDBStorage, seed: int) -> optuna.Study:
             study.add_trial(
                 create_trial(
                     params={"x": 0.25, "k": 8, "c": "ste"},
-                    distributions={
+                    distributions={  # not in the parameters' order
+                        "c": CategoricalDistribution([None, True, "ste", 3]),
                         "x": FloatDistribution(0.0, 1.0),
                         "k": IntDistribution(2, 16, step=2),
-                        "c": CategoricalDistribution([None, True, "ste", 3]),
                     },
                     values=[0.9, float(number)],
                     user_attrs={"variant_of": number, "nested": [[1], {"z": None}]},
