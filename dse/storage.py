@@ -11,6 +11,9 @@ few seconds), a busy timeout makes writers wait instead of failing with "databas
 and WAL mode lets readers run beside the writer. The journal file storage has no heartbeats, so
 a killed worker's trial would stay RUNNING for ever; it is still available as
 ``journal:///path/to/study.log`` for file systems where SQLite's locks are unreliable (NFS).
+
+A SQLite file opens as `dse.sqlite_storage.SQLiteStorage`, Optuna's RDB storage with a trial's
+reads and writes as plain SQL (same tables, same file); PostgreSQL opens as `RDBStorage`.
 """
 
 from __future__ import annotations
