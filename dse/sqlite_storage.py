@@ -3,9 +3,9 @@
 A quickstart trial makes about twenty small storage calls (ask, one per parameter drawn, the
 grouped metrics, the constraints, each hardware variant, tell) and reads the running trial
 back a few times.  `RDBStorage` runs each through a SQLAlchemy ORM session (object loads,
-identity map, flush, relationship loading): 0.3 to 15 ms of CPU per call, about ten times
-what SQLite itself spends, which made the quickstart twice as slow on SQLite as on the
-journal file.  `SQLiteStorage` keeps Optuna's schema, transactions, checks and error types
+identity map, flush, relationship loading): 0.5 to 14 ms of CPU per call, many times what
+SQLite itself spends, which made the quickstart 2.3x as slow on SQLite as on the journal
+file (docs/measurements.md, "Study storage").  `SQLiteStorage` keeps Optuna's schema, transactions, checks and error types
 (`optuna-dashboard`, `optuna.load_study` and plain `RDBStorage` read and write the same
 file) and replaces only the per-trial methods that Optuna's `_CachedStorage` calls, with
 SQL on the connection SQLAlchemy hands out (written by hand on purpose: SQLAlchemy Core
