@@ -5,11 +5,12 @@ grouped metrics, the constraints, each hardware variant, tell) and reads the run
 back a few times.  `RDBStorage` runs each through a SQLAlchemy ORM session (object loads,
 identity map, flush, relationship loading): 0.5 to 14 ms of CPU per call, many times what
 SQLite itself spends, which made the quickstart 2.3x as slow on SQLite as on the journal
-file (docs/measurements.md, "Study storage").  `SQLiteStorage` keeps Optuna's schema, transactions, checks and error types
-(`optuna-dashboard`, `optuna.load_study` and plain `RDBStorage` read and write the same
-file) and replaces only the per-trial methods that Optuna's `_CachedStorage` calls, with
-SQL on the connection SQLAlchemy hands out (written by hand on purpose: SQLAlchemy Core
-still costs about 80 us a statement against 6 us for the driver).  Study creation,
+file (docs/measurements.md, "Study storage").  `SQLiteStorage` keeps Optuna's schema,
+transactions, checks and error types (`optuna-dashboard`, `optuna.load_study` and plain
+`RDBStorage` read and write the same file) and replaces only the per-trial methods that
+Optuna's `_CachedStorage` calls, with SQL on the connection SQLAlchemy hands out (written by
+hand on purpose: SQLAlchemy Core still costs about 80 us a statement against 6 us for the
+driver).  Study creation,
 heartbeats and everything else stay Optuna's.
 
 The SQL follows Optuna's table layout (`optuna.storages._rdb.models`, private):
