@@ -60,6 +60,10 @@ _EXPECTED_COLUMNS = {
     },
 }
 _ATTR_TABLES = ("trial_user_attributes", "trial_system_attributes")
+#: A trial's objective values are written once, when it finishes (or from a template).
+_INSERT_VALUES = (
+    "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)"
+)
 
 
 def sqlite_storage_supported() -> bool:
@@ -201,10 +205,7 @@ class SQLiteStorage(RDBStorage):
         for name, distribution in template.distributions.items():
             self._check_distribution(db, study_id, name, distribution)
         values = [] if template.values is None else template.values
-        db.executemany(
-            "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)",
-            [_value_row(trial_id, i, v) for i, v in enumerate(values)],
-        )
+        db.executemany(_INSERT_VALUES, [_value_row(trial_id, i, v) for i, v in enumerate(values)])
         db.executemany(
             "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
             "VALUES (?, ?, ?, ?)",
@@ -306,10 +307,7 @@ class SQLiteStorage(RDBStorage):
                     self._updatable(db, trial_id)
                     return False
                 db.executemany(
-                    "INSERT INTO trial_values (trial_id, objective, value, value_type) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, objective) DO UPDATE SET "
-                    "value = excluded.value, value_type = excluded.value_type",
-                    [_value_row(trial_id, i, v) for i, v in enumerate(values or ())],
+                    _INSERT_VALUES, [_value_row(trial_id, i, v) for i, v in enumerate(values or ())]
                 )
         except sqlite3.IntegrityError:
             return False
@@ -346,12 +344,10 @@ class SQLiteStorage(RDBStorage):
         trial_id_greater_than: int,
     ) -> list[FrozenTrial]:
         included = sorted(i for i in included_trial_ids if i <= trial_id_greater_than)
-        # "+t.study_id": an incremental read finds its trials by id (the primary key), not by
-        # scanning every trial of the study through the study index.
-        where, args = ["+t.study_id = ?"], [study_id]
+        states_clause, args = "", [study_id]
         if states is not None:
             names = [s.name for s in TrialState if s in states]
-            where.append(f"t.state IN ({', '.join('?' * len(names))})")
+            states_clause = f" AND t.state IN ({', '.join('?' * len(names))})"
             args += names
         if len(included) >= 30_000:  # more than SQLite takes as parameters: read from the oldest
             trial_id_greater_than, included = included[0] - 1, []
@@ -362,8 +358,10 @@ class SQLiteStorage(RDBStorage):
             ):
                 raise KeyError(models.NOT_FOUND_MSG)
             if trial_id_greater_than < 0:
-                return self._read(db, " AND ".join(where).lstrip("+"), tuple(args))
-            base = " AND ".join(where)
+                return self._read(db, f"t.study_id = ?{states_clause}", tuple(args))
+            # "+t.study_id": an incremental read finds its trials by id (the primary key),
+            # not by scanning every trial of the study through the study index.
+            base = f"+t.study_id = ?{states_clause}"
             found = []
             if included:  # the running trials of the last read, all older than the rest
                 marks = ", ".join("?" * len(included))
