@@ -397,13 +397,16 @@ def _within_band(designs: list, band: dict, tmp_path: Path, grid_clock: bool = F
     """Each design through export, Verilator and Yosys: bit- and cycle-exact, its cells
     predicted by the shipped profile within `band`'s worst leave-one-out error (LUT, FF),
     BRAM and DSP exactly, and a clock the netlist reaches: the model's fmax, or with
-    `grid_clock` the highest clock of the studies' grid (100-200 MHz, step 25) at or below
-    it, the clock a study would run the design at."""
+    `grid_clock` the highest clock of studies/mnist_conv.yaml's grid at or below it, the clock
+    that study would run the design at."""
+    from dse.schema import load_study_file
     from hls.tools.calibrate import run_designs
     from hwmodel.calibration import relative_error
     from hwmodel.estimate import estimate
     from hwmodel.profiles import profile_file
 
+    study = load_study_file(Path(__file__).parents[2] / "studies" / "mnist_conv.yaml")
+    grid = study.knobs["clock_mhz"].grid_values()
     results = run_designs(designs, tmp_path, jobs=1, images=2, progress=False)
     for (name, _, config), result in zip(designs, results, strict=True):
         assert "error" not in result, result.get("error")
@@ -416,7 +419,7 @@ def _within_band(designs: list, band: dict, tmp_path: Path, grid_clock: bool = F
         assert round(model["dsp"]) == cells["dsp"] == 0, name
         accepted = model["fmax_mhz"]  # the clock the model vouches for (guard included)
         if grid_clock:
-            accepted = max(f for f in (100.0, 125.0, 150.0, 175.0, 200.0) if f <= accepted)
+            accepted = max(f for f in grid if f <= accepted)
         assert accepted <= cells["clock_estimate"]["fmax_mhz"], name
 
 
