@@ -43,7 +43,6 @@ from sqlalchemy.pool import NullPool
 
 from dse.errors import StudyInputError
 from dse.redaction import redact_url
-from dse.sqlite_storage import SQLiteStorage, sqlite_storage_supported
 
 __all__ = ["count_trials", "heartbeat_settings", "open_storage", "redact_url"]
 
@@ -104,7 +103,12 @@ def open_storage(url: str) -> BaseStorage:
         _make_parent(_sqlite_path(url), url)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
 
-    kind = SQLiteStorage if scheme == "sqlite" and sqlite_storage_supported() else RDBStorage
+    kind = RDBStorage
+    if scheme == "sqlite":  # imports Optuna's table models: only for SQLite files
+        from dse.sqlite_storage import SQLiteStorage, sqlite_storage_supported
+
+        if sqlite_storage_supported():
+            kind = SQLiteStorage
 
     def connect() -> RDBStorage:
         with warnings.catch_warnings():  # heartbeats are "experimental", but needed

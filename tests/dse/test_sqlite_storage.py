@@ -21,6 +21,7 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState, create_trial
 
+from dse import sqlite_storage
 from dse import storage as dse_storage
 from dse.sqlite_storage import SQLiteStorage, sqlite_storage_supported
 
@@ -255,7 +256,7 @@ def test_errors_match_optuna_s(tmp_path: Path) -> None:
 
 def test_open_storage_falls_back_to_optuna_s(tmp_path: Path, monkeypatch) -> None:
     assert type(dse_storage.open_storage(f"sqlite:///{tmp_path}/a.db")) is SQLiteStorage
-    monkeypatch.setattr(dse_storage, "sqlite_storage_supported", lambda: False)
+    monkeypatch.setattr(sqlite_storage, "sqlite_storage_supported", lambda: False)
     assert type(dse_storage.open_storage(f"sqlite:///{tmp_path}/b.db")) is RDBStorage
 
 
